@@ -1,0 +1,135 @@
+package vsecure
+
+import "time"
+
+// Audited operation names. Every API call records one of these.
+const (
+	AuditRead            = "read"
+	AuditWrite           = "write"
+	AuditListResources   = "list_resources"
+	AuditGetResource     = "get_resource"
+	AuditConfigure       = "configure"
+	AuditRequestApproval = "request_approval"
+	AuditApprove         = "approve"
+	AuditDeny            = "deny"
+	AuditRespond         = "respond"
+	AuditRevoke          = "revoke"
+	AuditExpire          = "expire"
+	AuditGetApproval     = "get_approval"
+	AuditListApprovals   = "list_approvals"
+	AuditQuery           = "audit_query"
+	AuditKeyCreate       = "key_create"
+	AuditKeyList         = "key_list"
+	AuditKeyRevoke       = "key_revoke"
+	AuditAuthenticate    = "authenticate"
+	AuditListSecrets     = "list_secrets"
+	AuditMCP             = "mcp"
+	AuditSlack           = "slack_interaction"
+)
+
+// AuditOperations lists every name an entry's operation can take, for
+// validating filters.
+var AuditOperations = []string{
+	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
+	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
+	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
+	AuditKeyRevoke, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack,
+}
+
+// Anonymous is the actor of calls that presented no valid credential.
+const Anonymous = "anonymous"
+
+// Entry is one immutable audit record. It never holds a secret value, an
+// API key or an access token.
+type Entry struct {
+	ID         string            `json:"id"`
+	Timestamp  time.Time         `json:"timestamp"`
+	Resource   string            `json:"resource,omitempty"`
+	Operation  string            `json:"operation"`
+	Actor      string            `json:"actor"`
+	ApprovalID string            `json:"approvalId,omitempty"`
+	Success    bool              `json:"success"`
+	Error      string            `json:"error,omitempty"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+// AuditFilter selects entries; zero fields do not restrict. Resource is an
+// exact URI or a pattern covering the entries' resources.
+type AuditFilter struct {
+	Resource  string
+	Actor     string
+	Operation string
+	Success   *bool
+	From, To  time.Time
+}
+
+// Matches reports whether e passes f.
+func (f AuditFilter) Matches(e *Entry) bool {
+	if f.Actor != "" && e.Actor != f.Actor {
+		return false
+	}
+	if f.Operation != "" && e.Operation != f.Operation {
+		return false
+	}
+	if f.Success != nil && e.Success != *f.Success {
+		return false
+	}
+	if !f.From.IsZero() && e.Timestamp.Before(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && e.Timestamp.After(f.To) {
+		return false
+	}
+	if f.Resource != "" {
+		if e.Resource == f.Resource {
+			return true
+		}
+		p, err := ParseURI(f.Resource)
+		if err != nil {
+			return false
+		}
+		u, err := ParseURI(e.Resource)
+		if err != nil || !p.Covers(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// ApprovalFilter selects approvals; zero fields do not restrict.
+type ApprovalFilter struct {
+	// Visible limits results to approvals this principal requested or may
+	// decide. Empty for admins.
+	Visible   string
+	Status    Status
+	Resource  string
+	Operation Operation
+	// Now evaluates status: a pending request past expiresAt is expired.
+	Now time.Time
+}
+
+// Matches reports whether a passes f.
+func (f ApprovalFilter) Matches(a *Approval) bool {
+	if f.Visible != "" && a.RequestedBy != f.Visible && !contains(a.Approvers, f.Visible) {
+		return false
+	}
+	if f.Status != "" && a.StatusAt(f.Now) != f.Status {
+		return false
+	}
+	if f.Resource != "" && a.Resource != f.Resource {
+		return false
+	}
+	if f.Operation != "" && a.Operation != f.Operation {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,78 @@
+package vsecure
+
+import (
+	"context"
+	"time"
+)
+
+// Store holds all state. Methods that change state take the audit entry
+// describing the change and write both atomically: if the entry cannot be
+// written, neither is the change (fail closed). State transitions are
+// conditional writes that report EConflict when they lose a race.
+//
+// Errors are domain errors: ENotFound, EConflict, or EUnavailable when the
+// backing system cannot be reached (callers answer 503).
+type Store interface {
+	PutPolicy(ctx context.Context, p Policy, e Entry) error
+	// ListPolicies returns every policy ordered by URI.
+	ListPolicies(ctx context.Context) ([]Policy, error)
+
+	// LoadAccess reads, in one round trip, everything a secret read or
+	// write decision needs.
+	LoadAccess(ctx context.Context, q AccessQuery) (AccessView, error)
+	// RecordRead atomically bumps the access statistics of a secret and
+	// appends e; it returns the updated head.
+	RecordRead(ctx context.Context, uri string, at time.Time, e Entry) (Secret, error)
+	// PutSecret writes head and its new version v (v.Version must be
+	// head's previous version + 1, else EConflict) together with e.
+	PutSecret(ctx context.Context, head Secret, v SecretVersion, e Entry) error
+	// ListSecrets lists heads covered by pattern (a URI pattern string),
+	// ordered by URI.
+	ListSecrets(ctx context.Context, pattern string, cursor string, limit int) ([]Secret, string, error)
+
+	// CreateApproval stores a new request (EConflict if the id exists).
+	CreateApproval(ctx context.Context, a Approval, e Entry) error
+	GetApproval(ctx context.Context, id string) (Approval, error)
+	// UpdateApproval stores a if the stored version is a.Version-1, keeps
+	// the grant and access-token index in step with a's status, and
+	// appends e (which may be zero to write no entry).
+	UpdateApproval(ctx context.Context, a Approval, e Entry) error
+	// ApprovalByToken finds the approval that issued an access token.
+	ApprovalByToken(ctx context.Context, tokenHash string) (Approval, error)
+	// ListApprovals returns approvals matching f, newest first.
+	ListApprovals(ctx context.Context, f ApprovalFilter, cursor string, limit int) ([]Approval, string, error)
+	// ListLiveApprovals returns every pending or approved approval (for
+	// the workflow to reschedule timers on start).
+	ListLiveApprovals(ctx context.Context) ([]Approval, error)
+
+	AppendAudit(ctx context.Context, e Entry) error
+	// QueryAudit returns entries matching f, newest first.
+	QueryAudit(ctx context.Context, f AuditFilter, cursor string, limit int) ([]Entry, string, error)
+
+	CreateKey(ctx context.Context, k Key, e Entry) error
+	KeyByHash(ctx context.Context, hash string) (Key, error)
+	GetKey(ctx context.Context, id string) (Key, error)
+	// UpdateKey replaces a key's record (revocation, Slack id) with e.
+	UpdateKey(ctx context.Context, k Key, e Entry) error
+	ListKeys(ctx context.Context, cursor string, limit int) ([]Key, string, error)
+}
+
+// AccessQuery names what a read or write decision needs.
+type AccessQuery struct {
+	Principal string
+	Resource  URI
+	Operation Operation
+	// Version selects a secret version; 0 means the latest.
+	Version int
+}
+
+// AccessView is what LoadAccess found. Missing items are nil/empty.
+type AccessView struct {
+	// Policies found among Resource.Candidates().
+	Policies []Policy
+	Secret   *Secret
+	Value    *SecretVersion
+	// Grant is the principal's latest approved approval for the resource
+	// and operation, if any (it may have expired since).
+	Grant *Approval
+}
