@@ -1,0 +1,102 @@
+package gate
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// AuditQuery holds audit filters as given by the caller.
+type AuditQuery struct {
+	Resource  string
+	Actor     string
+	Operation string
+	Success   string
+	From, To  string
+	Limit     int
+	Cursor    string
+}
+
+// QueryAudit returns audit entries, newest first (admin, auditor).
+func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.Entry, Pagination, error) {
+	e := g.entry(c, vsecure.AuditQuery, q.Resource)
+	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
+		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "reading the audit log needs the admin or auditor role"))
+	}
+	f, err := parseAuditFilter(q)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	n, err := pageLimit(q.Limit)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	scope := "audit\x00" + c.Principal.ID + "\x00" + f.Resource + "\x00" + f.Actor + "\x00" + f.Operation + "\x00" + q.Success + "\x00" + q.From + "\x00" + q.To
+	raw, err := g.openCursor(scope, q.Cursor)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	entries, next, err := g.store.QueryAudit(ctx, f, raw, n)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	if err := g.appendOK(ctx, e); err != nil {
+		return nil, Pagination{}, err
+	}
+	return entries, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+}
+
+func parseAuditFilter(q AuditQuery) (vsecure.AuditFilter, error) {
+	var f vsecure.AuditFilter
+	if q.Resource != "" {
+		u, err := vsecure.ParseURI(q.Resource)
+		if err != nil {
+			return f, err
+		}
+		f.Resource = u.String()
+	}
+	if q.Actor != "" {
+		if len(q.Actor) > 128 {
+			return f, vsecure.Errorf(vsecure.EInvalid, "actor too long")
+		}
+		f.Actor = q.Actor
+	}
+	if q.Operation != "" {
+		if !slices.Contains(vsecure.AuditOperations, q.Operation) {
+			return f, vsecure.Errorf(vsecure.EInvalid, "unknown operation %q", q.Operation)
+		}
+		f.Operation = q.Operation
+	}
+	if q.Success != "" {
+		b, err := strconv.ParseBool(q.Success)
+		if err != nil {
+			return f, vsecure.Errorf(vsecure.EInvalid, "success must be true or false")
+		}
+		f.Success = &b
+	}
+	var err error
+	if f.From, err = parseTime("from", q.From); err != nil {
+		return f, err
+	}
+	if f.To, err = parseTime("to", q.To); err != nil {
+		return f, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return f, vsecure.Errorf(vsecure.EInvalid, "to is before from")
+	}
+	return f, nil
+}
+
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, vsecure.Errorf(vsecure.EInvalid, "%s must be an RFC 3339 time such as 2024-03-15T10:30:00Z", name)
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,91 @@
+package gate
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Authenticate resolves a credential (API key or access token) to a
+// principal. A refused credential is audited as actor "anonymous". The
+// Lambda authorizer and the local middleware both call this.
+func (g *Gate) Authenticate(ctx context.Context, cred string, c Call) (vsecure.Principal, error) {
+	p, err := g.resolve(ctx, cred)
+	if err != nil {
+		c.Principal = vsecure.Principal{}
+		return vsecure.Principal{}, g.fail(ctx, g.entry(c, vsecure.AuditAuthenticate, ""), err)
+	}
+	return p, nil
+}
+
+func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, error) {
+	unauth := vsecure.Errorf(vsecure.EUnauthenticated, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)")
+	if cred == "" || len(cred) > 256 {
+		return vsecure.Principal{}, unauth
+	}
+	now := g.clock()
+	switch {
+	case strings.HasPrefix(cred, KeyPrefix):
+		k, err := g.store.KeyByHash(ctx, HashCredential(cred))
+		if vsecure.IsCode(err, vsecure.ENotFound) {
+			return vsecure.Principal{}, unauth
+		}
+		if err != nil {
+			return vsecure.Principal{}, err
+		}
+		if !k.Active(now) {
+			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the API key has been revoked or has expired")
+		}
+		return vsecure.Principal{ID: k.Principal, Roles: k.Roles, KeyID: k.ID}, nil
+	case strings.HasPrefix(cred, TokenPrefix):
+		a, err := g.store.ApprovalByToken(ctx, HashCredential(cred))
+		if vsecure.IsCode(err, vsecure.ENotFound) {
+			return vsecure.Principal{}, unauth
+		}
+		if err != nil {
+			return vsecure.Principal{}, err
+		}
+		if a.StatusAt(now) != vsecure.StatusApproved {
+			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, a.StatusAt(now))
+		}
+		return vsecure.Principal{ID: a.RequestedBy, Scope: &vsecure.Scope{
+			ApprovalID: a.ID, Resource: a.Resource, Operation: a.Operation, ExpiresAt: a.ExpiresAt,
+		}}, nil
+	}
+	return vsecure.Principal{}, unauth
+}
+
+// RecordRefusal audits a call refused before it reached a service method
+// (unauthenticated, malformed, too large). It returns err, or
+// audit_unavailable if the refusal could not be recorded.
+func (g *Gate) RecordRefusal(ctx context.Context, c Call, op, resource string, err error) error {
+	return g.fail(ctx, g.entry(c, op, resource), err)
+}
+
+// EnsureKey makes sure a key with the given secret exists for principal
+// (the local server's bootstrap admin key). It is idempotent.
+func (g *Gate) EnsureKey(ctx context.Context, cred, principal string, roles []vsecure.Role) error {
+	if !strings.HasPrefix(cred, KeyPrefix) || len(cred) < len(KeyPrefix)+32 {
+		return vsecure.Errorf(vsecure.EInvalid, "an API key starts with %q and has at least 32 characters after it", KeyPrefix)
+	}
+	h := HashCredential(cred)
+	if _, err := g.store.KeyByHash(ctx, h); err == nil {
+		return nil
+	} else if !vsecure.IsCode(err, vsecure.ENotFound) {
+		return err
+	}
+	now := g.clock()
+	k := vsecure.Key{
+		ID: g.newID("key_", now), Principal: principal, Roles: roles, Hash: h,
+		CreatedAt: now.Truncate(time.Second), CreatedBy: "bootstrap",
+	}
+	e := g.entry(Call{Principal: vsecure.Principal{ID: "bootstrap"}}, vsecure.AuditKeyCreate, "")
+	e.Metadata["keyId"] = k.ID
+	e.Metadata["principal"] = principal
+	return g.store.CreateKey(ctx, k, e)
+}
+
+// NewAdminKey mints a fresh key secret (for the local server to print).
+func (g *Gate) NewAdminKey() string { return g.secret(KeyPrefix) }

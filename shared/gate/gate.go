@@ -1,0 +1,218 @@
+// Package gate is the secrets gate's service layer: it authenticates
+// callers, applies policies and the approval rules of package vsecure, seals
+// and opens values, and audits every call, allowed or refused.
+//
+// It depends only on interfaces (vsecure.Store, vsecure.Sealer, Workflow),
+// so the local server and the Lambda functions run exactly this code over
+// different adapters. Auditing is fail-closed: state changes carry their
+// audit entry into the store's atomic write, and read-only calls append
+// their entry before returning data.
+package gate
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Workflow is told about approval lifecycle events so it can notify
+// approvers, wait for decisions and tidy expired state. It is never on the
+// read path: the store is the truth, so its errors are logged, not returned.
+type Workflow interface {
+	Started(ctx context.Context, a vsecure.Approval) error
+	Decided(ctx context.Context, a vsecure.Approval) error
+	Revoked(ctx context.Context, a vsecure.Approval) error
+}
+
+// NopWorkflow does nothing; expiry is enforced at read time regardless.
+type NopWorkflow struct{}
+
+func (NopWorkflow) Started(context.Context, vsecure.Approval) error { return nil }
+func (NopWorkflow) Decided(context.Context, vsecure.Approval) error { return nil }
+func (NopWorkflow) Revoked(context.Context, vsecure.Approval) error { return nil }
+
+// Config holds the gate's dependencies.
+type Config struct {
+	Store    vsecure.Store
+	Sealer   vsecure.Sealer
+	Workflow Workflow
+	// PublicURL is the base of approvalUrl links.
+	PublicURL string
+	// CursorKey signs pagination cursors (≥ 32 bytes).
+	CursorKey []byte
+	Logger    *slog.Logger
+	// Now and Rand are injectable for tests.
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Gate is the service. Build it once and share it across requests.
+type Gate struct {
+	store     vsecure.Store
+	sealer    vsecure.Sealer
+	workflow  Workflow
+	publicURL string
+	cursorKey []byte
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+}
+
+// New validates cfg and returns a gate.
+func New(cfg Config) (*Gate, error) {
+	if cfg.Store == nil || cfg.Sealer == nil {
+		return nil, errors.New("gate: store and sealer are required")
+	}
+	if len(cfg.CursorKey) < 32 {
+		return nil, errors.New("gate: cursor key must be at least 32 bytes")
+	}
+	g := &Gate{
+		store: cfg.Store, sealer: cfg.Sealer, workflow: cfg.Workflow,
+		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, log: cfg.Logger,
+		now: cfg.Now, rand: cfg.Rand,
+	}
+	if g.workflow == nil {
+		g.workflow = NopWorkflow{}
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.rand == nil {
+		g.rand = rand.Reader
+	}
+	return g, nil
+}
+
+// SetWorkflow replaces the workflow (the local twin needs the gate first).
+func (g *Gate) SetWorkflow(w Workflow) { g.workflow = w }
+
+// Store exposes the store to adapters built around the gate (workflow).
+func (g *Gate) Store() vsecure.Store { return g.store }
+
+// Call describes who is calling and from where. Metadata lands in every
+// audit entry the call writes.
+type Call struct {
+	Principal vsecure.Principal
+	IP        string
+	UserAgent string
+	RequestID string
+}
+
+// Actor is the audit actor of the call.
+func (c Call) Actor() string {
+	if c.Principal.ID == "" {
+		return vsecure.Anonymous
+	}
+	return c.Principal.ID
+}
+
+func (g *Gate) clock() time.Time { return g.now().UTC() }
+
+// entry starts an audit entry for op on resource by the caller.
+func (g *Gate) entry(c Call, op, resource string) vsecure.Entry {
+	now := g.now()
+	md := map[string]string{}
+	if c.IP != "" {
+		md["ipAddress"] = c.IP
+	}
+	if c.UserAgent != "" {
+		md["userAgent"] = c.UserAgent
+	}
+	if c.RequestID != "" {
+		md["requestId"] = c.RequestID
+	}
+	if c.Principal.Scope != nil {
+		md["credential"] = "access_token"
+	}
+	return vsecure.Entry{
+		ID: g.newID("log_", now), Timestamp: now.UTC().Truncate(time.Second),
+		Resource: resource, Operation: op, Actor: c.Actor(), Success: true, Metadata: md,
+	}
+}
+
+// fail records a refused or failed call and returns the error to show. If
+// the refusal itself cannot be audited the caller sees audit_unavailable.
+func (g *Gate) fail(ctx context.Context, e vsecure.Entry, err error) error {
+	e.Success = false
+	e.Error = string(vsecure.ErrorCode(err))
+	if vsecure.ErrorCode(err) == vsecure.EInternal || vsecure.ErrorCode(err) == vsecure.EUnavailable {
+		g.log.ErrorContext(ctx, "operation failed", "op", e.Operation, "resource", e.Resource, "err", err)
+	}
+	if aerr := g.store.AppendAudit(ctx, e); aerr != nil {
+		g.log.ErrorContext(ctx, "audit append failed", "op", e.Operation, "err", aerr)
+		return vsecure.Wrap(vsecure.EAuditUnavailable, aerr, "the audit log is unavailable; the operation was not performed")
+	}
+	return err
+}
+
+// appendOK records a successful read-only call before its data is returned.
+func (g *Gate) appendOK(ctx context.Context, e vsecure.Entry) error {
+	if err := g.store.AppendAudit(ctx, e); err != nil {
+		g.log.ErrorContext(ctx, "audit append failed", "op", e.Operation, "err", err)
+		return vsecure.Wrap(vsecure.EAuditUnavailable, err, "the audit log is unavailable; the operation was not performed")
+	}
+	return nil
+}
+
+// stateFail handles an error of a state-changing write that carried e. An
+// unavailable store wrote neither the change nor its entry: the caller sees
+// audit_unavailable. Any other failure (a lost race, a missing item) is
+// audited as a refusal.
+func (g *Gate) stateFail(ctx context.Context, e vsecure.Entry, err error) error {
+	if vsecure.IsCode(err, vsecure.EUnavailable) {
+		g.log.ErrorContext(ctx, "state write failed", "op", e.Operation, "err", err)
+		return vsecure.Wrap(vsecure.EAuditUnavailable, err, "the store is unavailable; the operation was not performed")
+	}
+	return g.fail(ctx, e, err)
+}
+
+var b32 = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newID returns prefix + a time-sortable id: 48 bits of milliseconds and 80
+// random bits, in lowercase Crockford base32 (the ULID layout).
+func (g *Gate) newID(prefix string, t time.Time) string {
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := io.ReadFull(g.rand, b[6:]); err != nil {
+		panic("gate: randomness unavailable: " + err.Error())
+	}
+	return prefix + b32.EncodeToString(b[:])
+}
+
+// secret returns prefix + 32 random bytes, base64url.
+func (g *Gate) secret(prefix string) string {
+	var b [32]byte
+	if _, err := io.ReadFull(g.rand, b[:]); err != nil {
+		panic("gate: randomness unavailable: " + err.Error())
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashCredential is how API keys and access tokens are stored: they carry
+// 256 bits of entropy, so a plain SHA-256 is enough (no password stretching).
+func HashCredential(cred string) string {
+	sum := sha256.Sum256([]byte(cred))
+	return hex.EncodeToString(sum[:])
+}
+
+// Credential prefixes.
+const (
+	KeyPrefix   = "vsk_"
+	TokenPrefix = "mcp_at_"
+)

@@ -1,0 +1,361 @@
+package gate
+
+import (
+	"context"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// ResourceView is a policy as listed to callers (the seed's resource).
+type ResourceView struct {
+	URI               string               `json:"uri"`
+	Name              string               `json:"name,omitempty"`
+	Description       string               `json:"description,omitempty"`
+	Type              string               `json:"type"`
+	Permissions       []vsecure.Operation  `json:"permissions"`
+	RequiresApproval  bool                 `json:"requiresApproval"`
+	Approvers         []string             `json:"approvers,omitempty"`
+	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
+	MaxTTL            int                  `json:"maxTtl,omitempty"`
+	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
+	SlackChannel      string               `json:"slackChannel,omitempty"`
+	UpdatedAt         *time.Time           `json:"updatedAt,omitempty"`
+}
+
+func viewPolicy(p vsecure.Policy, admin bool) ResourceView {
+	u, _ := vsecure.ParseURI(p.URI)
+	v := ResourceView{
+		URI: p.URI, Name: p.Name, Description: p.Description, Type: u.Type(),
+		Permissions: p.Permissions, RequiresApproval: p.RequiresApproval, Approvers: p.Approvers,
+		RequiredApprovals: p.Quorum(), MaxTTL: p.EffectiveMaxTTL(),
+	}
+	if admin {
+		// Who is trusted to skip approval, and where notices go, is
+		// configuration detail agents have no need to learn.
+		v.AutoApprove, v.SlackChannel = p.AutoApprove, p.SlackChannel
+		t := p.UpdatedAt
+		v.UpdatedAt = &t
+	}
+	return v
+}
+
+// ListResources lists every configured policy.
+func (g *Gate) ListResources(ctx context.Context, c Call) ([]ResourceView, error) {
+	e := g.entry(c, vsecure.AuditListResources, "")
+	if c.Principal.Scope != nil {
+		return nil, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+	}
+	ps, err := g.store.ListPolicies(ctx)
+	if err != nil {
+		return nil, g.fail(ctx, e, err)
+	}
+	if err := g.appendOK(ctx, e); err != nil {
+		return nil, err
+	}
+	out := make([]ResourceView, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, viewPolicy(p, c.Principal.Has(vsecure.RoleAdmin)))
+	}
+	return out, nil
+}
+
+// ConfigurePolicy creates or replaces the policy for p.URI (admin).
+func (g *Gate) ConfigurePolicy(ctx context.Context, c Call, p vsecure.Policy) (ResourceView, error) {
+	e := g.entry(c, vsecure.AuditConfigure, p.URI)
+	if !c.Principal.Has(vsecure.RoleAdmin) {
+		return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "configuring resources needs the admin role"))
+	}
+	if err := p.Validate(); err != nil {
+		return ResourceView{}, g.fail(ctx, e, err)
+	}
+	e.Resource = p.URI
+	p.UpdatedBy, p.UpdatedAt = c.Principal.ID, g.clock().Truncate(time.Second)
+	if err := g.store.PutPolicy(ctx, p, e); err != nil {
+		return ResourceView{}, g.stateFail(ctx, e, err)
+	}
+	return viewPolicy(p, true), nil
+}
+
+// SecretRead is a secret with its value, as returned by a read.
+type SecretRead struct {
+	URI         string            `json:"uri"`
+	Name        string            `json:"name,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Type        string            `json:"type"`
+	Value       string            `json:"value"`
+	Version     int               `json:"version"`
+	Metadata    map[string]string `json:"metadata"`
+	AccessedAt  *time.Time        `json:"accessedAt"`
+	AccessCount int64             `json:"accessCount"`
+	ApprovalID  string            `json:"approvalId,omitempty"`
+}
+
+// authorize decides whether the caller may perform op on u given what the
+// store holds. It returns the approval id that allowed it, if any.
+func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecure.AccessView, now time.Time) (string, error) {
+	p := c.Principal
+	if s := p.Scope; s != nil {
+		if s.Resource != u.String() || s.Operation != op {
+			return "", vsecure.Errorf(vsecure.EForbidden, "this access token is limited to %s on %s", s.Operation, s.Resource)
+		}
+		if !now.Before(s.ExpiresAt) {
+			return "", vsecure.Errorf(vsecure.EExpired, "the access token expired at %s", s.ExpiresAt.Format(time.RFC3339))
+		}
+	} else if p.Has(vsecure.RoleAdmin) {
+		return "", nil
+	} else if !p.Has(vsecure.RoleAgent) {
+		return "", vsecure.Errorf(vsecure.EForbidden, "%s on secrets needs the agent or admin role", op)
+	}
+	pol := vsecure.Governing(view.Policies, u)
+	if pol == nil {
+		return "", vsecure.Errorf(vsecure.EForbidden, "no policy covers %s", u)
+	}
+	if !pol.Permits(op) {
+		return "", vsecure.Errorf(vsecure.EOperationNotAllowed, "the policy %s does not permit %s", pol.URI, op)
+	}
+	if p.Scope != nil {
+		// The token was checked against its live approval at
+		// authentication; the policy must still permit the operation.
+		return p.Scope.ApprovalID, nil
+	}
+	if !pol.RequiresApproval {
+		return "", nil
+	}
+	if view.Grant != nil && view.Grant.Grants(p.ID, u.String(), op, now) {
+		return view.Grant.ID, nil
+	}
+	return "", vsecure.Errorf(vsecure.EApprovalRequired, "%s on %s requires approval; request it with POST /v1/security/mcp/approve", op, u)
+}
+
+// ReadSecret returns the value of a concrete secret (version 0 = latest)
+// if policy and approvals allow it, counting the access.
+func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version int) (SecretRead, error) {
+	e := g.entry(c, vsecure.AuditRead, u.String())
+	if version < 0 {
+		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
+	}
+	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, Version: version})
+	if err != nil {
+		return SecretRead{}, g.fail(ctx, e, err)
+	}
+	now := g.clock()
+	apID, err := g.authorize(c, u, vsecure.OpRead, view, now)
+	e.ApprovalID = apID
+	if err != nil {
+		return SecretRead{}, g.fail(ctx, e, err)
+	}
+	if view.Secret == nil || view.Value == nil {
+		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
+	}
+	v := view.Value
+	pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: v.Version})
+	if err != nil {
+		return SecretRead{}, g.fail(ctx, e, err)
+	}
+	e.Metadata["version"] = itoa(v.Version)
+	head, err := g.store.RecordRead(ctx, u.String(), now.Truncate(time.Second), e)
+	if err != nil {
+		clear(pt)
+		return SecretRead{}, g.stateFail(ctx, e, err)
+	}
+	md := head.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	return SecretRead{
+		URI: u.String(), Name: head.Name, Description: head.Description, Type: u.Type(),
+		Value: string(pt), Version: v.Version, Metadata: md,
+		AccessedAt: head.AccessedAt, AccessCount: head.AccessCount, ApprovalID: apID,
+	}, nil
+}
+
+// GetPattern returns the policy configured exactly at pattern u.
+func (g *Gate) GetPattern(ctx context.Context, c Call, u vsecure.URI) (ResourceView, error) {
+	e := g.entry(c, vsecure.AuditGetResource, u.String())
+	if c.Principal.Scope != nil {
+		return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+	}
+	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead})
+	if err != nil {
+		return ResourceView{}, g.fail(ctx, e, err)
+	}
+	for _, p := range view.Policies {
+		if p.URI == u.String() {
+			if err := g.appendOK(ctx, e); err != nil {
+				return ResourceView{}, err
+			}
+			return viewPolicy(p, c.Principal.Has(vsecure.RoleAdmin)), nil
+		}
+	}
+	return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no resource is configured at %s", u))
+}
+
+// SecretWrite is the body of a secret write.
+type SecretWrite struct {
+	Value       *string           `json:"value"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// SecretInfo describes a secret without its value.
+type SecretInfo struct {
+	URI         string            `json:"uri"`
+	Name        string            `json:"name,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Type        string            `json:"type"`
+	Version     int               `json:"version"`
+	Metadata    map[string]string `json:"metadata"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+	UpdatedBy   string            `json:"updatedBy,omitempty"`
+	AccessCount int64             `json:"accessCount"`
+	AccessedAt  *time.Time        `json:"accessedAt"`
+}
+
+func infoOf(s vsecure.Secret) SecretInfo {
+	u, _ := vsecure.ParseURI(s.URI)
+	md := s.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	return SecretInfo{
+		URI: s.URI, Name: s.Name, Description: s.Description, Type: u.Type(), Version: s.Version,
+		Metadata: md, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, UpdatedBy: s.UpdatedBy,
+		AccessCount: s.AccessCount, AccessedAt: s.AccessedAt,
+	}
+}
+
+// WriteSecret stores a new version of a concrete secret.
+func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w SecretWrite) (SecretInfo, error) {
+	e := g.entry(c, vsecure.AuditWrite, u.String())
+	if err := validateWrite(w); err != nil {
+		return SecretInfo{}, g.fail(ctx, e, err)
+	}
+	for attempt := 0; ; attempt++ {
+		view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpWrite})
+		if err != nil {
+			return SecretInfo{}, g.fail(ctx, e, err)
+		}
+		now := g.clock().Truncate(time.Second)
+		apID, err := g.authorize(c, u, vsecure.OpWrite, view, now)
+		e.ApprovalID = apID
+		if err != nil {
+			return SecretInfo{}, g.fail(ctx, e, err)
+		}
+		head := vsecure.Secret{URI: u.String(), CreatedAt: now}
+		if view.Secret != nil {
+			head = *view.Secret
+			head.Metadata = maps.Clone(head.Metadata)
+		}
+		head.Version++
+		head.UpdatedAt, head.UpdatedBy = now, c.Principal.ID
+		if w.Name != "" {
+			head.Name = w.Name
+		}
+		if w.Description != "" {
+			head.Description = w.Description
+		}
+		if w.Metadata != nil {
+			head.Metadata = w.Metadata
+		}
+		sealed, err := g.sealer.Seal(ctx, []byte(*w.Value), vsecure.SealContext{URI: head.URI, Version: head.Version})
+		if err != nil {
+			return SecretInfo{}, g.fail(ctx, e, err)
+		}
+		e.Metadata["version"] = itoa(head.Version)
+		v := vsecure.SecretVersion{URI: head.URI, Version: head.Version, Sealed: sealed, CreatedAt: now, CreatedBy: c.Principal.ID}
+		err = g.store.PutSecret(ctx, head, v, e)
+		if vsecure.IsCode(err, vsecure.EConflict) && attempt < 5 {
+			continue // a concurrent writer took this version; seal the next one
+		}
+		if err != nil {
+			return SecretInfo{}, g.stateFail(ctx, e, err)
+		}
+		return infoOf(head), nil
+	}
+}
+
+func validateWrite(w SecretWrite) error {
+	switch {
+	case w.Value == nil:
+		return vsecure.Errorf(vsecure.EInvalid, "value is required")
+	case len(*w.Value) > vsecure.MaxSecretBytes:
+		return vsecure.Errorf(vsecure.ETooLarge, "a secret value may have at most %d bytes", vsecure.MaxSecretBytes)
+	case len(w.Name) > 200 || len(w.Description) > 2000:
+		return vsecure.Errorf(vsecure.EInvalid, "name or description too long")
+	case len(w.Metadata) > 32:
+		return vsecure.Errorf(vsecure.EInvalid, "at most 32 metadata entries")
+	}
+	for k, v := range w.Metadata {
+		if k == "" || len(k) > 64 || len(v) > 256 {
+			return vsecure.Errorf(vsecure.EInvalid, "metadata keys are 1-64 bytes and values at most 256")
+		}
+	}
+	return nil
+}
+
+// ListSecrets lists secrets (never values) covered by pattern that the
+// caller's policies let it read or write.
+//
+// pattern is a URI pattern or empty for every secret.
+func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor string, limit int) ([]SecretInfo, Pagination, error) {
+	e := g.entry(c, vsecure.AuditListSecrets, pattern)
+	if pattern != "" {
+		u, err := vsecure.ParseURI(pattern)
+		if err != nil {
+			return nil, Pagination{}, g.fail(ctx, e, err)
+		}
+		if !u.IsPattern() {
+			return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "pattern must end in /*"))
+		}
+		pattern = u.String()
+	}
+	if c.Principal.Scope != nil {
+		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+	}
+	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAgent) {
+		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "listing secrets needs the agent or admin role"))
+	}
+	n, err := pageLimit(limit)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	scope := "secrets\x00" + c.Principal.ID + "\x00" + pattern
+	raw, err := g.openCursor(scope, cursor)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	var policies []vsecure.Policy
+	if !c.Principal.Has(vsecure.RoleAdmin) {
+		if policies, err = g.store.ListPolicies(ctx); err != nil {
+			return nil, Pagination{}, g.fail(ctx, e, err)
+		}
+	}
+	heads, next, err := g.store.ListSecrets(ctx, pattern, raw, n)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	if err := g.appendOK(ctx, e); err != nil {
+		return nil, Pagination{}, err
+	}
+	out := make([]SecretInfo, 0, len(heads))
+	for _, h := range heads {
+		if policies != nil {
+			u, err := vsecure.ParseURI(h.URI)
+			if err != nil {
+				continue
+			}
+			if pol := vsecure.Governing(policies, u); pol == nil || len(pol.Permissions) == 0 {
+				continue
+			}
+		}
+		out = append(out, infoOf(h))
+	}
+	return out, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,215 @@
+// Package httpapi is the HTTP face of the gate: the route table, the
+// handlers, the auth middleware and the one place where domain error codes
+// become HTTP statuses. The local server serves it with net/http and every
+// Lambda function serves one of its routes through the API Gateway proxy
+// adapter, so both paths run the same code.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Authenticator resolves the caller of a request. Locally it checks the
+// API key against the store; behind API Gateway it reads the authorizer
+// context that the authorizer Lambda produced with the same gate code.
+type Authenticator interface {
+	Authenticate(r *http.Request, c gate.Call) (vsecure.Principal, error)
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	Gate *gate.Gate
+	Auth Authenticator
+	Log  *slog.Logger
+	// Extra serves routes owned by other packages (MCP, Slack) by
+	// function name.
+	Extra map[string]http.Handler
+}
+
+// MaxBody bounds request bodies.
+const MaxBody = 64 << 10
+
+// Handler mounts every route of the table.
+func (a *API) Handler() http.Handler { return a.mount(Routes()) }
+
+// FunctionHandler mounts only the routes served by one Lambda function.
+func (a *API) FunctionHandler(function string) (http.Handler, error) {
+	var rs []Route
+	for _, r := range Routes() {
+		if r.Function == function {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, errors.New("httpapi: no route for function " + function)
+	}
+	return a.mount(rs), nil
+}
+
+func (a *API) mount(rs []Route) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range rs {
+		mux.Handle(rt.Pattern(), a.route(rt))
+	}
+	mux.Handle("/", a.route(Route{Function: "not-found", Auth: AuthNone, handle: func(*API, http.ResponseWriter, *http.Request) error {
+		return vsecure.Errorf(vsecure.ENotFound, "no such endpoint")
+	}}))
+	return mux
+}
+
+type ctxKey int
+
+const (
+	callKey ctxKey = iota
+	requestIDKey
+)
+
+// WithRequestID lets an adapter (Lambda) supply the request id of the
+// platform so logs and audit entries line up with its own.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request id stored in ctx.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func callOf(r *http.Request) gate.Call {
+	c, _ := r.Context().Value(callKey).(gate.Call)
+	return c
+}
+
+// statusRecorder remembers the status for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (a *API) route(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := RequestID(r.Context())
+		if rid == "" {
+			rid = newRequestID()
+		}
+		ctx := WithRequestID(r.Context(), rid)
+		w.Header().Set("X-Request-Id", rid)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		c := gate.Call{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256), RequestID: rid}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				a.Log.ErrorContext(ctx, "panic", "requestId", rid, "panic", v)
+				a.writeError(ctx, rec, vsecure.Errorf(vsecure.EInternal, "internal error"))
+			}
+			a.Log.InfoContext(ctx, "request", "requestId", rid, "method", r.Method, "route", rt.Path,
+				"function", rt.Function, "status", rec.status, "actor", c.Actor(), "durationMs", time.Since(start).Milliseconds())
+		}()
+		if r.ContentLength > MaxBody {
+			a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, opOf(rt), "", tooLarge()))
+			return
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
+		if rt.Auth == AuthKey {
+			p, err := a.Auth.Authenticate(r.WithContext(ctx), c)
+			if err != nil {
+				a.writeError(ctx, rec, err)
+				return
+			}
+			c.Principal = p
+		}
+		ctx = context.WithValue(ctx, callKey, c)
+		r = r.WithContext(ctx)
+		var err error
+		if h, ok := a.Extra[rt.Function]; ok && rt.handle == nil {
+			h.ServeHTTP(rec, r)
+			return
+		}
+		if rt.handle == nil {
+			err = vsecure.Errorf(vsecure.ENotFound, "endpoint not enabled")
+		} else {
+			err = rt.handle(a, rec, r)
+		}
+		if err != nil {
+			a.writeError(ctx, rec, err)
+		}
+	})
+}
+
+func tooLarge() error {
+	return vsecure.Errorf(vsecure.ETooLarge, "request body larger than %d bytes", MaxBody)
+}
+
+// opOf names a route for audit entries of refusals before the handler ran.
+func opOf(rt Route) string { return "http:" + rt.Function }
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// HeaderAuth authenticates with the credential in the request headers; it
+// is the local server's stand-in for the API Gateway authorizer and runs
+// the same gate code.
+type HeaderAuth struct{ Gate *gate.Gate }
+
+// Authenticate implements Authenticator.
+func (h HeaderAuth) Authenticate(r *http.Request, c gate.Call) (vsecure.Principal, error) {
+	return h.Gate.Authenticate(r.Context(), Credential(r.Header), c)
+}
+
+// Credential extracts the API key or access token from headers:
+// "Authorization: Bearer <key>" or "X-API-Key: <key>".
+func Credential(h http.Header) string {
+	if auth := h.Get("Authorization"); auth != "" {
+		scheme, cred, ok := strings.Cut(auth, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(cred)
+		}
+		return ""
+	}
+	return strings.TrimSpace(h.Get("X-API-Key"))
+}

@@ -1,0 +1,325 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// decode reads exactly one JSON object into v, refusing unknown fields,
+// wrong types, trailing data and oversized bodies.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		return vsecure.Errorf(vsecure.EInvalid, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		ute *json.UnmarshalTypeError
+		se  *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case errors.Is(err, io.EOF):
+		return vsecure.Errorf(vsecure.EInvalid, "request body is empty; a JSON object is required")
+	case errors.As(err, &ute):
+		if ute.Field == "" {
+			return vsecure.Errorf(vsecure.EInvalid, "request body must be a JSON object")
+		}
+		return vsecure.Errorf(vsecure.EInvalid, "field %q must be of type %s", ute.Field, ute.Type.String())
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return vsecure.Errorf(vsecure.EInvalid, "request body is not valid JSON")
+	}
+	// Unknown fields: encoding/json reports `json: unknown field "x"`.
+	return vsecure.Errorf(vsecure.EInvalid, "%s", trimJSONPrefix(err.Error()))
+}
+
+func trimJSONPrefix(s string) string {
+	const p = "json: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+// refuse audits an error found before the gate was called.
+func (a *API) refuse(r *http.Request, op, resource string, err error) error {
+	return a.Gate.RecordRefusal(r.Context(), callOf(r), op, resource, err)
+}
+
+func queryInt(r *http.Request, name string) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, vsecure.Errorf(vsecure.EInvalid, "%s must be an integer", name)
+	}
+	return n, nil
+}
+
+func (a *API) health(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (a *API) listResources(w http.ResponseWriter, r *http.Request) error {
+	rs, err := a.Gate.ListResources(r.Context(), callOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": rs})
+	return nil
+}
+
+type configureBody struct {
+	URI               string               `json:"uri"`
+	Name              string               `json:"name"`
+	Description       string               `json:"description"`
+	Permissions       []vsecure.Operation  `json:"permissions"`
+	RequiresApproval  bool                 `json:"requiresApproval"`
+	Approvers         []string             `json:"approvers"`
+	RequiredApprovals int                  `json:"requiredApprovals"`
+	MaxTTL            int                  `json:"maxTtl"`
+	AutoApprove       *vsecure.AutoApprove `json:"autoApprove"`
+	SlackChannel      string               `json:"slackChannel"`
+	Metadata          map[string]string    `json:"metadata"`
+}
+
+func (a *API) configure(w http.ResponseWriter, r *http.Request) error {
+	var b configureBody
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditConfigure, "", err)
+	}
+	v, err := a.Gate.ConfigurePolicy(r.Context(), callOf(r), vsecure.Policy{
+		URI: b.URI, Name: b.Name, Description: b.Description, Permissions: b.Permissions,
+		RequiresApproval: b.RequiresApproval, Approvers: b.Approvers, RequiredApprovals: b.RequiredApprovals,
+		MaxTTL: b.MaxTTL, AutoApprove: b.AutoApprove, SlackChannel: b.SlackChannel, Metadata: b.Metadata,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) getResource(w http.ResponseWriter, r *http.Request) error {
+	raw := r.PathValue("uri")
+	u, err := vsecure.ParseResourcePath(raw)
+	if err != nil {
+		return a.refuse(r, vsecure.AuditRead, truncate(raw, 512), err)
+	}
+	version, err := queryInt(r, "version")
+	if err != nil {
+		return a.refuse(r, vsecure.AuditRead, u.String(), err)
+	}
+	if u.IsPattern() {
+		v, err := a.Gate.GetPattern(r.Context(), callOf(r), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
+	s, err := a.Gate.ReadSecret(r.Context(), callOf(r), u, version)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s)
+	return nil
+}
+
+func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
+	raw := r.PathValue("uri")
+	u, err := vsecure.ParseResourcePath(raw)
+	if err != nil {
+		return a.refuse(r, vsecure.AuditWrite, truncate(raw, 512), err)
+	}
+	if u.IsPattern() {
+		return a.refuse(r, vsecure.AuditWrite, u.String(), vsecure.Errorf(vsecure.EInvalid, "a secret is written at a concrete URI, not a pattern"))
+	}
+	var b gate.SecretWrite
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditWrite, u.String(), err)
+	}
+	info, err := a.Gate.WriteSecret(r.Context(), callOf(r), u, b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return a.refuse(r, vsecure.AuditListSecrets, "", err)
+	}
+	items, page, err := a.Gate.ListSecrets(r.Context(), callOf(r), q.Get("pattern"), q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"secrets": items, "pagination": page})
+	return nil
+}
+
+func (a *API) requestApproval(w http.ResponseWriter, r *http.Request) error {
+	var b gate.ApprovalRequest
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditRequestApproval, "", err)
+	}
+	v, err := a.Gate.RequestApproval(r.Context(), callOf(r), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return a.refuse(r, vsecure.AuditListApprovals, "", err)
+	}
+	items, page, err := a.Gate.ListApprovals(r.Context(), callOf(r), gate.ApprovalQuery{
+		Status: q.Get("status"), Resource: q.Get("resource"), Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": items, "pagination": page})
+	return nil
+}
+
+func (a *API) getApproval(w http.ResponseWriter, r *http.Request) error {
+	v, err := a.Gate.GetApproval(r.Context(), callOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) respond(w http.ResponseWriter, r *http.Request) error {
+	var b gate.Respond
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditRespond, "", err)
+	}
+	v, err := a.Gate.Decide(r.Context(), callOf(r), r.PathValue("id"), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
+	if err := emptyOrObject(r); err != nil {
+		return a.refuse(r, vsecure.AuditRevoke, "", err)
+	}
+	v, err := a.Gate.Revoke(r.Context(), callOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// emptyOrObject accepts no body or "{}" for body-less POSTs.
+func emptyOrObject(r *http.Request) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return vsecure.Errorf(vsecure.EInvalid, "request body must be empty or a JSON object")
+	}
+	for k := range m {
+		return vsecure.Errorf(vsecure.EInvalid, "unknown field %q", k)
+	}
+	return nil
+}
+
+func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return a.refuse(r, vsecure.AuditQuery, "", err)
+	}
+	logs, page, err := a.Gate.QueryAudit(r.Context(), callOf(r), gate.AuditQuery{
+		Resource: q.Get("resource"), Actor: q.Get("actor"), Operation: q.Get("operation"),
+		Success: q.Get("success"), From: q.Get("from"), To: q.Get("to"), Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	if logs == nil {
+		logs = []vsecure.Entry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"logs": logs, "pagination": page})
+	return nil
+}
+
+func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
+	var b gate.KeyRequest
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditKeyCreate, "", err)
+	}
+	k, err := a.Gate.CreateKey(r.Context(), callOf(r), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return a.refuse(r, vsecure.AuditKeyList, "", err)
+	}
+	keys, page, err := a.Gate.ListKeys(r.Context(), callOf(r), r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []vsecure.Key{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys, "pagination": page})
+	return nil
+}
+
+func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	k, err := a.Gate.RevokeKey(r.Context(), callOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+

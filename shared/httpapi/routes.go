@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Auth says how a route authenticates its caller.
+type Auth int
+
+// Route authentication kinds.
+const (
+	// AuthKey routes need an API key or access token (the API Gateway
+	// authorizer in AWS, middleware locally).
+	AuthKey Auth = iota
+	// AuthNone routes are public (health).
+	AuthNone
+	// AuthSlack routes verify Slack's request signature themselves.
+	AuthSlack
+)
+
+// Route is one entry of THE route table: the local server mounts every
+// entry, and the CDK stack creates one Lambda function and one API Gateway
+// route per entry from the same list.
+type Route struct {
+	Method string
+	// Path uses net/http pattern syntax; {name...} matches the rest.
+	Path string
+	// Function is the Lambda function (and functions/<name>) serving it.
+	Function string
+	Auth     Auth
+	handle   func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// APIGatewayPath renders Path in API Gateway syntax ({name...} → {name+}).
+func (r Route) APIGatewayPath() string { return strings.ReplaceAll(r.Path, "...}", "+}") }
+
+// Pattern is the net/http ServeMux pattern.
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// Routes returns the route table.
+func Routes() []Route {
+	return []Route{
+		{"GET", "/healthz", "health", AuthNone, (*API).health},
+		{"GET", "/v1/security/mcp/resources", "resources-list", AuthKey, (*API).listResources},
+		{"POST", "/v1/security/mcp/resources", "resources-configure", AuthKey, (*API).configure},
+		{"GET", "/v1/security/mcp/resources/{uri...}", "resources-get", AuthKey, (*API).getResource},
+		{"PUT", "/v1/security/mcp/resources/{uri...}", "resources-put", AuthKey, (*API).putSecret},
+		{"GET", "/v1/security/mcp/secrets", "secrets-list", AuthKey, (*API).listSecrets},
+		{"POST", "/v1/security/mcp/approve", "approvals-request", AuthKey, (*API).requestApproval},
+		{"GET", "/v1/security/mcp/approvals", "approvals-list", AuthKey, (*API).listApprovals},
+		{"GET", "/v1/security/mcp/approvals/{id}", "approvals-get", AuthKey, (*API).getApproval},
+		{"POST", "/v1/security/mcp/approvals/{id}/respond", "approvals-respond", AuthKey, (*API).respond},
+		{"POST", "/v1/security/mcp/approvals/{id}/revoke", "approvals-revoke", AuthKey, (*API).revoke},
+		{"GET", "/v1/security/mcp/audit", "audit-list", AuthKey, (*API).audit},
+		{"POST", "/v1/security/keys", "keys-create", AuthKey, (*API).createKey},
+		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
+		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
+	}
+}
