@@ -24,4 +24,4 @@ test: vet ## run every test under -race
 
 bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/
-	$(GO) run ./cmd/vsecure-load -duration 10s -connections 32
+	.ci/bench-load.sh
