@@ -91,7 +91,7 @@ type env struct {
 
 const adminKey = "vsk_test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := embedded.Open(filepath.Join(dir, "vsecure.db"))
@@ -107,10 +107,14 @@ func newEnv(t testing.TB) *env {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := &faultyStore{Store: st}
-	g, err := gate.New(gate.Config{
+	cfg := gate.Config{
 		Store: fs, Sealer: sealer, PublicURL: "https://vsecure.example", CursorKey: bytes.Repeat([]byte("k"), 32),
 		Logger: logger, Now: clk.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g, err := gate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
