@@ -144,8 +144,12 @@ env_lines() {
 }
 
 run() {
+  # A private run directory: `run` neither stops nor reuses emulators that
+  # `start` left running for a shell, and two runs can go side by side.
+  mkdir -p "$CACHE"
+  RUN="$(mktemp -d "$CACHE/run.XXXXXX")"
+  trap 'stop; rm -rf "$RUN"' EXIT
   start
-  trap stop EXIT
   # shellcheck disable=SC1091
   source "$RUN/env"
   local rc=0
