@@ -36,7 +36,9 @@ func client(t testing.TB, opts ...func(*dynamodb.Options)) *dynamodb.Client {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint(t)),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:   &http.Client{Timeout: 10 * time.Second},
+		// Generous: DynamoDB Local under the whole suite in parallel with
+		// -race can stall for seconds; latency is not what these tests test.
+		HTTPClient: &http.Client{Timeout: 60 * time.Second},
 	}
 	dynamo.ClientOptions(&o)
 	for _, f := range opts {
