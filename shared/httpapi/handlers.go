@@ -71,8 +71,8 @@ func queryInt(r *http.Request, name string) (int, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, vsecure.Errorf(vsecure.EInvalid, "%s must be an integer", name)
+	if err != nil || n < 1 {
+		return 0, vsecure.Errorf(vsecure.EInvalid, "%s must be a positive integer", name)
 	}
 	return n, nil
 }
@@ -322,4 +322,3 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, k)
 	return nil
 }
-

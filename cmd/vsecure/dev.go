@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/devserver"
+)
+
+func runDev(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", orDefault(env("VSECURE_ADDR"), "127.0.0.1:8080"), "listen address (env VSECURE_ADDR)")
+	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir]")
+		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(env("VSECURE_LOG_LEVEL"))}))
+	srv, err := devserver.New(ctx, devserver.Config{
+		Addr: *addr, DataDir: *data, AdminKey: env("VSECURE_ADMIN_KEY"),
+		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "vsecure dev listening on %s (data in %s)\n", srv.URL(), *data)
+	if k := srv.GeneratedAdminKey; k != "" {
+		fmt.Fprintf(stdout, `
+A new admin API key was generated. It is shown only this once:
+
+  export VSECURE_API_URL=%s
+  export VSECURE_API_KEY=%s
+
+Quickstart:
+  curl -s -H "Authorization: Bearer $VSECURE_API_KEY" $VSECURE_API_URL/v1/security/mcp/resources
+
+`, srv.URL(), k)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+			srv.Close()
+			return 1
+		}
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

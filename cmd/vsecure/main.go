@@ -1,0 +1,68 @@
+// Command vsecure is the secrets gate's command line: the local server
+// (`vsecure dev`), the MCP stdio server (`vsecure mcp serve`) and the
+// client commands people run against a server.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. run returns the process exit code.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int
+}
+
+// commandTable lists every subcommand. "mcp serve" style names are
+// dispatched from their first two words.
+func commandTable() map[string]command {
+	return map[string]command{
+		"dev": {"run the local server on its embedded store", runDev},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(stdout)
+		return 0
+	}
+	name := args[0]
+	if name == "mcp" && len(args) > 1 {
+		name, args = "mcp "+args[1], args[1:]
+	}
+	commands := commandTable()
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "vsecure: unknown command %q (run `vsecure help`)\n", args[0])
+		return 2
+	}
+	return c.run(ctx, args[1:], env, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	commands := commandTable()
+	fmt.Fprintln(w, "vsecure — a secrets gate for AI agents")
+	fmt.Fprintln(w, "\nUsage: vsecure <command> [flags]   (vsecure <command> --help for flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
+	}
+}

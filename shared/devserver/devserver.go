@@ -1,0 +1,192 @@
+// Package devserver wires the local server: the embedded bbolt store, the
+// local master-key sealer, the gate and the HTTP API, all in one process
+// with zero setup. `vsecure dev` and the end-to-end tests both use it.
+package devserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Config is the local server's configuration, usually from flags and env.
+type Config struct {
+	Addr      string // VSECURE_ADDR, default 127.0.0.1:8080
+	DataDir   string // VSECURE_DATA_DIR, default ./.vsecure
+	AdminKey  string // VSECURE_ADMIN_KEY; generated and printed when empty on first start
+	PublicURL string // VSECURE_PUBLIC_URL; default http://<addr>
+	MasterKey string // VSECURE_MASTER_KEY (base64 of 32 bytes); default a 0600 file in DataDir
+	Logger    *slog.Logger
+	// Store overrides the embedded store (for example DynamoDB).
+	Store vsecure.Store
+	// Sealer overrides the local sealer (for example KMS).
+	Sealer vsecure.Sealer
+}
+
+// Server is a running local server.
+type Server struct {
+	Gate *gate.Gate
+	API  *httpapi.API
+	// GeneratedAdminKey is set when no admin key was configured and a new
+	// one was minted: it is shown once and never stored in clear.
+	GeneratedAdminKey string
+	http              *http.Server
+	ln                net.Listener
+	closers           []func() error
+}
+
+// New builds the server and binds its listener (so Addr is known even for
+// port 0), but does not serve yet.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".vsecure"
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{}
+	store := cfg.Store
+	if store == nil {
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "vsecure.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		s.closers = append(s.closers, st.Close)
+		store = st
+	}
+	sealer := cfg.Sealer
+	if sealer == nil {
+		ls, err := local.Load(cfg.MasterKey, cfg.DataDir)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		sealer = ls
+	}
+	cursorKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "cursor.key"))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	g, err := gate.New(gate.Config{
+		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Gate = g
+	adminKey := cfg.AdminKey
+	if adminKey == "" {
+		marker := filepath.Join(cfg.DataDir, "admin.created")
+		if _, err := os.Stat(marker); errors.Is(err, fs.ErrNotExist) {
+			adminKey = g.NewAdminKey()
+			s.GeneratedAdminKey = adminKey
+			if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+	}
+	if adminKey != "" {
+		if err := g.EnsureKey(ctx, adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("VSECURE_ADMIN_KEY: %w", err)
+		}
+	}
+	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Extra: map[string]http.Handler{}}
+	s.http = &http.Server{
+		Handler:           s.API.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	return s, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Serve serves until Shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown drains in-flight requests, then closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.Close())
+}
+
+// Close releases the store without draining.
+func (s *Server) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// loadOrCreateKey returns 32 random bytes persisted in path (0600).
+func loadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("%s is corrupt", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
