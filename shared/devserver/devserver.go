@@ -21,6 +21,7 @@ import (
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -126,6 +127,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Extra: map[string]http.Handler{}}
+	// Remote MCP acts as the authenticated caller through this same API,
+	// in-process (see package remotemcp).
+	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
 	s.http = &http.Server{
 		Handler:           s.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

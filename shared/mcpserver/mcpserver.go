@@ -54,6 +54,9 @@ type Options struct {
 	// PollInterval is how often a waiting tool re-checks an approval
 	// (default 1 s).
 	PollInterval time.Duration
+	// MaxWait caps waitSeconds (default and upper bound MaxWait). The
+	// remote endpoint lowers it below API Gateway's 30 s limit.
+	MaxWait time.Duration
 	// SchemaCache shares inferred tool schemas between servers; the
 	// stateless HTTP endpoint builds one server per request.
 	SchemaCache *mcp.SchemaCache
@@ -62,10 +65,11 @@ type Options struct {
 
 // service holds what tool handlers share.
 type service struct {
-	api  Backend
-	log  *slog.Logger
-	poll time.Duration
-	now  func() time.Time
+	api     Backend
+	log     *slog.Logger
+	poll    time.Duration
+	maxWait time.Duration
+	now     func() time.Time
 
 	mu sync.Mutex
 	// me is the caller's principal id once an approval response revealed
@@ -91,6 +95,10 @@ func New(api Backend, opts Options) *mcp.Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.maxWait = opts.MaxWait
+	if s.maxWait <= 0 || s.maxWait > MaxWait {
+		s.maxWait = MaxWait
 	}
 	version := opts.Version
 	if version == "" {

@@ -307,7 +307,7 @@ func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation)
 // wait polls the approval until it is decided or waitSeconds pass,
 // sending progress notifications when the client asked for them.
 func (s *service) wait(ctx context.Context, req *mcp.CallToolRequest, a gate.ApprovalView, waitSeconds int) (gate.ApprovalView, error) {
-	limit := min(time.Duration(waitSeconds)*time.Second, MaxWait)
+	limit := min(time.Duration(waitSeconds)*time.Second, s.maxWait)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var token any
