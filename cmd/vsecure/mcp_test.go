@@ -88,8 +88,8 @@ type rawSession struct {
 	cmd   *exec.Cmd
 	stdin interface{ Close() error }
 	in    *bufio.Writer
-	out *bufio.Scanner
-	t   testing.TB
+	out   *bufio.Scanner
+	t     testing.TB
 }
 
 func startRaw(tb testing.TB, cmd *exec.Cmd) *rawSession {
@@ -200,8 +200,8 @@ func TestTypeScriptClient(t *testing.T) {
 		t.Fatalf("node client.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
 	var got struct {
-		Server struct{ Name string }
-		Tools  []string
+		Server         struct{ Name string }
+		Tools          []string
 		Ungated, Gated struct {
 			IsError    bool
 			Structured map[string]any
