@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -12,7 +11,8 @@ import (
 	"github.com/vsecure/vsecure/shared/devserver"
 )
 
-func runDev(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+func runDev(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	stdout, stderr := std.Out, std.Err
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", orDefault(env("VSECURE_ADDR"), "127.0.0.1:8080"), "listen address (env VSECURE_ADDR)")

@@ -22,6 +22,7 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
+	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -140,6 +141,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	case rate > 0:
 		s.API.Limits.PerPrincipal = ratelimit.New(rate, int(2*rate), 100_000, nil)
 	}
+	// Remote MCP acts as the authenticated caller through this same API,
+	// in-process (see package remotemcp).
+	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
 	s.http = &http.Server{
 		Handler:           s.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
