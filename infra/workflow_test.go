@@ -224,3 +224,93 @@ func TestApprovalWorkflow(t *testing.T) {
 		t.Logf("asl-validator: %s", bytes.TrimSpace(out))
 	})
 }
+
+// walk runs the definition for one approval: tasks either fail with the
+// error in fails or succeed (Notify with decision). It returns the states
+// entered (each one a billed state transition in a Standard workflow) and
+// the Lambda functions invoked.
+func walk(t *testing.T, def map[string]any, autoApproved bool, decision string, fails map[string]string) (states []string, invoked int) {
+	t.Helper()
+	outcome := map[string]any{}
+	name := def["StartAt"].(string)
+	for range 50 {
+		states = append(states, name)
+		s := state(t, def, name)
+		switch s["Type"] {
+		case "Succeed", "Fail":
+			return states, invoked
+		case "Wait", "Pass":
+			name = s["Next"].(string)
+		case "Choice":
+			name = s["Default"].(string)
+			for _, c := range s["Choices"].([]any) {
+				c := c.(map[string]any)
+				if (c["Variable"] == "$.autoApproved" && c["BooleanEquals"] == autoApproved) ||
+					(c["Variable"] == "$.outcome.decision" && c["StringEquals"] == outcome["decision"]) {
+					name = c["Next"].(string)
+					break
+				}
+			}
+		case "Task":
+			invoked++
+			errName, failed := fails[name]
+			if !failed {
+				if name == "Notify" {
+					outcome["decision"] = decision
+				}
+				name = s["Next"].(string)
+				continue
+			}
+			next := ""
+			for _, c := range s["Catch"].([]any) {
+				c := c.(map[string]any)
+				for _, e := range c["ErrorEquals"].([]any) {
+					if next == "" && (e == errName || e == "States.ALL") {
+						next = c["Next"].(string)
+					}
+				}
+			}
+			if next == "" {
+				t.Fatalf("%s: %s is not caught", name, errName)
+			}
+			name = next
+		default:
+			t.Fatalf("state %s has type %v", name, s["Type"])
+		}
+	}
+	t.Fatalf("no end after 50 states: %v", states)
+	return nil, 0
+}
+
+// TestApprovalWorkflowPaths counts state transitions and Lambda invocations
+// per approval on each path, and the Step Functions cost per thousand
+// approvals at $0.025 per 1,000 transitions (no free tier, no retries).
+func TestApprovalWorkflowPaths(t *testing.T) {
+	_, def := synthApprovalWorkflow(t)
+	for _, tc := range []struct {
+		name        string
+		auto        bool
+		decision    string
+		fails       map[string]string
+		end         string
+		transitions int
+		lambdas     int
+	}{
+		{"approved", false, "approved", nil, "Revoked", 6, 2},
+		{"auto_approved", true, "", nil, "Revoked", 4, 1},
+		{"denied", false, "denied", nil, "Denied", 4, 1},
+		{"expired", false, "", map[string]string{"Notify": "States.Timeout"}, "Expired", 4, 2},
+		{"decided_after_revoke_or_missing", false, "closed", nil, "Closed", 4, 1},
+		{"task_keeps_failing", false, "approved", map[string]string{"Revoke": "States.TaskFailed"}, "WorkflowFailed", 6, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			states, lambdas := walk(t, def, tc.auto, tc.decision, tc.fails)
+			if states[len(states)-1] != tc.end || len(states) != tc.transitions || lambdas != tc.lambdas {
+				t.Fatalf("path %v (%d Lambda invocations), want end %s, %d transitions, %d invocations",
+					states, lambdas, tc.end, tc.transitions, tc.lambdas)
+			}
+			t.Logf("%s: %d transitions %v, %d task Lambda invocations, $%.3f per 1,000 approvals",
+				tc.name, len(states), states, lambdas, float64(len(states))*0.025)
+		})
+	}
+}
