@@ -13,6 +13,15 @@ help: ## list targets
 run: ## run the local server on its embedded store (127.0.0.1:8080, data in ./.vsecure)
 	$(GO) run ./cmd/vsecure dev
 
+.PHONY: asl-deps asl
+asl-deps: ## install the pinned asl-validator (infra/asl)
+	npm ci --prefix infra/asl --no-audit --no-fund
+	@echo "asl-deps: ok"
+
+asl: ## validate the approval state machine's definition (infra/testdata) with asl-validator
+	@test -x infra/asl/node_modules/.bin/asl-validator || $(MAKE) asl-deps
+	infra/asl/node_modules/.bin/asl-validator --json-path infra/testdata/approval-workflow.asl.json
+
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -25,6 +25,8 @@ import (
 	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
+	localwf "github.com/vsecure/vsecure/shared/workflow/local"
 )
 
 // Config is the local server's configuration, usually from flags and env.
@@ -115,6 +117,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Gate = g
+	// The in-process twin of the Step Functions workflow: it announces
+	// requests and tidies approvals at expiresAt, and reschedules from the
+	// store on every start.
+	wf, err := localwf.New(localwf.Config{
+		Expirer: g, Store: store, Log: cfg.Logger,
+		Notifier: workflow.LogNotifier{Log: cfg.Logger, URL: g.ApprovalURL},
+	})
+	if err == nil {
+		err = wf.Start(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("local workflow: %w", err)
+	}
+	g.SetWorkflow(wf)
+	s.closers = append(s.closers, wf.Close)
 	adminKey := cfg.AdminKey
 	if adminKey == "" {
 		marker := filepath.Join(cfg.DataDir, "admin.created")
