@@ -28,6 +28,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(2)
 	}
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	checkWithNag(app)
 	app.Synth(nil)
+}
+
+// checkWithNag runs the AwsSolutions pack over everything in app at synth;
+// findings become error annotations, which fail `cdk synth`.
+func checkWithNag(app awscdk.App) {
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }

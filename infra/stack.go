@@ -74,6 +74,7 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	if err := v.routes(); err != nil {
 		return nil, err
 	}
+	v.uncachedAuthorizer()
 	v.alarms()
 	v.outputs()
 	return v, nil
@@ -281,10 +282,19 @@ func (v *Vsecure) authorizer(fn awslambda.Function) awsapigatewayv2.IHttpRouteAu
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(v.Config.AuthCacheSeconds))),
 		IdentitySource:  jsii.Strings("$request.header.Authorization"),
 	}
-	if v.Config.AuthCacheSeconds == 0 {
-		props.IdentitySource = &[]*string{}
-	}
 	return awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("KeyAuthorizer"), fn, props)
+}
+
+// uncachedAuthorizer drops the identity source once the authorizer exists
+// (routes create it): with caching off API Gateway then calls the
+// authorizer for every request, whichever auth header it carries.
+func (v *Vsecure) uncachedAuthorizer() {
+	if v.Config.AuthCacheSeconds != 0 {
+		return
+	}
+	if c := v.API.Node().TryFindChild(jsii.String("KeyAuthorizer")); c != nil {
+		c.Node().DefaultChild().(awscdk.CfnResource).AddPropertyDeletionOverride(jsii.String("IdentitySource"))
+	}
 }
 
 // routes creates one function per route table entry (plus the
