@@ -89,6 +89,16 @@ func (v *Vsecure) removal() awscdk.RemovalPolicy {
 	return awscdk.RemovalPolicy_DESTROY
 }
 
+// systemLogLevel drops Lambda's per-invocation START/END/REPORT lines in
+// prod, where they would be most of the log volume (docs/cost.md); the same
+// numbers are in the Lambda metrics.
+func (v *Vsecure) systemLogLevel() awslambda.SystemLogLevel {
+	if v.Config.Prod() {
+		return awslambda.SystemLogLevel_WARN
+	}
+	return awslambda.SystemLogLevel_INFO
+}
+
 func (v *Vsecure) retention() awslogs.RetentionDays {
 	if v.Config.Prod() {
 		return awslogs.RetentionDays_ONE_YEAR
@@ -391,6 +401,7 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		LogGroup:              logs,
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      v.systemLogLevel(),
 		Tracing:               awslambda.Tracing_ACTIVE,
 	})
 	// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
