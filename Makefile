@@ -37,3 +37,33 @@ bench: ## benchmarks: audited secret read through the handler, and a load run ag
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh
+
+# --- infra: the CDK app (infra/ is its own Go module, so `go test ./...` at the
+# root never compiles awscdk). The CLI is npm aws-cdk pinned in
+# infra/package-lock.json and installed by `npm ci`; synth runs offline.
+ENV        ?= dev
+CDK        := infra/node_modules/.bin/cdk
+CDK_FLAGS   = --no-notices -c env=$(ENV) $(if $(SLACK_CHANNEL),-c slackChannel=$(SLACK_CHANNEL)) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL))
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+export CDK_DISABLE_VERSION_CHECK = 1
+# jsii silences its end-of-life banner per major version (this machine runs Node 20)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+
+.PHONY: synth deploy test-infra
+
+$(CDK): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund
+	@touch $@
+
+synth: $(CDK) ## cdk synth ENV=dev|prod into cdk.out, nag-checked; functions not yet built get a placeholder
+	$(CDK) synth $(CDK_FLAGS) -c placeholderCode=missing --quiet
+	@echo "synth: cdk.out/vsecure-$(ENV).template.json (nag report: cdk.out/AwsSolutions--vsecure-$(ENV)-NagReport.csv)"
+
+deploy: build $(CDK) ## deploy ENV=dev|prod [SLACK_CHANNEL=... ALARM_EMAIL=... DEPLOY_FLAGS=--require-approval=never]; needs AWS credentials and cdk bootstrap
+	$(CDK) deploy $(CDK_FLAGS) $(DEPLOY_FLAGS) vsecure-$(ENV)
+	@echo "deploy: vsecure-$(ENV) deployed"
+
+test-infra: ## CDK stack tests (template assertions, cdk-nag) and actionlint on .github/workflows
+	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(GO) run $(ACTIONLINT)
+	@echo "test-infra: ok"
