@@ -3,6 +3,8 @@
 
 GO      ?= go
 PKGS    ?= ./...
+TSCLIENT := cmd/vsecure/testdata/tsclient
+ASLV     := infra/asl/node_modules/.bin/asl-validator
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
 .PHONY: help run test vet fmt bench fuzz
@@ -14,25 +16,38 @@ run: ## run the local server on its embedded store (127.0.0.1:8080, data in ./.v
 	$(GO) run ./cmd/vsecure dev
 
 .PHONY: asl-deps asl
-asl-deps: ## install the pinned asl-validator (infra/asl)
-	npm ci --prefix infra/asl --no-audit --no-fund
-	@echo "asl-deps: ok"
+asl-deps: $(ASLV) ## install the pinned asl-validator (infra/asl)
 
-asl: ## validate the approval state machine's definition (infra/testdata) with asl-validator
-	@test -x infra/asl/node_modules/.bin/asl-validator || $(MAKE) asl-deps
-	infra/asl/node_modules/.bin/asl-validator --json-path infra/testdata/approval-workflow.asl.json
+asl: $(ASLV) ## validate the approval state machine's definition (infra/testdata) with asl-validator
+	$(ASLV) --json-path infra/testdata/approval-workflow.asl.json
 
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "vet: ok"
 
-test: vet ## run every test under -race
-	$(GO) test -race -count=1 $(PKGS)
+include .ci/emulators.mk
+
+.PHONY: test-deps
+test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator)
+
+$(TSCLIENT)/node_modules/.package-lock.json: $(TSCLIENT)/package-lock.json
+	npm ci --prefix $(TSCLIENT) --no-audit --no-fund
+	@echo "test-deps: @modelcontextprotocol/sdk installed in $(TSCLIENT)/node_modules"
+
+$(ASLV): infra/asl/package-lock.json
+	npm ci --prefix infra/asl --no-audit --no-fund
+	@touch $@
+
+test: vet test-deps ## every test under -race with DynamoDB Local and local-kms (installed, started and stopped here), then the CDK tests
+	.ci/emulators.sh run $(GO) test -race -count=1 $(PKGS)
+	$(MAKE) test-infra
 	@echo "test: ok"
 
 bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/
+	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
+	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/
 	.ci/bench-load.sh
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
@@ -63,7 +78,7 @@ deploy: build $(CDK) ## deploy ENV=dev|prod [SLACK_CHANNEL=... ALARM_EMAIL=... D
 	$(CDK) deploy $(CDK_FLAGS) $(DEPLOY_FLAGS) vsecure-$(ENV)
 	@echo "deploy: vsecure-$(ENV) deployed"
 
-test-infra: ## CDK stack tests (template assertions, cdk-nag) and actionlint on .github/workflows
+test-infra: $(ASLV) ## CDK stack tests (template assertions, cdk-nag) and actionlint on .github/workflows
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) run $(ACTIONLINT)
 	@echo "test-infra: ok"

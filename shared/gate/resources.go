@@ -156,11 +156,17 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 		return SecretRead{}, g.fail(ctx, e, err)
 	}
 	e.Metadata["version"] = itoa(v.Version)
-	head, err := g.store.RecordRead(ctx, u.String(), now.Truncate(time.Second), e)
-	if err != nil {
+	at := now.Truncate(time.Second)
+	if err := g.store.RecordRead(ctx, u.String(), at, e); err != nil {
 		clear(pt)
 		return SecretRead{}, g.stateFail(ctx, e, err)
 	}
+	// The counts shown are this read's view: exact unless other reads of
+	// the same secret overlapped it, in which case the stored count is
+	// higher (and still exact).
+	head := *view.Secret
+	head.AccessCount++
+	head.AccessedAt = &at
 	md := head.Metadata
 	if md == nil {
 		md = map[string]string{}

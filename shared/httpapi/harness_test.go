@@ -57,9 +57,9 @@ func (f *faultyStore) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 	return f.Store.AppendAudit(ctx, e)
 }
 
-func (f *faultyStore) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) (vsecure.Secret, error) {
+func (f *faultyStore) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) error {
 	if err := f.down(); err != nil {
-		return vsecure.Secret{}, err
+		return err
 	}
 	return f.Store.RecordRead(ctx, uri, at, e)
 }

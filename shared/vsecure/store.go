@@ -20,9 +20,11 @@ type Store interface {
 	// LoadAccess reads, in one round trip, everything a secret read or
 	// write decision needs.
 	LoadAccess(ctx context.Context, q AccessQuery) (AccessView, error)
-	// RecordRead atomically bumps the access statistics of a secret and
-	// appends e; it returns the updated head.
-	RecordRead(ctx context.Context, uri string, at time.Time, e Entry) (Secret, error)
+	// RecordRead atomically adds one to a secret's access count, sets its
+	// accessedAt, and appends e. It is a blind increment (no read of the
+	// head), so concurrent reads in any number of processes never conflict
+	// and the count is exact.
+	RecordRead(ctx context.Context, uri string, at time.Time, e Entry) error
 	// PutSecret writes head and its new version v (v.Version must be
 	// head's previous version + 1, else EConflict) together with e.
 	PutSecret(ctx context.Context, head Secret, v SecretVersion, e Entry) error

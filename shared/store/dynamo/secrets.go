@@ -266,66 +266,32 @@ func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.Se
 	return err
 }
 
-// RecordRead counts a read of uri at at and appends e, returning the head
-// as updated. The count is written as "previous + 1, if still previous":
-// the previous head comes from this process's last sight of it (LoadAccess
-// just read it) or one GetItem, and a lost race returns the current head
-// with the cancellation (ReturnValuesOnConditionCheckFailure) to try again
-// with, so every read gets its own count without a read round trip.
-func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) (vsecure.Secret, error) {
-	mu := s.readLock(uri)
-	mu.Lock()
-	defer mu.Unlock()
-	var head vsecure.Secret
-	if c, ok := s.recent.get("s:" + uri); ok {
-		head = c.(vsecure.Secret)
-	} else {
-		it, err := s.getItem(ctx, "RecordRead", headKey(uri))
-		if err != nil {
-			return vsecure.Secret{}, err
-		}
-		if it == nil {
-			return vsecure.Secret{}, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
-		}
-		if head, err = decodeHead(it); err != nil {
-			return vsecure.Secret{}, err
-		}
+// RecordRead adds one to the access count and sets accessedAt with a blind
+// ADD (no read of the head, so concurrent readers in any number of Lambda
+// containers never conflict) in the same TransactWriteItems as the audit
+// entry: one write round trip.
+func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) error {
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName:                           aws.String(s.table),
+		Key:                                 headKey(uri),
+		UpdateExpression:                    aws.String("ADD #ac :one SET #at = :at"),
+		ConditionExpression:                 aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#pk": schema.PK},
+		ExpressionAttributeValues:           item{":one": num(1), ":at": str(at.Format(time.RFC3339Nano))},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}}
+	err := s.transact(ctx, "RecordRead", items, e, 0)
+	if err == nil {
+		return nil
 	}
-	for attempt := 0; attempt < 50; attempt++ {
-		next := head
-		next.AccessCount = head.AccessCount + 1
-		t := at
-		next.AccessedAt = &t
-		items := []types.TransactWriteItem{{Update: &types.Update{
-			TableName:                           aws.String(s.table),
-			Key:                                 headKey(uri),
-			UpdateExpression:                    aws.String("SET #ac = :n, #at = :at"),
-			ConditionExpression:                 aws.String("attribute_exists(#pk) AND #ac = :prev AND #v = :v"),
-			ExpressionAttributeNames:            map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#pk": schema.PK, "#v": "version"},
-			ExpressionAttributeValues:           item{":n": num(next.AccessCount), ":at": str(at.Format(time.RFC3339Nano)), ":prev": num(head.AccessCount), ":v": num(int64(head.Version))},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}}
-		err := s.transact(ctx, "RecordRead", items, e, attempt)
-		if err == nil {
-			s.recent.put("s:"+uri, next)
-			return next, nil
-		}
-		c, ok := err.(*canceled)
-		if !ok {
-			return vsecure.Secret{}, err
-		}
-		failed, cur := c.failed(0)
-		if !failed {
-			return vsecure.Secret{}, unexpected(err, "RecordRead")
-		}
-		if cur == nil {
-			return vsecure.Secret{}, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
-		}
-		if head, err = decodeHead(cur); err != nil {
-			return vsecure.Secret{}, err
-		}
+	c, ok := err.(*canceled)
+	if !ok {
+		return err
 	}
-	return vsecure.Secret{}, vsecure.Errorf(vsecure.EConflict, "secret %s is being read too concurrently", uri)
+	if failed, cur := c.failed(0); failed && cur == nil {
+		return vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
+	}
+	return unexpected(err, "RecordRead")
 }
 
 // ListSecrets lists heads covered by pattern (or the one exact URI, or

@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -58,9 +57,6 @@ type Store struct {
 	// is only ever a guess that a conditional write verifies, and it lets
 	// RecordRead and UpdateApproval write without reading first.
 	recent *recent
-	// readLocks serialise RecordRead per secret within this process, so
-	// concurrent reads of one secret do not race each other's conditions.
-	readLocks [64]sync.Mutex
 	// capacity, if set, receives the consumed capacity of every call.
 	capacity func(op string, cc []types.ConsumedCapacity)
 }
@@ -339,11 +335,6 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput) (
 	return out, nil
 }
 
-func (s *Store) readLock(k string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(k))
-	return &s.readLocks[h.Sum32()%uint32(len(s.readLocks))]
-}
 
 // --- recent items ---
 

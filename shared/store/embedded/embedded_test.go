@@ -58,7 +58,7 @@ func TestReopenKeepsData(t *testing.T) {
 		s.CreateApproval(ctx, appr, entry(vsecure.AuditRequestApproval)),
 		s.CreateKey(ctx, key, entry(vsecure.AuditKeyCreate)),
 	}
-	_, err = s.RecordRead(ctx, uri, at, entry(vsecure.AuditRead))
+	err = s.RecordRead(ctx, uri, at, entry(vsecure.AuditRead))
 	steps = append(steps, err)
 	approved, err := appr.Decide("alice", vsecure.ActionApprove, "", at)
 	steps = append(steps, err)
@@ -165,7 +165,7 @@ func BenchmarkRecordReadAt10k(b *testing.B) {
 			scheduled := start.Add(time.Duration(n) * time.Second / rate)
 			wg.Go(func() {
 				u := uris[n%len(uris)]
-				if _, err := s.RecordRead(ctx, u.String(), scheduled, readEntry(u, scheduled)); err != nil {
+				if err := s.RecordRead(ctx, u.String(), scheduled, readEntry(u, scheduled)); err != nil {
 					b.Errorf("RecordRead: %v", err)
 				}
 				latencies[n] = time.Since(scheduled)
@@ -238,7 +238,7 @@ func benchRead(b *testing.B, load bool) {
 				}
 			}
 			at := time.Now()
-			if _, err := s.RecordRead(ctx, u.String(), at, readEntry(u, at)); err != nil {
+			if err := s.RecordRead(ctx, u.String(), at, readEntry(u, at)); err != nil {
 				b.Errorf("RecordRead: %v", err)
 				return
 			}

@@ -100,12 +100,12 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 
 // RecordRead bumps the read statistics of uri and appends e. It shares its
 // transaction and fsync with concurrent reads (see the package doc).
-func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) (vsecure.Secret, error) {
+func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) error {
 	var entry []byte
 	if e.ID != "" {
 		var err error
 		if entry, err = json.Marshal(e); err != nil {
-			return vsecure.Secret{}, vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
+			return vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
 		}
 	}
 	var (
@@ -140,10 +140,7 @@ func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsec
 	if err == nil {
 		err = refused
 	}
-	if err != nil {
-		return vsecure.Secret{}, err
-	}
-	return head, nil
+	return err
 }
 
 // PutSecret writes head and its version v if v follows the stored version.
