@@ -335,7 +335,6 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput) (
 	return out, nil
 }
 
-
 // --- recent items ---
 
 // recent is a small bounded map of the last-seen version of items. Values
