@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -65,6 +66,7 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 			return err
 		}
 		if ok {
+			withStats(tx, &head)
 			view.Secret = &head
 			version := q.Version
 			if version == 0 {
@@ -108,28 +110,19 @@ func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsec
 			return vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
 		}
 	}
-	var (
-		head    vsecure.Secret
-		refused error // a refusal found before anything was written
-	)
+	var refused error // a refusal found before anything was written
 	err := s.batch(ctx, func(tx *bolt.Tx) error {
-		head, refused = vsecure.Secret{}, nil
-		secrets := tx.Bucket(bucketSecrets)
-		ok, err := get(secrets, uri, &head)
-		if err != nil {
-			return err
-		}
-		if !ok {
+		refused = nil
+		if tx.Bucket(bucketSecrets).Get([]byte(uri)) == nil {
 			refused = vsecure.Errorf(vsecure.ENotFound, "secret %s not found", uri)
 			return nil
 		}
 		if refused = entryFree(tx, e.ID); refused != nil {
 			return nil
 		}
-		head.AccessCount++
-		accessed := at
-		head.AccessedAt = &accessed
-		if err := put(secrets, uri, head); err != nil {
+		stats := tx.Bucket(bucketStats)
+		count, _ := decodeStats(stats.Get([]byte(uri)))
+		if err := stats.Put([]byte(uri), encodeStats(count+1, at)); err != nil {
 			return err
 		}
 		if entry == nil {
@@ -166,7 +159,7 @@ func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.Se
 		if versions.Get([]byte(vk)) != nil {
 			return vsecure.Errorf(vsecure.EConflict, "secret %s version %d already exists", v.URI, v.Version)
 		}
-		head.AccessCount, head.AccessedAt = stored.AccessCount, stored.AccessedAt
+		head.AccessCount, head.AccessedAt = 0, nil // kept in bucketStats
 		if err := put(secrets, head.URI, head); err != nil {
 			return err
 		}
@@ -213,6 +206,7 @@ func (s *Store) ListSecrets(ctx context.Context, pattern string, cursor string, 
 			if err := decode(v, &h); err != nil {
 				return false, err
 			}
+			withStats(tx, &h)
 			out = append(out, h)
 			return len(out) <= limit, nil
 		})
@@ -234,4 +228,25 @@ func versionKey(uri string, version int) string {
 
 func grantKey(principal, resource string, op vsecure.Operation) []byte {
 	return []byte(principal + "\x00" + resource + "\x00" + string(op))
+}
+
+// withStats fills a head's access statistics from bucketStats.
+func withStats(tx *bolt.Tx, h *vsecure.Secret) {
+	count, at := decodeStats(tx.Bucket(bucketStats).Get([]byte(h.URI)))
+	h.AccessCount, h.AccessedAt = count, at
+}
+
+func encodeStats(count int64, at time.Time) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(count))
+	binary.BigEndian.PutUint64(b[8:], uint64(at.UnixNano()))
+	return b
+}
+
+func decodeStats(b []byte) (int64, *time.Time) {
+	if len(b) != 16 {
+		return 0, nil
+	}
+	at := time.Unix(0, int64(binary.BigEndian.Uint64(b[8:]))).UTC()
+	return int64(binary.BigEndian.Uint64(b)), &at
 }

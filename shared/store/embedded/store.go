@@ -41,6 +41,10 @@ import (
 var (
 	bucketPolicies  = []byte("policies")
 	bucketSecrets   = []byte("secrets")
+	// bucketStats holds each secret's access count and time as 16 fixed
+	// bytes beside its head, so the hot RecordRead (which runs inside the
+	// single committer) touches no JSON.
+	bucketStats = []byte("stats")
 	bucketVersions  = []byte("versions")
 	bucketGrants    = []byte("grants")
 	bucketApprovals = []byte("approvals")
@@ -51,6 +55,7 @@ var (
 )
 
 var allBuckets = [][]byte{
+	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
 	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash,
 }
