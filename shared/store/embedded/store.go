@@ -39,12 +39,12 @@ import (
 
 // Bucket names.
 var (
-	bucketPolicies  = []byte("policies")
-	bucketSecrets   = []byte("secrets")
+	bucketPolicies = []byte("policies")
+	bucketSecrets  = []byte("secrets")
 	// bucketStats holds each secret's access count and time as 16 fixed
 	// bytes beside its head, so the hot RecordRead (which runs inside the
 	// single committer) touches no JSON.
-	bucketStats = []byte("stats")
+	bucketStats     = []byte("stats")
 	bucketVersions  = []byte("versions")
 	bucketGrants    = []byte("grants")
 	bucketApprovals = []byte("approvals")
