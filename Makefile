@@ -5,7 +5,7 @@ GO      ?= go
 PKGS    ?= ./...
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run test vet fmt bench
+.PHONY: help run test vet fmt bench fuzz
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -24,4 +24,7 @@ test: vet ## run every test under -race
 
 bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/
-	$(GO) run ./cmd/vsecure-load -duration 10s -connections 32
+	.ci/bench-load.sh
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
+	.ci/fuzz.sh

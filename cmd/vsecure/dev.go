@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/devserver"
@@ -18,16 +19,21 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir]")
-		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL")
+		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	rate, err := parseRate(env("VSECURE_RATE_LIMIT"))
+	if err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+		return 2
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(env("VSECURE_LOG_LEVEL"))}))
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: *addr, DataDir: *data, AdminKey: env("VSECURE_ADMIN_KEY"),
-		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger,
+		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
@@ -80,4 +86,20 @@ func logLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// parseRate reads VSECURE_RATE_LIMIT: requests per second per principal,
+// "off" to disable, empty for the default.
+func parseRate(s string) (float64, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "off":
+		return -1, nil
+	}
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil || r <= 0 {
+		return 0, fmt.Errorf("VSECURE_RATE_LIMIT must be a positive number of requests per second or \"off\"")
+	}
+	return r, nil
 }

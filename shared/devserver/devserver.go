@@ -21,6 +21,7 @@ import (
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	PublicURL string // VSECURE_PUBLIC_URL; default http://<addr>
 	MasterKey string // VSECURE_MASTER_KEY (base64 of 32 bytes); default a 0600 file in DataDir
 	Logger    *slog.Logger
+	// RateLimit is the per-principal request rate (per second; bursts of
+	// twice that). Zero means the default of 1000; negative turns it off.
+	RateLimit float64
 	// Store overrides the embedded store (for example DynamoDB).
 	Store vsecure.Store
 	// Sealer overrides the local sealer (for example KMS).
@@ -101,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	g, err := gate.New(gate.Config{
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
+		// Ten requests at once, then one every 30 s per requester: enough
+		// for any agent, too few to bury approvers in notifications.
+		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
 	})
 	if err != nil {
 		s.Close()
@@ -126,6 +133,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Extra: map[string]http.Handler{}}
+	s.API.Limits.FailedAuthPerIP = ratelimit.New(5, 20, 100_000, nil)
+	switch rate := cfg.RateLimit; {
+	case rate == 0:
+		s.API.Limits.PerPrincipal = ratelimit.New(1000, 2000, 100_000, nil)
+	case rate > 0:
+		s.API.Limits.PerPrincipal = ratelimit.New(rate, int(2*rate), 100_000, nil)
+	}
 	s.http = &http.Server{
 		Handler:           s.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

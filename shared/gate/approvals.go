@@ -108,6 +108,11 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r ApprovalRequest) (
 	if ttl < 1 || ttl > pol.EffectiveMaxTTL() {
 		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
 	}
+	if g.requests != nil {
+		if ok, wait := g.requests.Allow(p.ID); !ok {
+			return ApprovalView{}, g.fail(ctx, e, vsecure.RateLimited(wait, "too many approval requests from "+p.ID+"; retry later"))
+		}
+	}
 	now := g.clock().Truncate(time.Second)
 	a := vsecure.Approval{
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,

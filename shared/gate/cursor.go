@@ -31,8 +31,8 @@ func (g *Gate) openCursor(scope, cursor string) (string, error) {
 	if !ok || len(cursor) > 2048 {
 		return "", bad
 	}
-	raw, err1 := base64.RawURLEncoding.DecodeString(body)
-	sig, err2 := base64.RawURLEncoding.DecodeString(mac)
+	raw, err1 := base64.RawURLEncoding.Strict().DecodeString(body)
+	sig, err2 := base64.RawURLEncoding.Strict().DecodeString(mac)
 	if err1 != nil || err2 != nil || !hmac.Equal(sig, g.cursorMAC(scope, string(raw))) {
 		return "", bad
 	}

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	// CursorKey signs pagination cursors (≥ 32 bytes).
 	CursorKey []byte
 	Logger    *slog.Logger
+	// ApprovalRequests limits approval requests per requester so that
+	// approvers cannot be spammed; nil does not limit.
+	ApprovalRequests *ratelimit.Limiter
 	// Now and Rand are injectable for tests.
 	Now  func() time.Time
 	Rand io.Reader
@@ -65,6 +69,7 @@ type Gate struct {
 	log       *slog.Logger
 	now       func() time.Time
 	rand      io.Reader
+	requests  *ratelimit.Limiter
 }
 
 // New validates cfg and returns a gate.
@@ -78,7 +83,7 @@ func New(cfg Config) (*Gate, error) {
 	g := &Gate{
 		store: cfg.Store, sealer: cfg.Sealer, workflow: cfg.Workflow,
 		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, log: cfg.Logger,
-		now: cfg.Now, rand: cfg.Rand,
+		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests,
 	}
 	if g.workflow == nil {
 		g.workflow = NopWorkflow{}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -35,6 +36,18 @@ type API struct {
 	// Extra serves routes owned by other packages (MCP, Slack) by
 	// function name.
 	Extra map[string]http.Handler
+	// Limits throttles callers; nil fields do not limit.
+	Limits Limits
+}
+
+// Limits are the per-caller rate limits.
+type Limits struct {
+	// PerPrincipal limits authenticated callers by principal.
+	PerPrincipal *ratelimit.Limiter
+	// FailedAuthPerIP limits failed authentications by source IP; once a
+	// source is out of tokens it is refused before its credential is even
+	// looked at, which blunts key guessing.
+	FailedAuthPerIP *ratelimit.Limiter
 }
 
 // MaxBody bounds request bodies.
@@ -138,12 +151,27 @@ func (a *API) route(rt Route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
 		if rt.Auth == AuthKey {
+			if l := a.Limits.FailedAuthPerIP; l != nil {
+				if ok, wait := l.Peek(c.IP); !ok {
+					a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, vsecure.AuditAuthenticate, "", rateLimited(wait)))
+					return
+				}
+			}
 			p, err := a.Auth.Authenticate(r.WithContext(ctx), c)
 			if err != nil {
+				if l := a.Limits.FailedAuthPerIP; l != nil && vsecure.IsCode(err, vsecure.EUnauthenticated) {
+					l.Allow(c.IP)
+				}
 				a.writeError(ctx, rec, err)
 				return
 			}
 			c.Principal = p
+			if l := a.Limits.PerPrincipal; l != nil {
+				if ok, wait := l.Allow(p.ID); !ok {
+					a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, opOf(rt), "", rateLimited(wait)))
+					return
+				}
+			}
 		}
 		ctx = context.WithValue(ctx, callKey, c)
 		r = r.WithContext(ctx)
@@ -161,6 +189,10 @@ func (a *API) route(rt Route) http.Handler {
 			a.writeError(ctx, rec, err)
 		}
 	})
+}
+
+func rateLimited(wait time.Duration) error {
+	return vsecure.RateLimited(wait, "too many requests; retry later")
 }
 
 func tooLarge() error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -59,11 +60,16 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 		code, msg = vsecure.EAlreadyDecided, "a concurrent change won; retry"
 	}
 	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg, RequestID: RequestID(ctx)}}
-	if e, ok := err.(*vsecure.Error); ok {
-		body.Error.Details = e.Detail
+	var de *vsecure.Error
+	if errors.As(err, &de) {
+		body.Error.Details = de.Detail
 	}
 	if code == vsecure.ERateLimited {
-		w.Header().Set("Retry-After", "1")
+		retry := "1"
+		if de != nil && de.Detail["retryAfter"] != "" {
+			retry = de.Detail["retryAfter"]
+		}
+		w.Header().Set("Retry-After", retry)
 	}
 	writeJSON(w, statusOf(code), body)
 }

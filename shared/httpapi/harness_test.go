@@ -79,7 +79,8 @@ func (f *faultyStore) PutSecret(ctx context.Context, h vsecure.Secret, v vsecure
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
+	api   *httpapi.API
 	srv   *httptest.Server
 	clock *clock
 	store *faultyStore
@@ -90,7 +91,7 @@ type env struct {
 
 const adminKey = "vsk_test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := embedded.Open(filepath.Join(dir, "vsecure.db"))
@@ -106,10 +107,14 @@ func newEnv(t *testing.T) *env {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := &faultyStore{Store: st}
-	g, err := gate.New(gate.Config{
+	cfg := gate.Config{
 		Store: fs, Sealer: sealer, PublicURL: "https://vsecure.example", CursorKey: bytes.Repeat([]byte("k"), 32),
 		Logger: logger, Now: clk.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g, err := gate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +124,7 @@ func newEnv(t *testing.T) *env {
 	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clock: clk, store: fs, gate: g, logs: logs, admin: adminKey}
+	return &env{t: t, api: api, srv: srv, clock: clk, store: fs, gate: g, logs: logs, admin: adminKey}
 }
 
 type lockedWriter struct {

@@ -3,6 +3,9 @@ package vsecure
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"time"
 )
 
 // Code classifies a domain error. The HTTP layer maps each code to a status
@@ -85,3 +88,10 @@ func ErrorMessage(err error) string {
 
 // IsCode reports whether err carries code.
 func IsCode(err error, code Code) bool { return err != nil && ErrorCode(err) == code }
+
+// RateLimited is the error of a throttled call; retryAfter becomes the
+// Retry-After header.
+func RateLimited(retryAfter time.Duration, why string) *Error {
+	secs := max(1, int(math.Ceil(retryAfter.Seconds())))
+	return &Error{Code: ERateLimited, Message: why, Detail: map[string]string{"retryAfter": strconv.Itoa(secs)}}
+}

@@ -86,10 +86,10 @@ func TestTimeWindow(t *testing.T) {
 		want   bool
 	}{
 		{"09:00-17:00 PST", time.Date(2024, 3, 15, 10, 0, 0, 0, la), true},
-		{"09:00-17:00 PST", time.Date(2024, 3, 15, 17, 0, 0, 0, la), false}, // end exclusive
-		{"09:00-17:00 PST", time.Date(2024, 3, 15, 9, 0, 0, 0, la), true},   // start inclusive
-		{"09:00-17:00 PST", time.Date(2024, 7, 15, 16, 30, 0, 0, la), true}, // PST means Pacific time, DST too
-		{"09:00-17:00 PST", time.Date(2024, 3, 15, 2, 0, 0, 0, time.UTC), false}, // 19:00 PDT the day before
+		{"09:00-17:00 PST", time.Date(2024, 3, 15, 17, 0, 0, 0, la), false},                   // end exclusive
+		{"09:00-17:00 PST", time.Date(2024, 3, 15, 9, 0, 0, 0, la), true},                     // start inclusive
+		{"09:00-17:00 PST", time.Date(2024, 7, 15, 16, 30, 0, 0, la), true},                   // PST means Pacific time, DST too
+		{"09:00-17:00 PST", time.Date(2024, 3, 15, 2, 0, 0, 0, time.UTC), false},              // 19:00 PDT the day before
 		{"09:00-17:00 America/New_York", time.Date(2024, 1, 10, 14, 0, 0, 0, time.UTC), true}, // 09:00 EST
 		{"22:00-06:00 UTC", time.Date(2024, 1, 10, 23, 0, 0, 0, time.UTC), true},              // across midnight
 		{"22:00-06:00 UTC", time.Date(2024, 1, 10, 5, 59, 0, 0, time.UTC), true},
