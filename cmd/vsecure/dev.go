@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -12,13 +11,15 @@ import (
 	"github.com/vsecure/vsecure/shared/devserver"
 )
 
-func runDev(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+func runDev(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	stdout, stderr := std.Out, std.Err
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", orDefault(env("VSECURE_ADDR"), "127.0.0.1:8080"), "listen address (env VSECURE_ADDR)")
 	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
+	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir]")
+		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir] [--store embedded|dynamodb]")
 		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT")
 		fs.PrintDefaults()
 	}
@@ -31,9 +32,15 @@ func runDev(ctx context.Context, args []string, env func(string) string, stdout,
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(env("VSECURE_LOG_LEVEL"))}))
+	store, sealer, err := backends(ctx, *storeKind, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+		return 1
+	}
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: *addr, DataDir: *data, AdminKey: env("VSECURE_ADMIN_KEY"),
 		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
+		Store: store, Sealer: sealer,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,9 +40,27 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// syncBuffer is written by the child's output copier while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type devProc struct {
 	cmd    *exec.Cmd
-	stdout *bytes.Buffer
+	stdout *syncBuffer
 	addr   string
 }
 
@@ -49,7 +68,7 @@ func startDev(t *testing.T, bin, data, addr string, env ...string) *devProc {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--addr", addr, "--data", data)
 	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

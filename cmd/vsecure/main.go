@@ -16,25 +16,47 @@ import (
 // command is one subcommand. run returns the process exit code.
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int
+	run     func(ctx context.Context, args []string, env func(string) string, stdio stdio) int
+}
+
+// stdio is a command's standard streams. For `mcp serve`, In and Out are
+// the MCP protocol: nothing else may write to Out.
+type stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
 }
 
 // commandTable lists every subcommand. "mcp serve" style names are
 // dispatched from their first two words.
 func commandTable() map[string]command {
 	return map[string]command{
-		"dev": {"run the local server on its embedded store", runDev},
+		"dev":           {"run the local server on its embedded store", runDev},
+		"mcp serve":     {"MCP server on stdio for Claude Desktop and other agents", runMCPServe},
+		"mcp:resources": {"list resource policies", runResources},
+		"mcp:configure": {"create or replace resource policies from a JSON file", runConfigure},
+		"mcp:approve":   {"request approval for an operation on a resource", runApprove},
+		"mcp:approvals": {"list approval requests", runApprovals},
+		"mcp:respond":   {"approve or deny an approval request", runRespond},
+		"mcp:revoke":    {"end access granted by an approval", runRevoke},
+		"mcp:audit":     {"query the audit log", runAudit},
+		"secrets:put":   {"write a new version of a secret (value from stdin or --value)", runSecretPut},
+		"secrets:get":   {"print a secret's value", runSecretGet},
+		"secrets:list":  {"list secrets you may use (never values)", runSecretList},
+		"keys:create":   {"create an API key for a principal", runKeyCreate},
+		"keys:list":     {"list API keys (never their secrets)", runKeyList},
+		"keys:revoke":   {"revoke an API key", runKeyRevoke},
 	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	stdout, stderr := std.Out, std.Err
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		usage(stdout)
 		return 0
@@ -49,7 +71,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		fmt.Fprintf(stderr, "vsecure: unknown command %q (run `vsecure help`)\n", args[0])
 		return 2
 	}
-	return c.run(ctx, args[1:], env, stdout, stderr)
+	return c.run(ctx, args[1:], env, std)
 }
 
 func usage(w io.Writer) {

@@ -22,8 +22,11 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
+	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
+	localwf "github.com/vsecure/vsecure/shared/workflow/local"
 )
 
 // Config is the local server's configuration, usually from flags and env.
@@ -114,6 +117,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Gate = g
+	// The in-process twin of the Step Functions workflow: it announces
+	// requests and tidies approvals at expiresAt, and reschedules from the
+	// store on every start.
+	wf, err := localwf.New(localwf.Config{
+		Expirer: g, Store: store, Log: cfg.Logger,
+		Notifier: workflow.LogNotifier{Log: cfg.Logger, URL: g.ApprovalURL},
+	})
+	if err == nil {
+		err = wf.Start(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("local workflow: %w", err)
+	}
+	g.SetWorkflow(wf)
+	s.closers = append(s.closers, wf.Close)
 	adminKey := cfg.AdminKey
 	if adminKey == "" {
 		marker := filepath.Join(cfg.DataDir, "admin.created")
@@ -140,6 +159,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	case rate > 0:
 		s.API.Limits.PerPrincipal = ratelimit.New(rate, int(2*rate), 100_000, nil)
 	}
+	// Remote MCP acts as the authenticated caller through this same API,
+	// in-process (see package remotemcp).
+	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
 	s.http = &http.Server{
 		Handler:           s.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -56,5 +56,11 @@ func Routes() []Route {
 		{"POST", "/v1/security/keys", "keys-create", AuthKey, (*API).createKey},
 		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
 		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
+		// Remote MCP (Streamable HTTP, stateless), served by API.Extra["mcp"]
+		// as the authenticated caller. GET and DELETE are routed so the MCP
+		// handler answers them (405 in stateless mode) as clients expect.
+		{"POST", "/mcp", "mcp", AuthKey, nil},
+		{"GET", "/mcp", "mcp", AuthKey, nil},
+		{"DELETE", "/mcp", "mcp", AuthKey, nil},
 	}
 }

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Installs (cached, pinned), starts and stops the AWS protocol peers the
+# store and crypto tests run against: DynamoDB Local (the jar shipped in the
+# npm package amplify-dynamodb-simulator, run with the machine's Java) and
+# local-kms (go install).
+#
+#   .ci/emulators.sh install        fetch into .cache/ (idempotent)
+#   .ci/emulators.sh start          install, start both on free ports, wait until ready
+#   .ci/emulators.sh env            print the export lines of the running emulators
+#   .ci/emulators.sh stop           stop what start started
+#   .ci/emulators.sh run CMD...     start, run CMD with the endpoints exported, stop
+#                                   (also when CMD fails); exits with CMD's status
+#
+# Endpoints are exported as VSECURE_TEST_DYNAMODB_ENDPOINT and
+# VSECURE_TEST_KMS_ENDPOINT (plus VSECURE_TEST_KMS_KEY_ID, a seeded AES key),
+# and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${VSECURE_CACHE:-$ROOT/.cache}"
+RUN="$CACHE/run"
+
+DDB_NPM_VERSION="2.9.30" # amplify-dynamodb-simulator, pinned
+LKMS_VERSION="v0.0.0-20260228092603-2a5e92d09ab6"
+DDB_DIR="$CACHE/dynamodb/$DDB_NPM_VERSION"
+LKMS_BIN="$CACHE/bin/local-kms"
+# The seeded key: a fixed id so local runs and `vsecure dev` can name it.
+KMS_KEY_ID="6f1c7a52-0b7e-4c1e-9a0b-7a1d2e3f4a5b"
+
+log() { echo "emulators: $*" >&2; }
+
+install_java() {
+  if command -v java >/dev/null 2>&1; then return; fi
+  log "java missing; installing default-jre-headless"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
+}
+
+install_dynamodb() {
+  if [[ -f "$DDB_DIR/emulator/DynamoDBLocal.jar" ]]; then return; fi
+  log "installing amplify-dynamodb-simulator@$DDB_NPM_VERSION into $DDB_DIR"
+  local tmp
+  tmp="$(mktemp -d)"
+  # npm pack fetches only the package tarball (verified against the
+  # registry's integrity hash); the jar needs none of its JS dependencies.
+  (cd "$tmp" && npm pack --silent "amplify-dynamodb-simulator@$DDB_NPM_VERSION" >/dev/null)
+  mkdir -p "$DDB_DIR"
+  tar xzf "$tmp"/amplify-dynamodb-simulator-"$DDB_NPM_VERSION".tgz -C "$DDB_DIR" --strip-components=1 package/emulator
+  rm -rf "$tmp"
+}
+
+install_kms() {
+  if [[ -x "$LKMS_BIN" ]]; then return; fi
+  log "installing local-kms@$LKMS_VERSION into $CACHE/bin"
+  mkdir -p "$CACHE/bin"
+  GOBIN="$CACHE/bin" go install "github.com/nsmithuk/local-kms@$LKMS_VERSION"
+}
+
+install() { install_java; install_dynamodb; install_kms; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if port_free "$p"; then echo "$p"; return; fi
+  done
+  log "no free port found"; return 1
+}
+
+wait_http() { # name url [curl args...]
+  local name="$1" url="$2"; shift 2
+  for _ in $(seq 1 150); do
+    if curl -s -o /dev/null -m 2 "$@" "$url"; then return 0; fi
+    sleep 0.2
+  done
+  log "$name did not become ready at $url; its log:"; tail -20 "$RUN/$name.log" >&2 || true
+  return 1
+}
+
+start() {
+  install
+  if [[ -f "$RUN/env" ]]; then stop; fi
+  mkdir -p "$RUN"
+  local dport kport
+  dport="$(free_port)"
+  kport="$(free_port)"
+  while [[ "$kport" == "$dport" ]]; do kport="$(free_port)"; done
+
+  (cd "$RUN" && exec java -Djava.library.path="$DDB_DIR/emulator/DynamoDBLocal_lib" \
+    -jar "$DDB_DIR/emulator/DynamoDBLocal.jar" -inMemory -port "$dport" -disableTelemetry \
+    >"$RUN/dynamodb.log" 2>&1) &
+  echo $! >"$RUN/dynamodb.pid"
+
+  rm -rf "$RUN/kms-data"
+  cat >"$RUN/kms-seed.yaml" <<EOF
+Keys:
+  Symmetric:
+    Aes:
+      - Metadata:
+          KeyId: $KMS_KEY_ID
+        BackingKeys:
+          - $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+Aliases:
+  - AliasName: alias/vsecure-test
+    TargetKeyId: $KMS_KEY_ID
+EOF
+  PORT="$kport" KMS_DATA_PATH="$RUN/kms-data" KMS_SEED_PATH="$RUN/kms-seed.yaml" KMS_REGION=us-east-1 \
+    "$LKMS_BIN" >"$RUN/kms.log" 2>&1 &
+  echo $! >"$RUN/kms.pid"
+
+  wait_http dynamodb "http://127.0.0.1:$dport/" || { stop; return 1; }
+  wait_http kms "http://127.0.0.1:$kport/" -X POST || { stop; return 1; }
+
+  cat >"$RUN/env" <<EOF
+export VSECURE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$dport
+export VSECURE_TEST_KMS_ENDPOINT=http://127.0.0.1:$kport
+export VSECURE_TEST_KMS_KEY_ID=$KMS_KEY_ID
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dport
+export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$kport
+export VSECURE_KMS_KEY_ID=$KMS_KEY_ID
+EOF
+  log "DynamoDB Local on :$dport, local-kms on :$kport (pids in $RUN)"
+}
+
+stop() {
+  local f pid
+  for f in "$RUN"/dynamodb.pid "$RUN"/kms.pid; do
+    [[ -f "$f" ]] || continue
+    pid="$(cat "$f")"
+    if kill "$pid" 2>/dev/null; then
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+  rm -f "$RUN/env"
+  rm -rf "$RUN/kms-data"
+}
+
+env_lines() {
+  if [[ ! -f "$RUN/env" ]]; then log "not running (run: $0 start)"; return 1; fi
+  cat "$RUN/env"
+}
+
+run() {
+  # A private run directory: `run` neither stops nor reuses emulators that
+  # `start` left running for a shell, and two runs can go side by side.
+  mkdir -p "$CACHE"
+  RUN="$(mktemp -d "$CACHE/run.XXXXXX")"
+  trap 'stop; rm -rf "$RUN"' EXIT
+  start
+  # shellcheck disable=SC1091
+  source "$RUN/env"
+  local rc=0
+  "$@" || rc=$?
+  return "$rc"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  env) env_lines ;;
+  run) run "$@" ;;
+  *) echo "usage: $0 install|start|stop|env|run CMD..." >&2; exit 2 ;;
+esac

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/vsecure/vsecure/shared/client"
+	"github.com/vsecure/vsecure/shared/mcpserver"
+)
+
+// runMCPServe serves MCP on stdin/stdout for a local agent (Claude
+// Desktop spawns it). stdout carries only the protocol; diagnostics go to
+// stderr, which MCP clients collect as the server's log.
+func runMCPServe(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	fs := flag.NewFlagSet("mcp serve", flag.ContinueOnError)
+	fs.SetOutput(std.Err)
+	fs.Usage = func() {
+		fmt.Fprint(std.Err, `Usage: vsecure mcp serve
+
+Serves the Model Context Protocol on stdin/stdout, acting as the principal
+of VSECURE_API_KEY against the vsecure API.
+
+Environment:
+  VSECURE_API_KEY    API key of the agent (required)
+  VSECURE_API_URL    API base URL (default `+client.DefaultBaseURL+`)
+  VSECURE_LOG_LEVEL  debug, info, warn (default) or error; logs go to stderr
+`)
+	}
+	if _, code, done := parseArgs(fs, args, 0); done {
+		return code
+	}
+	key := env("VSECURE_API_KEY")
+	if key == "" {
+		fmt.Fprintln(std.Err, "vsecure mcp serve: VSECURE_API_KEY is not set; set it to the agent's API key (vsecure keys:create --principal NAME --role agent)")
+		return 1
+	}
+	c, err := client.New(client.Config{BaseURL: orDefault(env("VSECURE_API_URL"), client.DefaultBaseURL), Key: key, UserAgent: "vsecure-mcp/" + version()})
+	if err != nil {
+		fmt.Fprintf(std.Err, "vsecure mcp serve: VSECURE_API_URL: %v\n", err)
+		return 1
+	}
+	level := slog.LevelWarn
+	if s := env("VSECURE_LOG_LEVEL"); s != "" {
+		level = logLevel(s)
+	}
+	logger := slog.New(slog.NewTextHandler(std.Err, &slog.HandlerOptions{Level: level}))
+	srv := mcpserver.New(c, mcpserver.Options{Version: version(), Logger: logger})
+	t := &mcp.IOTransport{Reader: io.NopCloser(std.In), Writer: nopWriteCloser{std.Out}}
+	if err := srv.Run(ctx, t); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		fmt.Fprintf(std.Err, "vsecure mcp serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// version is the module version stamped by the Go toolchain.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
+)
+
+// target is a table, or one index of a table, as IAM names it.
+type target struct {
+	Table string // schema table name
+	Index string // empty: the table itself
+}
+
+func (t target) String() string {
+	if t.Index == "" {
+		return t.Table
+	}
+	return t.Table + "/index/" + t.Index
+}
+
+// grant is DynamoDB actions on one target.
+type grant struct {
+	On      target
+	Actions []string
+}
+
+var (
+	stateT = schema.State().Name
+	auditT = schema.Audit().Name
+)
+
+// appendAudit is the only way anything writes the audit table: a Put
+// (attribute_not_exists on the random id), alone or inside the same
+// TransactWriteItems as the state change. IAM authorizes each item of a
+// transaction by its own action, so a transactional Put needs PutItem.
+var appendAudit = grant{target{auditT, ""}, []string{"dynamodb:PutItem"}}
+
+// storeAccess maps each vsecure.Store method to the DynamoDB actions the
+// dynamo adapter performs for it. It is the one place to change when the
+// adapter's access pattern changes; the stack tests then show exactly
+// which function's policy moved.
+//
+// Reads: BatchGetItem for the one-round-trip access view, GetItem for
+// point reads, Query on the gsi1 listing index or the sparse live index.
+// Writes: TransactWriteItems of Put/Update/Delete items with the audit Put.
+var storeAccess = map[string][]grant{
+	"PutPolicy":    {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"ListPolicies": {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+
+	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}}},
+	"RecordRead": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}, appendAudit},
+	"PutSecret":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"ListSecrets": {
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
+	},
+
+	"CreateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"GetApproval":     {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"UpdateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}, appendAudit},
+	"ApprovalByToken": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"ListApprovals":   {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+	"ListLiveApprovals": {
+		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}},
+	},
+
+	"AppendAudit": {appendAudit},
+	"QueryAudit": {
+		{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}},
+		{target{auditT, schema.IndexAuditActor}, []string{"dynamodb:Query"}},
+		{target{auditT, schema.IndexAuditResource}, []string{"dynamodb:Query"}},
+		{target{auditT, schema.IndexAuditParent}, []string{"dynamodb:Query"}},
+		{target{auditT, schema.IndexAuditKind}, []string{"dynamodb:Query"}},
+	},
+
+	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+}
+
+// dynamoStatement is one IAM Allow statement: these actions on these
+// targets.
+type dynamoStatement struct {
+	Actions []string
+	On      []target
+}
+
+// dynamoStatements folds the store methods a function calls into as few
+// statements as possible: targets that need the same action set share one.
+// The output is sorted, so templates and tests are stable.
+func dynamoStatements(methods []string) ([]dynamoStatement, error) {
+	actions := map[target]map[string]bool{}
+	for _, m := range methods {
+		gs, ok := storeAccess[m]
+		if !ok {
+			return nil, errUnknownMethod(m)
+		}
+		for _, g := range gs {
+			if actions[g.On] == nil {
+				actions[g.On] = map[string]bool{}
+			}
+			for _, a := range g.Actions {
+				actions[g.On][a] = true
+			}
+		}
+	}
+	bySet := map[string]*dynamoStatement{}
+	for t, set := range actions {
+		list := make([]string, 0, len(set))
+		for a := range set {
+			list = append(list, a)
+		}
+		slices.Sort(list)
+		k := strings.Join(list, ",")
+		if bySet[k] == nil {
+			bySet[k] = &dynamoStatement{Actions: list}
+		}
+		bySet[k].On = append(bySet[k].On, t)
+	}
+	keys := make([]string, 0, len(bySet))
+	for k := range bySet {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]dynamoStatement, 0, len(keys))
+	for _, k := range keys {
+		s := bySet[k]
+		slices.SortFunc(s.On, func(a, b target) int { return strings.Compare(a.String(), b.String()) })
+		out = append(out, *s)
+	}
+	return out, nil
+}
+
+type errUnknownMethod string
+
+func (e errUnknownMethod) Error() string {
+	return "store method " + string(e) + " has no entry in storeAccess"
+}

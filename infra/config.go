@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Config is everything that varies between deployments, parsed and
+// validated once from CDK context.
+type Config struct {
+	// Env is "dev" or "prod". prod retains data on stack deletion and turns
+	// on deletion protection; dev tears down cleanly.
+	Env string
+	// SlackChannel is the channel approval requests are posted to.
+	SlackChannel string
+	// AlarmEmail, if set, is subscribed to the alarm topic.
+	AlarmEmail string
+	// AuthCacheSeconds is how long API Gateway caches an authorizer
+	// decision per credential (0..3600). See README "Authorizer cache".
+	AuthCacheSeconds int
+	// Code returns the deployment package of a function.
+	Code func(function string) (awslambda.Code, error)
+	// Account and Region pin the stack when the CLI knows them; empty
+	// synthesizes an environment-agnostic template.
+	Account, Region string
+}
+
+// Prod reports whether this is the production deployment.
+func (c Config) Prod() bool { return c.Env == "prod" }
+
+func contextString(app awscdk.App, key, def string) string {
+	v := app.Node().TryGetContext(jsii.String(key))
+	if v == nil {
+		return def
+	}
+	return fmt.Sprint(v)
+}
+
+// configFromContext reads the stack's context values; a bad value fails
+// synth with a message naming it.
+func configFromContext(app awscdk.App) (Config, error) {
+	cfg := Config{
+		Env:          contextString(app, "env", "dev"),
+		SlackChannel: contextString(app, "slackChannel", ""),
+		AlarmEmail:   contextString(app, "alarmEmail", ""),
+		Account:      os.Getenv("CDK_DEFAULT_ACCOUNT"),
+		Region:       os.Getenv("CDK_DEFAULT_REGION"),
+	}
+	n, err := strconv.Atoi(contextString(app, "authCacheSeconds", strconv.Itoa(defaultAuthCacheSeconds)))
+	if err != nil {
+		return cfg, fmt.Errorf("context authCacheSeconds: %w", err)
+	}
+	cfg.AuthCacheSeconds = n
+	code, err := assetCode(
+		contextString(app, "buildDir", "build"),
+		contextString(app, "placeholderCode", "") == "missing",
+	)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Code = code
+	return cfg, cfg.validate()
+}
+
+// defaultAuthCacheSeconds bounds how long a revoked key keeps working at
+// the gateway (README "Authorizer cache").
+const defaultAuthCacheSeconds = 30
+
+func (c Config) validate() error {
+	if c.Env != "dev" && c.Env != "prod" {
+		return fmt.Errorf("context env must be dev or prod, not %q", c.Env)
+	}
+	if c.AuthCacheSeconds < 0 || c.AuthCacheSeconds > 3600 {
+		return fmt.Errorf("context authCacheSeconds must be within 0..3600, not %d", c.AuthCacheSeconds)
+	}
+	if c.AlarmEmail != "" {
+		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {
+			return fmt.Errorf("context alarmEmail %q: %w", c.AlarmEmail, err)
+		}
+	}
+	if c.Code == nil {
+		return fmt.Errorf("no function code source")
+	}
+	return nil
+}
+
+// placeholderDir holds a bootstrap that only says it is a placeholder, for
+// synth and tests where `make build` has not run. Like buildDir it is
+// relative to the repository root, where cdk.json runs the app.
+const placeholderDir = "infra/testdata/placeholder"
+
+// assetCode serves build/<function>/ (written by `make build`). With
+// placeholder set, a function whose build directory is missing gets the
+// placeholder instead, so synth and tests do not need a cross-compile;
+// deploy never sets it.
+func assetCode(buildDir string, placeholder bool) (func(string) (awslambda.Code, error), error) {
+	abs, err := filepath.Abs(buildDir)
+	if err != nil {
+		return nil, err
+	}
+	ph, err := filepath.Abs(placeholderDir)
+	if err != nil {
+		return nil, err
+	}
+	return func(fn string) (awslambda.Code, error) {
+		dir := filepath.Join(abs, fn)
+		if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+			if !placeholder {
+				return nil, fmt.Errorf("function %s: %s/bootstrap is missing: run `make build` (or synth with -c placeholderCode=missing)", fn, dir)
+			}
+			dir = ph
+		}
+		return awslambda.Code_FromAsset(jsii.String(dir), nil), nil
+	}, nil
+}

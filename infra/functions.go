@@ -1,0 +1,86 @@
+package main
+
+// functionSpec is how one Lambda function is sized and what it may touch.
+// Every function in the route table (plus the authorizer) must have one:
+// a new route without a spec fails synth, so nobody ships a function with
+// guessed permissions.
+type functionSpec struct {
+	// MemoryMB and TimeoutSeconds, with the reason for them in Why.
+	MemoryMB       int
+	TimeoutSeconds int
+	Why            string
+	// Store lists the vsecure.Store methods the function's handler calls;
+	// storeAccess turns them into DynamoDB actions on exact resources.
+	Store []string
+	// Sealer is the envelope-encryption operation the function performs
+	// directly against the stack's KMS key (sealNone for everyone else).
+	Sealer sealerUse
+	// Cursor functions paginate and read the cursor-signing secret.
+	Cursor bool
+	// Slack functions read the Slack credentials secret.
+	Slack bool
+}
+
+// sealerUse is a function's direct use of the KMS key for data keys.
+type sealerUse int
+
+const (
+	sealNone sealerUse = iota
+	sealOpen           // kms:Decrypt of a secret version's data key
+	sealSeal           // kms:GenerateDataKey for a new secret version
+)
+
+// authorizerFunction is the REQUEST authorizer; it is not a route.
+const authorizerFunction = "authorizer"
+
+// Sizing rationale shared by most functions. Lambda gives CPU in
+// proportion to memory; a Go handler needs ~30 MB, so memory buys CPU for
+// the cold start's TLS handshakes and JSON work, not room.
+const (
+	whyLight = "128 MB: one or two DynamoDB calls and small JSON; 10 s covers SDK retries well inside API Gateway's 30 s integration limit"
+	whyList  = "256 MB: pages of up to 100 items to encode; the extra CPU halves cold start; 10 s covers SDK retries"
+	whyHot   = "256 MB: on the hot path of every audited read (BatchGet, KMS, TransactWrite); the extra CPU cuts cold-start TLS time; 10 s covers SDK retries"
+)
+
+// functionSpecs is keyed by function name (functions/<name>, build/<name>).
+var functionSpecs = map[string]functionSpec{
+	authorizerFunction: {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: runs before every uncached request, so cold start matters most; 5 s because API Gateway gives an authorizer 10 s and a slow authorizer should fail fast",
+		Store: []string{"KeyByHash", "ApprovalByToken", "AppendAudit"}},
+	"health": {MemoryMB: 128, TimeoutSeconds: 3, Why: "128 MB / 3 s: returns a constant"},
+
+	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"ListPolicies", "AppendAudit"}},
+	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"PutPolicy", "AppendAudit"}},
+	"resources-get": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
+		Store: []string{"LoadAccess", "RecordRead", "AppendAudit"}, Sealer: sealOpen},
+	"resources-put": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
+		Store: []string{"LoadAccess", "PutSecret", "AppendAudit"}, Sealer: sealSeal},
+	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"ListPolicies", "ListSecrets", "AppendAudit"}, Cursor: true},
+
+	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"LoadAccess", "CreateApproval", "AppendAudit"}},
+	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"ListApprovals", "AppendAudit"}, Cursor: true},
+	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "AppendAudit"}},
+	"approvals-respond": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}},
+	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}},
+
+	// audit-list Queries the audit table and appends the entry recording
+	// the audit read itself (the gate audits every call, fail-closed).
+	"audit-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"QueryAudit", "AppendAudit"}, Cursor: true},
+
+	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"CreateKey", "AppendAudit"}},
+	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"ListKeys", "AppendAudit"}, Cursor: true},
+	"keys-delete": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
+
+	// The Slack interaction webhook (route to come): Slack retries after
+	// 3 s, so it must answer within that. The Slack user → principal lookup
+	// is assumed to be a point read like KeyByHash.
+	"slack-interactions": {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: must acknowledge Slack within 3 s including a cold start; 5 s hard stop",
+		Store: []string{"KeyByHash", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true},
+}

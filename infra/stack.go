@@ -1,0 +1,525 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
+)
+
+// Vsecure is the deployed system: one stack and handles on the parts the
+// tests and later additions (the approval workflow) need.
+type Vsecure struct {
+	Stack        awscdk.Stack
+	Config       Config
+	Key          awskms.Key
+	Tables       map[string]awsdynamodb.Table // by schema table name
+	Functions    map[string]awslambda.Function
+	API          awsapigatewayv2.HttpApi
+	AlarmTopic   awssns.Topic
+	SlackSecret  awssecretsmanager.Secret
+	CursorSecret awssecretsmanager.Secret
+}
+
+// Throttling of the whole API (requests per second, burst). A secrets gate
+// serves agents, not browsers: these bound a runaway agent loop long before
+// they bound the account's Lambda concurrency.
+var throttle = map[string][2]float64{"dev": {20, 40}, "prod": {200, 400}}
+
+// NewVsecure declares the stack for cfg.
+func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var env *awscdk.Environment
+	if cfg.Account != "" && cfg.Region != "" {
+		env = &awscdk.Environment{Account: jsii.String(cfg.Account), Region: jsii.String(cfg.Region)}
+	}
+	stack := awscdk.NewStack(scope, jsii.String("vsecure-"+cfg.Env), &awscdk.StackProps{
+		Env:                   env,
+		Description:           jsii.String("vsecure " + cfg.Env + ": secrets gate for AI agents (HTTP API, Lambda, DynamoDB, KMS)"),
+		TerminationProtection: jsii.Bool(cfg.Prod()),
+	})
+	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("vsecure"), nil)
+	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(cfg.Env), nil)
+
+	v := &Vsecure{Stack: stack, Config: cfg, Tables: map[string]awsdynamodb.Table{}, Functions: map[string]awslambda.Function{}}
+	v.key()
+	v.tables()
+	v.secrets()
+	v.AlarmTopic = v.alarmTopic()
+	v.API = awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String("vsecure-" + cfg.Env),
+		Description:        jsii.String("vsecure " + cfg.Env + " API: one route per entry of shared/httpapi.Routes()"),
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	v.stage()
+	if err := v.routes(); err != nil {
+		return nil, err
+	}
+	v.uncachedAuthorizer()
+	v.alarms()
+	v.outputs()
+	return v, nil
+}
+
+// removal is what happens to stateful resources when the stack goes:
+// prod keeps them, dev cleans up.
+func (v *Vsecure) removal() awscdk.RemovalPolicy {
+	if v.Config.Prod() {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// systemLogLevel drops Lambda's per-invocation START/END/REPORT lines in
+// prod, where they would be most of the log volume (docs/cost.md); the same
+// numbers are in the Lambda metrics.
+func (v *Vsecure) systemLogLevel() awslambda.SystemLogLevel {
+	if v.Config.Prod() {
+		return awslambda.SystemLogLevel_WARN
+	}
+	return awslambda.SystemLogLevel_INFO
+}
+
+func (v *Vsecure) retention() awslogs.RetentionDays {
+	if v.Config.Prod() {
+		return awslogs.RetentionDays_ONE_YEAR
+	}
+	return awslogs.RetentionDays_TWO_WEEKS
+}
+
+// key is the stack's KMS key. It encrypts the tables (through DynamoDB
+// only) and the alarm topic (through CloudWatch only), and wraps secret
+// data keys for the two functions that seal and open secrets, whose IAM
+// policies are the only direct grants (see functionPolicy).
+func (v *Vsecure) key() {
+	s := v.Stack
+	v.Key = awskms.NewKey(s, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("vsecure " + v.Config.Env + ": DynamoDB tables, secret data keys, alarm topic"),
+		Alias:             jsii.String("alias/vsecure-" + v.Config.Env),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     v.removal(),
+		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),
+	})
+	// DynamoDB encrypts table data under the key on behalf of whoever
+	// calls it: any principal of this account, but only via DynamoDB in
+	// this region (AWS's documented key policy for DynamoDB).
+	v.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("TablesViaDynamoDB"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions: jsii.Strings("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+			"kms:CreateGrant", "kms:DescribeKey"),
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService":    "dynamodb." + *s.Region() + ".amazonaws.com",
+			"kms:CallerAccount": *s.Account(),
+		}},
+	}), nil)
+	// CloudWatch alarms publish to the encrypted alarm topic.
+	v.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AlarmsToEncryptedTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": *s.Account()}},
+	}), nil)
+}
+
+// tableID is the construct id of a schema table ("vsecure-audit" →
+// "VsecureAuditTable").
+func tableID(name string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String() + "Table"
+}
+
+// tableEnv is the environment variable carrying a table's deployed name
+// ("vsecure-audit" → "VSECURE_AUDIT_TABLE").
+func tableEnv(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_TABLE"
+}
+
+func attr(name string) *awsdynamodb.Attribute {
+	if name == "" {
+		return nil
+	}
+	return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+}
+
+// tables declares every table of the schema package, as the store's own
+// tests create them, plus the production settings.
+func (v *Vsecure) tables() {
+	for _, t := range schema.Tables() {
+		props := &awsdynamodb.TableProps{
+			PartitionKey: attr(t.PartitionKey),
+			SortKey:      attr(t.SortKey),
+			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: jsii.Bool(true),
+			},
+			Encryption:         awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+			EncryptionKey:      v.Key,
+			DeletionProtection: jsii.Bool(v.Config.Prod()),
+			RemovalPolicy:      v.removal(),
+		}
+		if t.TTLAttribute != "" {
+			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
+		}
+		if t.Name == auditT {
+			props.ResourcePolicy = appendOnlyPolicy()
+		}
+		table := awsdynamodb.NewTable(v.Stack, jsii.String(tableID(t.Name)), props)
+		for _, ix := range t.Indexes {
+			table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(ix.Name),
+				PartitionKey:   attr(ix.PartitionKey),
+				SortKey:        attr(ix.SortKey),
+				ProjectionType: awsdynamodb.ProjectionType(ix.Projection),
+			})
+		}
+		v.Tables[t.Name] = table
+	}
+}
+
+// appendOnlyPolicy is the audit table's resource policy: nobody, whatever
+// their IAM policy says (an administrator, a compromised function), may
+// change or delete an entry through the data plane. Writers hold PutItem
+// only, on a random id they cannot read back.
+func appendOnlyPolicy() awsiam.PolicyDocument {
+	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AuditIsAppendOnly"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"),
+			Resources:  jsii.Strings("*"),
+		}),
+	}})
+}
+
+// secrets declares the Slack credentials (filled in by an operator, see
+// README) and the key that signs pagination cursors (generated).
+func (v *Vsecure) secrets() {
+	v.SlackSecret = awssecretsmanager.NewSecret(v.Stack, jsii.String("SlackCredentials"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("vsecure " + v.Config.Env + ": Slack bot token and signing secret; fill with put-secret-value (README)"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			// Only the shape goes in the template; the values are set
+			// out of band and never pass through CloudFormation.
+			SecretStringTemplate: jsii.String(`{"botToken":"","signingSecret":""}`),
+			GenerateStringKey:    jsii.String("unset"),
+			ExcludePunctuation:   jsii.Bool(true),
+		},
+		RemovalPolicy: v.removal(),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(v.SlackSecret, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("Slack issues the bot token and signing secret; they are rotated in Slack's admin UI and written here by an operator (README), so no rotation Lambda can do it."),
+	}}, nil)
+	v.CursorSecret = awssecretsmanager.NewSecret(v.Stack, jsii.String("CursorKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("vsecure " + v.Config.Env + ": HMAC key signing pagination cursors"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: v.removal(),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(v.CursorSecret, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The cursor key only authenticates pagination cursors (it protects no data); rotating it merely invalidates cursors in flight, so it is rotated by hand (README) rather than by a rotation Lambda."),
+	}}, nil)
+}
+
+// stage is the $default stage: throttled and access-logged.
+func (v *Vsecure) stage() {
+	logs := awslogs.NewLogGroup(v.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     v.retention(),
+		RemovalPolicy: v.removal(),
+	})
+	t := throttle[v.Config.Env]
+	stage := awsapigatewayv2.NewHttpStage(v.Stack, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi:    v.API,
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(t[0]), BurstLimit: jsii.Number(t[1])},
+	})
+	// Access log fields: who (principal from the authorizer, never the
+	// credential), what, outcome, and why it failed if it did.
+	format := `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime",` +
+		`"route":"$context.routeKey","status":"$context.status","latencyMs":"$context.responseLatency",` +
+		`"principal":"$context.authorizer.principal","authError":"$context.authorizer.error",` +
+		`"integrationError":"$context.integrationErrorMessage","userAgent":"$context.identity.userAgent"}`
+	cfn := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	cfn.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: logs.LogGroupArn(),
+		Format:         jsii.String(format),
+	})
+}
+
+// authorizer is the REQUEST authorizer in front of every AuthKey route.
+//
+// API Gateway calls it only when every identity source is present and
+// caches its answer per identity-source value. With the cache on, the
+// identity source is the Authorization header alone (one required header
+// cannot be "Authorization or X-API-Key"), so behind the gateway keys are
+// sent as "Authorization: Bearer vsk_..."; X-API-Key alone is refused with
+// a 401 before the authorizer runs. authCacheSeconds=0 turns the cache off
+// and the identity source with it: both headers then work and a revoked
+// key stops at once, at the price of one authorizer call per request.
+func (v *Vsecure) authorizer(fn awslambda.Function) awsapigatewayv2.IHttpRouteAuthorizer {
+	props := &awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
+		AuthorizerName:  jsii.String("vsecure-api-key"),
+		ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(v.Config.AuthCacheSeconds))),
+		IdentitySource:  jsii.Strings("$request.header.Authorization"),
+	}
+	return awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("KeyAuthorizer"), fn, props)
+}
+
+// uncachedAuthorizer drops the identity source once the authorizer exists
+// (routes create it): with caching off API Gateway then calls the
+// authorizer for every request, whichever auth header it carries.
+func (v *Vsecure) uncachedAuthorizer() {
+	if v.Config.AuthCacheSeconds != 0 {
+		return
+	}
+	if c := v.API.Node().TryFindChild(jsii.String("KeyAuthorizer")); c != nil {
+		c.Node().DefaultChild().(awscdk.CfnResource).AddPropertyDeletionOverride(jsii.String("IdentitySource"))
+	}
+}
+
+// routes creates one function per route table entry (plus the
+// authorizer) and one route per entry.
+func (v *Vsecure) routes() error {
+	authFn, err := v.function(authorizerFunction, "API key and access token authorizer")
+	if err != nil {
+		return err
+	}
+	auth := v.authorizer(authFn)
+	for _, r := range httpapi.Routes() {
+		if _, dup := v.Functions[r.Function]; dup {
+			return fmt.Errorf("function %s serves two routes; the table is one route → one function", r.Function)
+		}
+		fn, err := v.function(r.Function, r.Method+" "+r.Path)
+		if err != nil {
+			return err
+		}
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:    jsii.String(r.APIGatewayPath()),
+			Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
+			Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(r.Function+"-integration"), fn,
+				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+				}),
+		}
+		var why string
+		switch r.Auth {
+		case httpapi.AuthKey:
+			opts.Authorizer = auth
+		case httpapi.AuthNone:
+			why = "The health check is public by design: it returns a constant and touches no data."
+		case httpapi.AuthSlack:
+			why = "Slack cannot send an API key; the function verifies X-Slack-Signature (HMAC-SHA256, 5-minute window) before doing anything."
+		default:
+			return fmt.Errorf("route %s %s: unknown auth kind %d", r.Method, r.Path, r.Auth)
+		}
+		routes := v.API.AddRoutes(opts)
+		if why != "" {
+			for _, rt := range *routes {
+				cdknag.NagSuppressions_AddResourceSuppressions(rt, &[]*cdknag.NagPackSuppression{{
+					Id: jsii.String("AwsSolutions-APIG4"), Reason: jsii.String(why),
+				}}, jsii.Bool(true))
+			}
+		}
+	}
+	return nil
+}
+
+// function declares one Lambda function with its own role, log group and
+// alarms' subject.
+func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
+	spec, ok := functionSpecs[name]
+	if !ok {
+		return nil, fmt.Errorf("function %s has no entry in functionSpecs (infra/functions.go): give it a size and its store methods", name)
+	}
+	code, err := v.Config.Code(name)
+	if err != nil {
+		return nil, err
+	}
+	s := v.Stack
+	id := "Fn-" + name
+	role := awsiam.NewRole(s, jsii.String(id+"-role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("vsecure " + v.Config.Env + " " + name + ": exactly what its handler uses"),
+	})
+	logs := awslogs.NewLogGroup(s, jsii.String(id+"-logs"), &awslogs.LogGroupProps{
+		Retention:     v.retention(),
+		RemovalPolicy: v.removal(),
+	})
+	statements, err := v.functionPolicy(spec, logs)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", name, err)
+	}
+	for _, st := range statements {
+		role.AddToPrincipalPolicy(st)
+	}
+	env := v.environment(name, spec)
+	desc := "vsecure " + purpose + " | " + spec.Why
+	if len(desc) > 256 {
+		desc = desc[:256]
+	}
+	fn := awslambda.NewFunction(s, jsii.String(id), &awslambda.FunctionProps{
+		FunctionName:          jsii.String("vsecure-" + v.Config.Env + "-" + name),
+		Description:           jsii.String(desc),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  code,
+		MemorySize:            jsii.Number(float64(spec.MemoryMB)),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(float64(spec.TimeoutSeconds))),
+		Environment:           &env,
+		Role:                  role,
+		LogGroup:              logs,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      v.systemLogLevel(),
+		Tracing:               awslambda.Tracing_ACTIVE,
+	})
+	// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
+	// on "*" to the role.
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
+		AppliesTo: &[]any{jsii.String("Resource::*")},
+	}}, jsii.Bool(true))
+	v.Functions[name] = fn
+	return fn, nil
+}
+
+// environment is a function's configuration: table names, and the ARNs of
+// exactly the secrets and key it is allowed to use.
+func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string {
+	env := map[string]*string{"VSECURE_ENV": jsii.String(v.Config.Env)}
+	if len(spec.Store) == 0 {
+		return env
+	}
+	for tn, t := range v.Tables {
+		env[tableEnv(tn)] = t.TableName()
+	}
+	env["VSECURE_PUBLIC_URL"] = v.API.ApiEndpoint()
+	if spec.Sealer != sealNone {
+		env["VSECURE_KMS_KEY_ARN"] = v.Key.KeyArn()
+	}
+	if spec.Cursor {
+		env["VSECURE_CURSOR_SECRET_ARN"] = v.CursorSecret.SecretArn()
+	}
+	if spec.Slack {
+		env["VSECURE_SLACK_SECRET_ARN"] = v.SlackSecret.SecretArn()
+		env["VSECURE_SLACK_CHANNEL"] = jsii.String(v.Config.SlackChannel)
+	}
+	return env
+}
+
+// functionPolicy is every permission of a function, statement by
+// statement; the stack tests compare them with an exact expectation.
+func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]awsiam.PolicyStatement, error) {
+	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("OwnLogGroup"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{logs.LogGroupArn()},
+	})}
+	dyn, err := dynamoStatements(spec.Store)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range dyn {
+		res := make([]*string, 0, len(d.On))
+		for _, t := range d.On {
+			arn := v.Tables[t.Table].TableArn()
+			if t.Index != "" {
+				arn = jsii.String(*arn + "/index/" + t.Index)
+			}
+			res = append(res, arn)
+		}
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(fmt.Sprintf("DynamoDB%d", i)),
+			Actions:   jsii.Strings(d.Actions...),
+			Resources: &res,
+		}))
+	}
+	if spec.Sealer != sealNone {
+		action := map[sealerUse]string{sealOpen: "kms:Decrypt", sealSeal: "kms:GenerateDataKey"}[spec.Sealer]
+		// Data keys only, and only for a secret version: the envelope
+		// binds {uri, version} as encryption context, so a call with any
+		// other context (or none) is refused.
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("SecretDataKeys"),
+			Actions:   jsii.Strings(action),
+			Resources: &[]*string{v.Key.KeyArn()},
+			Conditions: &map[string]any{
+				"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{"uri", "version"}},
+				"Null":                      map[string]any{"kms:EncryptionContextKeys": "false"},
+				"StringLike":                map[string]any{"kms:EncryptionContext:uri": "vsecure://*"},
+			},
+		}))
+	}
+	var secrets []*string
+	if spec.Cursor {
+		secrets = append(secrets, v.CursorSecret.SecretArn())
+	}
+	if spec.Slack {
+		secrets = append(secrets, v.SlackSecret.SecretArn())
+	}
+	if len(secrets) > 0 {
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadSecrets"),
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &secrets,
+		}))
+	}
+	return out, nil
+}
+
+// outputs are what an operator needs after deploy (README).
+func (v *Vsecure) outputs() {
+	out := func(id, value, desc string) {
+		awscdk.NewCfnOutput(v.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(desc)})
+	}
+	api := *v.API.ApiEndpoint()
+	out("ApiUrl", api, "Base URL of the vsecure API")
+	for _, r := range httpapi.Routes() {
+		if r.Function == "mcp" {
+			out("McpUrl", api+r.Path, "Remote MCP (Streamable HTTP) endpoint")
+		}
+	}
+	names := make([]string, 0, len(v.Tables))
+	for n := range v.Tables {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		out(tableID(n)+"Name", *v.Tables[n].TableName(), "DynamoDB table "+n)
+	}
+	out("SlackSecretArn", *v.SlackSecret.SecretArn(), "Fill with the Slack bot token and signing secret (README)")
+	out("AlarmTopicArn", *v.AlarmTopic.TopicArn(), "Alarm notifications")
+	out("KeyArn", *v.Key.KeyArn(), "KMS key of tables and secret data keys")
+}

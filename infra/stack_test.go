@@ -1,0 +1,586 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
+)
+
+// synthesized is one stack synthesized for tests: the assertions handle,
+// the raw template, and nag's annotations.
+type synthesized struct {
+	v           *Vsecure
+	template    assertions.Template
+	resources   map[string]resource
+	annotations assertions.Annotations
+}
+
+type resource struct {
+	Type           string         `json:"Type"`
+	Properties     map[string]any `json:"Properties"`
+	DeletionPolicy string         `json:"DeletionPolicy"`
+}
+
+var (
+	synthMu sync.Mutex
+	synths  = map[string]*synthesized{}
+)
+
+// synth builds (once per configuration) the stack with placeholder code,
+// checked by cdk-nag exactly as `cdk synth` does.
+func synth(t *testing.T, env string, cacheSeconds int) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	k := fmt.Sprint(env, cacheSeconds)
+	if s, ok := synths[k]; ok {
+		return s
+	}
+	app := awscdk.NewApp(nil)
+	cfg := Config{
+		Env: env, SlackChannel: "#vsecure-approvals", AlarmEmail: "ops@example.com", AuthCacheSeconds: cacheSeconds,
+		Code: func(string) (awslambda.Code, error) {
+			return awslambda.Code_FromAsset(jsii.String("testdata/placeholder"), nil), nil
+		},
+	}
+	v, err := NewVsecure(app, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWithNag(app)
+	tpl := assertions.Template_FromStack(v.Stack, nil)
+	raw, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]resource `json:"Resources"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := &synthesized{v: v, template: tpl, resources: doc.Resources, annotations: assertions.Annotations_FromStack(v.Stack)}
+	synths[k] = s
+	return s
+}
+
+func (s *synthesized) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range s.resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// getAtt returns X of {"Fn::GetAtt": [X, "Arn"]} (or {"Ref": X}).
+func getAtt(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if ga, ok := m["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+		return ga[0].(string)
+	}
+	if ref, ok := m["Ref"].(string); ok {
+		return ref
+	}
+	return ""
+}
+
+// functionIDs maps function name → logical id.
+func (s *synthesized) functionIDs(t *testing.T) map[string]string {
+	out := map[string]string{}
+	for id, r := range s.ofType("AWS::Lambda::Function") {
+		name := strings.TrimPrefix(r.Properties["FunctionName"].(string), "vsecure-"+s.v.Config.Env+"-")
+		out[name] = id
+	}
+	return out
+}
+
+func TestEveryRouteReachesItsOwnFunction(t *testing.T) {
+	s := synth(t, "dev", 30)
+	fns := s.functionIDs(t)
+	integrations := s.ofType("AWS::ApiGatewayV2::Integration")
+	routes := map[string]resource{}
+	for _, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+		routes[r.Properties["RouteKey"].(string)] = r
+	}
+	table := httpapi.Routes()
+	if len(routes) != len(table) {
+		t.Fatalf("%d routes in the template, %d in the route table", len(routes), len(table))
+	}
+	for _, want := range table {
+		key := want.Method + " " + want.APIGatewayPath()
+		r, ok := routes[key]
+		if !ok {
+			t.Errorf("route %s missing", key)
+			continue
+		}
+		target := joinedRef(r.Properties["Target"])
+		integ := integrations[strings.TrimPrefix(target, "integrations/")]
+		if got := getAtt(integ.Properties["IntegrationUri"]); got != fns[want.Function] || got == "" {
+			t.Errorf("route %s: integration %v calls %q, want function %s (%s)", key, target, got, want.Function, fns[want.Function])
+		}
+		if integ.Properties["PayloadFormatVersion"] != "2.0" {
+			t.Errorf("route %s: payload format %v, want 2.0", key, integ.Properties["PayloadFormatVersion"])
+		}
+		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE"}[want.Auth]
+		if got := r.Properties["AuthorizationType"]; got != wantAuth {
+			t.Errorf("route %s: authorization %v, want %s", key, got, wantAuth)
+		}
+	}
+}
+
+// joinedRef renders {"Fn::Join": ["", ["integrations/", {"Ref": X}]]} as
+// "integrations/X".
+func joinedRef(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	j, ok := m["Fn::Join"].([]any)
+	if !ok {
+		return getAtt(v)
+	}
+	var b strings.Builder
+	for _, p := range j[1].([]any) {
+		if str, ok := p.(string); ok {
+			b.WriteString(str)
+		} else {
+			b.WriteString(getAtt(p))
+		}
+	}
+	return b.String()
+}
+
+func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
+	s := synth(t, "dev", 30)
+	logGroups := s.ofType("AWS::Logs::LogGroup")
+	fns := s.functionIDs(t)
+	if len(fns) != len(httpapi.Routes())+1 {
+		t.Fatalf("%d functions, want one per route plus the authorizer", len(fns))
+	}
+	for name, id := range fns {
+		p := s.resources[id].Properties
+		spec := functionSpecs[name]
+		checks := map[string][2]any{
+			"Runtime":      {p["Runtime"], "provided.al2023"},
+			"Architecture": {fmt.Sprint(p["Architectures"]), "[arm64]"},
+			"Handler":      {p["Handler"], "bootstrap"},
+			"Tracing":      {fmt.Sprint(p["TracingConfig"]), "map[Mode:Active]"},
+			"MemorySize":   {p["MemorySize"], float64(spec.MemoryMB)},
+			"Timeout":      {p["Timeout"], float64(spec.TimeoutSeconds)},
+		}
+		for what, c := range checks {
+			if c[0] != c[1] {
+				t.Errorf("%s: %s = %v, want %v", name, what, c[0], c[1])
+			}
+		}
+		if spec.Why == "" {
+			t.Errorf("%s: sized without a reason", name)
+		}
+		lg := getAtt(p["LoggingConfig"].(map[string]any)["LogGroup"])
+		if r, ok := logGroups[lg]; !ok || r.Properties["RetentionInDays"] != float64(14) {
+			t.Errorf("%s: log group %s missing or without 14-day retention: %+v", name, lg, r.Properties)
+		}
+	}
+}
+
+// policyLines renders every IAM statement of a function's role as
+// "Effect actions on resources [if conditions]", with CloudFormation
+// references replaced by readable names.
+func (s *synthesized) policyLines(t *testing.T, fnID string) []string {
+	t.Helper()
+	fn := s.resources[fnID]
+	role := getAtt(fn.Properties["Role"])
+	logs := getAtt(fn.Properties["LoggingConfig"].(map[string]any)["LogGroup"])
+	names := map[string]string{logs: "own-logs"}
+	for id, r := range s.resources {
+		switch r.Type {
+		case "AWS::DynamoDB::Table":
+			names[id] = "table:" + tableNameOf(r)
+		case "AWS::KMS::Key":
+			names[id] = "key"
+		case "AWS::SecretsManager::Secret":
+			names[id] = "secret:" + strings.Fields(r.Properties["Description"].(string))[2]
+		}
+	}
+	render := func(v any) string {
+		if str, ok := v.(string); ok {
+			return str
+		}
+		j := joinedRef(v)
+		for id, n := range names {
+			if strings.HasPrefix(j, id) {
+				return n + strings.TrimPrefix(j, id)
+			}
+		}
+		return "?" + j
+	}
+	list := func(v any) []string {
+		var out []string
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				out = append(out, render(e))
+			}
+		} else {
+			out = append(out, render(v))
+		}
+		return out
+	}
+	if mp, ok := s.resources[role].Properties["ManagedPolicyArns"]; ok {
+		t.Errorf("role %s has managed policies %v", role, mp)
+	}
+	if s.resources[role].Properties["Policies"] != nil {
+		t.Errorf("role %s has inline policies", role)
+	}
+	var lines []string
+	for _, p := range s.ofType("AWS::IAM::Policy") {
+		if getAtt(p.Properties["Roles"].([]any)[0]) != role {
+			continue
+		}
+		for _, st := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			m := st.(map[string]any)
+			line := m["Effect"].(string) + " " + strings.Join(list(m["Action"]), ",") + " on " + strings.Join(list(m["Resource"]), ",")
+			if c, ok := m["Condition"]; ok {
+				b, _ := json.Marshal(c)
+				line += " if " + string(b)
+			}
+			lines = append(lines, line)
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func tableNameOf(r resource) string {
+	for _, tb := range schema.Tables() {
+		ks := r.Properties["KeySchema"].([]any)
+		if ks[0].(map[string]any)["AttributeName"] == tb.PartitionKey {
+			return tb.Name
+		}
+	}
+	return "?"
+}
+
+// The exact permissions of every function, written out by hand: a change
+// to storeAccess or functionSpecs shows up here as a reviewed diff.
+var wantPolicies = func() map[string][]string {
+	const (
+		logs    = "Allow logs:CreateLogStream,logs:PutLogEvents on own-logs"
+		xray    = "Allow xray:PutTraceSegments,xray:PutTelemetryRecords on *"
+		audit   = "Allow dynamodb:PutItem on table:vsecure-audit"
+		gsi     = "table:vsecure/index/gsi1"
+		cursor  = "Allow secretsmanager:GetSecretValue on secret:HMAC"
+		context = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
+	)
+	m := map[string][]string{
+		"health":              {logs, xray},
+		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
+		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
+		"resources-configure": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
+		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem,dynamodb:UpdateItem on table:vsecure", "Allow kms:Decrypt on key" + context},
+		"resources-put":       {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:PutItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
+		"secrets-list":        {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
+		"approvals-request":   {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:PutItem on table:vsecure", audit},
+		"approvals-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
+		"approvals-get":       {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
+		"approvals-respond":   {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"approvals-revoke":    {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"audit-list": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byActor,table:vsecure-audit/index/byKind," +
+			"table:vsecure-audit/index/byParent,table:vsecure-audit/index/byResource,table:vsecure-audit/index/byTime", cursor},
+		"keys-create": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
+		"keys-list":   {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
+		"keys-delete": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+	}
+	for _, v := range m {
+		sort.Strings(v)
+	}
+	return m
+}()
+
+func TestIAMIsExactPerFunction(t *testing.T) {
+	s := synth(t, "dev", 30)
+	for name, id := range s.functionIDs(t) {
+		want, ok := wantPolicies[name]
+		if !ok {
+			t.Errorf("%s: no expected policy written down in wantPolicies", name)
+			continue
+		}
+		if got := s.policyLines(t, id); !slices.Equal(got, want) {
+			t.Errorf("%s policy:\n got  %s\n want %s", name, strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+		}
+	}
+}
+
+func TestAuditTableIsAppendOnly(t *testing.T) {
+	s := synth(t, "dev", 30)
+	for name, id := range s.functionIDs(t) {
+		for _, l := range s.policyLines(t, id) {
+			if !strings.Contains(l, "table:vsecure-audit") {
+				continue
+			}
+			for _, bad := range []string{"UpdateItem", "DeleteItem", "BatchWriteItem", "PartiQL", "dynamodb:*", "GetItem", "Scan"} {
+				if strings.Contains(l, bad) {
+					t.Errorf("%s may %s the audit table: %s", name, bad, l)
+				}
+			}
+			if name != "audit-list" && strings.Contains(l, "Query") {
+				t.Errorf("%s may read the audit table: %s", name, l)
+			}
+		}
+	}
+	var audit resource
+	for _, r := range s.ofType("AWS::DynamoDB::Table") {
+		if tableNameOf(r) == schema.Audit().Name {
+			audit = r
+		}
+	}
+	b, _ := json.Marshal(audit.Properties["ResourcePolicy"])
+	for _, want := range []string{`"Effect":"Deny"`, `"Principal":{"AWS":"*"}`, "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("audit table resource policy lacks %s: %s", want, b)
+		}
+	}
+}
+
+func TestOnlySecretFunctionsUseTheKeyForDataKeys(t *testing.T) {
+	s := synth(t, "dev", 30)
+	for name, id := range s.functionIDs(t) {
+		for _, l := range s.policyLines(t, id) {
+			if strings.Contains(l, "kms:") && name != "resources-get" && name != "resources-put" {
+				t.Errorf("%s uses KMS: %s", name, l)
+			}
+		}
+	}
+	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{"EnableKeyRotation": true})
+}
+
+func TestTablesAreTheStoreSchema(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := synth(t, env, 30)
+		tables := s.ofType("AWS::DynamoDB::Table")
+		if len(tables) != len(schema.Tables()) {
+			t.Fatalf("%s: %d tables, schema has %d", env, len(tables), len(schema.Tables()))
+		}
+		keyID := ""
+		for id := range s.ofType("AWS::KMS::Key") {
+			keyID = id
+		}
+		for _, want := range schema.Tables() {
+			var got resource
+			for _, r := range tables {
+				if tableNameOf(r) == want.Name {
+					got = r
+				}
+			}
+			p := got.Properties
+			keys := func(pk, sk string) string {
+				s := pk + " HASH"
+				if sk != "" {
+					s += ", " + sk + " RANGE"
+				}
+				return s
+			}
+			render := func(ks any) string {
+				var parts []string
+				for _, k := range ks.([]any) {
+					m := k.(map[string]any)
+					parts = append(parts, fmt.Sprint(m["AttributeName"], " ", m["KeyType"]))
+				}
+				return strings.Join(parts, ", ")
+			}
+			if g := render(p["KeySchema"]); g != keys(want.PartitionKey, want.SortKey) {
+				t.Errorf("%s %s: keys %s", env, want.Name, g)
+			}
+			var gotIx, wantIx []string
+			for _, ix := range want.Indexes {
+				wantIx = append(wantIx, ix.Name+": "+keys(ix.PartitionKey, ix.SortKey)+" "+ix.Projection)
+			}
+			gsis, _ := p["GlobalSecondaryIndexes"].([]any)
+			for _, g := range gsis {
+				m := g.(map[string]any)
+				gotIx = append(gotIx, fmt.Sprint(m["IndexName"], ": ", render(m["KeySchema"]), " ", m["Projection"].(map[string]any)["ProjectionType"]))
+			}
+			if !slices.Equal(gotIx, wantIx) {
+				t.Errorf("%s %s: indexes\n got  %q\n want %q", env, want.Name, gotIx, wantIx)
+			}
+			ttl, _ := p["TimeToLiveSpecification"].(map[string]any)
+			if want.TTLAttribute != "" && (ttl["AttributeName"] != want.TTLAttribute || ttl["Enabled"] != true) {
+				t.Errorf("%s %s: TTL %v, want %s", env, want.Name, ttl, want.TTLAttribute)
+			}
+			if want.TTLAttribute == "" && ttl != nil {
+				t.Errorf("%s %s: TTL %v on a table without one", env, want.Name, ttl)
+			}
+			sse := p["SSESpecification"].(map[string]any)
+			if sse["SSEType"] != "KMS" || getAtt(sse["KMSMasterKeyId"]) != keyID {
+				t.Errorf("%s %s: encryption %v, want the stack key", env, want.Name, sse)
+			}
+			if p["BillingMode"] != "PAY_PER_REQUEST" || fmt.Sprint(p["PointInTimeRecoverySpecification"]) != "map[PointInTimeRecoveryEnabled:true]" {
+				t.Errorf("%s %s: billing %v, PITR %v", env, want.Name, p["BillingMode"], p["PointInTimeRecoverySpecification"])
+			}
+			wantPolicy, wantProtect := "Delete", false
+			if env == "prod" {
+				wantPolicy, wantProtect = "Retain", true
+			}
+			if got.DeletionPolicy != wantPolicy || p["DeletionProtectionEnabled"] != wantProtect {
+				t.Errorf("%s %s: DeletionPolicy %s, protection %v", env, want.Name, got.DeletionPolicy, p["DeletionProtectionEnabled"])
+			}
+		}
+	}
+}
+
+func TestAlarmsCoverAPIFunctionsAndAuthorizer(t *testing.T) {
+	s := synth(t, "dev", 30)
+	var topic string
+	for id := range s.ofType("AWS::SNS::Topic") {
+		topic = id
+	}
+	seen := map[string]bool{}
+	for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+		p := a.Properties
+		actions, _ := p["AlarmActions"].([]any)
+		if len(actions) != 1 || getAtt(actions[0]) != topic {
+			t.Errorf("alarm %v does not notify the topic", p["AlarmDescription"])
+		}
+		dims := map[string]string{}
+		for _, d := range p["Dimensions"].([]any) {
+			m := d.(map[string]any)
+			dims[m["Name"].(string)] = getAtt(m["Value"])
+		}
+		seen[fmt.Sprint(p["Namespace"], " ", p["MetricName"], " ", dims["FunctionName"]+dims["ApiId"])] = true
+	}
+	want := []string{"AWS/ApiGateway 5xx " + getAtt(map[string]any{"Ref": firstID(s.ofType("AWS::ApiGatewayV2::Api"))})}
+	for _, id := range s.functionIDs(t) {
+		want = append(want, "AWS/Lambda Errors "+id, "AWS/Lambda Throttles "+id)
+	}
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("no alarm on %s", w)
+		}
+	}
+	s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), &map[string]any{
+		"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String("authorizer failed")),
+	})
+	s.template.HasResourceProperties(jsii.String("AWS::SNS::Topic"), &map[string]any{
+		"KmsMasterKeyId": assertions.Match_AnyValue(),
+	})
+	s.template.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), &map[string]any{
+		"Protocol": "email", "Endpoint": "ops@example.com",
+	})
+}
+
+func firstID(m map[string]resource) string {
+	for id := range m {
+		return id
+	}
+	return ""
+}
+
+func TestAPIIsThrottledLoggedAndAuthorized(t *testing.T) {
+	s := synth(t, "dev", 30)
+	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), &map[string]any{
+		"StageName":            "$default",
+		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 20, "ThrottlingBurstLimit": 40},
+		"AccessLogSettings": map[string]any{
+			"DestinationArn": assertions.Match_AnyValue(),
+			"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"principal":"\$context.authorizer.principal"`)),
+		},
+	})
+	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), &map[string]any{
+		"AuthorizerType":                 "REQUEST",
+		"EnableSimpleResponses":          true,
+		"AuthorizerResultTtlInSeconds":   30,
+		"IdentitySource":                 []any{"$request.header.Authorization"},
+		"AuthorizerPayloadFormatVersion": "2.0",
+	})
+	for _, r := range s.ofType("AWS::Logs::LogGroup") {
+		if r.Properties["RetentionInDays"] == nil {
+			t.Errorf("log group without retention: %v", r.Properties)
+		}
+	}
+
+	// With the cache off, no identity source: both auth headers reach the
+	// authorizer.
+	u := synth(t, "dev", 0)
+	for _, a := range u.ofType("AWS::ApiGatewayV2::Authorizer") {
+		if _, ok := a.Properties["IdentitySource"]; ok || a.Properties["AuthorizerResultTtlInSeconds"] != float64(0) {
+			t.Errorf("uncached authorizer: %v", a.Properties)
+		}
+	}
+}
+
+func TestProdRetainsAndProtects(t *testing.T) {
+	s := synth(t, "prod", 30)
+	if !*s.v.Stack.TerminationProtection() {
+		t.Error("prod stack without termination protection")
+	}
+	for id, r := range s.resources {
+		switch r.Type {
+		case "AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup":
+			if r.DeletionPolicy != "Retain" {
+				t.Errorf("prod %s %s: DeletionPolicy %q", r.Type, id, r.DeletionPolicy)
+			}
+		}
+		if r.Type == "AWS::Logs::LogGroup" && r.Properties["RetentionInDays"] != float64(365) {
+			t.Errorf("prod log group %s: retention %v", id, r.Properties["RetentionInDays"])
+		}
+	}
+}
+
+func TestNagFindsNothingUnsuppressed(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := synth(t, env, 30)
+		rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+		for _, m := range *s.annotations.FindError(jsii.String("*"), rule) {
+			t.Errorf("%s: nag error at %s: %v", env, *m.Id, m.Entry.Data)
+		}
+		for _, m := range *s.annotations.FindWarning(jsii.String("*"), rule) {
+			t.Errorf("%s: nag warning at %s: %v", env, *m.Id, m.Entry.Data)
+		}
+	}
+}
+
+func TestEveryRouteFunctionHasASpec(t *testing.T) {
+	for _, r := range httpapi.Routes() {
+		spec, ok := functionSpecs[r.Function]
+		if !ok {
+			t.Errorf("route %s %s: function %s has no spec", r.Method, r.Path, r.Function)
+			continue
+		}
+		if _, err := dynamoStatements(spec.Store); err != nil {
+			t.Errorf("%s: %v", r.Function, err)
+		}
+	}
+}
+
+func TestConfigRefusesBadContext(t *testing.T) {
+	code := func(string) (awslambda.Code, error) { return nil, nil }
+	for name, c := range map[string]Config{
+		"unknown env":     {Env: "staging", Code: code},
+		"cache too long":  {Env: "dev", AuthCacheSeconds: 7200, Code: code},
+		"negative cache":  {Env: "dev", AuthCacheSeconds: -1, Code: code},
+		"bad alarm email": {Env: "dev", AlarmEmail: "not an address", Code: code},
+	} {
+		if err := c.validate(); err == nil {
+			t.Errorf("%s: accepted %+v", name, c)
+		}
+	}
+	if err := (Config{Env: "prod", Code: code}).validate(); err != nil {
+		t.Errorf("valid prod config refused: %v", err)
+	}
+}

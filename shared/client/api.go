@@ -1,0 +1,288 @@
+package client
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Health checks GET /healthz.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
+}
+
+// ListResources lists the configured resource policies.
+func (c *Client) ListResources(ctx context.Context) ([]gate.ResourceView, error) {
+	var out struct {
+		Resources []gate.ResourceView `json:"resources"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/resources", nil, nil, &out)
+	return out.Resources, err
+}
+
+// GetPolicy returns the policy configured exactly at a pattern URI
+// (vsecure://secrets/production/*).
+func (c *Client) GetPolicy(ctx context.Context, pattern string) (gate.ResourceView, error) {
+	var out gate.ResourceView
+	err := c.do(ctx, http.MethodGet, resourcePath(pattern), nil, nil, &out)
+	return out, err
+}
+
+// GetSecret reads a secret's value (version 0: the latest). A gated
+// secret without an approved request fails with CodeApprovalRequired.
+func (c *Client) GetSecret(ctx context.Context, uri string, version int) (gate.SecretRead, error) {
+	var q url.Values
+	if version > 0 {
+		q = url.Values{"version": {strconv.Itoa(version)}}
+	}
+	var out gate.SecretRead
+	err := c.do(ctx, http.MethodGet, resourcePath(uri), q, nil, &out)
+	return out, err
+}
+
+// ResourceConfig is the body of POST /v1/security/mcp/resources.
+type ResourceConfig struct {
+	URI               string               `json:"uri"`
+	Name              string               `json:"name,omitempty"`
+	Description       string               `json:"description,omitempty"`
+	Permissions       []vsecure.Operation  `json:"permissions"`
+	RequiresApproval  bool                 `json:"requiresApproval"`
+	Approvers         []string             `json:"approvers,omitempty"`
+	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
+	MaxTTL            int                  `json:"maxTtl,omitempty"`
+	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
+	SlackChannel      string               `json:"slackChannel,omitempty"`
+	Metadata          map[string]string    `json:"metadata,omitempty"`
+}
+
+// Configure creates or replaces the policy at cfg.URI (admin).
+func (c *Client) Configure(ctx context.Context, cfg ResourceConfig) (gate.ResourceView, error) {
+	var out gate.ResourceView
+	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/resources", nil, cfg, &out)
+	return out, err
+}
+
+// PutSecret writes a new version of the secret at uri.
+func (c *Client) PutSecret(ctx context.Context, uri string, w gate.SecretWrite) (gate.SecretInfo, error) {
+	var out gate.SecretInfo
+	err := c.do(ctx, http.MethodPut, resourcePath(uri), nil, w, &out)
+	return out, err
+}
+
+// SecretsQuery filters GET /v1/security/mcp/secrets.
+type SecretsQuery struct {
+	// Pattern is a URI pattern ending in /* (empty: every visible secret).
+	Pattern string
+	Limit   int
+	Cursor  string
+}
+
+// ListSecrets lists one page of secrets the caller may use (never values).
+func (c *Client) ListSecrets(ctx context.Context, q SecretsQuery) ([]gate.SecretInfo, gate.Pagination, error) {
+	v := url.Values{}
+	set(v, "pattern", q.Pattern)
+	setPage(v, q.Limit, q.Cursor)
+	var out struct {
+		Secrets    []gate.SecretInfo `json:"secrets"`
+		Pagination gate.Pagination   `json:"pagination"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/secrets", v, nil, &out)
+	return out.Secrets, out.Pagination, err
+}
+
+// AllSecrets follows cursors over every page of ListSecrets.
+func (c *Client) AllSecrets(ctx context.Context, q SecretsQuery) iter.Seq2[gate.SecretInfo, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
+		q.Cursor = cursor
+		return c.ListSecrets(ctx, q)
+	})
+}
+
+// RequestApproval asks for approval of one operation on one resource.
+// When the policy needs no approval (or auto-approves), the response is
+// already approved.
+func (c *Client) RequestApproval(ctx context.Context, r gate.ApprovalRequest) (gate.ApprovalView, error) {
+	var out gate.ApprovalView
+	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approve", nil, r, &out)
+	return out, err
+}
+
+// ApprovalsQuery filters GET /v1/security/mcp/approvals.
+type ApprovalsQuery struct {
+	Status   string // pending, approved, denied, expired, revoked
+	Resource string // exact resource URI
+	Limit    int
+	Cursor   string
+}
+
+// ListApprovals lists one page of approvals the caller may see, newest first.
+func (c *Client) ListApprovals(ctx context.Context, q ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error) {
+	v := url.Values{}
+	set(v, "status", q.Status)
+	set(v, "resource", q.Resource)
+	setPage(v, q.Limit, q.Cursor)
+	var out struct {
+		Data       []gate.ApprovalView `json:"data"`
+		Pagination gate.Pagination     `json:"pagination"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/approvals", v, nil, &out)
+	return out.Data, out.Pagination, err
+}
+
+// AllApprovals follows cursors over every page of ListApprovals.
+func (c *Client) AllApprovals(ctx context.Context, q ApprovalsQuery) iter.Seq2[gate.ApprovalView, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]gate.ApprovalView, gate.Pagination, error) {
+		q.Cursor = cursor
+		return c.ListApprovals(ctx, q)
+	})
+}
+
+// GetApproval returns one approval.
+func (c *Client) GetApproval(ctx context.Context, id string) (gate.ApprovalView, error) {
+	var out gate.ApprovalView
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/approvals/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// Respond approves or denies an approval (approver). The response to the
+// decision that grants access carries the one-time access token.
+func (c *Client) Respond(ctx context.Context, id string, r gate.Respond) (gate.ApprovalView, error) {
+	var out gate.ApprovalView
+	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/respond", nil, r, &out)
+	return out, err
+}
+
+// Revoke ends granted access at once (listed approver or admin).
+func (c *Client) Revoke(ctx context.Context, id string) (gate.ApprovalView, error) {
+	var out gate.ApprovalView
+	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out)
+	return out, err
+}
+
+// AuditQuery filters GET /v1/security/mcp/audit.
+type AuditQuery struct {
+	Resource  string // exact URI or pattern
+	Actor     string
+	Operation string
+	Success   *bool
+	From, To  string // RFC 3339
+	Limit     int
+	Cursor    string
+}
+
+// Audit returns one page of audit entries, newest first (admin, auditor).
+func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]vsecure.Entry, gate.Pagination, error) {
+	v := url.Values{}
+	set(v, "resource", q.Resource)
+	set(v, "actor", q.Actor)
+	set(v, "operation", q.Operation)
+	if q.Success != nil {
+		v.Set("success", strconv.FormatBool(*q.Success))
+	}
+	set(v, "from", q.From)
+	set(v, "to", q.To)
+	setPage(v, q.Limit, q.Cursor)
+	var out struct {
+		Logs       []vsecure.Entry `json:"logs"`
+		Pagination gate.Pagination `json:"pagination"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit", v, nil, &out)
+	return out.Logs, out.Pagination, err
+}
+
+// AllAudit follows cursors over every page of Audit.
+func (c *Client) AllAudit(ctx context.Context, q AuditQuery) iter.Seq2[vsecure.Entry, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]vsecure.Entry, gate.Pagination, error) {
+		q.Cursor = cursor
+		return c.Audit(ctx, q)
+	})
+}
+
+// CreateKey mints an API key (admin). The secret is in the result only.
+func (c *Client) CreateKey(ctx context.Context, r gate.KeyRequest) (gate.CreatedKey, error) {
+	var out gate.CreatedKey
+	err := c.do(ctx, http.MethodPost, "/v1/security/keys", nil, r, &out)
+	return out, err
+}
+
+// ListKeys lists one page of keys without secrets (admin).
+func (c *Client) ListKeys(ctx context.Context, limit int, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+	v := url.Values{}
+	setPage(v, limit, cursor)
+	var out struct {
+		Keys       []vsecure.Key   `json:"keys"`
+		Pagination gate.Pagination `json:"pagination"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/security/keys", v, nil, &out)
+	return out.Keys, out.Pagination, err
+}
+
+// AllKeys follows cursors over every page of ListKeys.
+func (c *Client) AllKeys(ctx context.Context, limit int) iter.Seq2[vsecure.Key, error] {
+	return All(ctx, "", func(ctx context.Context, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+		return c.ListKeys(ctx, limit, cursor)
+	})
+}
+
+// DeleteKey revokes a key (admin).
+func (c *Client) DeleteKey(ctx context.Context, id string) (vsecure.Key, error) {
+	var out vsecure.Key
+	err := c.do(ctx, http.MethodDelete, "/v1/security/keys/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// All turns a paged list call into an iterator over every item, following
+// cursors from start until a page says hasMore: false. Iteration stops at
+// the first error, which is yielded with a zero item.
+func All[T any](ctx context.Context, start string, page func(ctx context.Context, cursor string) ([]T, gate.Pagination, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		cursor := start
+		for {
+			items, p, err := page(ctx, cursor)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			if !p.HasMore || p.Cursor == "" || p.Cursor == cursor {
+				return
+			}
+			cursor = p.Cursor
+		}
+	}
+}
+
+// Collect gathers an iterator into a slice, stopping at the first error.
+func Collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for it, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func set(v url.Values, k, s string) {
+	if s != "" {
+		v.Set(k, s)
+	}
+}
+
+func setPage(v url.Values, limit int, cursor string) {
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	set(v, "cursor", cursor)
+}

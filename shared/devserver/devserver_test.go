@@ -1,0 +1,48 @@
+package devserver_test
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/devserver"
+	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// TestLocalWorkflowWiring: the dev server runs the local workflow twin,
+// which reschedules the store's live approvals when the server starts.
+func TestLocalWorkflowWiring(t *testing.T) {
+	dir := t.TempDir()
+	st, err := embedded.Open(filepath.Join(dir, "vsecure.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC().Truncate(time.Second)
+	a := vsecure.Approval{
+		ID: "appr_live", Resource: "vsecure://secrets/production/DB", Operation: vsecure.OpRead,
+		RequestedBy: "agent-1", RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
+		Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
+	}
+	if err := st.CreateApproval(t.Context(), a, vsecure.Entry{ID: "log_1", Timestamp: now, Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	srv, err := devserver.New(t.Context(), devserver.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, AdminKey: "vsk_" + strings.Repeat("a", 43), Store: st,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"local workflow started","rescheduled":1`) {
+		t.Fatalf("the twin did not reschedule the live approval:\n%s", logs.String())
+	}
+}

@@ -1,0 +1,135 @@
+// Package mcpserver exposes the secrets gate to AI agents over the Model
+// Context Protocol, on the official Go SDK. It owns no policy of its own:
+// every tool and resource is a call to the vsecure API through Backend
+// (satisfied by *client.Client), made as the agent's own principal, so the
+// API's rules, approvals and audit apply unchanged.
+//
+// The one piece of behaviour it adds is that an approval-gated read or
+// write never hangs and never leaks: the tool re-uses the caller's pending
+// request (or files one with the agent's reason) and answers at once with
+// a structured "approval pending" result telling the agent to retry.
+package mcpserver
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/vsecure/vsecure/shared/client"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Backend is the part of the vsecure API the MCP server uses.
+type Backend interface {
+	ListResources(ctx context.Context) ([]gate.ResourceView, error)
+	GetSecret(ctx context.Context, uri string, version int) (gate.SecretRead, error)
+	PutSecret(ctx context.Context, uri string, w gate.SecretWrite) (gate.SecretInfo, error)
+	ListSecrets(ctx context.Context, q client.SecretsQuery) ([]gate.SecretInfo, gate.Pagination, error)
+	RequestApproval(ctx context.Context, r gate.ApprovalRequest) (gate.ApprovalView, error)
+	ListApprovals(ctx context.Context, q client.ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error)
+	GetApproval(ctx context.Context, id string) (gate.ApprovalView, error)
+	Audit(ctx context.Context, q client.AuditQuery) ([]vsecure.Entry, gate.Pagination, error)
+}
+
+var _ Backend = (*client.Client)(nil)
+
+// MaxWait bounds how long a tool may wait for an approval decision. MCP
+// clients time out at 60 s by default; we stay well inside that.
+const MaxWait = 30 * time.Second
+
+// SensitiveMeta is the _meta key set to true on every result and content
+// block that carries a secret value, so clients can keep it out of logs
+// and transcripts they persist.
+const SensitiveMeta = "io.vsecure/sensitive"
+
+// Options configures the server. Zero fields take defaults.
+type Options struct {
+	// Version is reported in serverInfo.
+	Version string
+	Logger  *slog.Logger
+	// PollInterval is how often a waiting tool re-checks an approval
+	// (default 1 s).
+	PollInterval time.Duration
+	// MaxWait caps waitSeconds (default and upper bound MaxWait). The
+	// remote endpoint lowers it below API Gateway's 30 s limit.
+	MaxWait time.Duration
+	// SchemaCache shares inferred tool schemas between servers; the
+	// stateless HTTP endpoint builds one server per request.
+	SchemaCache *mcp.SchemaCache
+	Now         func() time.Time
+}
+
+// service holds what tool handlers share.
+type service struct {
+	api     Backend
+	log     *slog.Logger
+	poll    time.Duration
+	maxWait time.Duration
+	now     func() time.Time
+
+	mu sync.Mutex
+	// me is the caller's principal id once an approval response revealed
+	// it; with it, pending requests of others (visible to an agent that
+	// is also a listed approver) are never mistaken for the caller's own.
+	me string
+}
+
+const instructions = `vsecure is a secrets gate. Secrets are named by vsecure:// URIs such as vsecure://secrets/production/DATABASE_URL.
+Call list_resources to see the policies and the secrets you may use, then read_secret with the URI and a short reason.
+Some secrets need a human's approval: read_secret then returns status "approval_pending" with an approval id and URL instead of a value.
+Tell the user, and call read_secret again (or get_approval) after a human approved; do not retry in a tight loop.
+Secret values are sensitive: use them only for the task at hand and never repeat them in your answer.`
+
+// New returns an MCP server whose tools and resources act through api.
+func New(api Backend, opts Options) *mcp.Server {
+	s := &service{api: api, log: opts.Logger, poll: opts.PollInterval, now: opts.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.poll <= 0 {
+		s.poll = time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.maxWait = opts.MaxWait
+	if s.maxWait <= 0 || s.maxWait > MaxWait {
+		s.maxWait = MaxWait
+	}
+	version := opts.Version
+	if version == "" {
+		version = "dev"
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "vsecure", Title: "vsecure secrets gate", Version: version}, &mcp.ServerOptions{
+		Instructions: instructions,
+		Logger:       opts.Logger,
+		SchemaCache:  opts.SchemaCache,
+		// Logging is not offered: nothing a secrets gate logs belongs in
+		// an agent's context.
+		Capabilities: &mcp.ServerCapabilities{},
+	})
+	s.addTools(srv)
+	s.addResources(srv)
+	return srv
+}
+
+func (s *service) principal() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.me
+}
+
+func (s *service) learn(a gate.ApprovalView) {
+	if a.RequestedBy == "" {
+		return
+	}
+	s.mu.Lock()
+	s.me = a.RequestedBy
+	s.mu.Unlock()
+}
+
+func boolPtr(b bool) *bool { return &b }

@@ -1,0 +1,324 @@
+package dynamo_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// calls counts SDK operations (not HTTP attempts: the Initialize step runs
+// once per call, before the retryer).
+type calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *calls) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("vsecureCount",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				c.mu.Lock()
+				c.n[awsmiddleware.GetOperationName(ctx)]++
+				c.mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+}
+
+func (c *calls) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+func render(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// world is a gate over a dynamo store with a policy, a secret and keys.
+type world struct {
+	g                    *gate.Gate
+	admin, agent, alice  gate.Call
+	uri                  vsecure.URI
+	adminKey, agentToken string
+}
+
+func newWorld(t testing.TB, s vsecure.Store) *world {
+	t.Helper()
+	ctx := t.Context()
+	sealer, err := local.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(gate.Config{Store: s, Sealer: sealer, CursorKey: make([]byte, 32), PublicURL: "http://localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{
+		g:     g,
+		admin: gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}}},
+		agent: gate.Call{Principal: vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}}},
+		alice: gate.Call{Principal: vsecure.Principal{ID: "alice", Roles: []vsecure.Role{vsecure.RoleApprover}}},
+	}
+	w.uri, _ = vsecure.ParseURI("vsecure://secrets/production/DATABASE_URL")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = g.ConfigurePolicy(ctx, w.admin, vsecure.Policy{
+		URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead, vsecure.OpWrite},
+		RequiresApproval: true, Approvers: []string{"alice", "bob"},
+	})
+	must(err)
+	val := "postgres://app:pw@db/app"
+	_, err = g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &val})
+	must(err)
+	w.adminKey = g.NewAdminKey()
+	must(g.EnsureKey(ctx, w.adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}))
+	return w
+}
+
+// approve requests read access as the agent and approves it as alice.
+func (w *world) approve(t testing.TB) gate.ApprovalView {
+	t.Helper()
+	a, err := w.g.RequestApproval(t.Context(), w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.g.Decide(t.Context(), w.alice, a.ID, gate.Respond{Action: "approve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestRoundTrips holds every API operation to its DynamoDB call budget,
+// counted by SDK middleware: a read decision is one BatchGetItem, every
+// state change one TransactWriteItems with its audit entry, a list page one
+// Query, and nothing ever scans.
+func TestRoundTrips(t *testing.T) {
+	c := &calls{n: map[string]int{}}
+	s := newStore(t, client(t, c.option))
+	w := newWorld(t, s)
+	ctx := t.Context()
+	var approvalID, token string
+
+	steps := []struct {
+		name string
+		do   func() error
+		want map[string]int
+	}{
+		{"authenticate (API key)", func() error {
+			_, err := w.g.Authenticate(ctx, w.adminKey, gate.Call{})
+			return err
+		}, map[string]int{"GetItem": 1}},
+		{"request approval", func() error {
+			a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
+			approvalID = a.ID
+			return err
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"decide (approve)", func() error {
+			a, err := w.g.Decide(ctx, w.alice, approvalID, gate.Respond{Action: "approve"})
+			token = a.AccessToken
+			return err
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		{"read secret (latest)", func() error {
+			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
+			return err
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"read secret (version 1)", func() error {
+			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 1)
+			return err
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"authenticate (access token)", func() error {
+			if token == "" {
+				return fmt.Errorf("no access token issued")
+			}
+			_, err := w.g.Authenticate(ctx, token, gate.Call{})
+			return err
+		}, map[string]int{"GetItem": 1}},
+		{"write secret", func() error {
+			v := "postgres://app:pw2@db/app"
+			_, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v})
+			return err
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"list approvals (agent page)", func() error {
+			_, _, err := w.g.ListApprovals(ctx, w.agent, gate.ApprovalQuery{Limit: 10})
+			return err
+		}, map[string]int{"Query": 1, "PutItem": 1}},
+		{"list approvals (admin, pending)", func() error {
+			_, _, err := w.g.ListApprovals(ctx, w.admin, gate.ApprovalQuery{Status: "pending", Limit: 10})
+			return err
+		}, map[string]int{"Query": 1, "PutItem": 1}},
+		{"list secrets (admin page)", func() error {
+			_, _, err := w.g.ListSecrets(ctx, w.admin, "vsecure://secrets/production/*", "", 10)
+			return err
+		}, map[string]int{"Query": 1, "PutItem": 1}},
+		{"audit by resource pattern", func() error {
+			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Resource: "vsecure://secrets/production/*", Limit: 5})
+			return err
+		}, map[string]int{"Query": 1, "PutItem": 1}},
+		{"audit by actor", func() error {
+			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Actor: "agent-1", Limit: 5})
+			return err
+		}, map[string]int{"Query": 1, "PutItem": 1}},
+		{"get approval", func() error {
+			_, err := w.g.GetApproval(ctx, w.agent, approvalID)
+			return err
+		}, map[string]int{"GetItem": 1, "PutItem": 1}},
+		{"revoke", func() error {
+			_, err := w.g.Revoke(ctx, w.alice, approvalID)
+			return err
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		{"refused read (after revoke)", func() error {
+			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
+			if !vsecure.IsCode(err, vsecure.EApprovalRequired) {
+				return fmt.Errorf("got %v, want approval_required", err)
+			}
+			return nil
+		}, map[string]int{"BatchGetItem": 1, "PutItem": 1}},
+	}
+	c.take()
+	var table strings.Builder
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got := c.take()
+		fmt.Fprintf(&table, "  %-32s %s\n", st.name, render(got))
+		if got["Scan"] > 0 {
+			t.Errorf("%s scanned", st.name)
+		}
+		if !maps.Equal(got, st.want) {
+			t.Errorf("%s: calls %s, want %s", st.name, render(got), render(st.want))
+		}
+	}
+	t.Logf("DynamoDB calls per API operation:\n%s", table.String())
+}
+
+// capacity sums consumed capacity per store operation.
+type capacity struct {
+	mu       sync.Mutex
+	rru, wru map[string]float64
+}
+
+func (c *capacity) record(op string, cc []types.ConsumedCapacity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range cc {
+		if x.ReadCapacityUnits != nil {
+			c.rru[op] += *x.ReadCapacityUnits
+		}
+		if x.WriteCapacityUnits != nil {
+			c.wru[op] += *x.WriteCapacityUnits
+		}
+		if x.ReadCapacityUnits == nil && x.WriteCapacityUnits == nil && x.CapacityUnits != nil {
+			if strings.HasPrefix(op, "Load") || strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Query") || strings.HasPrefix(op, "Key") {
+				c.rru[op] += *x.CapacityUnits
+			} else {
+				c.wru[op] += *x.CapacityUnits
+			}
+		}
+	}
+}
+
+func (c *capacity) take() (map[string]float64, map[string]float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, w := c.rru, c.wru
+	c.rru, c.wru = map[string]float64{}, map[string]float64{}
+	return r, w
+}
+
+// TestCapacity measures ReturnConsumedCapacity (table and indexes) of an
+// audited read, an approval request and a decision, for the cost model.
+// DynamoDB Local reports what DynamoDB would charge for the item sizes.
+func TestCapacity(t *testing.T) {
+	cap := &capacity{rru: map[string]float64{}, wru: map[string]float64{}}
+	s := newStore(t, client(t), dynamo.WithCapacity(cap.record))
+	w := newWorld(t, s)
+	ctx := t.Context()
+	cap.take()
+	var lines []string
+	measure := func(name string, do func() error) {
+		t.Helper()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, wr := cap.take()
+		var rs, ws float64
+		for _, v := range r {
+			rs += v
+		}
+		for _, v := range wr {
+			ws += v
+		}
+		lines = append(lines, fmt.Sprintf("  %-22s RRU %5.1f  WRU %5.1f   (read %v, write %v)", name, rs, ws, r, wr))
+		if rs+ws == 0 {
+			t.Errorf("%s: no consumed capacity reported", name)
+		}
+	}
+	var id string
+	measure("approval request", func() error {
+		a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read"})
+		id = a.ID
+		return err
+	})
+	measure("decision (approve)", func() error {
+		_, err := w.g.Decide(ctx, w.alice, id, gate.Respond{Action: "approve"})
+		return err
+	})
+	measure("audited secret read", func() error {
+		_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
+		return err
+	})
+	sort.Strings(lines)
+	t.Logf("consumed capacity (2 approvers, ~100-byte secret):\n%s", strings.Join(lines, "\n"))
+}
+
+// BenchmarkAuditedRead is LoadAccess + RecordRead through the gate (policy,
+// grant check, local unseal, audit) against DynamoDB Local; it reports
+// p50 and p99 latency.
+func BenchmarkAuditedRead(b *testing.B) {
+	s := newStore(b, client(b))
+	w := newWorld(b, s)
+	w.approve(b)
+	ctx := b.Context()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}

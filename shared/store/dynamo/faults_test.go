@@ -1,0 +1,231 @@
+package dynamo_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// faultKind is what the transport does to a matching request.
+type faultKind string
+
+const (
+	throttle faultKind = "throttle" // 400 ProvisionedThroughputExceededException
+	err500   faultKind = "500"      // 500 InternalServerError
+	err503   faultKind = "503"      // 503 ServiceUnavailable
+	hang     faultKind = "timeout"  // no answer until the client gives up
+	lostAck  faultKind = "lost-ack" // DynamoDB commits, the answer is lost (500)
+)
+
+// faults is an http.RoundTripper that injects failures into DynamoDB calls
+// by operation, below the SDK (its retryer sees them as the network would).
+type faults struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	op   string // X-Amz-Target operation, "" for every operation
+	kind faultKind
+	left int // requests still to fault; -1 for all
+	hits int
+}
+
+func (f *faults) set(op string, kind faultKind, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op, f.kind, f.left, f.hits = op, kind, times, 0
+}
+
+func (f *faults) clear() { f.set("", "", 0) }
+
+func (f *faults) RoundTrip(req *http.Request) (*http.Response, error) {
+	op := strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	f.mu.Lock()
+	hit := f.left != 0 && (f.op == "" || f.op == op)
+	kind := f.kind
+	if hit {
+		f.hits++
+		if f.left > 0 {
+			f.left--
+		}
+	}
+	f.mu.Unlock()
+	if !hit {
+		return f.base.RoundTrip(req)
+	}
+	switch kind {
+	case throttle:
+		return awsError(req, 400, "ProvisionedThroughputExceededException"), nil
+	case err500:
+		return awsError(req, 500, "InternalServerError"), nil
+	case err503:
+		return awsError(req, 503, "ServiceUnavailable"), nil
+	case hang:
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	case lostAck:
+		res, err := f.base.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return awsError(req, 500, "InternalServerError"), nil
+	}
+	return nil, fmt.Errorf("unknown fault %q", kind)
+}
+
+func awsError(req *http.Request, status int, code string) *http.Response {
+	body := fmt.Sprintf(`{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected"}`, code)
+	return &http.Response{
+		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Content-Type": {"application/x-amz-json-1.0"}, "X-Amzn-Requestid": {"injected"}},
+		Body:    io.NopCloser(bytes.NewReader([]byte(body))),
+		Request: req, ContentLength: int64(len(body)),
+	}
+}
+
+// snapshot is the state a failed call must leave untouched.
+type snapshot struct {
+	accessCount int64
+	status      vsecure.Status
+	entries     int
+	readEntries int
+}
+
+func take(t *testing.T, s vsecure.Store, uri, approvalID string) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	u, _ := vsecure.ParseURI(uri)
+	v, err := s.LoadAccess(ctx, vsecure.AccessQuery{Principal: "agent-1", Resource: u, Operation: vsecure.OpRead})
+	if err != nil || v.Secret == nil {
+		t.Fatalf("LoadAccess: %v %+v", err, v)
+	}
+	a, err := s.GetApproval(ctx, approvalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sn snapshot
+	sn.accessCount, sn.status = v.Secret.AccessCount, a.Status
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		page, next, err := s.QueryAudit(ctx, vsecure.AuditFilter{}, cursor, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			if seen[e.ID] {
+				t.Fatalf("audit entry %s listed twice", e.ID)
+			}
+			seen[e.ID] = true
+			sn.entries++
+			if e.Operation == vsecure.AuditRead && e.Success {
+				sn.readEntries++
+			}
+		}
+		if next == "" {
+			return sn
+		}
+		cursor = next
+	}
+}
+
+// TestFaults injects throttling, 5xx and timeouts into the DynamoDB client
+// at the HTTP layer. The bounded retryer gives up, the gate answers 503
+// (unavailable or audit_unavailable), and nothing is half-written: no read
+// counted without its entry, no decision stored without its entry, and no
+// entry lost or duplicated when DynamoDB committed but its answer was lost.
+func TestFaults(t *testing.T) {
+	f := &faults{base: http.DefaultTransport.(*http.Transport).Clone()}
+	db := client(t, func(o *dynamodb.Options) {
+		o.HTTPClient = &http.Client{Transport: f, Timeout: 300 * time.Millisecond}
+	})
+	s := newStore(t, db)
+	w := newWorld(t, s)
+	granted := w.approve(t)
+	pending, err := w.g.RequestApproval(t.Context(), w.agent, gate.ApprovalRequest{Resource: "vsecure://secrets/production/OTHER", Operation: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := w.uri.String()
+	unavailable := func(err error) bool {
+		return vsecure.IsCode(err, vsecure.EUnavailable) || vsecure.IsCode(err, vsecure.EAuditUnavailable)
+	}
+
+	for _, kind := range []faultKind{throttle, err500, err503, hang} {
+		for _, op := range []string{"", "TransactWriteItems", "BatchGetItem"} {
+			t.Run(fmt.Sprintf("%s_on_%s", kind, cmp(op, "every_call")), func(t *testing.T) {
+				before := take(t, s, uri, pending.ID)
+				f.set(op, kind, -1)
+				_, rerr := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
+				var derr error = vsecure.Errorf(vsecure.EUnavailable, "not tried")
+				if op != "BatchGetItem" { // a decision reads with GetItem
+					_, derr = w.g.Decide(t.Context(), w.alice, pending.ID, gate.Respond{Action: "approve"})
+				}
+				hits := f.hits
+				f.clear()
+				if !unavailable(rerr) || !unavailable(derr) {
+					t.Fatalf("read: %v; decide: %v; want 503 codes", rerr, derr)
+				}
+				if op == "" && (hits < 3 || hits > 12) {
+					t.Fatalf("%d faulted requests: the retryer is not bounded as configured", hits)
+				}
+				after := take(t, s, uri, pending.ID)
+				if op == "BatchGetItem" {
+					// The refused read is itself audited (PutItem works).
+					before.entries++
+				}
+				if after != before {
+					t.Fatalf("state changed by failed calls:\n before %+v\n after  %+v", before, after)
+				}
+			})
+		}
+	}
+
+	t.Run("transient_throttle_is_retried_once_written", func(t *testing.T) {
+		before := take(t, s, uri, pending.ID)
+		f.set("TransactWriteItems", throttle, 2)
+		r, err := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
+		f.clear()
+		if err != nil || r.ApprovalID != granted.ID {
+			t.Fatalf("read after two throttles: %v", err)
+		}
+		after := take(t, s, uri, pending.ID)
+		if after.accessCount != before.accessCount+1 || after.readEntries != before.readEntries+1 || after.entries != before.entries+1 {
+			t.Fatalf("before %+v after %+v: want one read, one entry", before, after)
+		}
+	})
+
+	t.Run("lost_ack_is_not_written_twice", func(t *testing.T) {
+		before := take(t, s, uri, pending.ID)
+		f.set("TransactWriteItems", lostAck, 1)
+		_, err := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
+		f.clear()
+		after := take(t, s, uri, pending.ID)
+		// DynamoDB committed the first attempt; the SDK's retry carries the
+		// same ClientRequestToken, so it is answered, not applied again.
+		if err != nil {
+			t.Fatalf("read whose first answer was lost: %v", err)
+		}
+		if after.accessCount != before.accessCount+1 || after.readEntries != before.readEntries+1 || after.entries != before.entries+1 {
+			t.Fatalf("before %+v after %+v: want exactly one read and one entry", before, after)
+		}
+	})
+}
+
+func cmp(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,439 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Item keys of policies and secrets (see README.md).
+const (
+	policyPrefix  = "POLICY#"
+	policySK      = "POLICY"
+	policiesGSI   = "POLICIES"
+	secretPrefix  = "SECRET#"
+	headSK        = "HEAD"
+	latestSK      = "LATEST"
+	versionPrefix = "V#"
+	secretsGSI    = "SECRETS"
+	grantPrefix   = "GRANT#"
+	grantSK       = "GRANT"
+)
+
+func policyKey(uri string) item { return key(policyPrefix+uri, policySK) }
+func headKey(uri string) item   { return key(secretPrefix+uri, headSK) }
+func latestKey(uri string) item { return key(secretPrefix+uri, latestSK) }
+
+// versionKey zero-pads so versions sort numerically.
+func versionKey(uri string, v int) item {
+	return key(secretPrefix+uri, fmt.Sprintf("%s%010d", versionPrefix, v))
+}
+
+func grantKey(principal string, op vsecure.Operation, resource string) item {
+	return key(grantPrefix+principal+"#"+string(op)+"#"+resource, grantSK)
+}
+
+// PutPolicy creates or replaces the policy at p.URI with its entry.
+func (s *Store) PutPolicy(ctx context.Context, p vsecure.Policy, e vsecure.Entry) error {
+	it := policyKey(p.URI)
+	it[schema.GSI1PK], it[schema.GSI1SK] = str(policiesGSI), str(p.URI)
+	it, err := withData(it, p)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, "PutPolicy", []types.TransactWriteItem{{Put: &types.Put{TableName: aws.String(s.table), Item: it}}}, e, 0)
+	return unexpected(err, "PutPolicy")
+}
+
+// unexpected turns a canceled transaction nobody interpreted into a
+// conflict.
+func unexpected(err error, op string) error {
+	if c, ok := err.(*canceled); ok {
+		return vsecure.Wrap(vsecure.EConflict, c, op+": transaction canceled")
+	}
+	return err
+}
+
+// ListPolicies reads every policy, ordered by URI (Query on gsi1).
+func (s *Store) ListPolicies(ctx context.Context) ([]vsecure.Policy, error) {
+	var out []vsecure.Policy
+	var start map[string]types.AttributeValue
+	for range 1000 {
+		res, err := s.query(ctx, "ListPolicies", &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(schema.IndexGSI),
+			KeyConditionExpression:    aws.String("#p = :p"),
+			ExpressionAttributeNames:  map[string]string{"#p": schema.GSI1PK},
+			ExpressionAttributeValues: item{":p": str(policiesGSI)},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range res.Items {
+			var p vsecure.Policy
+			if err := decodeData(it, &p); err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		if start = res.LastEvaluatedKey; len(start) == 0 {
+			return out, nil
+		}
+	}
+	return nil, vsecure.Errorf(vsecure.EInternal, "too many policies")
+}
+
+// LoadAccess reads the policy candidates, the secret head, the wanted
+// value (the head's LATEST copy or a version item) and the principal's
+// grant in one BatchGetItem with strongly consistent reads.
+func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
+	uri := q.Resource.String()
+	cands := q.Resource.Candidates()
+	keys := make([]item, 0, len(cands)+3)
+	for _, c := range cands {
+		keys = append(keys, policyKey(c.String()))
+	}
+	keys = append(keys, headKey(uri))
+	if q.Version > 0 {
+		keys = append(keys, versionKey(uri, q.Version))
+	} else {
+		keys = append(keys, latestKey(uri))
+	}
+	if q.Principal != "" {
+		keys = append(keys, grantKey(q.Principal, q.Operation, uri))
+	}
+	got, err := s.batchGet(ctx, "LoadAccess", keys)
+	if err != nil {
+		return vsecure.AccessView{}, err
+	}
+	var v vsecure.AccessView
+	for _, c := range cands {
+		if it, ok := got[policyPrefix+c.String()+"|"+policySK]; ok {
+			var p vsecure.Policy
+			if err := decodeData(it, &p); err != nil {
+				return v, err
+			}
+			v.Policies = append(v.Policies, p)
+		}
+	}
+	if it, ok := got[secretPrefix+uri+"|"+headSK]; ok {
+		h, err := decodeHead(it)
+		if err != nil {
+			return v, err
+		}
+		v.Secret = &h
+		s.recent.put("s:"+uri, h)
+	}
+	valueKey := versionKey(uri, q.Version)
+	if q.Version <= 0 {
+		valueKey = latestKey(uri)
+	}
+	if it, ok := got[getS(valueKey, schema.PK)+"|"+getS(valueKey, schema.SK)]; ok && v.Secret != nil {
+		var sv vsecure.SecretVersion
+		if err := decodeData(it, &sv); err != nil {
+			return v, err
+		}
+		v.Value = &sv
+	}
+	if q.Principal != "" {
+		gk := grantKey(q.Principal, q.Operation, uri)
+		if it, ok := got[getS(gk, schema.PK)+"|"+grantSK]; ok {
+			var a vsecure.Approval
+			if err := decodeData(it, &a); err != nil {
+				return v, err
+			}
+			v.Grant = &a
+		}
+	}
+	return v, nil
+}
+
+// batchGet reads keys from the state table, keyed "pk|sk". Unprocessed
+// keys (throttling) are retried a bounded number of times.
+func (s *Store) batchGet(ctx context.Context, op string, keys []item) (map[string]item, error) {
+	out := make(map[string]item, len(keys))
+	pending := keys
+	for try := 0; len(pending) > 0; try++ {
+		if try > 0 {
+			if try > 4 {
+				return nil, vsecure.Errorf(vsecure.EUnavailable, "the store is unavailable")
+			}
+			if err := sleep(ctx, try); err != nil {
+				return nil, storeError(err, op)
+			}
+		}
+		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+		}}
+		if s.capacity != nil {
+			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
+		}
+		res, err := s.db.BatchGetItem(ctx, in)
+		if err != nil {
+			return nil, storeError(err, op)
+		}
+		if s.capacity != nil {
+			s.capacity(op, res.ConsumedCapacity)
+		}
+		for _, it := range res.Responses[s.table] {
+			out[getS(it, schema.PK)+"|"+getS(it, schema.SK)] = it
+		}
+		pending = res.UnprocessedKeys[s.table].Keys
+	}
+	return out, nil
+}
+
+// decodeHead reads a head item: descriptive fields from its data, access
+// statistics from the attributes RecordRead updates.
+func decodeHead(it item) (vsecure.Secret, error) {
+	var h vsecure.Secret
+	if err := decodeData(it, &h); err != nil {
+		return h, err
+	}
+	h.AccessCount = getN(it, "accessCount")
+	h.AccessedAt = nil
+	if at := getS(it, "accessedAt"); at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return h, vsecure.Wrap(vsecure.EInternal, err, "decode stored item")
+		}
+		h.AccessedAt = &t
+	}
+	return h, nil
+}
+
+// PutSecret writes head, the LATEST copy and version item v with e. The
+// head update is conditional on the previous version and leaves the access
+// statistics alone, so a writer holding a stale view cannot reset them.
+func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.SecretVersion, e vsecure.Entry) error {
+	if head.Version < 1 || v.Version != head.Version || v.URI != head.URI {
+		return vsecure.Errorf(vsecure.EConflict, "secret %s: version %d does not follow the stored head", head.URI, head.Version)
+	}
+	stored := head
+	stored.AccessCount, stored.AccessedAt = 0, nil
+	data, err := withData(item{}, stored)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{"#d": "data", "#v": "version", "#gp": schema.GSI1PK, "#gs": schema.GSI1SK, "#ac": "accessCount"}
+	vals := item{
+		":d": data["data"], ":v": num(int64(head.Version)), ":g": str(secretsGSI), ":u": str(head.URI), ":zero": num(0),
+	}
+	cond := "attribute_not_exists(#pk)"
+	if head.Version > 1 {
+		cond = "#v = :prev"
+		vals[":prev"] = num(int64(head.Version - 1))
+	} else {
+		names["#pk"] = schema.PK
+	}
+	latest, err := withData(latestKey(head.URI), v)
+	if err != nil {
+		return err
+	}
+	ver, err := withData(versionKey(head.URI, v.Version), v)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       headKey(head.URI),
+			UpdateExpression:          aws.String("SET #d = :d, #v = :v, #gp = :g, #gs = :u, #ac = if_not_exists(#ac, :zero)"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: vals,
+		}},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: latest}},
+		{Put: &types.Put{
+			TableName: aws.String(s.table), Item: ver,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": schema.PK},
+		}},
+	}
+	err = s.transact(ctx, "PutSecret", items, e, 0)
+	if c, ok := err.(*canceled); ok {
+		return vsecure.Wrap(vsecure.EConflict, c, fmt.Sprintf("secret %s: version %d does not follow the stored head", head.URI, head.Version))
+	}
+	return err
+}
+
+// RecordRead counts a read of uri at at and appends e, returning the head
+// as updated. The count is written as "previous + 1, if still previous":
+// the previous head comes from this process's last sight of it (LoadAccess
+// just read it) or one GetItem, and a lost race returns the current head
+// with the cancellation (ReturnValuesOnConditionCheckFailure) to try again
+// with, so every read gets its own count without a read round trip.
+func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) (vsecure.Secret, error) {
+	mu := s.readLock(uri)
+	mu.Lock()
+	defer mu.Unlock()
+	var head vsecure.Secret
+	if c, ok := s.recent.get("s:" + uri); ok {
+		head = c.(vsecure.Secret)
+	} else {
+		it, err := s.getItem(ctx, "RecordRead", headKey(uri))
+		if err != nil {
+			return vsecure.Secret{}, err
+		}
+		if it == nil {
+			return vsecure.Secret{}, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
+		}
+		if head, err = decodeHead(it); err != nil {
+			return vsecure.Secret{}, err
+		}
+	}
+	for attempt := 0; attempt < 50; attempt++ {
+		next := head
+		next.AccessCount = head.AccessCount + 1
+		t := at
+		next.AccessedAt = &t
+		items := []types.TransactWriteItem{{Update: &types.Update{
+			TableName:                           aws.String(s.table),
+			Key:                                 headKey(uri),
+			UpdateExpression:                    aws.String("SET #ac = :n, #at = :at"),
+			ConditionExpression:                 aws.String("attribute_exists(#pk) AND #ac = :prev AND #v = :v"),
+			ExpressionAttributeNames:            map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#pk": schema.PK, "#v": "version"},
+			ExpressionAttributeValues:           item{":n": num(next.AccessCount), ":at": str(at.Format(time.RFC3339Nano)), ":prev": num(head.AccessCount), ":v": num(int64(head.Version))},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}}
+		err := s.transact(ctx, "RecordRead", items, e, attempt)
+		if err == nil {
+			s.recent.put("s:"+uri, next)
+			return next, nil
+		}
+		c, ok := err.(*canceled)
+		if !ok {
+			return vsecure.Secret{}, err
+		}
+		failed, cur := c.failed(0)
+		if !failed {
+			return vsecure.Secret{}, unexpected(err, "RecordRead")
+		}
+		if cur == nil {
+			return vsecure.Secret{}, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
+		}
+		if head, err = decodeHead(cur); err != nil {
+			return vsecure.Secret{}, err
+		}
+	}
+	return vsecure.Secret{}, vsecure.Errorf(vsecure.EConflict, "secret %s is being read too concurrently", uri)
+}
+
+// ListSecrets lists heads covered by pattern (or the one exact URI, or
+// every secret for ""), ordered by URI: one Query on gsi1.
+func (s *Store) ListSecrets(ctx context.Context, pattern string, cursor string, limit int) ([]vsecure.Secret, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		IndexName:                aws.String(schema.IndexGSI),
+		KeyConditionExpression:   aws.String("#p = :p"),
+		ExpressionAttributeNames: map[string]string{"#p": schema.GSI1PK},
+		ExpressionAttributeValues: item{
+			":p": str(secretsGSI),
+		},
+	}
+	inRange := func(string) bool { return true }
+	if pattern != "" {
+		u, err := vsecure.ParseURI(pattern)
+		if err != nil {
+			return nil, "", err
+		}
+		in.ExpressionAttributeNames["#s"] = schema.GSI1SK
+		if u.IsPattern() {
+			prefix := strings.TrimSuffix(u.String(), "*")
+			in.KeyConditionExpression = aws.String("#p = :p AND begins_with(#s, :s)")
+			in.ExpressionAttributeValues[":s"] = str(prefix)
+			inRange = func(sk string) bool { return strings.HasPrefix(sk, prefix) }
+		} else {
+			in.KeyConditionExpression = aws.String("#p = :p AND #s = :s")
+			in.ExpressionAttributeValues[":s"] = str(u.String())
+			inRange = func(sk string) bool { return sk == u.String() }
+		}
+	}
+	items, next, err := s.page(ctx, "ListSecrets", in, gsiKeys, schema.GSI1PK, secretsGSI, inRangeOf(schema.GSI1SK, inRange), cursor, limit, false, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]vsecure.Secret, 0, len(items))
+	for _, it := range items {
+		h, err := decodeHead(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, h)
+	}
+	return out, next, nil
+}
+
+// gsiKeys are the key attributes of an item listed through gsi1.
+var gsiKeys = []string{schema.PK, schema.SK, schema.GSI1PK, schema.GSI1SK}
+
+func inRangeOf(name string, ok func(string) bool) func(map[string]types.AttributeValue) bool {
+	return func(k map[string]types.AttributeValue) bool { return ok(getS(k, name)) }
+}
+
+// page runs one Query for one page of at most limit items. It reads one
+// item more than the page (or a larger window when match filters), so the
+// last page says so without a further empty round trip; the cursor is the
+// key of the last item returned, or DynamoDB's LastEvaluatedKey when the
+// window ran out first.
+func (s *Store) page(ctx context.Context, op string, in *dynamodb.QueryInput, keyNames []string, part, partValue string,
+	inRange func(map[string]types.AttributeValue) bool, cursor string, limit int, filtered bool, match func(item) (bool, error),
+) ([]item, string, error) {
+	limit = pageLimit(limit)
+	start, err := decodeCursor(cursor, keyNames, part, partValue)
+	if err != nil {
+		return nil, "", err
+	}
+	if start != nil && inRange != nil && !inRange(start) {
+		return nil, "", vsecure.Errorf(vsecure.EInvalid, "invalid cursor")
+	}
+	in.ExclusiveStartKey = start
+	window := limit + 1
+	if filtered {
+		window = max(window, 200)
+	}
+	in.Limit = aws.Int32(int32(window))
+	res, err := s.query(ctx, op, in)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []item
+	for _, it := range res.Items {
+		if match != nil {
+			ok, err := match(it)
+			if err != nil {
+				return nil, "", err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if len(out) == limit {
+			return out, encodeCursor(keyOf(out[limit-1], keyNames)), nil
+		}
+		out = append(out, it)
+	}
+	if len(res.LastEvaluatedKey) > 0 {
+		return out, encodeCursor(res.LastEvaluatedKey), nil
+	}
+	return out, "", nil
+}
+
+func keyOf(it item, names []string) item {
+	k := make(item, len(names))
+	for _, n := range names {
+		if v, ok := it[n]; ok {
+			k[n] = v
+		}
+	}
+	return k
+}

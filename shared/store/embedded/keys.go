@@ -1,0 +1,140 @@
+package embedded
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// keyRecord is a Key as stored: Key leaves its hash out of JSON so it never
+// reaches an API response, but the store must keep it.
+type keyRecord struct {
+	vsecure.Key
+	Hash string `json:"hash"`
+}
+
+func (r keyRecord) key() vsecure.Key {
+	k := r.Key
+	k.Hash = r.Hash
+	return k
+}
+
+// CreateKey stores k and indexes its hash. A taken id or hash is a
+// conflict.
+func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
+	if k.ID == "" || k.Hash == "" {
+		return vsecure.Errorf(vsecure.EInvalid, "key needs an id and a hash")
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyHash)
+		if keys.Get([]byte(k.ID)) != nil {
+			return vsecure.Errorf(vsecure.EConflict, "key %s already exists", k.ID)
+		}
+		if hashes.Get([]byte(k.Hash)) != nil {
+			return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
+		}
+		if err := put(keys, k.ID, keyRecord{Key: k, Hash: k.Hash}); err != nil {
+			return err
+		}
+		if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
+			return err
+		}
+		return putEntry(tx, e)
+	})
+}
+
+// KeyByHash finds the key whose secret hashes to hash.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (vsecure.Key, error) {
+	var k vsecure.Key
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var id []byte
+		if hash != "" {
+			id = tx.Bucket(bucketKeyHash).Get([]byte(hash))
+		}
+		if id == nil {
+			return vsecure.Errorf(vsecure.ENotFound, "unknown key")
+		}
+		return getKey(tx, string(id), &k)
+	})
+	return k, err
+}
+
+// GetKey returns the key with id.
+func (s *Store) GetKey(ctx context.Context, id string) (vsecure.Key, error) {
+	var k vsecure.Key
+	err := s.view(ctx, func(tx *bolt.Tx) error { return getKey(tx, id, &k) })
+	return k, err
+}
+
+func getKey(tx *bolt.Tx, id string, k *vsecure.Key) error {
+	var r keyRecord
+	ok, err := get(tx.Bucket(bucketKeys), id, &r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return vsecure.Errorf(vsecure.ENotFound, "key %s not found", id)
+	}
+	*k = r.key()
+	return nil
+}
+
+// UpdateKey replaces an existing key's record. An empty k.Hash keeps the
+// stored hash (a Key that went through JSON has lost it); a new hash moves
+// the index.
+func (s *Store) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		var old vsecure.Key
+		if err := getKey(tx, k.ID, &old); err != nil {
+			return err
+		}
+		hashes := tx.Bucket(bucketKeyHash)
+		if k.Hash == "" {
+			k.Hash = old.Hash
+		}
+		if k.Hash != old.Hash {
+			if hashes.Get([]byte(k.Hash)) != nil {
+				return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
+			}
+			if err := hashes.Delete([]byte(old.Hash)); err != nil {
+				return err
+			}
+			if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
+				return err
+			}
+		}
+		if err := put(tx.Bucket(bucketKeys), k.ID, keyRecord{Key: k, Hash: k.Hash}); err != nil {
+			return err
+		}
+		return putEntry(tx, e)
+	})
+}
+
+// ListKeys lists keys by ascending id: the order they were issued in.
+func (s *Store) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecure.Key, string, error) {
+	limit = pageLimit(limit)
+	if err := checkID(cursor); err != nil {
+		return nil, "", err
+	}
+	var out []vsecure.Key
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return oldestFirst(ctx, tx.Bucket(bucketKeys), "", cursor, func(_, v []byte) (bool, error) {
+			var r keyRecord
+			if err := decode(v, &r); err != nil {
+				return false, err
+			}
+			out = append(out, r.key())
+			return len(out) <= limit, nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, out[limit-1].ID, nil
+	}
+	return out, "", nil
+}

@@ -1,0 +1,240 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// PutPolicy stores p under its URI, replacing any policy there.
+func (s *Store) PutPolicy(ctx context.Context, p vsecure.Policy, e vsecure.Entry) error {
+	if p.URI == "" {
+		return vsecure.Errorf(vsecure.EInvalid, "policy has no uri")
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if err := put(tx.Bucket(bucketPolicies), p.URI, p); err != nil {
+			return err
+		}
+		return putEntry(tx, e)
+	})
+}
+
+// ListPolicies returns every policy ordered by URI.
+func (s *Store) ListPolicies(ctx context.Context) ([]vsecure.Policy, error) {
+	var out []vsecure.Policy
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPolicies).ForEach(func(_, v []byte) error {
+			var p vsecure.Policy
+			if err := decode(v, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// LoadAccess reads the candidate policies, the secret and the grant in one
+// read transaction, so they are consistent with each other.
+func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
+	var view vsecure.AccessView
+	uri := q.Resource.String()
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		policies := tx.Bucket(bucketPolicies)
+		for _, c := range q.Resource.Candidates() {
+			var p vsecure.Policy
+			ok, err := get(policies, c.String(), &p)
+			if err != nil {
+				return err
+			}
+			if ok {
+				view.Policies = append(view.Policies, p)
+			}
+		}
+
+		var head vsecure.Secret
+		ok, err := get(tx.Bucket(bucketSecrets), uri, &head)
+		if err != nil {
+			return err
+		}
+		if ok {
+			view.Secret = &head
+			version := q.Version
+			if version == 0 {
+				version = head.Version
+			}
+			var v vsecure.SecretVersion
+			ok, err := get(tx.Bucket(bucketVersions), versionKey(uri, version), &v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				view.Value = &v
+			}
+		}
+
+		if id := tx.Bucket(bucketGrants).Get(grantKey(q.Principal, uri, q.Operation)); id != nil {
+			var a vsecure.Approval
+			ok, err := get(tx.Bucket(bucketApprovals), string(id), &a)
+			if err != nil {
+				return err
+			}
+			if ok {
+				view.Grant = &a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return vsecure.AccessView{}, err
+	}
+	return view, nil
+}
+
+// RecordRead bumps the read statistics of uri and appends e. It shares its
+// transaction and fsync with concurrent reads (see the package doc).
+func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) (vsecure.Secret, error) {
+	var entry []byte
+	if e.ID != "" {
+		var err error
+		if entry, err = json.Marshal(e); err != nil {
+			return vsecure.Secret{}, vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
+		}
+	}
+	var (
+		head    vsecure.Secret
+		refused error // a refusal found before anything was written
+	)
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		head, refused = vsecure.Secret{}, nil
+		secrets := tx.Bucket(bucketSecrets)
+		ok, err := get(secrets, uri, &head)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			refused = vsecure.Errorf(vsecure.ENotFound, "secret %s not found", uri)
+			return nil
+		}
+		if refused = entryFree(tx, e.ID); refused != nil {
+			return nil
+		}
+		head.AccessCount++
+		accessed := at
+		head.AccessedAt = &accessed
+		if err := put(secrets, uri, head); err != nil {
+			return err
+		}
+		if entry == nil {
+			return nil
+		}
+		return putEncodedEntry(tx, e.ID, entry)
+	})
+	if err == nil {
+		err = refused
+	}
+	if err != nil {
+		return vsecure.Secret{}, err
+	}
+	return head, nil
+}
+
+// PutSecret writes head and its version v if v follows the stored version.
+// The stored access statistics are kept: RecordRead owns them, and the
+// caller's head may predate reads that happened since it was loaded.
+func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.SecretVersion, e vsecure.Entry) error {
+	switch {
+	case head.URI == "" || head.URI != v.URI:
+		return vsecure.Errorf(vsecure.EInvalid, "secret head %q and version %q name different URIs", head.URI, v.URI)
+	case head.Version != v.Version:
+		return vsecure.Errorf(vsecure.EInvalid, "secret head is at version %d but the new version is %d", head.Version, v.Version)
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		secrets, versions := tx.Bucket(bucketSecrets), tx.Bucket(bucketVersions)
+		var stored vsecure.Secret
+		if _, err := get(secrets, head.URI, &stored); err != nil {
+			return err
+		}
+		if v.Version != stored.Version+1 {
+			return vsecure.Errorf(vsecure.EConflict, "secret %s is at version %d; cannot write version %d", head.URI, stored.Version, v.Version)
+		}
+		vk := versionKey(v.URI, v.Version)
+		if versions.Get([]byte(vk)) != nil {
+			return vsecure.Errorf(vsecure.EConflict, "secret %s version %d already exists", v.URI, v.Version)
+		}
+		head.AccessCount, head.AccessedAt = stored.AccessCount, stored.AccessedAt
+		if err := put(secrets, head.URI, head); err != nil {
+			return err
+		}
+		if err := put(versions, vk, v); err != nil {
+			return err
+		}
+		return putEntry(tx, e)
+	})
+}
+
+// ListSecrets lists the heads pattern covers, ordered by URI. It seeks to
+// the pattern's literal prefix, so it reads only the secrets below it.
+func (s *Store) ListSecrets(ctx context.Context, pattern string, cursor string, limit int) ([]vsecure.Secret, string, error) {
+	limit = pageLimit(limit)
+	var (
+		p      vsecure.URI
+		prefix string
+	)
+	if pattern != "" {
+		var err error
+		if p, err = vsecure.ParseURI(pattern); err != nil {
+			return nil, "", err
+		}
+		prefix = strings.TrimSuffix(p.String(), "*")
+	}
+	if cursor != "" {
+		if u, err := vsecure.ParseURI(cursor); err != nil || u.IsPattern() {
+			return nil, "", badCursor()
+		}
+	}
+	var out []vsecure.Secret
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return oldestFirst(ctx, tx.Bucket(bucketSecrets), prefix, cursor, func(k, v []byte) (bool, error) {
+			if !strings.HasPrefix(string(k), prefix) {
+				return false, nil
+			}
+			if pattern != "" {
+				u, err := vsecure.ParseURI(string(k))
+				if err != nil || !p.Covers(u) {
+					return true, nil
+				}
+			}
+			var h vsecure.Secret
+			if err := decode(v, &h); err != nil {
+				return false, err
+			}
+			out = append(out, h)
+			return len(out) <= limit, nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, out[limit-1].URI, nil
+	}
+	return out, "", nil
+}
+
+// versionKey orders a secret's versions numerically under its URI.
+func versionKey(uri string, version int) string {
+	return fmt.Sprintf("%s\x00%010d", uri, version)
+}
+
+func grantKey(principal, resource string, op vsecure.Operation) []byte {
+	return []byte(principal + "\x00" + resource + "\x00" + string(op))
+}
