@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,7 @@ var expectations = map[string]expectation{
 	"keys-create":         {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
 	"keys-list":           {200, []string{"keys", "pagination"}, nil},
 	"keys-delete":         {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
+	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
 }
 
 // TestFunctionsUnderRIE runs every real bootstrap under aws-lambda-rie
@@ -135,17 +137,23 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	w := newWorld(t, ctx)
 
 	t.Run("every_function_with_its_sample_event", func(t *testing.T) {
+		var functions []string
 		for _, rt := range httpapi.Routes() {
-			exp, ok := expectations[rt.Function]
+			if !slices.Contains(functions, rt.Function) {
+				functions = append(functions, rt.Function)
+			}
+		}
+		for _, fn := range functions {
+			exp, ok := expectations[fn]
 			if !ok {
-				t.Errorf("%s: no expectation for its sample event; add one", rt.Function)
+				t.Errorf("%s: no expectation for its sample event; add one", fn)
 				continue
 			}
-			t.Run(rt.Function, func(t *testing.T) {
+			t.Run(fn, func(t *testing.T) {
 				var ev events.APIGatewayV2HTTPRequest
-				w.readEvent(t, rt.Function, &ev)
+				w.readEvent(t, fn, &ev)
 				var resp events.APIGatewayV2HTTPResponse
-				w.invoke(t, ctx, rt.Function, ev, &resp)
+				w.invoke(t, ctx, fn, ev, &resp)
 				if resp.StatusCode != exp.status {
 					t.Fatalf("status %d, want %d: %s", resp.StatusCode, exp.status, resp.Body)
 				}

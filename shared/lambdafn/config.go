@@ -17,14 +17,19 @@ import (
 )
 
 // Config is a function's configuration, read once from its environment.
+// The names are the ones the CDK stack (infra/) sets; a function gets only
+// the variables of what it may touch, so only the store's are required of
+// functions that use the store.
 type Config struct {
 	Table      string // VSECURE_TABLE: the state table
 	AuditTable string // VSECURE_AUDIT_TABLE: the append-only audit table
-	KMSKeyID   string // VSECURE_KMS_KEY_ID: id, ARN or alias of the KMS key
+	PublicURL  string // VSECURE_PUBLIC_URL: base of approvalUrl links
+	// KMSKeyID (VSECURE_KMS_KEY_ARN, or VSECURE_KMS_KEY_ID for the
+	// emulators) is set only for functions that seal or open values.
+	KMSKeyID string
 	// CursorKey signs pagination cursors (VSECURE_CURSOR_KEY, base64 of ≥32
-	// bytes). Every function of one deployment must share it.
+	// bytes); every paginating function of a deployment must share it.
 	CursorKey []byte
-	PublicURL string // VSECURE_PUBLIC_URL: base of approvalUrl links
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -38,14 +43,17 @@ type Config struct {
 	KMSEndpoint      string // AWS_ENDPOINT_URL_KMS
 }
 
-// ConfigFromEnv reads and validates the configuration. The error names every
-// missing or invalid variable, so a misconfigured function fails its init
-// with a message that says what to fix.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
+// ConfigFromEnv reads and validates the configuration of a function that
+// uses the store. The error names every missing or invalid variable, so a
+// misconfigured function fails its init with a message that says what to
+// fix.
+func ConfigFromEnv(getenv func(string) string) (Config, error) { return configFromEnv(getenv, true) }
+
+func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 	var missing []string
 	req := func(name string) string {
 		v := strings.TrimSpace(getenv(name))
-		if v == "" {
+		if v == "" && store {
 			missing = append(missing, name)
 		}
 		return v
@@ -53,28 +61,35 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		Table:            req("VSECURE_TABLE"),
 		AuditTable:       req("VSECURE_AUDIT_TABLE"),
-		KMSKeyID:         req("VSECURE_KMS_KEY_ID"),
 		PublicURL:        req("VSECURE_PUBLIC_URL"),
 		Region:           req("AWS_REGION"),
 		AccessKeyID:      req("AWS_ACCESS_KEY_ID"),
 		SecretAccessKey:  req("AWS_SECRET_ACCESS_KEY"),
+		KMSKeyID:         strings.TrimSpace(getenv("VSECURE_KMS_KEY_ARN")),
 		SessionToken:     getenv("AWS_SESSION_TOKEN"),
 		LogLevel:         getenv("AWS_LAMBDA_LOG_LEVEL"),
 		DynamoDBEndpoint: getenv("AWS_ENDPOINT_URL_DYNAMODB"),
 		KMSEndpoint:      getenv("AWS_ENDPOINT_URL_KMS"),
 	}
-	cursor := req("VSECURE_CURSOR_KEY")
+	if c.KMSKeyID == "" {
+		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
+	}
 	var errs []error
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))
 	}
-	if cursor != "" {
+	switch cursor := strings.TrimSpace(getenv("VSECURE_CURSOR_KEY")); {
+	case cursor != "":
 		k, err := base64.StdEncoding.DecodeString(cursor)
 		if err != nil || len(k) < 32 {
 			// The value is a secret: never echo it.
 			errs = append(errs, errors.New("VSECURE_CURSOR_KEY must be the base64 of at least 32 bytes"))
 		}
 		c.CursorKey = k
+	case getenv("VSECURE_CURSOR_SECRET_ARN") != "":
+		// Reading the key from Secrets Manager is not built yet; failing
+		// here beats signing cursors with a key no other container shares.
+		errs = append(errs, errors.New("VSECURE_CURSOR_KEY is required (loading it from VSECURE_CURSOR_SECRET_ARN is not implemented yet)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("lambdafn: %w", err)

@@ -2,6 +2,7 @@ package lambdafn
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 
@@ -24,6 +25,15 @@ type Function struct {
 // New wires the gate and the HTTP API over store and sealer. It makes no
 // network call: clients connect on first use.
 func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logger) (*Function, error) {
+	if len(cfg.CursorKey) == 0 {
+		// A function that does not paginate still needs a key to build the
+		// gate; a per-container random one makes any cursor it were shown
+		// fail verification (400), never verify.
+		cfg.CursorKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.CursorKey); err != nil {
+			return nil, err
+		}
+	}
 	g, err := gate.New(gate.Config{
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
 	})
@@ -33,6 +43,23 @@ func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logge
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
 	return &Function{Gate: g, API: api, Log: log}, nil
 }
+
+// noSealer stands in for functions the stack gives no KMS key: they never
+// seal or open, and if they tried, the call fails closed.
+type noSealer struct{}
+
+func (noSealer) Seal(context.Context, []byte, vsecure.SealContext) (vsecure.Sealed, error) {
+	return vsecure.Sealed{}, vsecure.Errorf(vsecure.EInternal, "this function has no KMS key (VSECURE_KMS_KEY_ARN)")
+}
+
+func (noSealer) Open(context.Context, vsecure.Sealed, vsecure.SealContext) ([]byte, error) {
+	return nil, vsecure.Errorf(vsecure.EInternal, "this function has no KMS key (VSECURE_KMS_KEY_ARN)")
+}
+
+// noStore stands in for functions that use no state (health): the stack
+// gives them no table. Any call would hit the nil interface and panic,
+// which the handler recovers as a 500; none is made.
+type noStore struct{ vsecure.Store }
 
 // Endpoint serves the routes of one function of the route table.
 type Endpoint struct {

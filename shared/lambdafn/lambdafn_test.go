@@ -265,7 +265,7 @@ func TestEndpointForUnknownFunction(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	full := map[string]string{
-		"VSECURE_TABLE": "t", "VSECURE_AUDIT_TABLE": "a", "VSECURE_KMS_KEY_ID": "alias/k",
+		"VSECURE_TABLE": "t", "VSECURE_AUDIT_TABLE": "a", "VSECURE_KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/k",
 		"VSECURE_CURSOR_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"VSECURE_PUBLIC_URL": "https://api.example.com", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s",
@@ -275,7 +275,10 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil || c.Table != "t" || len(c.CursorKey) != 32 {
 		t.Fatalf("full env: %+v, %v", c, err)
 	}
-	for _, name := range []string{"VSECURE_TABLE", "VSECURE_AUDIT_TABLE", "VSECURE_KMS_KEY_ID", "VSECURE_CURSOR_KEY", "VSECURE_PUBLIC_URL", "AWS_REGION"} {
+	if c.KMSKeyID != full["VSECURE_KMS_KEY_ARN"] {
+		t.Errorf("KMS key %q, want VSECURE_KMS_KEY_ARN", c.KMSKeyID)
+	}
+	for _, name := range []string{"VSECURE_TABLE", "VSECURE_AUDIT_TABLE", "VSECURE_PUBLIC_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"} {
 		m := map[string]string{}
 		for k, v := range full {
 			if k != name {
@@ -293,6 +296,16 @@ func TestConfigFromEnv(t *testing.T) {
 	bad["VSECURE_CURSOR_KEY"] = "c2hvcnQta2V5"
 	if _, err := ConfigFromEnv(env(bad)); err == nil || strings.Contains(err.Error(), "c2hvcnQta2V5") {
 		t.Errorf("short cursor key: err = %v, want a refusal that does not echo the value", err)
+	}
+	// The stack's secret ARN alone is refused loudly until it is loaded.
+	delete(bad, "VSECURE_CURSOR_KEY")
+	bad["VSECURE_CURSOR_SECRET_ARN"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:c"
+	if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), "VSECURE_CURSOR_KEY") {
+		t.Errorf("cursor secret ARN only: err = %v, want VSECURE_CURSOR_KEY named", err)
+	}
+	// health gets only VSECURE_ENV from the stack.
+	if _, err := configFromEnv(env(map[string]string{"VSECURE_ENV": "dev"}), false); err != nil {
+		t.Errorf("a store-free function: %v", err)
 	}
 }
 

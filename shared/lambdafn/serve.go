@@ -12,13 +12,22 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vsecure/vsecure/shared/crypto/kms"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
 
 // Serve runs the endpoint function named function (an entry of
 // httpapi.Routes) until the Lambda runtime stops it.
-func Serve(function string) {
-	f, log := mustOpen(os.Stdout)
+func Serve(function string) { ServeWith(function, nil) }
+
+// ServeWith is Serve for functions whose routes are served by a handler of
+// another package (API.Extra): extend installs it. Keeping that wiring in
+// the function's own main.go keeps its imports out of every other binary.
+func ServeWith(function string, extend func(*Function)) {
+	f, log := mustOpen(os.Stdout, usesStore(function))
+	if extend != nil {
+		extend(f)
+	}
 	e, err := f.Endpoint(function)
 	if err != nil {
 		fatal(log, err)
@@ -28,17 +37,35 @@ func Serve(function string) {
 
 // ServeAuthorizer runs the API Gateway authorizer function.
 func ServeAuthorizer() {
-	f, _ := mustOpen(os.Stdout)
+	f, _ := mustOpen(os.Stdout, true)
 	lambda.Start(f.Authorizer().Handle)
+}
+
+// usesStore: only functions whose every route is public (health) run
+// without the store; the stack gives them no table.
+func usesStore(function string) bool {
+	for _, r := range httpapi.Routes() {
+		if r.Function == function && r.Auth != httpapi.AuthNone {
+			return true
+		}
+	}
+	return false
 }
 
 // mustOpen builds the function from its environment, or ends the process:
 // Lambda then reports an init error carrying the logged reason.
-func mustOpen(w io.Writer) (*Function, *slog.Logger) {
+func mustOpen(w io.Writer, store bool) (*Function, *slog.Logger) {
 	log := NewLogger(w, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
-	cfg, err := ConfigFromEnv(os.Getenv)
+	cfg, err := configFromEnv(os.Getenv, store)
 	if err != nil {
 		fatal(log, err)
+	}
+	if !store {
+		f, err := New(cfg, noStore{}, noSealer{}, log)
+		if err != nil {
+			fatal(log, err)
+		}
+		return f, log
 	}
 	f, err := Open(cfg, log)
 	if err != nil {
@@ -73,6 +100,9 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.KMSKeyID == "" {
+		return New(cfg, store, noSealer{}, log)
 	}
 	kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
 		o.RetryMaxAttempts = 3
