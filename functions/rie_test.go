@@ -1,0 +1,348 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/lambdafn/rie"
+	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+)
+
+// world is one deployment under the emulators: fresh tables seeded with the
+// sample world, every function built for the host, and the environment a
+// function gets from the CDK stack (pointed at DynamoDB Local and
+// local-kms).
+type world struct {
+	rieBin string
+	bins   string
+	env    []string
+	events string
+	rts    map[string]*rie.Runtime
+}
+
+func newWorld(t *testing.T, ctx context.Context) *world {
+	t.Helper()
+	vars, err := sample.EmulatorEnv(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := rie.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}, env: sample.EnvList(vars)}
+	if w.rieBin, err = rie.Install(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	if err := rie.Build(ctx, root, w.bins, "./functions/..."); err != nil {
+		t.Fatal(err)
+	}
+	if err := sample.Deploy(ctx, vars); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, r := range w.rts {
+			r.Close()
+		}
+	})
+	return w
+}
+
+// runtime returns the running emulator for function fn, starting it once.
+func (w *world) runtime(t *testing.T, ctx context.Context, fn string) *rie.Runtime {
+	t.Helper()
+	if r, ok := w.rts[fn]; ok {
+		return r
+	}
+	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, fn), append(w.env, "AWS_LAMBDA_FUNCTION_NAME=vsecure-"+fn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.rts[fn] = r
+	return r
+}
+
+func (w *world) readEvent(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(w.events, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) invoke(t *testing.T, ctx context.Context, fn string, ev, out any) {
+	t.Helper()
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.runtime(t, ctx, fn)
+	body, err := r.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(body), `"errorMessage"`) && !strings.Contains(string(body), `"statusCode"`) && !strings.Contains(string(body), `"isAuthorized"`) {
+		t.Fatalf("%s returned a function error: %s\n%s", fn, body, r.Output())
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("%s: response %s: %v", fn, body, err)
+	}
+}
+
+// expectation of one sample event's main success case.
+type expectation struct {
+	status int
+	keys   []string          // top-level body fields that must be present
+	equal  map[string]string // top-level string fields with a fixed value
+}
+
+var expectations = map[string]expectation{
+	"health":              {200, []string{"status"}, map[string]string{"status": "ok"}},
+	"resources-list":      {200, []string{"resources"}, nil},
+	"resources-configure": {200, []string{"uri", "permissions"}, map[string]string{"uri": "vsecure://secrets/dev/*"}},
+	"resources-get":       {200, []string{"uri", "value", "version"}, map[string]string{"uri": sample.StagingSecret, "value": sample.StagingValue}},
+	"resources-put":       {200, []string{"uri", "version"}, map[string]string{"uri": sample.StagingSecret}},
+	"secrets-list":        {200, []string{"secrets", "pagination"}, nil},
+	"approvals-request":   {201, []string{"approvalId", "approvalUrl", "expiresAt"}, map[string]string{"status": "pending"}},
+	"approvals-list":      {200, []string{"data", "pagination"}, nil},
+	"approvals-get":       {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},
+	"approvals-respond":   {200, []string{"approvalId", "accessToken"}, map[string]string{"status": "approved", "approvedBy": "alice"}},
+	"approvals-revoke":    {200, []string{"approvalId", "revokedAt"}, map[string]string{"status": "revoked"}},
+	"audit-list":          {200, []string{"logs", "pagination"}, nil},
+	"keys-create":         {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
+	"keys-list":           {200, []string{"keys", "pagination"}, nil},
+	"keys-delete":         {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
+	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
+}
+
+// TestFunctionsUnderRIE runs every real bootstrap under aws-lambda-rie
+// against DynamoDB Local and local-kms.
+func TestFunctionsUnderRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	w := newWorld(t, ctx)
+
+	t.Run("every_function_with_its_sample_event", func(t *testing.T) {
+		var functions []string
+		for _, rt := range httpapi.Routes() {
+			if !slices.Contains(functions, rt.Function) {
+				functions = append(functions, rt.Function)
+			}
+		}
+		for _, fn := range functions {
+			exp, ok := expectations[fn]
+			if !ok {
+				t.Errorf("%s: no expectation for its sample event; add one", fn)
+				continue
+			}
+			t.Run(fn, func(t *testing.T) {
+				var ev events.APIGatewayV2HTTPRequest
+				w.readEvent(t, fn, &ev)
+				var resp events.APIGatewayV2HTTPResponse
+				w.invoke(t, ctx, fn, ev, &resp)
+				if resp.StatusCode != exp.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, exp.status, resp.Body)
+				}
+				if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID {
+					t.Errorf("X-Request-Id %q, want the API Gateway request id %q", got, ev.RequestContext.RequestID)
+				}
+				if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
+					t.Errorf("Content-Type %q", ct)
+				}
+				var body map[string]any
+				if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+					t.Fatalf("body is not a JSON object: %s", resp.Body)
+				}
+				for _, k := range exp.keys {
+					if _, ok := body[k]; !ok {
+						t.Errorf("body lacks %q: %s", k, resp.Body)
+					}
+				}
+				for k, v := range exp.equal {
+					if body[k] != v {
+						t.Errorf("body %s = %v, want %q", k, body[k], v)
+					}
+				}
+			})
+		}
+		t.Run("authorizer", func(t *testing.T) {
+			for name, want := range map[string]bool{"authorizer-valid": true, "authorizer-invalid": false, "authorizer-missing-key": false} {
+				var ev events.APIGatewayV2CustomAuthorizerV2Request
+				w.readEvent(t, name, &ev)
+				var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
+				w.invoke(t, ctx, "authorizer", ev, &resp)
+				if resp.IsAuthorized != want {
+					t.Errorf("%s: isAuthorized %v, want %v", name, resp.IsAuthorized, want)
+				}
+				if want && (resp.Context["principal"] != "admin" || resp.Context["roles"] != "admin" || resp.Context["keyId"] != sample.AdminKeyID) {
+					t.Errorf("%s: context %v", name, resp.Context)
+				}
+			}
+		})
+		t.Run("endpoint_without_authorizer_context_is_refused", func(t *testing.T) {
+			var ev events.APIGatewayV2HTTPRequest
+			w.readEvent(t, "keys-list", &ev)
+			ev.RequestContext.Authorizer = nil
+			ev.Headers["authorization"] = "Bearer " + sample.AdminKey // a key alone is not trusted
+			var resp events.APIGatewayV2HTTPResponse
+			w.invoke(t, ctx, "keys-list", ev, &resp)
+			if resp.StatusCode != 401 || !strings.Contains(resp.Body, `"unauthenticated"`) {
+				t.Errorf("status %d %s, want 401 unauthenticated", resp.StatusCode, resp.Body)
+			}
+		})
+	})
+
+	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
+
+	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
+		for fn, r := range w.rts {
+			out := r.Output()
+			for _, secret := range []string{sample.AdminKey, sample.AgentKey, sample.ApproverKey, sample.StagingValue, sample.ProductionValue, "mcp_at_"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s: its output contains a credential or secret value", fn)
+				}
+			}
+			var saw bool
+			for line := range strings.Lines(out) {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) != nil {
+					continue // the emulator's own START/END/REPORT lines
+				}
+				if m["message"] == "request" || m["message"] == "authorized" || m["message"] == "denied" {
+					saw = true
+					if m["awsRequestId"] == nil || m["requestId"] == nil {
+						t.Errorf("%s: log line lacks awsRequestId or requestId: %s", fn, line)
+					}
+				}
+			}
+			if !saw {
+				t.Errorf("%s: no JSON request log line in its output:\n%s", fn, out)
+			}
+		}
+	})
+}
+
+// approvalFlow drives configure → write → request → approve → read → audit
+// only through the functions under the emulator: each call first goes
+// through the authorizer function, whose context is put into the endpoint
+// event, as API Gateway does.
+func approvalFlow(t *testing.T, ctx context.Context, w *world) {
+	n := 0
+	call := func(fn, method, path, body, cred string) (int, map[string]any) {
+		t.Helper()
+		n++
+		rid := fmt.Sprintf("flow-%d", n)
+		var aev events.APIGatewayV2CustomAuthorizerV2Request
+		w.readEvent(t, "authorizer-valid", &aev)
+		aev.Headers["authorization"] = "Bearer " + cred
+		aev.IdentitySource = []string{"Bearer " + cred}
+		aev.RequestContext.RequestID = rid
+		var ares events.APIGatewayV2CustomAuthorizerSimpleResponse
+		w.invoke(t, ctx, "authorizer", aev, &ares)
+		if !ares.IsAuthorized {
+			t.Fatalf("%s %s: the authorizer denied the credential", method, path)
+		}
+		var ev events.APIGatewayV2HTTPRequest
+		w.readEvent(t, fn, &ev)
+		if ev.RequestContext.HTTP.Method != method {
+			t.Fatalf("%s serves %s, not %s", fn, ev.RequestContext.HTTP.Method, method)
+		}
+		p, q, _ := strings.Cut(path, "?")
+		ev.RawPath, ev.RequestContext.HTTP.Path, ev.RawQueryString, ev.QueryStringParameters = p, p, q, nil
+		ev.Body = body
+		ev.RequestContext.RequestID = rid
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: ares.Context}
+		var resp events.APIGatewayV2HTTPResponse
+		w.invoke(t, ctx, fn, ev, &resp)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
+			t.Fatalf("%s %s: body %q", method, path, resp.Body)
+		}
+		return resp.StatusCode, m
+	}
+	must := func(status int, m map[string]any, want int, what string) map[string]any {
+		t.Helper()
+		if status != want {
+			t.Fatalf("%s: status %d, want %d: %v", what, status, want, m)
+		}
+		return m
+	}
+	const uri = "vsecure://secrets/flow/DB_PASSWORD"
+	res := "/v1/security/mcp/resources/" + url.PathEscape(uri)
+
+	s, m := call("resources-configure", "POST", "/v1/security/mcp/resources",
+		`{"uri":"vsecure://secrets/flow/*","permissions":["read"],"requiresApproval":true,"approvers":["alice"]}`, sample.AdminKey)
+	must(s, m, 200, "admin configures the policy")
+	s, m = call("resources-put", "PUT", res, `{"value":"flow-secret-value"}`, sample.AdminKey)
+	must(s, m, 200, "admin writes the secret")
+
+	s, m = call("resources-get", "GET", res, "", sample.AgentKey)
+	must(s, m, 403, "agent reads before approval")
+	if e, _ := m["error"].(map[string]any); e["code"] != "approval_required" || e["requestId"] == "" {
+		t.Fatalf("read before approval: %v, want approval_required with a requestId", m)
+	}
+
+	s, m = call("approvals-request", "POST", "/v1/security/mcp/approve",
+		`{"resource":"`+uri+`","operation":"read","reason":"flow test","ttl":600}`, sample.AgentKey)
+	id, _ := must(s, m, 201, "agent requests approval")["approvalId"].(string)
+	if m["status"] != "pending" || !strings.HasPrefix(id, "appr_") {
+		t.Fatalf("request: %v", m)
+	}
+
+	s, m = call("approvals-respond", "POST", "/v1/security/mcp/approvals/"+id+"/respond",
+		`{"action":"approve","reason":"ok"}`, sample.AgentKey)
+	must(s, m, 403, "requester approves its own request")
+
+	s, m = call("approvals-respond", "POST", "/v1/security/mcp/approvals/"+id+"/respond",
+		`{"action":"approve","reason":"ok"}`, sample.ApproverKey)
+	token, _ := must(s, m, 200, "approver approves")["accessToken"].(string)
+	if m["status"] != "approved" || token == "" {
+		t.Fatalf("approve: %v", m)
+	}
+
+	s, m = call("resources-get", "GET", res, "", sample.AgentKey)
+	if must(s, m, 200, "agent reads with its key after approval")["value"] != "flow-secret-value" || m["approvalId"] != id {
+		t.Fatalf("read after approval: %v", m)
+	}
+	// The access token alone: the authorizer turns it into a scoped identity.
+	s, m = call("resources-get", "GET", res, "", token)
+	if must(s, m, 200, "read with the access token")["value"] != "flow-secret-value" {
+		t.Fatalf("read with the token: %v", m)
+	}
+	s, m = call("resources-get", "GET", "/v1/security/mcp/resources/secrets/staging/API_TOKEN", "", token)
+	must(s, m, 403, "the access token on another resource")
+
+	s, m = call("audit-list", "GET", "/v1/security/mcp/audit?resource="+url.QueryEscape(uri)+"&limit=50", "", sample.AdminKey)
+	logs, _ := must(s, m, 200, "admin queries the audit log")["logs"].([]any)
+	seen := map[string]int{}
+	for _, l := range logs {
+		e := l.(map[string]any)
+		seen[fmt.Sprintf("%v/%v/%v", e["operation"], e["actor"], e["success"])]++
+		if md, _ := e["metadata"].(map[string]any); md["requestId"] == nil || !strings.HasPrefix(md["requestId"].(string), "flow-") {
+			t.Errorf("audit entry without the API Gateway request id: %v", e)
+		}
+	}
+	for _, want := range []string{"write/admin/true", "read/agent-1/false", "request_approval/agent-1/true",
+		"approve/alice/true", "read/agent-1/true"} {
+		if seen[want] == 0 {
+			t.Errorf("audit log lacks %s; has %v", want, seen)
+		}
+	}
+	if seen["read/agent-1/true"] < 2 {
+		t.Errorf("want two successful reads (key and token), have %v", seen)
+	}
+}

@@ -1,0 +1,7 @@
+// Command secrets-list is the Lambda function serving the "secrets-list" route(s) of the
+// route table (shared/httpapi.Routes) behind API Gateway.
+package main
+
+import "github.com/vsecure/vsecure/shared/lambdafn"
+
+func main() { lambdafn.Serve("secrets-list") }

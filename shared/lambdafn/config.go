@@ -1,0 +1,98 @@
+// Package lambdafn runs the gate's HTTP API on AWS Lambda: one function per
+// route of the route table behind an API Gateway HTTP API, plus the REQUEST
+// authorizer in front of them. It owns what is specific to that platform —
+// configuration from the function's environment, building the DynamoDB
+// store and KMS sealer once per container, the payload v2 proxy adapter, the
+// authorizer context that carries the caller's identity, and JSON logs that
+// carry both the Lambda and the API Gateway request ids — so that every
+// functions/<name>/main.go is a single call and the handlers themselves are
+// the very ones the local server runs.
+package lambdafn
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Config is a function's configuration, read once from its environment.
+// The names are the ones the CDK stack (infra/) sets; a function gets only
+// the variables of what it may touch, so only the store's are required of
+// functions that use the store.
+type Config struct {
+	Table      string // VSECURE_TABLE: the state table
+	AuditTable string // VSECURE_AUDIT_TABLE: the append-only audit table
+	PublicURL  string // VSECURE_PUBLIC_URL: base of approvalUrl links
+	// KMSKeyID (VSECURE_KMS_KEY_ARN, or VSECURE_KMS_KEY_ID for the
+	// emulators) is set only for functions that seal or open values.
+	KMSKeyID string
+	// CursorKey signs pagination cursors (VSECURE_CURSOR_KEY, base64 of ≥32
+	// bytes); every paginating function of a deployment must share it.
+	CursorKey []byte
+
+	// Set by the Lambda runtime.
+	Region          string // AWS_REGION
+	AccessKeyID     string // AWS_ACCESS_KEY_ID
+	SecretAccessKey string // AWS_SECRET_ACCESS_KEY
+	SessionToken    string // AWS_SESSION_TOKEN (optional)
+	LogLevel        string // AWS_LAMBDA_LOG_LEVEL (optional: DEBUG, INFO, WARN, ERROR)
+
+	// Endpoint overrides for emulators (optional; the SDK's own names).
+	DynamoDBEndpoint string // AWS_ENDPOINT_URL_DYNAMODB
+	KMSEndpoint      string // AWS_ENDPOINT_URL_KMS
+}
+
+// ConfigFromEnv reads and validates the configuration of a function that
+// uses the store. The error names every missing or invalid variable, so a
+// misconfigured function fails its init with a message that says what to
+// fix.
+func ConfigFromEnv(getenv func(string) string) (Config, error) { return configFromEnv(getenv, true) }
+
+func configFromEnv(getenv func(string) string, store bool) (Config, error) {
+	var missing []string
+	req := func(name string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" && store {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	c := Config{
+		Table:            req("VSECURE_TABLE"),
+		AuditTable:       req("VSECURE_AUDIT_TABLE"),
+		PublicURL:        req("VSECURE_PUBLIC_URL"),
+		Region:           req("AWS_REGION"),
+		AccessKeyID:      req("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey:  req("AWS_SECRET_ACCESS_KEY"),
+		KMSKeyID:         strings.TrimSpace(getenv("VSECURE_KMS_KEY_ARN")),
+		SessionToken:     getenv("AWS_SESSION_TOKEN"),
+		LogLevel:         getenv("AWS_LAMBDA_LOG_LEVEL"),
+		DynamoDBEndpoint: getenv("AWS_ENDPOINT_URL_DYNAMODB"),
+		KMSEndpoint:      getenv("AWS_ENDPOINT_URL_KMS"),
+	}
+	if c.KMSKeyID == "" {
+		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
+	}
+	var errs []error
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))
+	}
+	switch cursor := strings.TrimSpace(getenv("VSECURE_CURSOR_KEY")); {
+	case cursor != "":
+		k, err := base64.StdEncoding.DecodeString(cursor)
+		if err != nil || len(k) < 32 {
+			// The value is a secret: never echo it.
+			errs = append(errs, errors.New("VSECURE_CURSOR_KEY must be the base64 of at least 32 bytes"))
+		}
+		c.CursorKey = k
+	case getenv("VSECURE_CURSOR_SECRET_ARN") != "":
+		// Reading the key from Secrets Manager is not built yet; failing
+		// here beats signing cursors with a key no other container shares.
+		errs = append(errs, errors.New("VSECURE_CURSOR_KEY is required (loading it from VSECURE_CURSOR_SECRET_ARN is not implemented yet)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("lambdafn: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,90 @@
+package lambdafn
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Function holds what one Lambda container builds once and reuses for
+// every invocation.
+type Function struct {
+	Gate *gate.Gate
+	API  *httpapi.API
+	Log  *slog.Logger
+}
+
+// New wires the gate and the HTTP API over store and sealer. It makes no
+// network call: clients connect on first use.
+func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logger) (*Function, error) {
+	if len(cfg.CursorKey) == 0 {
+		// A function that does not paginate still needs a key to build the
+		// gate; a per-container random one makes any cursor it were shown
+		// fail verification (400), never verify.
+		cfg.CursorKey = make([]byte, 32)
+		if _, err := rand.Read(cfg.CursorKey); err != nil {
+			return nil, err
+		}
+	}
+	g, err := gate.New(gate.Config{
+		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
+	return &Function{Gate: g, API: api, Log: log}, nil
+}
+
+// noSealer stands in for functions the stack gives no KMS key: they never
+// seal or open, and if they tried, the call fails closed.
+type noSealer struct{}
+
+func (noSealer) Seal(context.Context, []byte, vsecure.SealContext) (vsecure.Sealed, error) {
+	return vsecure.Sealed{}, vsecure.Errorf(vsecure.EInternal, "this function has no KMS key (VSECURE_KMS_KEY_ARN)")
+}
+
+func (noSealer) Open(context.Context, vsecure.Sealed, vsecure.SealContext) ([]byte, error) {
+	return nil, vsecure.Errorf(vsecure.EInternal, "this function has no KMS key (VSECURE_KMS_KEY_ARN)")
+}
+
+// noStore stands in for functions that use no state (health): the stack
+// gives them no table. Any call would hit the nil interface and panic,
+// which the handler recovers as a 500; none is made.
+type noStore struct{ vsecure.Store }
+
+// Endpoint serves the routes of one function of the route table.
+type Endpoint struct {
+	adapter *httpadapter.HandlerAdapterV2
+}
+
+// Endpoint returns the proxy handler for function.
+func (f *Function) Endpoint(function string) (*Endpoint, error) {
+	h, err := f.API.FunctionHandler(function)
+	if err != nil {
+		return nil, err
+	}
+	return &Endpoint{adapter: httpadapter.NewV2(h)}, nil
+}
+
+// Handle converts the API Gateway v2 event to an http.Request (the event's
+// request context rides along in ctx for AuthorizerContext), runs the
+// handler and converts the response back. The API Gateway request id
+// becomes the request id of logs, audit entries and error envelopes.
+func (e *Endpoint) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if id := ev.RequestContext.RequestID; id != "" {
+		ctx = httpapi.WithRequestID(ctx, id)
+	}
+	return e.adapter.ProxyWithContext(ctx, ev)
+}
+
+// Authorizer returns the authorizer handler.
+func (f *Function) Authorizer() Authorizer { return Authorizer{Gate: f.Gate, Log: f.Log} }

@@ -1,0 +1,323 @@
+package lambdafn
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// fakeStore holds keys and audit entries; every other Store method panics
+// (the embedded nil interface), so a test touching more fails loudly.
+type fakeStore struct {
+	vsecure.Store
+	mu    sync.Mutex
+	keys  map[string]vsecure.Key
+	audit []vsecure.Entry
+	down  bool
+}
+
+func (s *fakeStore) KeyByHash(_ context.Context, h string) (vsecure.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return vsecure.Key{}, vsecure.Errorf(vsecure.EUnavailable, "dynamodb: connection refused")
+	}
+	k, ok := s.keys[h]
+	if !ok {
+		return vsecure.Key{}, vsecure.Errorf(vsecure.ENotFound, "no key")
+	}
+	return k, nil
+}
+
+func (s *fakeStore) ApprovalByToken(context.Context, string) (vsecure.Approval, error) {
+	return vsecure.Approval{}, vsecure.Errorf(vsecure.ENotFound, "no token")
+}
+
+func (s *fakeStore) AppendAudit(_ context.Context, e vsecure.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return vsecure.Errorf(vsecure.EUnavailable, "dynamodb: connection refused")
+	}
+	s.audit = append(s.audit, e)
+	return nil
+}
+
+func (s *fakeStore) QueryAudit(context.Context, vsecure.AuditFilter, string, int) ([]vsecure.Entry, string, error) {
+	return nil, "", nil
+}
+
+const testKey = "vsk_unit-test-key-0123456789abcdefghijklmnopqrstuv"
+
+func newTestFunction(t *testing.T, logs *bytes.Buffer) (*Function, *fakeStore) {
+	t.Helper()
+	st := &fakeStore{keys: map[string]vsecure.Key{
+		gate.HashCredential(testKey): {ID: "key_1", Principal: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor, vsecure.RoleAgent}},
+	}}
+	sealer, err := local.Load(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{CursorKey: bytes.Repeat([]byte{1}, 32), PublicURL: "https://api.example.com"}
+	f, err := New(cfg, st, sealer, NewLogger(logs, "DEBUG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st
+}
+
+func TestPrincipalRoundTrip(t *testing.T) {
+	exp := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+	for name, p := range map[string]vsecure.Principal{
+		"api_key":      {ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent, vsecure.RoleApprover}, KeyID: "key_1"},
+		"access_token": {ID: "agent-1", Scope: &vsecure.Scope{ApprovalID: "appr_1", Resource: "vsecure://secrets/p/DB", Operation: vsecure.OpRead, ExpiresAt: exp}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Through JSON, as API Gateway carries it.
+			b, _ := json.Marshal(EncodePrincipal(p))
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			got, err := DecodePrincipal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gb, _ := json.Marshal(got)
+			wb, _ := json.Marshal(p)
+			if string(gb) != string(wb) {
+				t.Errorf("round trip: got %s, want %s", gb, wb)
+			}
+		})
+	}
+}
+
+func TestDecodePrincipalRefusesMalformedContexts(t *testing.T) {
+	for name, m := range map[string]map[string]any{
+		"empty":              {},
+		"no_principal":       {"roles": "admin"},
+		"non_string":         {"principal": "a", "roles": true},
+		"unknown_role":       {"principal": "a", "roles": "root"},
+		"scope_without_uri":  {"principal": "a", "approvalId": "appr_1", "operation": "read", "expiresAt": "2026-11-25T13:00:00Z"},
+		"scope_bad_op":       {"principal": "a", "approvalId": "appr_1", "resource": "vsecure://secrets/a/b", "operation": "delete", "expiresAt": "2026-11-25T13:00:00Z"},
+		"scope_bad_deadline": {"principal": "a", "approvalId": "appr_1", "resource": "vsecure://secrets/a/b", "operation": "read", "expiresAt": "soon"},
+	} {
+		if _, err := DecodePrincipal(m); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func authEvent(headers map[string]string) events.APIGatewayV2CustomAuthorizerV2Request {
+	var ev events.APIGatewayV2CustomAuthorizerV2Request
+	ev.Version, ev.Type, ev.Headers = "2.0", "REQUEST", headers
+	ev.RequestContext.RequestID = "apigw-req-1"
+	ev.RequestContext.HTTP.SourceIP = "203.0.113.10"
+	return ev
+}
+
+func TestAuthorizer(t *testing.T) {
+	var logs bytes.Buffer
+	f, st := newTestFunction(t, &logs)
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		headers map[string]string
+		allow   bool
+	}{
+		"bearer":      {map[string]string{"authorization": "Bearer " + testKey}, true},
+		"x_api_key":   {map[string]string{"x-api-key": testKey}, true},
+		"unknown_key": {map[string]string{"authorization": "Bearer vsk_nobody-0123456789abcdefghijklmnopqrstuvwxyz"}, false},
+		"missing_key": {map[string]string{}, false},
+		"basic_auth":  {map[string]string{"authorization": "Basic " + testKey}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := f.Authorizer().Handle(ctx, authEvent(tc.headers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.IsAuthorized != tc.allow {
+				t.Fatalf("isAuthorized = %v, want %v", resp.IsAuthorized, tc.allow)
+			}
+			if !tc.allow {
+				if resp.Context != nil {
+					t.Errorf("a deny carries context %v", resp.Context)
+				}
+				return
+			}
+			want := map[string]any{"principal": "auditor-1", "roles": "auditor,agent", "keyId": "key_1"}
+			if b, w := mustJSON(resp.Context), mustJSON(want); b != w {
+				t.Errorf("context %s, want %s", b, w)
+			}
+		})
+	}
+	// Refusals are audited as anonymous with the API Gateway request id.
+	last := st.audit[len(st.audit)-1]
+	if last.Success || last.Actor != vsecure.Anonymous || last.Metadata["requestId"] != "apigw-req-1" {
+		t.Errorf("refusal audit entry %+v", last)
+	}
+	t.Run("store_down_is_an_error_not_a_deny", func(t *testing.T) {
+		st.mu.Lock()
+		st.down = true
+		st.mu.Unlock()
+		defer func() { st.mu.Lock(); st.down = false; st.mu.Unlock() }()
+		_, err := f.Authorizer().Handle(ctx, authEvent(map[string]string{"authorization": "Bearer " + testKey}))
+		if err == nil || strings.Contains(err.Error(), "dynamodb") {
+			t.Fatalf("err = %v, want a bare error without internals", err)
+		}
+	})
+	if strings.Contains(logs.String(), testKey) {
+		t.Error("the API key appears in the logs")
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func endpointEvent(method, path string, authz map[string]any) events.APIGatewayV2HTTPRequest {
+	var ev events.APIGatewayV2HTTPRequest
+	ev.Version, ev.RawPath = "2.0", path
+	ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = method, path
+	ev.RequestContext.RequestID = "apigw-req-2"
+	ev.RequestContext.DomainName = "api.example.com"
+	if authz != nil {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: authz}
+	}
+	return ev
+}
+
+func TestEndpoint(t *testing.T) {
+	var logs bytes.Buffer
+	f, st := newTestFunction(t, &logs)
+	e, err := f.Endpoint("audit-list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "lambda-req-9"})
+	auditor := EncodePrincipal(vsecure.Principal{ID: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}})
+	for name, tc := range map[string]struct {
+		authz  map[string]any
+		status int
+		code   string
+	}{
+		"authorizer_identity":       {auditor, 200, ""},
+		"no_authorizer_context":     {nil, 401, "unauthenticated"},
+		"malformed_context":         {map[string]any{"roles": "admin"}, 401, "unauthenticated"},
+		"identity_lacks_audit_role": {EncodePrincipal(vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}}), 403, "forbidden"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := e.Handle(ctx, endpointEvent("GET", "/v1/security/mcp/audit", tc.authz))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
+			}
+			if resp.Headers["X-Request-Id"] != "apigw-req-2" {
+				t.Errorf("X-Request-Id %q, want the API Gateway request id", resp.Headers["X-Request-Id"])
+			}
+			if tc.code == "" {
+				return
+			}
+			var env struct {
+				Error struct{ Code, RequestID string }
+			}
+			if err := json.Unmarshal([]byte(resp.Body), &env); err != nil || env.Error.Code != tc.code || env.Error.RequestID != "apigw-req-2" {
+				t.Errorf("body %s, want code %s with requestId apigw-req-2", resp.Body, tc.code)
+			}
+		})
+	}
+	var found bool
+	for _, e := range st.audit {
+		if e.Operation == vsecure.AuditAuthenticate && !e.Success && e.Metadata["requestId"] == "apigw-req-2" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("a request without authorizer identity was not audited")
+	}
+	// Logs are JSON and carry both request ids.
+	var line map[string]any
+	first := strings.SplitN(logs.String(), "\n", 2)[0]
+	if err := json.Unmarshal([]byte(first), &line); err != nil {
+		t.Fatalf("log line is not JSON: %q", first)
+	}
+	if line["awsRequestId"] != "lambda-req-9" || line["requestId"] != "apigw-req-2" {
+		t.Errorf("log line %v lacks awsRequestId/requestId", line)
+	}
+}
+
+func TestEndpointForUnknownFunction(t *testing.T) {
+	f, _ := newTestFunction(t, &bytes.Buffer{})
+	if _, err := f.Endpoint("no-such-function"); err == nil {
+		t.Fatal("accepted a function with no route")
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	full := map[string]string{
+		"VSECURE_TABLE": "t", "VSECURE_AUDIT_TABLE": "a", "VSECURE_KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/k",
+		"VSECURE_CURSOR_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
+		"VSECURE_PUBLIC_URL": "https://api.example.com", "AWS_REGION": "eu-west-1",
+		"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s",
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := ConfigFromEnv(env(full))
+	if err != nil || c.Table != "t" || len(c.CursorKey) != 32 {
+		t.Fatalf("full env: %+v, %v", c, err)
+	}
+	if c.KMSKeyID != full["VSECURE_KMS_KEY_ARN"] {
+		t.Errorf("KMS key %q, want VSECURE_KMS_KEY_ARN", c.KMSKeyID)
+	}
+	for _, name := range []string{"VSECURE_TABLE", "VSECURE_AUDIT_TABLE", "VSECURE_PUBLIC_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"} {
+		m := map[string]string{}
+		for k, v := range full {
+			if k != name {
+				m[k] = v
+			}
+		}
+		if _, err := ConfigFromEnv(env(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: err = %v, want it named", name, err)
+		}
+	}
+	bad := map[string]string{}
+	for k, v := range full {
+		bad[k] = v
+	}
+	bad["VSECURE_CURSOR_KEY"] = "c2hvcnQta2V5"
+	if _, err := ConfigFromEnv(env(bad)); err == nil || strings.Contains(err.Error(), "c2hvcnQta2V5") {
+		t.Errorf("short cursor key: err = %v, want a refusal that does not echo the value", err)
+	}
+	// The stack's secret ARN alone is refused loudly until it is loaded.
+	delete(bad, "VSECURE_CURSOR_KEY")
+	bad["VSECURE_CURSOR_SECRET_ARN"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:c"
+	if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), "VSECURE_CURSOR_KEY") {
+		t.Errorf("cursor secret ARN only: err = %v, want VSECURE_CURSOR_KEY named", err)
+	}
+	// health gets only VSECURE_ENV from the stack.
+	if _, err := configFromEnv(env(map[string]string{"VSECURE_ENV": "dev"}), false); err != nil {
+		t.Errorf("a store-free function: %v", err)
+	}
+}
+
+// The logger must never need globals: two loggers write independently.
+func TestNewLoggerLevels(t *testing.T) {
+	var b bytes.Buffer
+	NewLogger(&b, "ERROR").Info("dropped")
+	if b.Len() != 0 {
+		t.Errorf("INFO logged at ERROR level: %s", b.String())
+	}
+	NewLogger(&b, "").Info("kept", slog.String("k", "v"))
+	if !strings.Contains(b.String(), `"message":"kept"`) {
+		t.Errorf("default level drops INFO or uses other keys: %s", b.String())
+	}
+}

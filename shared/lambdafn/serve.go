@@ -1,0 +1,118 @@
+package lambdafn
+
+import (
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/vsecure/vsecure/shared/crypto/kms"
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/store/dynamo"
+)
+
+// Serve runs the endpoint function named function (an entry of
+// httpapi.Routes) until the Lambda runtime stops it.
+func Serve(function string) { ServeWith(function, nil) }
+
+// ServeWith is Serve for functions whose routes are served by a handler of
+// another package (API.Extra): extend installs it. Keeping that wiring in
+// the function's own main.go keeps its imports out of every other binary.
+func ServeWith(function string, extend func(*Function)) {
+	f, log := mustOpen(os.Stdout, usesStore(function))
+	if extend != nil {
+		extend(f)
+	}
+	e, err := f.Endpoint(function)
+	if err != nil {
+		fatal(log, err)
+	}
+	lambda.Start(e.Handle)
+}
+
+// ServeAuthorizer runs the API Gateway authorizer function.
+func ServeAuthorizer() {
+	f, _ := mustOpen(os.Stdout, true)
+	lambda.Start(f.Authorizer().Handle)
+}
+
+// usesStore: only functions whose every route is public (health) run
+// without the store; the stack gives them no table.
+func usesStore(function string) bool {
+	for _, r := range httpapi.Routes() {
+		if r.Function == function && r.Auth != httpapi.AuthNone {
+			return true
+		}
+	}
+	return false
+}
+
+// mustOpen builds the function from its environment, or ends the process:
+// Lambda then reports an init error carrying the logged reason.
+func mustOpen(w io.Writer, store bool) (*Function, *slog.Logger) {
+	log := NewLogger(w, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
+	cfg, err := configFromEnv(os.Getenv, store)
+	if err != nil {
+		fatal(log, err)
+	}
+	if !store {
+		f, err := New(cfg, noStore{}, noSealer{}, log)
+		if err != nil {
+			fatal(log, err)
+		}
+		return f, log
+	}
+	f, err := Open(cfg, log)
+	if err != nil {
+		fatal(log, err)
+	}
+	return f, log
+}
+
+func fatal(log *slog.Logger, err error) {
+	log.Error("init failed", "err", err)
+	os.Exit(1)
+}
+
+// Open builds the production function: the DynamoDB store and the KMS
+// sealer over clients created once for the container. Nothing here touches
+// the network; the clients connect on first use.
+//
+// The AWS configuration is assembled from the runtime's environment instead
+// of config.LoadDefaultConfig: a Lambda always has its role's credentials and
+// region in the environment, and skipping the shared-config, SSO, STS and
+// IMDS providers keeps both the binary and the cold start small.
+func Open(cfg Config, log *slog.Logger) (*Function, error) {
+	ac := aws.Config{
+		Region:      cfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken),
+	}
+	db := dynamodb.NewFromConfig(ac, dynamo.ClientOptions, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+	})
+	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.KMSKeyID == "" {
+		return New(cfg, store, noSealer{}, log)
+	}
+	kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
+		o.RetryMaxAttempts = 3
+		if cfg.KMSEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
+		}
+	})
+	sealer, err := kms.New(kc, cfg.KMSKeyID)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, store, sealer, log)
+}
