@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Secret is the head record of a secret: descriptive fields, the latest
-// version and access statistics. The value lives sealed in Latest.
+// Secret is the head record of a secret: descriptive fields, the number of
+// its latest version and access statistics. Values live sealed in each
+// SecretVersion.
 type Secret struct {
 	URI         string            `json:"uri"`
 	Name        string            `json:"name,omitempty"`
