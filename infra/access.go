@@ -74,6 +74,15 @@ var storeAccess = map[string][]grant{
 		{target{auditT, schema.IndexAuditKind}, []string{"dynamodb:Query"}},
 	},
 
+	// Audit digests: windows and digests are both read from the byTime
+	// index (entries under tpk=ALL, digests under tpk=DIGEST); a digest is
+	// one more conditional Put into the append-only audit table.
+	"AuditRange":   {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
+	"OldestAudit":  {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
+	"DigestBefore": {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
+	"Digests":      {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
+	"PutDigest":    {appendAudit},
+
 	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},

@@ -20,6 +20,8 @@ const (
 	exitOK    = 0
 	exitError = 1 // the API refused or failed; stderr names the error code
 	exitUsage = 2
+	// exitTampered: audit:verify found the log does not match its digests.
+	exitTampered = 3
 )
 
 // cmdEnv is what every client command works with.

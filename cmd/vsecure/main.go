@@ -39,6 +39,7 @@ func commandTable() map[string]command {
 		"mcp:respond":   {"approve or deny an approval request", runRespond},
 		"mcp:revoke":    {"end access granted by an approval", runRevoke},
 		"mcp:audit":     {"query the audit log", runAudit},
+		"audit:verify":  {"check the audit log against its signed digests; names tampered entries", runAuditVerify},
 		"secrets:put":   {"write a new version of a secret (value from stdin or --value)", runSecretPut},
 		"secrets:get":   {"print a secret's value", runSecretGet},
 		"secrets:list":  {"list secrets you may use (never values)", runSecretList},

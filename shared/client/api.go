@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -285,4 +286,15 @@ func setPage(v url.Values, limit int, cursor string) {
 		v.Set("limit", strconv.Itoa(limit))
 	}
 	set(v, "cursor", cursor)
+}
+
+// VerifyAudit checks the audit log of [from, to) (RFC 3339, empty for
+// unbounded) against its signed digests (admin, auditor).
+func (c *Client) VerifyAudit(ctx context.Context, from, to string) (digest.Report, error) {
+	v := url.Values{}
+	set(v, "from", from)
+	set(v, "to", to)
+	var out digest.Report
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit/verify", v, nil, &out)
+	return out, err
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
@@ -44,6 +45,10 @@ type Config struct {
 	Store vsecure.Store
 	// Sealer overrides the local sealer (for example KMS).
 	Sealer vsecure.Sealer
+	// DigestEvery is how often the audit digest step runs (default 1m;
+	// negative: never, tests call SealAudit). Now is its clock.
+	DigestEvery time.Duration
+	Now         func() time.Time
 }
 
 // Server is a running local server.
@@ -53,9 +58,11 @@ type Server struct {
 	// GeneratedAdminKey is set when no admin key was configured and a new
 	// one was minted: it is shown once and never stored in clear.
 	GeneratedAdminKey string
-	http              *http.Server
-	ln                net.Listener
-	closers           []func() error
+	// Digests seals the audit log; SealAudit runs it once.
+	Digests *digest.Sealer
+	http    *http.Server
+	ln      net.Listener
+	closers []func() error
 }
 
 // New builds the server and binds its listener (so Addr is known even for
@@ -106,8 +113,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
+	// Audit digests are signed with an Ed25519 key kept beside the master
+	// key (0600), whichever store is in use.
+	signer, err := local.LoadSigner(cfg.DataDir)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	dcfg := digest.Config{Store: store, Signer: signer, Log: cfg.Logger, Now: cfg.Now}
+	if s.Digests, err = digest.NewSealer(dcfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	verifier, err := digest.NewVerifier(dcfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	g, err := gate.New(gate.Config{
-		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
+		AuditVerifier: verifier,
+		Store:         store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
 		// Ten requests at once, then one every 30 s per requester: enough
 		// for any agent, too few to bury approvers in notifications.
 		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
@@ -133,6 +158,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	g.SetWorkflow(wf)
 	s.closers = append(s.closers, wf.Close)
+	if cfg.DigestEvery == 0 {
+		cfg.DigestEvery = time.Minute
+	}
+	if cfg.DigestEvery > 0 {
+		s.closers = append(s.closers, s.sealEvery(cfg.DigestEvery, cfg.Logger))
+	}
 	adminKey := cfg.AdminKey
 	if adminKey == "" {
 		marker := filepath.Join(cfg.DataDir, "admin.created")
@@ -171,6 +202,36 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxHeaderBytes:    32 << 10,
 	}
 	return s, nil
+}
+
+// sealEvery runs the digest step on a ticker until the returned stop is
+// called. The step is cheap when there is nothing to seal (two reads).
+func (s *Server) sealEvery(d time.Duration, log *slog.Logger) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			if _, err := s.SealAudit(ctx); err != nil && ctx.Err() == nil {
+				log.Error("audit digest step failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() error { cancel(); <-done; return nil }
+}
+
+// SealAudit seals every audit window that is due and returns how many
+// digests it wrote.
+func (s *Server) SealAudit(ctx context.Context) (int, error) {
+	ds, err := s.Digests.Seal(ctx)
+	return len(ds), err
 }
 
 // Addr is the bound address.

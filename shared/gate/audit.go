@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -99,4 +100,38 @@ func parseTime(name, s string) (time.Time, error) {
 		return time.Time{}, vsecure.Errorf(vsecure.EInvalid, "%s must be an RFC 3339 time such as 2024-03-15T10:30:00Z", name)
 	}
 	return t.UTC(), nil
+}
+
+// AuditVerifier checks the audit log against its signed digests
+// (digest.Verifier).
+type AuditVerifier interface {
+	Verify(ctx context.Context, from, to time.Time) (digest.Report, error)
+}
+
+// VerifyAudit checks the audit log of [from, to) against its digests
+// (admin, auditor). Findings are the answer, not an error: the call
+// succeeds and says what was tampered with.
+func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (digest.Report, error) {
+	e := g.entry(c, vsecure.AuditVerify, "")
+	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
+		return digest.Report{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
+	}
+	f, err := parseAuditFilter(AuditQuery{From: from, To: to})
+	if err != nil {
+		return digest.Report{}, g.fail(ctx, e, err)
+	}
+	if g.verifier == nil {
+		return digest.Report{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnavailable, "audit verification is not configured on this server"))
+	}
+	r, err := g.verifier.Verify(ctx, f.From, f.To)
+	if err != nil {
+		return digest.Report{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
+	}
+	e.Metadata["digests"] = strconv.Itoa(r.Digests)
+	e.Metadata["entries"] = strconv.Itoa(r.Entries)
+	e.Metadata["findings"] = strconv.Itoa(len(r.Findings))
+	if err := g.appendOK(ctx, e); err != nil {
+		return digest.Report{}, err
+	}
+	return r, nil
 }

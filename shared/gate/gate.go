@@ -54,6 +54,9 @@ type Config struct {
 	// ApprovalRequests limits approval requests per requester so that
 	// approvers cannot be spammed; nil does not limit.
 	ApprovalRequests *ratelimit.Limiter
+	// AuditVerifier checks the audit log against its signed digests; nil
+	// answers audit verification with 503.
+	AuditVerifier AuditVerifier
 	// Now and Rand are injectable for tests.
 	Now  func() time.Time
 	Rand io.Reader
@@ -70,6 +73,7 @@ type Gate struct {
 	now       func() time.Time
 	rand      io.Reader
 	requests  *ratelimit.Limiter
+	verifier  AuditVerifier
 }
 
 // New validates cfg and returns a gate.
@@ -83,7 +87,7 @@ func New(cfg Config) (*Gate, error) {
 	g := &Gate{
 		store: cfg.Store, sealer: cfg.Sealer, workflow: cfg.Workflow,
 		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, log: cfg.Logger,
-		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests,
+		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
 	}
 	if g.workflow == nil {
 		g.workflow = NopWorkflow{}

@@ -285,6 +285,18 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// verifyAudit answers with the verification report: 200 whether or not
+// anything was found; the findings are the result.
+func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	rep, err := a.Gate.VerifyAudit(r.Context(), callOf(r), q.Get("from"), q.Get("to"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
 func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
 	var b gate.KeyRequest
 	if err := decode(r, &b); err != nil {

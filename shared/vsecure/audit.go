@@ -25,6 +25,7 @@ const (
 	AuditListSecrets     = "list_secrets"
 	AuditMCP             = "mcp"
 	AuditSlack           = "slack_interaction"
+	AuditVerify          = "audit_verify"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -33,7 +34,7 @@ var AuditOperations = []string{
 	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
-	AuditKeyRevoke, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack,
+	AuditKeyRevoke, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

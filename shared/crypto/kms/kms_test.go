@@ -2,12 +2,14 @@ package kms_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/vsecure/vsecure/shared/crypto/cryptotest"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
@@ -71,4 +73,48 @@ func TestEncryptionContext(t *testing.T) {
 			t.Fatalf("err = %v, want unavailable", err)
 		}
 	})
+}
+
+// signingKey creates an ECC_NIST_P256 SIGN_VERIFY key in local-kms.
+func signingKey(t *testing.T, c *awskms.Client) string {
+	t.Helper()
+	out, err := c.CreateKey(t.Context(), &awskms.CreateKeyInput{
+		KeySpec:  kmstypes.KeySpecEccNistP256,
+		KeyUsage: kmstypes.KeyUsageTypeSignVerify,
+	})
+	if err != nil {
+		t.Fatalf("CreateKey ECC_NIST_P256: %v", err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn)
+}
+
+func TestSignerConformance(t *testing.T) {
+	c, _ := client(t)
+	a, err := kms.NewSigner(c, signingKey(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := kms.NewSigner(c, signingKey(t, c))
+	cryptotest.RunSigner(t, a, b)
+}
+
+// TestSignerMatchesKMSVerify checks the local verification against KMS's
+// own Verify, so a signature this package accepts is one KMS accepts.
+func TestSignerMatchesKMSVerify(t *testing.T) {
+	c, _ := client(t)
+	key := signingKey(t, c)
+	s, _ := kms.NewSigner(c, key)
+	msg := []byte("digest bytes")
+	sig, err := s.Sign(t.Context(), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(msg)
+	out, err := c.Verify(t.Context(), &awskms.VerifyInput{
+		KeyId: aws.String(key), Message: sum[:], MessageType: kmstypes.MessageTypeDigest,
+		Signature: sig, SigningAlgorithm: kmstypes.SigningAlgorithmSpecEcdsaSha256,
+	})
+	if err != nil || !out.SignatureValid {
+		t.Fatalf("KMS Verify = %v, %v", out, err)
+	}
 }

@@ -67,3 +67,37 @@ func TestLoad(t *testing.T) {
 }
 
 func sc() vsecure.SealContext { return vsecure.SealContext{URI: "vsecure://secrets/dev/X", Version: 1} }
+
+func TestSignerConformance(t *testing.T) {
+	a, err := LoadSigner(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadSigner(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cryptotest.RunSigner(t, a, b)
+}
+
+func TestSigningKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadSigner(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, SigningKeyFile))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	b, err := LoadSigner(dir)
+	if err != nil || b.KeyID() != a.KeyID() {
+		t.Fatalf("reload: %v, key %q want %q", err, b.KeyID(), a.KeyID())
+	}
+	if err := os.Chmod(filepath.Join(dir, SigningKeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSigner(dir); err == nil {
+		t.Fatal("a world-readable signing key was accepted")
+	}
+}

@@ -52,12 +52,13 @@ var (
 	bucketAudit     = []byte("audit")
 	bucketKeys      = []byte("keys")
 	bucketKeyHash   = []byte("keyhash")
+	bucketDigests   = []byte("digests")
 )
 
 var allBuckets = [][]byte{
 	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash,
+	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests,
 }
 
 const (

@@ -100,6 +100,13 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"zero_entry_writes_none":            testAuditZeroEntryWritesNone,
 		"failed_entry_fails_the_change":     testAuditFailedEntryFailsChange,
 	})
+	su.group(t, "AuditDigests", map[string]func(*env){
+		"range_is_the_window_oldest_first": testAuditRangeWindow,
+		"range_stops_when_asked":           testAuditRangeStops,
+		"oldest_entry":                     testOldestAudit,
+		"digests_round_trip_in_order":      testDigestsRoundTrip,
+		"same_window_conflicts":            testDigestSameWindowConflicts,
+	})
 	su.group(t, "Keys", map[string]func(*env){
 		"create_and_get":             testKeyCreateGet,
 		"missing_not_found":          testKeyMissing,

@@ -1,0 +1,97 @@
+package local
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// SigningKeyFile is the name of the audit-digest signing key in the data
+// dir: base64 of an Ed25519 seed, mode 0600, like the master key.
+const SigningKeyFile = "audit-signing.key"
+
+// Signer signs audit digests with Ed25519.
+type Signer struct {
+	priv  ed25519.PrivateKey
+	pub   ed25519.PublicKey
+	keyID string
+}
+
+// NewSigner returns a signer for a 32-byte Ed25519 seed.
+func NewSigner(seed []byte) (*Signer, error) {
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("signing key has %d bytes, want %d", len(seed), ed25519.SeedSize)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	pub := priv.Public().(ed25519.PublicKey)
+	sum := sha256.Sum256(pub)
+	return &Signer{priv: priv, pub: pub, keyID: "local-ed25519:" + hex.EncodeToString(sum[:8])}, nil
+}
+
+// LoadSigner returns the signer of dir/audit-signing.key, creating the key
+// (0600) on first use. A key readable by others is refused: whoever can
+// read it can forge digests.
+func LoadSigner(dir string) (*Signer, error) {
+	path := filepath.Join(dir, SigningKeyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create signing key: %w", err)
+		}
+		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n"); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		return NewSigner(seed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("signing key %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s is not base64", path)
+	}
+	return NewSigner(seed)
+}
+
+// KeyID names the key by its public key's hash.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// Algorithm is "Ed25519".
+func (s *Signer) Algorithm() string { return "Ed25519" }
+
+// Sign signs msg.
+func (s *Signer) Sign(_ context.Context, msg []byte) ([]byte, error) {
+	return ed25519.Sign(s.priv, msg), nil
+}
+
+// Verify checks sig over msg.
+func (s *Signer) Verify(_ context.Context, msg, sig []byte) error {
+	if !ed25519.Verify(s.pub, msg, sig) {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}

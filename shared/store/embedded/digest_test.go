@@ -1,0 +1,86 @@
+package embedded_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/vsecure/vsecure/shared/digest/digesttest"
+	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// boltWorld tampers with the bbolt file itself: it closes the store, edits
+// the buckets with bbolt directly, and reopens.
+type boltWorld struct {
+	path string
+	s    *embedded.Store
+}
+
+func (w *boltWorld) Store() vsecure.Store { return w.s }
+
+func (w *boltWorld) edit(t *testing.T, fn func(audit, digests *bolt.Bucket) error) {
+	t.Helper()
+	if err := w.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(w.path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket([]byte("audit")), tx.Bucket([]byte("digests"))) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s = open(t, w.path)
+}
+
+func (w *boltWorld) DeleteEntry(t *testing.T, key string) {
+	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Delete([]byte(key)) })
+}
+
+func (w *boltWorld) PutEntry(t *testing.T, key string, e vsecure.Entry) {
+	data, _ := json.Marshal(e)
+	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Put([]byte(key), data) })
+}
+
+// Swap exchanges two records: each key now holds the other's entry.
+func (w *boltWorld) Swap(t *testing.T, a, b string) {
+	w.edit(t, func(au, _ *bolt.Bucket) error {
+		va := append([]byte(nil), au.Get([]byte(a))...)
+		vb := append([]byte(nil), au.Get([]byte(b))...)
+		if err := au.Put([]byte(a), vb); err != nil {
+			return err
+		}
+		return au.Put([]byte(b), va)
+	})
+}
+
+func digestKey(t time.Time) []byte { return []byte(t.UTC().Format("2006-01-02T15:04:05.000000000Z")) }
+
+func (w *boltWorld) DeleteDigest(t *testing.T, from time.Time) {
+	w.edit(t, func(_, d *bolt.Bucket) error {
+		if d.Get(digestKey(from)) == nil {
+			t.Fatalf("no digest at %s", from)
+		}
+		return d.Delete(digestKey(from))
+	})
+}
+
+func (w *boltWorld) PutDigest(t *testing.T, dg vsecure.Digest) {
+	data, _ := json.Marshal(dg)
+	w.edit(t, func(_, d *bolt.Bucket) error { return d.Put(digestKey(dg.From), data) })
+}
+
+func TestDigestTamper(t *testing.T) {
+	digesttest.Run(t, func(t *testing.T) digesttest.World {
+		path := filepath.Join(t.TempDir(), "vsecure.db")
+		return &boltWorld{path: path, s: open(t, path)}
+	})
+}
