@@ -48,11 +48,12 @@ var (
 	bucketAudit     = []byte("audit")
 	bucketKeys      = []byte("keys")
 	bucketKeyHash   = []byte("keyhash")
+	bucketIdem      = []byte("idempotency")
 )
 
 var allBuckets = [][]byte{
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash,
+	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketIdem,
 }
 
 const (
