@@ -88,6 +88,14 @@ var storeAccess = map[string][]grant{
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+	// MarkKeyUsed is a TransactWriteItems of two Updates, no audit item.
+	"MarkKeyUsed": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}},
+
+	// Idempotency records: a conditional Put to reserve and to complete,
+	// a transactional Delete to release.
+	"ReserveIdempotency":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:GetItem"}}},
+	"CompleteIdempotency": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
+	"ReleaseIdempotency":  {{target{stateT, ""}, []string{"dynamodb:DeleteItem"}}},
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these

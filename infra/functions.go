@@ -1,5 +1,7 @@
 package main
 
+import "slices"
+
 // functionSpec is how one Lambda function is sized and what it may touch.
 // Every function in the route table (plus the authorizer) must have one:
 // a new route without a spec fails synth, so nobody ships a function with
@@ -42,10 +44,16 @@ const (
 	whyHot   = "256 MB: on the hot path of every audited read (BatchGet, KMS, TransactWrite); the extra CPU cuts cold-start TLS time; 10 s covers SDK retries"
 )
 
+// idempotent is what a function honouring Idempotency-Key adds to its
+// store methods (httpapi.Idempotent lists those functions).
+var idempotent = []string{"ReserveIdempotency", "CompleteIdempotency", "ReleaseIdempotency"}
+
+func with(methods ...[]string) []string { return slices.Concat(methods...) }
+
 // functionSpecs is keyed by function name (functions/<name>, build/<name>).
 var functionSpecs = map[string]functionSpec{
 	authorizerFunction: {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: runs before every uncached request, so cold start matters most; 5 s because API Gateway gives an authorizer 10 s and a slow authorizer should fail fast",
-		Store: []string{"KeyByHash", "ApprovalByToken", "AppendAudit"}},
+		Store: []string{"KeyByHash", "MarkKeyUsed", "ApprovalByToken", "AppendAudit"}},
 	"health": {MemoryMB: 128, TimeoutSeconds: 3, Why: "128 MB / 3 s: returns a constant"},
 
 	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"ListPolicies", "AppendAudit"}},
@@ -53,18 +61,18 @@ var functionSpecs = map[string]functionSpec{
 	"resources-get": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
 		Store: []string{"LoadAccess", "RecordRead", "AppendAudit"}, Sealer: sealOpen},
 	"resources-put": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
-		Store: []string{"LoadAccess", "PutSecret", "AppendAudit"}, Sealer: sealSeal},
+		Store: with([]string{"LoadAccess", "PutSecret", "AppendAudit"}, idempotent), Sealer: sealSeal},
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: []string{"ListPolicies", "ListSecrets", "AppendAudit"}, Cursor: true},
 
 	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"LoadAccess", "CreateApproval", "AppendAudit"}},
+		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent)},
 	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: []string{"ListApprovals", "AppendAudit"}, Cursor: true},
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: []string{"GetApproval", "AppendAudit"}},
 	"approvals-respond": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}},
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent)},
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}},
 
@@ -79,10 +87,14 @@ var functionSpecs = map[string]functionSpec{
 	"audit-verify": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: re-hashes every entry of the range (~150k entries/s per vCPU measured); API Gateway's integration limit is 30 s, so long ranges are verified in slices with --from/--to",
 		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}},
 
-	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"CreateKey", "AppendAudit"}},
+	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent)},
 	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: []string{"ListKeys", "AppendAudit"}, Cursor: true},
 	"keys-delete": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
+	// keys-rotate reads the old key, creates the new one with the audit
+	// entry, then cuts the old key's life short.
+	"keys-rotate": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: with([]string{"GetKey", "CreateKey", "UpdateKey", "AppendAudit"}, idempotent)},
 
 	// The Slack interaction webhook (route to come): Slack retries after
 	// 3 s, so it must answer within that. The Slack user → principal lookup

@@ -290,20 +290,21 @@ var wantPolicies = func() map[string][]string {
 	)
 	m := map[string][]string{
 		"health":              {logs, xray},
-		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
+		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:UpdateItem on table:vsecure"},
 		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
 		"resources-configure": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
 		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem,dynamodb:UpdateItem on table:vsecure", "Allow kms:Decrypt on key" + context},
-		"resources-put":       {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:PutItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
+		"resources-put":       {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":        {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
-		"approvals-request":   {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:PutItem on table:vsecure", audit},
+		"approvals-request":   {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit},
 		"approvals-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
 		"approvals-get":       {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
 		"approvals-respond":   {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"approvals-revoke":    {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"audit-list": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byActor,table:vsecure-audit/index/byKind," +
 			"table:vsecure-audit/index/byParent,table:vsecure-audit/index/byResource,table:vsecure-audit/index/byTime", cursor},
-		"keys-create": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
+		"keys-create": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"keys-rotate": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-list":   {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
 		"keys-delete": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 	}

@@ -532,10 +532,12 @@ func runKeyList(ctx context.Context, args []string, env func(string) string, std
 		state := "active"
 		if k.RevokedAt != nil {
 			state = "revoked " + tsp(k.RevokedAt)
+		} else if k.ExpiresAt != nil {
+			state = "expires " + tsp(k.ExpiresAt)
 		}
-		rows = append(rows, []string{k.ID, k.Principal, strings.Join(rs, ","), ts(k.CreatedAt), state})
+		rows = append(rows, []string{k.ID, k.Principal, strings.Join(rs, ","), ts(k.CreatedAt), tsp(k.LastUsedAt), state})
 	}
-	table(std.Out, []string{"ID", "PRINCIPAL", "ROLES", "CREATED", "STATE"}, rows)
+	table(std.Out, []string{"ID", "PRINCIPAL", "ROLES", "CREATED", "LAST USED", "STATE"}, rows)
 	e.pageHint(p)
 	return exitOK
 }
@@ -559,5 +561,34 @@ func runKeyRevoke(ctx context.Context, args []string, env func(string) string, s
 		return e.emit(k)
 	}
 	fmt.Fprintf(std.Out, "revoked %s (%s)\n", k.ID, k.Principal)
+	return exitOK
+}
+
+func runKeyRotate(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	fs := newFlags("keys:rotate", "keys:rotate <key-id> [--overlap 1h] [--json]",
+		"Creates a new API key for the same principal and roles and makes the old key\nexpire after the overlap (admin). The new key is printed once.", std)
+	overlap := fs.Duration("overlap", gate.DefaultOverlap, "how long the old key keeps working (0s ends it now; at most 720h)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, code, done := parseArgs(fs, args, 1)
+	if done {
+		return code
+	}
+	if *overlap < 0 || *overlap > gate.MaxOverlap || *overlap%time.Second != 0 {
+		fmt.Fprintln(std.Err, "vsecure keys:rotate: --overlap must be whole seconds between 0s and 720h")
+		return exitUsage
+	}
+	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
+	if !ok {
+		return code
+	}
+	k, err := e.api.RotateKey(ctx, pos[0], *overlap)
+	if err != nil {
+		return e.fail(err)
+	}
+	if e.json {
+		return e.emit(k)
+	}
+	fmt.Fprintf(std.Out, "rotated %s -> %s for %s\n%s stops working at %s\nAPI key (shown once): %s\n",
+		k.Replaces.ID, k.ID, k.Principal, k.Replaces.ID, tsp(k.Replaces.ExpiresAt), k.Secret)
 	return exitOK
 }

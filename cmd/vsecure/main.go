@@ -46,6 +46,7 @@ func commandTable() map[string]command {
 		"keys:create":   {"create an API key for a principal", runKeyCreate},
 		"keys:list":     {"list API keys (never their secrets)", runKeyList},
 		"keys:revoke":   {"revoke an API key", runKeyRevoke},
+		"keys:rotate":   {"replace an API key, keeping the old one for an overlap", runKeyRotate},
 	}
 }
 

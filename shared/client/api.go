@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -234,6 +235,16 @@ func (c *Client) AllKeys(ctx context.Context, limit int) iter.Seq2[vsecure.Key, 
 func (c *Client) DeleteKey(ctx context.Context, id string) (vsecure.Key, error) {
 	var out vsecure.Key
 	err := c.do(ctx, http.MethodDelete, "/v1/security/keys/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// RotateKey mints a replacement for key id with the same principal and
+// roles; the old key keeps working for overlap (admin). The new secret is
+// in the result only.
+func (c *Client) RotateKey(ctx context.Context, id string, overlap time.Duration) (gate.RotatedKey, error) {
+	secs := int(overlap / time.Second)
+	var out gate.RotatedKey
+	err := c.do(ctx, http.MethodPost, "/v1/security/keys/"+url.PathEscape(id)+"/rotate", nil, gate.RotateRequest{OverlapSeconds: &secs}, &out)
 	return out, err
 }
 

@@ -38,6 +38,7 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 		if !k.Active(now) {
 			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the API key has been revoked or has expired")
 		}
+		g.markUsed(ctx, k, now)
 		return vsecure.Principal{ID: k.Principal, Roles: k.Roles, KeyID: k.ID}, nil
 	case strings.HasPrefix(cred, TokenPrefix):
 		a, err := g.store.ApprovalByToken(ctx, HashCredential(cred))
@@ -56,6 +57,26 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 	}
 	return vsecure.Principal{}, unauth
 }
+
+// markUsed records the key's last use at most once per
+// vsecure.KeyUseInterval, judged from the LastUsedAt the lookup just read,
+// so the write rides on a read every request makes anyway and most
+// requests write nothing. It is best effort: a failure is logged, never
+// returned, and bounded in time so it cannot hold up the request.
+func (g *Gate) markUsed(ctx context.Context, k vsecure.Key, now time.Time) {
+	since := now.Add(-vsecure.KeyUseInterval)
+	if k.LastUsedAt != nil && !k.LastUsedAt.Before(since) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markUsedTimeout)
+	defer cancel()
+	if err := g.store.MarkKeyUsed(ctx, k, now.Truncate(time.Second), since); err != nil {
+		g.log.WarnContext(ctx, "recording key use failed", "keyId", k.ID, "err", err)
+	}
+}
+
+// markUsedTimeout bounds the last-used write.
+const markUsedTimeout = 500 * time.Millisecond
 
 // RecordRefusal audits a call refused before it reached a service method
 // (unauthenticated, malformed, too large). It returns err, or

@@ -46,17 +46,93 @@ func (g *Gate) CreateKey(ctx context.Context, c Call, r KeyRequest) (CreatedKey,
 	if len(r.SlackUserID) > 32 {
 		return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "slackUserId too long"))
 	}
+	return g.mintKey(ctx, c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
+}
+
+// mintKey stores a new key shaped like k with a fresh id and secret,
+// writing e with it.
+func (g *Gate) mintKey(ctx context.Context, c Call, e vsecure.Entry, k vsecure.Key) (CreatedKey, error) {
 	now := g.clock()
 	secret := g.secret(KeyPrefix)
-	k := vsecure.Key{
-		ID: g.newID("key_", g.now()), Principal: r.Principal, Roles: roles, Hash: HashCredential(secret),
-		SlackUserID: r.SlackUserID, CreatedAt: now.Truncate(time.Second), CreatedBy: c.Principal.ID,
-	}
+	k.ID, k.Hash = g.newID("key_", g.now()), HashCredential(secret)
+	k.CreatedAt, k.CreatedBy = now.Truncate(time.Second), c.Principal.ID
 	e.Metadata["keyId"], e.Metadata["principal"] = k.ID, k.Principal
 	if err := g.store.CreateKey(ctx, k, e); err != nil {
 		return CreatedKey{}, g.stateFail(ctx, e, err)
 	}
 	return CreatedKey{Key: k, Secret: secret}, nil
+}
+
+// RotateRequest is the body of POST /v1/security/keys/:id/rotate.
+type RotateRequest struct {
+	// OverlapSeconds is how long the old key keeps working; nil means
+	// DefaultOverlap, 0 ends it at once.
+	OverlapSeconds *int `json:"overlapSeconds"`
+}
+
+// Rotation bounds.
+const (
+	DefaultOverlap = time.Hour
+	MaxOverlap     = 30 * 24 * time.Hour
+)
+
+// RotatedKey is the new key (its secret shown once) and the old key with
+// the expiry the rotation gave it.
+type RotatedKey struct {
+	CreatedKey
+	Replaces vsecure.Key `json:"replaces"`
+}
+
+// RotateKey mints a new key for the same principal, roles and Slack user
+// as key id and makes the old one expire after the overlap (admin), so
+// callers can switch without an outage.
+//
+// The new key is stored before the old one is cut short: if the second
+// write fails the caller sees the error and the old key still works
+// unchanged; the new key's secret was never shown, so it is unusable.
+func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r RotateRequest) (RotatedKey, error) {
+	e := g.entry(c, vsecure.AuditKeyRotate, "")
+	e.Metadata["rotatedKeyId"] = id
+	if !c.Principal.Has(vsecure.RoleAdmin) {
+		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
+	}
+	overlap := DefaultOverlap
+	if r.OverlapSeconds != nil {
+		overlap = time.Duration(*r.OverlapSeconds) * time.Second
+		if *r.OverlapSeconds < 0 || overlap > MaxOverlap {
+			return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "overlapSeconds must be between 0 and %d", int(MaxOverlap.Seconds())))
+		}
+	}
+	old, err := g.store.GetKey(ctx, id)
+	if err != nil {
+		return RotatedKey{}, g.fail(ctx, e, err)
+	}
+	now := g.clock().Truncate(time.Second)
+	if old.RevokedAt != nil {
+		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is revoked", id))
+	}
+	if !old.Active(now) {
+		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EExpired, "key %s has expired", id))
+	}
+	e.Metadata["overlapSeconds"] = itoa(int(overlap.Seconds()))
+	nk, err := g.mintKey(ctx, c, e, vsecure.Key{
+		Principal: old.Principal, Roles: old.Roles, SlackUserID: old.SlackUserID, RotatedFrom: old.ID,
+	})
+	if err != nil {
+		return RotatedKey{}, err
+	}
+	// The old key ends after the overlap, or sooner if it was due to.
+	end := now.Add(overlap)
+	if old.ExpiresAt == nil || end.Before(*old.ExpiresAt) {
+		old.ExpiresAt = &end
+	}
+	// The new key's creation carries the rotation's audit entry; cutting
+	// the old key short is part of that same audited operation.
+	if err := g.store.UpdateKey(ctx, old, vsecure.Entry{}); err != nil {
+		g.log.ErrorContext(ctx, "rotation: old key not cut short", "keyId", old.ID, "newKeyId", nk.ID, "err", err)
+		return RotatedKey{}, vsecure.Wrap(vsecure.EUnavailable, err, "the old key could not be updated; it still works unchanged, rotate again")
+	}
+	return RotatedKey{CreatedKey: nk, Replaces: old}, nil
 }
 
 // ListKeys lists keys without their secrets (admin).

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strconv"
 	"time"
@@ -137,9 +138,18 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 	if version < 0 {
 		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
 	}
-	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, Version: version})
+	q := vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, Version: version}
+	view, err := g.store.LoadAccess(ctx, q)
 	if err != nil {
 		return SecretRead{}, g.fail(ctx, e, err)
+	}
+	if version == 0 && view.Secret != nil && view.Value != nil && view.Value.Version != view.Secret.Version {
+		// A store without snapshot reads (DynamoDB's BatchGetItem) can
+		// see a head and its latest value from either side of a
+		// concurrent write: look once more before calling it tampering.
+		if view, err = g.store.LoadAccess(ctx, q); err != nil {
+			return SecretRead{}, g.fail(ctx, e, err)
+		}
 	}
 	now := g.clock()
 	apID, err := g.authorize(c, u, vsecure.OpRead, view, now)
@@ -151,7 +161,18 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
 	}
 	v := view.Value
-	pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: v.Version})
+	// The value is opened for the place it was read from, not the place
+	// its record claims: a record moved to another version or URI (a
+	// rollback by someone with table access) fails to open.
+	want := version
+	if want == 0 {
+		want = view.Secret.Version
+	}
+	if v.URI != u.String() || v.Version != want {
+		return SecretRead{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EInternal,
+			fmt.Errorf("stored value of %s claims %s version %d, read as version %d", u, v.URI, v.Version, want), "secret could not be decrypted"))
+	}
+	pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: want})
 	if err != nil {
 		return SecretRead{}, g.fail(ctx, e, err)
 	}

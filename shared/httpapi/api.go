@@ -180,14 +180,23 @@ func (a *API) route(rt Route) http.Handler {
 			h.ServeHTTP(rec, r)
 			return
 		}
-		if rt.handle == nil {
-			err = vsecure.Errorf(vsecure.ENotFound, "endpoint not enabled")
-		} else {
-			err = rt.handle(a, rec, r)
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			if rt.handle == nil {
+				err = vsecure.Errorf(vsecure.ENotFound, "endpoint not enabled")
+			} else {
+				err = rt.handle(a, w, r)
+			}
+			if err != nil {
+				a.writeError(ctx, w, err)
+			}
 		}
-		if err != nil {
-			a.writeError(ctx, rec, err)
+		if key, ok := r.Header[IdempotencyHeader]; ok && rt.Auth == AuthKey {
+			if idem, oneTime := Idempotent(rt.Function); idem {
+				a.idempotent(rec, r, rt, c, strings.Join(key, ","), oneTime, serve)
+				return
+			}
 		}
+		serve(rec, r)
 	})
 }
 

@@ -21,8 +21,10 @@ func statusOf(code vsecure.Code) int {
 		return http.StatusForbidden
 	case vsecure.ENotFound:
 		return http.StatusNotFound
-	case vsecure.EAlreadyDecided, vsecure.EConflict:
+	case vsecure.EAlreadyDecided, vsecure.EConflict, vsecure.EIdempotencyInProgress:
 		return http.StatusConflict
+	case vsecure.EIdempotencyMismatch:
+		return http.StatusUnprocessableEntity
 	case vsecure.EExpired:
 		return http.StatusGone
 	case vsecure.ETooLarge:
@@ -64,7 +66,7 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 	if errors.As(err, &de) {
 		body.Error.Details = de.Detail
 	}
-	if code == vsecure.ERateLimited {
+	if code == vsecure.ERateLimited || code == vsecure.EIdempotencyInProgress {
 		retry := "1"
 		if de != nil && de.Detail["retryAfter"] != "" {
 			retry = de.Detail["retryAfter"]

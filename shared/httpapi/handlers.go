@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -333,4 +334,30 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, k)
 	return nil
+}
+
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	var b gate.RotateRequest
+	if err := emptyOr(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditKeyRotate, "", err)
+	}
+	k, err := a.Gate.RotateKey(r.Context(), callOf(r), r.PathValue("id"), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+// emptyOr decodes an optional body into v: no body leaves v as it is.
+func emptyOr(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decode(r, v)
 }

@@ -41,6 +41,17 @@ func (c *clock) Advance(d time.Duration) {
 type faultyStore struct {
 	vsecure.Store
 	broken atomic.Bool
+	// marks counts MarkKeyUsed calls; markFails makes them fail.
+	marks     atomic.Int64
+	markFails atomic.Bool
+}
+
+func (f *faultyStore) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
+	f.marks.Add(1)
+	if f.markFails.Load() {
+		return vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+	}
+	return f.Store.MarkKeyUsed(ctx, k, at, since)
 }
 
 func (f *faultyStore) down() error {
@@ -158,6 +169,12 @@ func (r resp) str(k string) string { s, _ := r.Body[k].(string); return s }
 
 func (e *env) do(method, path, key string, body any) resp {
 	e.t.Helper()
+	return e.doH(method, path, key, body, nil)
+}
+
+// doH is do with extra request headers.
+func (e *env) doH(method, path, key string, body any, h http.Header) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -177,6 +194,9 @@ func (e *env) do(method, path, key string, body any) resp {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	req.Header.Set("User-Agent", "MCPClient/1.0")
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)

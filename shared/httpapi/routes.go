@@ -38,6 +38,21 @@ func (r Route) APIGatewayPath() string { return strings.ReplaceAll(r.Path, "...}
 // Pattern is the net/http ServeMux pattern.
 func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
+// Idempotent reports whether a function honours the Idempotency-Key
+// header, and which top-level response fields are one-time secrets that an
+// idempotency record must never hold (see gate/idempotency.go).
+func Idempotent(function string) (ok bool, oneTime []string) {
+	switch function {
+	case "approvals-request", "approvals-respond":
+		return true, []string{"accessToken"}
+	case "resources-put":
+		return true, nil
+	case "keys-create", "keys-rotate":
+		return true, []string{"key"}
+	}
+	return false, nil
+}
+
 // Routes returns the route table.
 func Routes() []Route {
 	return []Route{
@@ -57,6 +72,7 @@ func Routes() []Route {
 		{"POST", "/v1/security/keys", "keys-create", AuthKey, (*API).createKey},
 		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
 		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
+		{"POST", "/v1/security/keys/{id}/rotate", "keys-rotate", AuthKey, (*API).rotateKey},
 		// Remote MCP (Streamable HTTP, stateless), served by API.Extra["mcp"]
 		// as the authenticated caller. GET and DELETE are routed so the MCP
 		// handler answers them (405 in stateless mode) as clients expect.

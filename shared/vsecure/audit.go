@@ -21,6 +21,8 @@ const (
 	AuditKeyCreate       = "key_create"
 	AuditKeyList         = "key_list"
 	AuditKeyRevoke       = "key_revoke"
+	AuditKeyRotate       = "key_rotate"
+	AuditReplay          = "idempotent_replay"
 	AuditAuthenticate    = "authenticate"
 	AuditListSecrets     = "list_secrets"
 	AuditMCP             = "mcp"
@@ -34,7 +36,7 @@ var AuditOperations = []string{
 	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
-	AuditKeyRevoke, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
+	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

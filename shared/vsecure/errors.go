@@ -29,6 +29,12 @@ const (
 	EInternal            Code = "internal"
 	EAuditUnavailable    Code = "audit_unavailable"
 	EUnavailable         Code = "unavailable"
+	// EIdempotencyMismatch: an Idempotency-Key was reused with a different
+	// request (method, route, caller or body).
+	EIdempotencyMismatch Code = "idempotency_mismatch"
+	// EIdempotencyInProgress: the first request with this Idempotency-Key
+	// is still running; retry shortly to get its response.
+	EIdempotencyInProgress Code = "idempotency_in_progress"
 	// EConflict is internal: a conditional write lost a race. Services
 	// retry or translate it; it never reaches a caller as such.
 	EConflict Code = "conflict"

@@ -85,8 +85,17 @@ type Key struct {
 	CreatedBy   string     `json:"createdBy,omitempty"`
 	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
 	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
-	LastUsedAt  *time.Time `json:"lastUsedAt,omitempty"`
+	// LastUsedAt is when the key last authenticated, to within
+	// KeyUseInterval: recording every use would add a write to every
+	// request.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	// RotatedFrom is the key this one replaced (POST .../rotate).
+	RotatedFrom string `json:"rotatedFrom,omitempty"`
 }
+
+// KeyUseInterval is the resolution of Key.LastUsedAt: a key's last use is
+// written at most once per interval.
+const KeyUseInterval = time.Minute
 
 // Active reports whether the key authenticates at now.
 func (k *Key) Active(now time.Time) bool {

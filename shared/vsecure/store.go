@@ -13,6 +13,8 @@ import (
 // Errors are domain errors: ENotFound, EConflict, or EUnavailable when the
 // backing system cannot be reached (callers answer 503).
 type Store interface {
+	IdempotencyStore
+
 	PutPolicy(ctx context.Context, p Policy, e Entry) error
 	// ListPolicies returns every policy ordered by URI.
 	ListPolicies(ctx context.Context) ([]Policy, error)
@@ -57,6 +59,11 @@ type Store interface {
 	// UpdateKey replaces a key's record (revocation, Slack id) with e.
 	UpdateKey(ctx context.Context, k Key, e Entry) error
 	ListKeys(ctx context.Context, cursor string, limit int) ([]Key, string, error)
+	// MarkKeyUsed sets k's LastUsedAt to at unless the stored value is at
+	// or after since (another request recorded a use recently), in which
+	// case it writes nothing and reports nil. It writes no audit entry and
+	// never creates a key. Callers treat it as best effort.
+	MarkKeyUsed(ctx context.Context, k Key, at, since time.Time) error
 
 	AuditDigests
 }

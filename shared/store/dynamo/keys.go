@@ -29,12 +29,18 @@ func keyItems(k vsecure.Key) (item, item, error) {
 	rec := apiKeyKey(k.ID)
 	rec[schema.GSI1PK], rec[schema.GSI1SK] = str(keysGSI), str(k.ID)
 	rec["hash"] = str(k.Hash)
+	if k.LastUsedAt != nil {
+		rec[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
+	}
 	rec, err := withData(rec, k)
 	if err != nil {
 		return nil, nil, err
 	}
 	idx := hashKey(k.Hash)
 	idx["keyId"], idx["hash"] = str(k.ID), str(k.Hash)
+	if k.LastUsedAt != nil {
+		idx[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
+	}
 	idx, err = withData(idx, k)
 	return rec, idx, err
 }
@@ -43,6 +49,9 @@ func decodeKey(it item) (vsecure.Key, error) {
 	var k vsecure.Key
 	err := decodeData(it, &k)
 	k.Hash = getS(it, "hash") // not in the JSON: the type hides it
+	if t := lastUsedOf(it); t != nil {
+		k.LastUsedAt = t // MarkKeyUsed updates the attribute, not the JSON
+	}
 	return k, err
 }
 

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -137,4 +138,21 @@ func (s *Store) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecu
 		return out, out[limit-1].ID, nil
 	}
 	return out, "", nil
+}
+
+// MarkKeyUsed implements vsecure.Store. The key record is the only copy in
+// this store (the hash bucket holds just the id).
+func (s *Store) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		var cur vsecure.Key
+		if err := getKey(tx, k.ID, &cur); err != nil {
+			return err
+		}
+		if cur.LastUsedAt != nil && !cur.LastUsedAt.Before(since) {
+			return nil
+		}
+		at := at
+		cur.LastUsedAt = &at
+		return put(tx.Bucket(bucketKeys), cur.ID, keyRecord{Key: cur, Hash: cur.Hash})
+	})
 }

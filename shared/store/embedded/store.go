@@ -53,12 +53,13 @@ var (
 	bucketKeys      = []byte("keys")
 	bucketKeyHash   = []byte("keyhash")
 	bucketDigests   = []byte("digests")
+	bucketIdem      = []byte("idempotency")
 )
 
 var allBuckets = [][]byte{
 	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests,
+	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem,
 }
 
 const (

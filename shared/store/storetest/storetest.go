@@ -108,14 +108,24 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"same_window_conflicts":            testDigestSameWindowConflicts,
 	})
 	su.group(t, "Keys", map[string]func(*env){
-		"create_and_get":             testKeyCreateGet,
-		"missing_not_found":          testKeyMissing,
-		"duplicate_id_conflicts":     testKeyDuplicateID,
-		"duplicate_hash_conflicts":   testKeyDuplicateHash,
-		"update_replaces_record":     testKeyUpdate,
-		"update_missing_not_found":   testKeyUpdateMissing,
-		"list_ordered_and_paginated": testKeyList,
-		"garbage_cursor_is_invalid":  testKeyGarbageCursor,
+		"create_and_get":              testKeyCreateGet,
+		"missing_not_found":           testKeyMissing,
+		"duplicate_id_conflicts":      testKeyDuplicateID,
+		"duplicate_hash_conflicts":    testKeyDuplicateHash,
+		"update_replaces_record":      testKeyUpdate,
+		"update_missing_not_found":    testKeyUpdateMissing,
+		"list_ordered_and_paginated":  testKeyList,
+		"garbage_cursor_is_invalid":   testKeyGarbageCursor,
+		"mark_used_once_per_interval": testKeyMarkUsed,
+		"mark_used_never_creates":     testKeyMarkUsedMissing,
+	})
+	su.group(t, "Idempotency", map[string]func(*env){
+		"reserve_then_replay":        testIdemReserveThenReplay,
+		"scoped_per_principal":       testIdemScopedPerPrincipal,
+		"expired_record_is_replaced": testIdemExpiredReplaced,
+		"stale_lease_is_taken_over":  testIdemStaleLeaseTakenOver,
+		"release_lets_a_retry_run":   testIdemReleaseLetsRetry,
+		"concurrent_one_winner":      testIdemConcurrentOneWinner,
 	})
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
