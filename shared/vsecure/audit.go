@@ -25,6 +25,7 @@ const (
 	AuditListSecrets     = "list_secrets"
 	AuditMCP             = "mcp"
 	AuditSlack           = "slack_interaction"
+	AuditKeySlack        = "key_slack"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -34,6 +35,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack,
+	AuditKeySlack,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

@@ -57,6 +57,9 @@ type Store interface {
 	// UpdateKey replaces a key's record (revocation, Slack id) with e.
 	UpdateKey(ctx context.Context, k Key, e Entry) error
 	ListKeys(ctx context.Context, cursor string, limit int) ([]Key, string, error)
+
+	SlackDirectory
+	ReplayGuard
 }
 
 // AccessQuery names what a read or write decision needs.

@@ -35,6 +35,7 @@ func keyItems(k vsecure.Key) (item, item, error) {
 	}
 	idx := hashKey(k.Hash)
 	idx["keyId"], idx["hash"] = str(k.ID), str(k.Hash)
+	slackIndex(idx, k)
 	idx, err = withData(idx, k)
 	return rec, idx, err
 }
