@@ -45,6 +45,7 @@ func commandTable() map[string]command {
 		"keys:create":   {"create an API key for a principal", runKeyCreate},
 		"keys:list":     {"list API keys (never their secrets)", runKeyList},
 		"keys:revoke":   {"revoke an API key", runKeyRevoke},
+		"keys:slack":    {"map a key's principal to a Slack user for Slack approvals", runKeySlack},
 	}
 }
 

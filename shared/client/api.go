@@ -286,3 +286,11 @@ func setPage(v url.Values, limit int, cursor string) {
 	}
 	set(v, "cursor", cursor)
 }
+
+// SetKeySlackUser sets (or with "" clears) the Slack user id of a key's
+// principal for Slack approvals (admin).
+func (c *Client) SetKeySlackUser(ctx context.Context, id, slackUserID string) (vsecure.Key, error) {
+	var out vsecure.Key
+	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, gate.KeySlackRequest{SlackUserID: &slackUserID}, &out)
+	return out, err
+}
