@@ -79,6 +79,14 @@ var storeAccess = map[string][]grant{
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+
+	// Slack: the user's keys through the sparse gsi1 partition, each then
+	// re-read consistently; the replay guard's conditional PutItem.
+	"KeysBySlackUser": {
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
+		{target{stateT, ""}, []string{"dynamodb:GetItem"}},
+	},
+	"Remember": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these

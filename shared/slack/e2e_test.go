@@ -355,7 +355,7 @@ func TestSlackApprovalEndToEnd(t *testing.T) {
 	}
 }
 
-func TestSlackDeniedFromSlackAndExpiredMessage(t *testing.T) {
+func TestSlackDenyAndExpiry(t *testing.T) {
 	e := startSlack(t)
 	ctx := context.Background()
 	a, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(600)})
@@ -374,6 +374,19 @@ func TestSlackDeniedFromSlackAndExpiredMessage(t *testing.T) {
 	lastWith(t, e.fake, "chat.update", "denied by *alice*")
 	if _, err := e.agent.GetSecret(ctx, prodURI, 0); err == nil {
 		t.Fatalf("read after a denial succeeded")
+	}
+
+	// A request nobody decides: the local workflow expires it after its
+	// ttl and the message says so, without buttons.
+	b, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fake.wait(t, "chat.postMessage", 2)
+	waitNotice(t, e, b.ID)
+	upd := lastWith(t, e.fake, "chat.update", "Approval expired")
+	if !strings.Contains(upd.Blocks, b.ID) || strings.Contains(upd.Blocks, slack.ActionApprove) {
+		t.Fatalf("expiry update: %+v", upd)
 	}
 }
 
