@@ -96,6 +96,14 @@ var storeAccess = map[string][]grant{
 	"ReserveIdempotency":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:GetItem"}}},
 	"CompleteIdempotency": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
 	"ReleaseIdempotency":  {{target{stateT, ""}, []string{"dynamodb:DeleteItem"}}},
+
+	// Slack: the user's keys through the sparse gsi1 partition, each then
+	// re-read consistently; the replay guard's conditional PutItem.
+	"KeysBySlackUser": {
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
+		{target{stateT, ""}, []string{"dynamodb:GetItem"}},
+	},
+	"Remember": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these

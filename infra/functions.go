@@ -96,9 +96,14 @@ var functionSpecs = map[string]functionSpec{
 	"keys-rotate": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: with([]string{"GetKey", "CreateKey", "UpdateKey", "AppendAudit"}, idempotent)},
 
-	// The Slack interaction webhook (route to come): Slack retries after
-	// 3 s, so it must answer within that. The Slack user → principal lookup
-	// is assumed to be a point read like KeyByHash.
-	"slack-interactions": {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: must acknowledge Slack within 3 s including a cold start; 5 s hard stop",
-		Store: []string{"KeyByHash", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true},
+	"keys-update": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
+
+	// The Slack interaction webhook: Slack retries after 3 s, so it must
+	// answer within that. It verifies the signature and remembers it
+	// (Remember: one conditional PutItem, shared by every container), maps
+	// the Slack user (KeysBySlackUser: a gsi1 Query and consistent GetItem),
+	// decides through the gate, then calls chat.update before answering
+	// (a Lambda is frozen once it has answered).
+	"slack-interactions": {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: must acknowledge Slack within 3 s including a cold start and one chat.update; 5 s hard stop",
+		Store: []string{"Remember", "KeysBySlackUser", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true},
 }

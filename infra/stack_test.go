@@ -286,6 +286,7 @@ var wantPolicies = func() map[string][]string {
 		audit   = "Allow dynamodb:PutItem on table:vsecure-audit"
 		gsi     = "table:vsecure/index/gsi1"
 		cursor  = "Allow secretsmanager:GetSecretValue on secret:HMAC"
+		slack   = "Allow secretsmanager:GetSecretValue on secret:Slack"
 		context = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
 	)
 	m := map[string][]string{
@@ -307,6 +308,9 @@ var wantPolicies = func() map[string][]string {
 		"keys-rotate": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-list":   {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
 		"keys-delete": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"keys-update": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
+			"Allow dynamodb:Query on " + gsi, slack},
 	}
 	for _, v := range m {
 		sort.Strings(v)

@@ -69,6 +69,8 @@ func (c *cannedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "POST /v1/security/keys":
 		w.WriteHeader(201)
 		ok(`{"id":"key_01","principal":"agent-1","roles":["agent"],"createdAt":"2024-03-15T10:30:00Z","key":"vsk_canned_secret"}`)
+	case "PATCH /v1/security/keys/key_01":
+		ok(`{"id":"key_01","principal":"alice","roles":["approver"],"slackUserId":"U012AB3CD","createdAt":"2024-03-15T10:30:00Z"}`)
 	default:
 		w.WriteHeader(404)
 		ok(`{"error":{"code":"not_found","message":"no such endpoint","requestId":"req_canned"}}`)
@@ -102,6 +104,8 @@ func TestCLIGolden(t *testing.T) {
 		{"secrets_get_approval_required", []string{"secrets:get", "production/DATABASE_URL"}, "", false},
 		{"secrets_put_stdin", []string{"secrets:put", "staging/API_TOKEN", "--meta", "service=api"}, "s3cr3t\n", false},
 		{"keys_create", []string{"keys:create", "--principal", "agent-1", "--role", "agent"}, "", false},
+		{"keys_slack", []string{"keys:slack", "key_01", "--slack-user", "U012AB3CD"}, "", false},
+		{"keys_slack_needs_user", []string{"keys:slack", "key_01"}, "", false},
 		{"missing_key", []string{"mcp:resources"}, "", true},
 		{"unknown_flag", []string{"mcp:audit", "--bogus"}, "", false},
 	}

@@ -592,3 +592,38 @@ func runKeyRotate(ctx context.Context, args []string, env func(string) string, s
 		k.Replaces.ID, k.ID, k.Principal, k.Replaces.ID, tsp(k.Replaces.ExpiresAt), k.Secret)
 	return exitOK
 }
+
+func runKeySlack(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	fs := newFlags("keys:slack", "keys:slack <key-id> --slack-user U123 [--json]",
+		"Maps a key's principal to a Slack user for Slack approvals (admin). An empty\n--slack-user \"\" removes the mapping.", std)
+	slack := fs.String("slack-user", "", "Slack user id (required; \"\" removes it)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, code, done := parseArgs(fs, args, 1)
+	if done {
+		return code
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "slack-user" })
+	if !set {
+		fmt.Fprintln(std.Err, "vsecure keys:slack: --slack-user is required")
+		fs.Usage()
+		return exitUsage
+	}
+	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
+	if !ok {
+		return code
+	}
+	k, err := e.api.SetKeySlackUser(ctx, pos[0], *slack)
+	if err != nil {
+		return e.fail(err)
+	}
+	if e.json {
+		return e.emit(k)
+	}
+	if k.SlackUserID == "" {
+		fmt.Fprintf(std.Out, "%s (%s) has no Slack user\n", k.ID, k.Principal)
+	} else {
+		fmt.Fprintf(std.Out, "%s (%s) approves from Slack as %s\n", k.ID, k.Principal, k.SlackUserID)
+	}
+	return exitOK
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/shared/devserver"
+	"github.com/vsecure/vsecure/shared/slack"
 )
 
 func runDev(ctx context.Context, args []string, env func(string) string, std stdio) int {
@@ -20,7 +21,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir] [--store embedded|dynamodb]")
-		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT")
+		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -37,10 +38,15 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
 		return 1
 	}
+	slackCfg, err := slack.ConfigFromEnv(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+		return 2
+	}
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: *addr, DataDir: *data, AdminKey: env("VSECURE_ADMIN_KEY"),
 		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
-		Store: store, Sealer: sealer,
+		Store: store, Sealer: sealer, Slack: slackCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)

@@ -47,6 +47,7 @@ func commandTable() map[string]command {
 		"keys:list":     {"list API keys (never their secrets)", runKeyList},
 		"keys:revoke":   {"revoke an API key", runKeyRevoke},
 		"keys:rotate":   {"replace an API key, keeping the old one for an overlap", runKeyRotate},
+		"keys:slack":    {"map a key's principal to a Slack user for Slack approvals", runKeySlack},
 	}
 }
 

@@ -309,3 +309,11 @@ func (c *Client) VerifyAudit(ctx context.Context, from, to string) (digest.Repor
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit/verify", v, nil, &out)
 	return out, err
 }
+
+// SetKeySlackUser sets (or with "" clears) the Slack user id of a key's
+// principal for Slack approvals (admin).
+func (c *Client) SetKeySlackUser(ctx context.Context, id, slackUserID string) (vsecure.Key, error) {
+	var out vsecure.Key
+	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, gate.KeySlackRequest{SlackUserID: &slackUserID}, &out)
+	return out, err
+}

@@ -24,9 +24,9 @@ import (
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/remotemcp"
+	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
-	"github.com/vsecure/vsecure/shared/workflow"
 	localwf "github.com/vsecure/vsecure/shared/workflow/local"
 )
 
@@ -49,6 +49,12 @@ type Config struct {
 	// negative: never, tests call SealAudit). Now is its clock.
 	DigestEvery time.Duration
 	Now         func() time.Time
+	// Slack configures Slack approvals (VSECURE_SLACK_*): without a bot
+	// token requests are only logged; without a signing secret the
+	// interactions endpoint answers 404.
+	Slack slack.Config
+	// SlackHooks, if set, is the client for response_url calls (tests).
+	SlackHooks *http.Client
 }
 
 // Server is a running local server.
@@ -63,6 +69,9 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	closers []func() error
+	// Slack is the interactions handler, nil when no signing secret is
+	// configured.
+	Slack *slack.Handler
 }
 
 // New builds the server and binds its listener (so Addr is known even for
@@ -145,10 +154,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The in-process twin of the Step Functions workflow: it announces
 	// requests and tidies approvals at expiresAt, and reschedules from the
 	// store on every start.
-	wf, err := localwf.New(localwf.Config{
-		Expirer: g, Store: store, Log: cfg.Logger,
-		Notifier: workflow.LogNotifier{Log: cfg.Logger, URL: g.ApprovalURL},
-	})
+	notifier := slack.NewNotifier(slack.NotifierConfig{Slack: cfg.Slack, URL: g.ApprovalURL, Store: store, Log: cfg.Logger})
+	wf, err := localwf.New(localwf.Config{Expirer: g, Store: store, Log: cfg.Logger, Notifier: notifier})
 	if err == nil {
 		err = wf.Start(ctx)
 	}
@@ -193,6 +200,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Remote MCP acts as the authenticated caller through this same API,
 	// in-process (see package remotemcp).
 	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
+	if cfg.Slack.SigningSecret != "" {
+		// One process sees every request here, so replays are remembered
+		// in memory (the Lambda remembers them in the store).
+		v, err := slack.NewVerifier(cfg.Slack.SigningSecret, slack.NewMemoryGuard(100_000), nil)
+		if err == nil {
+			s.Slack, err = slack.NewHandler(slack.HandlerConfig{
+				Slack: cfg.Slack, Decider: g, Verifier: v, Notifier: notifier,
+				Hooks: cfg.SlackHooks, Background: true, Log: cfg.Logger,
+			})
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.API.Extra["slack-interactions"] = s.Slack
+		s.closers = append(s.closers, func() error { s.Slack.Wait(); return nil })
+	}
+	cfg.Logger.Info("slack", "config", cfg.Slack)
 	s.http = &http.Server{
 		Handler:           s.API.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/ratelimit"
@@ -117,6 +118,10 @@ type Call struct {
 	IP        string
 	UserAgent string
 	RequestID string
+	// Metadata is copied into every audit entry of the call (for example
+	// the Slack user and team behind a button press). Keys the gate sets
+	// itself take precedence.
+	Metadata map[string]string
 }
 
 // Actor is the audit actor of the call.
@@ -132,7 +137,10 @@ func (g *Gate) clock() time.Time { return g.now().UTC() }
 // entry starts an audit entry for op on resource by the caller.
 func (g *Gate) entry(c Call, op, resource string) vsecure.Entry {
 	now := g.now()
-	md := map[string]string{}
+	md := maps.Clone(c.Metadata)
+	if md == nil {
+		md = map[string]string{}
+	}
 	if c.IP != "" {
 		md["ipAddress"] = c.IP
 	}

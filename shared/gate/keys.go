@@ -43,8 +43,8 @@ func (g *Gate) CreateKey(ctx context.Context, c Call, r KeyRequest) (CreatedKey,
 			roles = append(roles, role)
 		}
 	}
-	if len(r.SlackUserID) > 32 {
-		return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "slackUserId too long"))
+	if err := ValidateSlackUserID(r.SlackUserID); err != nil {
+		return CreatedKey{}, g.fail(ctx, e, err)
 	}
 	return g.mintKey(ctx, c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
 }

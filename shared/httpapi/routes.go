@@ -73,6 +73,11 @@ func Routes() []Route {
 		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
 		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
 		{"POST", "/v1/security/keys/{id}/rotate", "keys-rotate", AuthKey, (*API).rotateKey},
+		{"PATCH", "/v1/security/keys/{id}", "keys-update", AuthKey, (*API).updateKey},
+		// Slack's interactivity webhook (Approve/Deny buttons), served by
+		// API.Extra["slack-interactions"] (package slack), which verifies
+		// Slack's request signature instead of an API key.
+		{"POST", "/v1/integrations/slack/interactions", "slack-interactions", AuthSlack, nil},
 		// Remote MCP (Streamable HTTP, stateless), served by API.Extra["mcp"]
 		// as the authenticated caller. GET and DELETE are routed so the MCP
 		// handler answers them (405 in stateless mode) as clients expect.

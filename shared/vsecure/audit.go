@@ -28,6 +28,7 @@ const (
 	AuditMCP             = "mcp"
 	AuditSlack           = "slack_interaction"
 	AuditVerify          = "audit_verify"
+	AuditKeySlack        = "key_slack"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -37,6 +38,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
+	AuditKeySlack,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

@@ -66,6 +66,9 @@ type Store interface {
 	MarkKeyUsed(ctx context.Context, k Key, at, since time.Time) error
 
 	AuditDigests
+
+	SlackDirectory
+	ReplayGuard
 }
 
 // AccessQuery names what a read or write decision needs.

@@ -41,6 +41,7 @@ func keyItems(k vsecure.Key) (item, item, error) {
 	if k.LastUsedAt != nil {
 		idx[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
 	}
+	slackIndex(idx, k)
 	idx, err = withData(idx, k)
 	return rec, idx, err
 }

@@ -127,6 +127,12 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"release_lets_a_retry_run":   testIdemReleaseLetsRetry,
 		"concurrent_one_winner":      testIdemConcurrentOneWinner,
 	})
+	su.group(t, "Slack", map[string]func(*env){
+		"keys_of_a_slack_user":            testSlackKeysOfUser,
+		"keys_follow_updates":             testSlackKeysFollowUpdates,
+		"remember_refuses_a_replay":       testRememberOnce,
+		"remember_has_one_winner_in_race": testRememberConcurrent,
+	})
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
 		"record_read_counts_every_read": testConcurrentRecordRead,

@@ -1,0 +1,32 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// CallFrom returns the call the middleware built for a request (source IP,
+// user agent, request id and, on AuthKey routes, the principal), for
+// handlers other packages serve through API.Extra.
+func CallFrom(ctx context.Context) gate.Call {
+	c, _ := ctx.Value(callKey).(gate.Call)
+	return c
+}
+
+// updateKey serves PATCH /v1/security/keys/:id: today only the Slack user
+// id of the key's principal can change.
+func (a *API) updateKey(w http.ResponseWriter, r *http.Request) error {
+	var b gate.KeySlackRequest
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditKeySlack, "", err)
+	}
+	k, err := a.Gate.SetKeySlackUser(r.Context(), callOf(r), r.PathValue("id"), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
