@@ -29,6 +29,10 @@ type fakeStore struct {
 	down  bool
 }
 
+// MarkKeyUsed records nothing: last-used bookkeeping is best effort and
+// not what these tests are about.
+func (s *fakeStore) MarkKeyUsed(context.Context, vsecure.Key, time.Time, time.Time) error { return nil }
+
 func (s *fakeStore) KeyByHash(_ context.Context, h string) (vsecure.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
