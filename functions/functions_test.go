@@ -12,10 +12,14 @@ import (
 	"testing"
 
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/lambdafn"
 )
 
-// Authorizer is the one function that serves no route.
+// The functions that serve no route: the authorizer in front of the API,
+// and the approval workflow's tasks behind it.
 const authorizer = "authorizer"
+
+func nonRouteFunctions() []string { return append([]string{authorizer}, lambdafn.TaskFunctions()...) }
 
 func routeFunctions() []string {
 	var names []string
@@ -44,15 +48,15 @@ func functionDirs(t *testing.T) []string {
 
 func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	dirs := functionDirs(t)
-	want := append(routeFunctions(), authorizer)
+	want := append(routeFunctions(), nonRouteFunctions()...)
 	for _, name := range want {
 		if !slices.Contains(dirs, name) {
-			t.Errorf("route function %q has no functions/%s/main.go", name, name)
+			t.Errorf("function %q has no functions/%s/main.go", name, name)
 		}
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes()", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer nor a workflow task", d)
 		}
 	}
 }
@@ -68,8 +72,12 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 		}
 		want := `lambdafn.Serve("` + d + `")`
 		ok := strings.Contains(string(src), want) || strings.Contains(string(src), `lambdafn.ServeWith("`+d+`"`)
-		if d == authorizer {
+		switch {
+		case d == authorizer:
 			want = "lambdafn.ServeAuthorizer()"
+			ok = strings.Contains(string(src), want)
+		case slices.Contains(lambdafn.TaskFunctions(), d):
+			want = `lambdafn.ServeTask("` + d + `")`
 			ok = strings.Contains(string(src), want)
 		}
 		if !ok {

@@ -15,15 +15,30 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
+	"github.com/vsecure/vsecure/shared/workflow/task"
 )
+
+// lastCall is the latest recorded Step Functions call of op.
+func lastCall(w *world, op string) *sfntest.Call {
+	calls := w.sfn.Calls()
+	for i := len(calls) - 1; i >= 0; i-- {
+		if calls[i].Op == op {
+			return &calls[i]
+		}
+	}
+	return nil
+}
 
 // world is one deployment under the emulators: fresh tables seeded with the
 // sample world, every function built for the host, and the environment a
 // function gets from the CDK stack (pointed at DynamoDB Local and
 // local-kms).
 type world struct {
+	sfn    *sfntest.Fake // the Step Functions API the functions call
 	rieBin string
 	bins   string
 	env    []string
@@ -41,7 +56,12 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}, env: sample.EnvList(vars)}
+	// As in the stack, the functions that call Step Functions get the state
+	// machine's ARN; here it points at a recording fake of the API.
+	fake := sfntest.New(t)
+	vars["VSECURE_STATE_MACHINE_ARN"] = stateMachineARN
+	vars["AWS_ENDPOINT_URL_SFN"] = fake.Server.URL
+	w := &world{sfn: fake, bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}, env: sample.EnvList(vars)}
 	if w.rieBin, err = rie.Install(ctx, root); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +123,8 @@ func (w *world) invoke(t *testing.T, ctx context.Context, fn string, ev, out any
 	}
 }
 
+const stateMachineARN = "arn:aws:states:us-east-1:123456789012:stateMachine:vsecure-test-approvals"
+
 // expectation of one sample event's main success case.
 type expectation struct {
 	status int
@@ -136,6 +158,30 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	defer cancel()
 	w := newWorld(t, ctx)
 
+	// Before the route samples: approvals-respond decides the pending
+	// approval that workflow-notify announces.
+	t.Run("workflow_tasks_with_their_sample_events", func(t *testing.T) {
+		for _, tc := range []struct{ fn, id, status, outcome string }{
+			{"workflow-notify", sample.PendingApproval, "pending", "notified"},
+			{"workflow-expire", sample.OverdueApproval, "expired", "expired"},
+			{"workflow-revoke", sample.LapsedApproval, "expired", "expired"},
+		} {
+			t.Run(tc.fn, func(t *testing.T) {
+				var ev map[string]any
+				w.readEvent(t, tc.fn, &ev)
+				var res task.Result
+				w.invoke(t, ctx, tc.fn, ev, &res)
+				if res.ApprovalID != tc.id || res.Status != tc.status || res.Outcome != tc.outcome {
+					t.Fatalf("result %+v, want %s %s %s", res, tc.id, tc.status, tc.outcome)
+				}
+				// Run again: the task is idempotent (Step Functions may retry it).
+				w.invoke(t, ctx, tc.fn, ev, &res)
+				if res.Outcome == "" || res.Status != tc.status {
+					t.Fatalf("second run: %+v", res)
+				}
+			})
+		}
+	})
 	t.Run("every_function_with_its_sample_event", func(t *testing.T) {
 		var functions []string
 		for _, rt := range httpapi.Routes() {
@@ -229,7 +275,10 @@ func TestFunctionsUnderRIE(t *testing.T) {
 					}
 				}
 			}
-			if !saw {
+			if strings.Contains(out, "flow-task-token") || strings.Contains(out, "sample0task0token") {
+				t.Errorf("%s: its output contains a task token", fn)
+			}
+			if !saw && !slices.Contains(lambdafn.TaskFunctions(), fn) { // tasks serve no HTTP request
 				t.Errorf("%s: no JSON request log line in its output:\n%s", fn, out)
 			}
 		}
@@ -303,6 +352,18 @@ func approvalFlow(t *testing.T, ctx context.Context, w *world) {
 		t.Fatalf("request: %v", m)
 	}
 
+	// The request started the approval's execution, named after it; the
+	// state machine's Notify task then stores its task token.
+	if c := lastCall(w, "StartExecution"); c == nil || c.Body["name"] != id || c.Body["stateMachineArn"] != stateMachineARN {
+		t.Fatalf("StartExecution for %s: %v (calls %v)", id, c, w.sfn.Ops())
+	}
+	const flowToken = "flow-task-token-0123456789"
+	var notified task.Result
+	w.invoke(t, ctx, "workflow-notify", task.NotifyEvent{ApprovalID: id, TaskToken: flowToken}, &notified)
+	if notified.Outcome != "notified" {
+		t.Fatalf("notify: %+v", notified)
+	}
+
 	s, m = call("approvals-respond", "POST", "/v1/security/mcp/approvals/"+id+"/respond",
 		`{"action":"approve","reason":"ok"}`, sample.AgentKey)
 	must(s, m, 403, "requester approves its own request")
@@ -312,6 +373,11 @@ func approvalFlow(t *testing.T, ctx context.Context, w *world) {
 	token, _ := must(s, m, 200, "approver approves")["accessToken"].(string)
 	if m["status"] != "approved" || token == "" {
 		t.Fatalf("approve: %v", m)
+	}
+
+	// The decision, written to the table first, completed the Notify task.
+	if c := lastCall(w, "SendTaskSuccess"); c == nil || c.Body["taskToken"] != flowToken || c.Body["output"] != `{"decision":"approved"}` {
+		t.Fatalf("SendTaskSuccess after approval: %v (calls %v)", c, w.sfn.Ops())
 	}
 
 	s, m = call("resources-get", "GET", res, "", sample.AgentKey)

@@ -21,6 +21,11 @@ type functionSpec struct {
 	Cursor bool
 	// Slack functions read the Slack credentials secret.
 	Slack bool
+	// Workflow lists the Step Functions calls the function makes on the
+	// approval state machine (the sfn adapter's StartExecution,
+	// SendTaskSuccess, StopExecution); a function with any gets
+	// VSECURE_STATE_MACHINE_ARN and exactly those actions.
+	Workflow []string
 }
 
 // sealerUse is a function's direct use of the KMS key for data keys.
@@ -30,10 +35,19 @@ const (
 	sealNone sealerUse = iota
 	sealOpen           // kms:Decrypt of a secret version's data key
 	sealSeal           // kms:GenerateDataKey for a new secret version
+	sealBoth           // both: a function that reads and writes secrets (mcp)
 )
 
 // authorizerFunction is the REQUEST authorizer; it is not a route.
 const authorizerFunction = "authorizer"
+
+// The approval workflow's task functions: invoked by the state machine,
+// not routes (shared/lambdafn.TaskFunctions).
+const (
+	notifyFunction = "workflow-notify"
+	expireFunction = "workflow-expire"
+	revokeFunction = "workflow-revoke"
+)
 
 // Sizing rationale shared by most functions. Lambda gives CPU in
 // proportion to memory; a Go handler needs ~30 MB, so memory buys CPU for
@@ -66,15 +80,15 @@ var functionSpecs = map[string]functionSpec{
 		Store: []string{"ListPolicies", "ListSecrets", "AppendAudit"}, Cursor: true},
 
 	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent)},
+		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent), Workflow: []string{"StartExecution"}},
 	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: []string{"ListApprovals", "AppendAudit"}, Cursor: true},
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: []string{"GetApproval", "AppendAudit"}},
 	"approvals-respond": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent)},
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent), Workflow: []string{"SendTaskSuccess"}},
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}},
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"StopExecution"}},
 
 	// audit-list Queries the audit table and appends the entry recording
 	// the audit read itself (the gate audits every call, fail-closed).
@@ -106,4 +120,25 @@ var functionSpecs = map[string]functionSpec{
 	// (a Lambda is frozen once it has answered).
 	"slack-interactions": {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: must acknowledge Slack within 3 s including a cold start and one chat.update; 5 s hard stop",
 		Store: []string{"Remember", "KeysBySlackUser", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true},
+
+	// The remote MCP endpoint runs the whole API in-process as the caller:
+	// it re-authenticates the credential (KeyByHash, ApprovalByToken) and
+	// its tools list resources and secrets, read and write secrets (both
+	// data-key operations), request and read approvals, and query the
+	// audit log. No tool decides or revokes, so no UpdateApproval.
+	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
+		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
+		Store: []string{"KeyByHash", "ApprovalByToken", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
+			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"},
+		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
+
+	// The workflow tasks read and conditionally update one approval (the
+	// update carries its audit entry). Notify stores the task token and,
+	// when the decision beat it to the table, sends it itself.
+	notifyFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional DynamoDB write and a notification; 10 s covers SDK retries and Step Functions retries the task",
+		Store: []string{"GetApproval", "UpdateApproval"}, Workflow: []string{"SendTaskSuccess"}},
+	expireFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional, audited DynamoDB write; 10 s covers SDK retries and Step Functions retries the task",
+		Store: []string{"GetApproval", "UpdateApproval"}},
+	revokeFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional, audited DynamoDB write; 10 s covers SDK retries and Step Functions retries the task",
+		Store: []string{"GetApproval", "UpdateApproval"}},
 }

@@ -36,6 +36,7 @@ type Vsecure struct {
 	AlarmTopic   awssns.Topic
 	SlackSecret  awssecretsmanager.Secret
 	CursorSecret awssecretsmanager.Secret
+	Workflow     *ApprovalWorkflow
 }
 
 // Throttling of the whole API (requests per second, burst). A secrets gate
@@ -72,6 +73,9 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	})
 	v.stage()
 	if err := v.routes(); err != nil {
+		return nil, err
+	}
+	if err := v.workflow(); err != nil {
 		return nil, err
 	}
 	v.uncachedAuthorizer()
@@ -315,21 +319,29 @@ func (v *Vsecure) routes() error {
 		return err
 	}
 	auth := v.authorizer(authFn)
+	// A function may serve several routes (mcp takes POST, GET and DELETE
+	// on one path); it is declared once and its routes share an integration.
+	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
 	for _, r := range httpapi.Routes() {
-		if _, dup := v.Functions[r.Function]; dup {
-			return fmt.Errorf("function %s serves two routes; the table is one route → one function", r.Function)
-		}
-		fn, err := v.function(r.Function, r.Method+" "+r.Path)
-		if err != nil {
-			return err
-		}
-		opts := &awsapigatewayv2.AddRoutesOptions{
-			Path:    jsii.String(r.APIGatewayPath()),
-			Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
-			Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(r.Function+"-integration"), fn,
+		integ, ok := integrations[r.Function]
+		if !ok {
+			if _, dup := v.Functions[r.Function]; dup {
+				return fmt.Errorf("route function %s collides with a function of the same name", r.Function)
+			}
+			fn, err := v.function(r.Function, r.Method+" "+r.Path)
+			if err != nil {
+				return err
+			}
+			integ = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(r.Function+"-integration"), fn,
 				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
-				}),
+				})
+			integrations[r.Function] = integ
+		}
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(r.APIGatewayPath()),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
+			Integration: integ,
 		}
 		var why string
 		switch r.Auth {
@@ -436,7 +448,50 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 		env["VSECURE_SLACK_SECRET_ARN"] = v.SlackSecret.SecretArn()
 		env["VSECURE_SLACK_CHANNEL"] = jsii.String(v.Config.SlackChannel)
 	}
+	if len(spec.Workflow) > 0 {
+		// Built from the name, not a reference: workflow-notify is invoked
+		// by the state machine, so a reference would be a cycle.
+		env["VSECURE_STATE_MACHINE_ARN"] = StateMachineArn(v.Stack, v.stateMachineName())
+	}
 	return env
+}
+
+// stateMachineName is the approval state machine's name.
+func (v *Vsecure) stateMachineName() string { return "vsecure-" + v.Config.Env + "-approvals" }
+
+// workflow declares the approval workflow's task functions and the state
+// machine that runs them, and grants every function exactly the Step
+// Functions calls its spec lists.
+func (v *Vsecure) workflow() error {
+	tasks := map[string]awslambda.IFunction{}
+	for _, t := range []struct{ name, purpose string }{
+		{notifyFunction, "approval workflow Notify task (stores the task token, announces the request)"},
+		{expireFunction, "approval workflow Expire task (pending → expired at the ttl)"},
+		{revokeFunction, "approval workflow Revoke task (approved → expired at expiresAt)"},
+	} {
+		fn, err := v.function(t.name, t.purpose)
+		if err != nil {
+			return err
+		}
+		tasks[t.name] = fn
+	}
+	v.Workflow = NewApprovalWorkflow(v.Stack, "ApprovalWorkflow", ApprovalWorkflowProps{
+		Notify: tasks[notifyFunction], Expire: tasks[expireFunction], Revoke: tasks[revokeFunction],
+		AlarmTopic: v.AlarmTopic, LogRetention: v.retention(), RemovalPolicy: v.removal(), Name: v.stateMachineName(),
+	})
+	names := make([]string, 0, len(v.Functions))
+	for n := range v.Functions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if calls := functionSpecs[n].Workflow; len(calls) > 0 {
+			if err := v.Workflow.Grant(v.Functions[n], calls...); err != nil {
+				return fmt.Errorf("function %s: %w", n, err)
+			}
+		}
+	}
+	return nil
 }
 
 // functionPolicy is every permission of a function, statement by
@@ -467,13 +522,15 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 		}))
 	}
 	if spec.Sealer != sealNone {
-		action := map[sealerUse]string{sealOpen: "kms:Decrypt", sealSeal: "kms:GenerateDataKey"}[spec.Sealer]
+		actions := map[sealerUse][]string{
+			sealOpen: {"kms:Decrypt"}, sealSeal: {"kms:GenerateDataKey"}, sealBoth: {"kms:Decrypt", "kms:GenerateDataKey"},
+		}[spec.Sealer]
 		// Data keys only, and only for a secret version: the envelope
 		// binds {uri, version} as encryption context, so a call with any
 		// other context (or none) is refused.
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("SecretDataKeys"),
-			Actions:   jsii.Strings(action),
+			Actions:   jsii.Strings(actions...),
 			Resources: &[]*string{v.Key.KeyArn()},
 			Conditions: &map[string]any{
 				"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{"uri", "version"}},
@@ -509,8 +566,10 @@ func (v *Vsecure) outputs() {
 	for _, r := range httpapi.Routes() {
 		if r.Function == "mcp" {
 			out("McpUrl", api+r.Path, "Remote MCP (Streamable HTTP) endpoint")
+			break
 		}
 	}
+	out("StateMachineArn", *v.Workflow.Arn, "Approval workflow (one execution per approval, named after its id)")
 	names := make([]string, 0, len(v.Tables))
 	for n := range v.Tables {
 		names = append(names, n)

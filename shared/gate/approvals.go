@@ -328,7 +328,11 @@ func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]Ap
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "approvals\x00" + p.ID + "\x00" + f.Visible + "\x00" + string(f.Status) + "\x00" + f.Resource
-	raw, err := g.openCursor(scope, q.Cursor)
+	cs, err := g.cursors(ctx)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	raw, err := cs.open(scope, q.Cursor)
 	if err != nil {
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
@@ -343,7 +347,7 @@ func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]Ap
 	for _, a := range items {
 		out = append(out, g.view(a, now))
 	}
-	return out, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+	return out, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 func contains(list []string, s string) bool {

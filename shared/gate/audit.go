@@ -36,7 +36,11 @@ func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "audit\x00" + c.Principal.ID + "\x00" + f.Resource + "\x00" + f.Actor + "\x00" + f.Operation + "\x00" + q.Success + "\x00" + q.From + "\x00" + q.To
-	raw, err := g.openCursor(scope, q.Cursor)
+	cs, err := g.cursors(ctx)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	raw, err := cs.open(scope, q.Cursor)
 	if err != nil {
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
@@ -47,7 +51,7 @@ func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.
 	if err := g.appendOK(ctx, e); err != nil {
 		return nil, Pagination{}, err
 	}
-	return entries, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+	return entries, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 func parseAuditFilter(q AuditQuery) (vsecure.AuditFilter, error) {

@@ -49,9 +49,11 @@ type Config struct {
 	Workflow Workflow
 	// PublicURL is the base of approvalUrl links.
 	PublicURL string
-	// CursorKey signs pagination cursors (≥ 32 bytes).
-	CursorKey []byte
-	Logger    *slog.Logger
+	// CursorKey signs pagination cursors (≥ 32 bytes). CursorKeys, if
+	// set, supplies it instead, on the first call that paginates.
+	CursorKey  []byte
+	CursorKeys CursorKeySource
+	Logger     *slog.Logger
 	// ApprovalRequests limits approval requests per requester so that
 	// approvers cannot be spammed; nil does not limit.
 	ApprovalRequests *ratelimit.Limiter
@@ -70,11 +72,13 @@ type Gate struct {
 	workflow  Workflow
 	publicURL string
 	cursorKey []byte
-	log       *slog.Logger
-	now       func() time.Time
-	rand      io.Reader
-	requests  *ratelimit.Limiter
-	verifier  AuditVerifier
+	// cursorSource, if set, supplies the cursor key instead of cursorKey.
+	cursorSource CursorKeySource
+	log          *slog.Logger
+	now          func() time.Time
+	rand         io.Reader
+	requests     *ratelimit.Limiter
+	verifier     AuditVerifier
 }
 
 // New validates cfg and returns a gate.
@@ -82,12 +86,12 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.Store == nil || cfg.Sealer == nil {
 		return nil, errors.New("gate: store and sealer are required")
 	}
-	if len(cfg.CursorKey) < 32 {
+	if cfg.CursorKeys == nil && len(cfg.CursorKey) < 32 {
 		return nil, errors.New("gate: cursor key must be at least 32 bytes")
 	}
 	g := &Gate{
 		store: cfg.Store, sealer: cfg.Sealer, workflow: cfg.Workflow,
-		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, log: cfg.Logger,
+		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
 		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
 	}
 	if g.workflow == nil {

@@ -146,7 +146,11 @@ func (g *Gate) ListKeys(ctx context.Context, c Call, cursor string, limit int) (
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "keys\x00" + c.Principal.ID
-	raw, err := g.openCursor(scope, cursor)
+	cs, err := g.cursors(ctx)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	raw, err := cs.open(scope, cursor)
 	if err != nil {
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
@@ -157,7 +161,7 @@ func (g *Gate) ListKeys(ctx context.Context, c Call, cursor string, limit int) (
 	if err := g.appendOK(ctx, e); err != nil {
 		return nil, Pagination{}, err
 	}
-	return keys, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+	return keys, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 // RevokeKey revokes a key at once (admin).

@@ -352,7 +352,11 @@ func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor s
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "secrets\x00" + c.Principal.ID + "\x00" + pattern
-	raw, err := g.openCursor(scope, cursor)
+	cs, err := g.cursors(ctx)
+	if err != nil {
+		return nil, Pagination{}, g.fail(ctx, e, err)
+	}
+	raw, err := cs.open(scope, cursor)
 	if err != nil {
 		return nil, Pagination{}, g.fail(ctx, e, err)
 	}
@@ -382,7 +386,7 @@ func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor s
 		}
 		out = append(out, infoOf(h))
 	}
-	return out, Pagination{Cursor: g.signCursor(scope, next), HasMore: next != ""}, nil
+	return out, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -29,7 +29,17 @@ type Config struct {
 	KMSKeyID string
 	// CursorKey signs pagination cursors (VSECURE_CURSOR_KEY, base64 of ≥32
 	// bytes); every paginating function of a deployment must share it.
+	// The emulators and dev use it; the stack sets CursorSecretARN instead.
 	CursorKey []byte
+	// CursorSecretARN (VSECURE_CURSOR_SECRET_ARN) is the Secrets Manager
+	// secret holding the cursor key, read on the first paginated call and
+	// kept for the container's life.
+	CursorSecretARN string
+	// StateMachineARN (VSECURE_STATE_MACHINE_ARN) is the approval workflow;
+	// set for the functions that start, decide or stop executions and for
+	// workflow-notify. Without it the gate runs no workflow (expiry is
+	// enforced at read time regardless).
+	StateMachineARN string
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -41,6 +51,8 @@ type Config struct {
 	// Endpoint overrides for emulators (optional; the SDK's own names).
 	DynamoDBEndpoint string // AWS_ENDPOINT_URL_DYNAMODB
 	KMSEndpoint      string // AWS_ENDPOINT_URL_KMS
+	SFNEndpoint      string // AWS_ENDPOINT_URL_SFN
+	SecretsEndpoint  string // AWS_ENDPOINT_URL_SECRETS_MANAGER
 }
 
 // ConfigFromEnv reads and validates the configuration of a function that
@@ -70,6 +82,10 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		LogLevel:         getenv("AWS_LAMBDA_LOG_LEVEL"),
 		DynamoDBEndpoint: getenv("AWS_ENDPOINT_URL_DYNAMODB"),
 		KMSEndpoint:      getenv("AWS_ENDPOINT_URL_KMS"),
+		SFNEndpoint:      getenv("AWS_ENDPOINT_URL_SFN"),
+		SecretsEndpoint:  getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
+		CursorSecretARN:  strings.TrimSpace(getenv("VSECURE_CURSOR_SECRET_ARN")),
+		StateMachineARN:  strings.TrimSpace(getenv("VSECURE_STATE_MACHINE_ARN")),
 	}
 	if c.KMSKeyID == "" {
 		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
@@ -78,18 +94,19 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))
 	}
-	switch cursor := strings.TrimSpace(getenv("VSECURE_CURSOR_KEY")); {
-	case cursor != "":
+	if cursor := strings.TrimSpace(getenv("VSECURE_CURSOR_KEY")); cursor != "" {
 		k, err := base64.StdEncoding.DecodeString(cursor)
 		if err != nil || len(k) < 32 {
 			// The value is a secret: never echo it.
 			errs = append(errs, errors.New("VSECURE_CURSOR_KEY must be the base64 of at least 32 bytes"))
 		}
 		c.CursorKey = k
-	case getenv("VSECURE_CURSOR_SECRET_ARN") != "":
-		// Reading the key from Secrets Manager is not built yet; failing
-		// here beats signing cursors with a key no other container shares.
-		errs = append(errs, errors.New("VSECURE_CURSOR_KEY is required (loading it from VSECURE_CURSOR_SECRET_ARN is not implemented yet)"))
+	}
+	if c.CursorSecretARN != "" && !strings.HasPrefix(c.CursorSecretARN, "arn:") {
+		errs = append(errs, fmt.Errorf("VSECURE_CURSOR_SECRET_ARN %q is not an ARN", c.CursorSecretARN))
+	}
+	if c.StateMachineARN != "" && !strings.Contains(c.StateMachineARN, ":stateMachine:") {
+		errs = append(errs, fmt.Errorf("VSECURE_STATE_MACHINE_ARN %q is not a state machine ARN", c.StateMachineARN))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("lambdafn: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	sfnwf "github.com/vsecure/vsecure/shared/workflow/sfn"
 )
 
 // Function holds what one Lambda container builds once and reuses for
@@ -20,12 +21,33 @@ type Function struct {
 	Gate *gate.Gate
 	API  *httpapi.API
 	Log  *slog.Logger
+	// Workflow is the Step Functions adapter when the function has a state
+	// machine (VSECURE_STATE_MACHINE_ARN); nil otherwise.
+	Workflow *sfnwf.Workflow
+}
+
+// Deps are the dependencies Open builds from the configuration besides
+// the store and sealer; zero values leave them out.
+type Deps struct {
+	// CursorKeys supplies the cursor key when Config.CursorKey is empty.
+	CursorKeys gate.CursorKeySource
+	// Workflow is installed on the gate (gate.SetWorkflow).
+	Workflow *sfnwf.Workflow
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
 // network call: clients connect on first use.
 func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logger) (*Function, error) {
-	if len(cfg.CursorKey) == 0 {
+	return NewWith(cfg, store, sealer, Deps{}, log)
+}
+
+// NewWith is New with the optional dependencies.
+func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, log *slog.Logger) (*Function, error) {
+	if len(cfg.CursorKey) > 0 {
+		// The env key (emulators, dev) wins over the secret.
+		deps.CursorKeys = nil
+	}
+	if len(cfg.CursorKey) == 0 && deps.CursorKeys == nil {
 		// A function that does not paginate still needs a key to build the
 		// gate; a per-container random one makes any cursor it were shown
 		// fail verification (400), never verify.
@@ -36,12 +58,16 @@ func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logge
 	}
 	g, err := gate.New(gate.Config{
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
+		CursorKeys: deps.CursorKeys,
 	})
 	if err != nil {
 		return nil, err
 	}
+	if deps.Workflow != nil {
+		g.SetWorkflow(deps.Workflow)
+	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log}, nil
+	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

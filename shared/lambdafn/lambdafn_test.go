@@ -301,11 +301,24 @@ func TestConfigFromEnv(t *testing.T) {
 	if _, err := ConfigFromEnv(env(bad)); err == nil || strings.Contains(err.Error(), "c2hvcnQta2V5") {
 		t.Errorf("short cursor key: err = %v, want a refusal that does not echo the value", err)
 	}
-	// The stack's secret ARN alone is refused loudly until it is loaded.
+	// The stack gives the secret's ARN instead of the key: the key is read
+	// later (TestCursorKeyFromSecretsManager), so config only checks it.
 	delete(bad, "VSECURE_CURSOR_KEY")
 	bad["VSECURE_CURSOR_SECRET_ARN"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:c"
-	if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), "VSECURE_CURSOR_KEY") {
-		t.Errorf("cursor secret ARN only: err = %v, want VSECURE_CURSOR_KEY named", err)
+	bad["VSECURE_STATE_MACHINE_ARN"] = "arn:aws:states:eu-west-1:123456789012:stateMachine:approvals"
+	if c, err := ConfigFromEnv(env(bad)); err != nil || c.CursorSecretARN != bad["VSECURE_CURSOR_SECRET_ARN"] || len(c.CursorKey) != 0 ||
+		c.StateMachineARN != bad["VSECURE_STATE_MACHINE_ARN"] {
+		t.Errorf("cursor secret and state machine ARNs: %+v, %v", c, err)
+	}
+	for name, v := range map[string]string{"VSECURE_CURSOR_SECRET_ARN": "CursorKey", "VSECURE_STATE_MACHINE_ARN": "arn:aws:lambda:x"} {
+		wrong := map[string]string{}
+		for k, val := range bad {
+			wrong[k] = val
+		}
+		wrong[name] = v
+		if _, err := ConfigFromEnv(env(wrong)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: err = %v, want it named", name, v, err)
+		}
 	}
 	// health gets only VSECURE_ENV from the stack.
 	if _, err := configFromEnv(env(map[string]string{"VSECURE_ENV": "dev"}), false); err != nil {

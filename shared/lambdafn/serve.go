@@ -11,10 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/vsecure"
+	sfnwf "github.com/vsecure/vsecure/shared/workflow/sfn"
 )
 
 // Serve runs the endpoint function named function (an entry of
@@ -102,20 +106,41 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.KMSKeyID == "" {
-		return New(cfg, store, noSealer{}, log)
+	var deps Deps
+	if cfg.CursorSecretARN != "" && len(cfg.CursorKey) == 0 {
+		sm := secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) {
+			o.RetryMaxAttempts = 3
+			if cfg.SecretsEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.SecretsEndpoint)
+			}
+		})
+		deps.CursorKeys = &SecretCursorKey{Client: sm, ARN: cfg.CursorSecretARN}
 	}
-	kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
-		o.RetryMaxAttempts = 3
-		if cfg.KMSEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
+	if cfg.StateMachineARN != "" {
+		sc := awssfn.NewFromConfig(ac, sfnwf.NoSDKRetries, func(o *awssfn.Options) {
+			if cfg.SFNEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.SFNEndpoint)
+			}
+		})
+		wf, err := sfnwf.New(sfnwf.Config{Client: sc, StateMachineARN: cfg.StateMachineARN, Log: log})
+		if err != nil {
+			return nil, err
 		}
-	})
-	// Warm containers reuse unwrapped data keys for five minutes: KMS
-	// Decrypt is a third of an audited read's cost (docs/cost.md).
-	sealer, err := kms.New(kc, cfg.KMSKeyID, kms.WithDataKeyCache(5*time.Minute, 1024, nil))
-	if err != nil {
-		return nil, err
+		deps.Workflow = wf
 	}
-	return New(cfg, store, sealer, log)
+	var sealer vsecure.Sealer = noSealer{}
+	if cfg.KMSKeyID != "" {
+		kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
+			o.RetryMaxAttempts = 3
+			if cfg.KMSEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
+			}
+		})
+		// Warm containers reuse unwrapped data keys for five minutes: KMS
+		// Decrypt is a third of an audited read's cost (docs/cost.md).
+		if sealer, err = kms.New(kc, cfg.KMSKeyID, kms.WithDataKeyCache(5*time.Minute, 1024, nil)); err != nil {
+			return nil, err
+		}
+	}
+	return NewWith(cfg, store, sealer, deps, log)
 }

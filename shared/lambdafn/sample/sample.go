@@ -38,6 +38,13 @@ const (
 	ProductionValue  = "postgres://sample:sample@db.internal/app"
 )
 
+// Approvals past their expiresAt, for the workflow's Expire and Revoke
+// tasks (events/workflow-expire.json, events/workflow-revoke.json).
+const (
+	OverdueApproval = "appr_sample_overdue" // pending
+	LapsedApproval  = "appr_sample_lapsed"  // approved
+)
+
 // Seed writes the sample world through the store (keys, approvals with
 // fixed ids) and the gate (policies and secrets, so values are sealed the
 // way the deployment seals them).
@@ -90,6 +97,23 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
 		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%d", i), Timestamp: now, Resource: a.Resource,
+			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
+			Metadata: map[string]string{"requestId": "seed"}}
+		if err := st.CreateApproval(ctx, a, e); err != nil {
+			return fmt.Errorf("seed approval %s: %w", id, err)
+		}
+	}
+	past := now.Add(-time.Hour)
+	for i, id := range []string{OverdueApproval, LapsedApproval} {
+		a := vsecure.Approval{
+			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
+			RequestedBy: "agent-1", RequestedAt: past.Add(-time.Hour), ExpiresAt: past, TTL: 3600,
+			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
+		}
+		if id == LapsedApproval {
+			a.Status, a.ApprovedBy, a.ApprovedAt = vsecure.StatusApproved, "alice", &a.RequestedAt
+		}
+		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_due_%d", i), Timestamp: now, Resource: a.Resource,
 			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
 			Metadata: map[string]string{"requestId": "seed"}}
 		if err := st.CreateApproval(ctx, a, e); err != nil {
