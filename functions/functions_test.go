@@ -12,10 +12,17 @@ import (
 	"testing"
 
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/lambdafn"
 )
 
-// Authorizer is the one function that serves no route.
-const authorizer = "authorizer"
+// The functions that serve no route: the authorizer in front of the API,
+// and the scheduled audit digest step behind it.
+const (
+	authorizer = "authorizer"
+	digest     = lambdafn.DigestFunction
+)
+
+func nonRouteFunctions() []string { return []string{authorizer, digest} }
 
 func routeFunctions() []string {
 	var names []string
@@ -44,15 +51,15 @@ func functionDirs(t *testing.T) []string {
 
 func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	dirs := functionDirs(t)
-	want := append(routeFunctions(), authorizer)
+	want := append(routeFunctions(), nonRouteFunctions()...)
 	for _, name := range want {
 		if !slices.Contains(dirs, name) {
-			t.Errorf("route function %q has no functions/%s/main.go", name, name)
+			t.Errorf("function %q has no functions/%s/main.go", name, name)
 		}
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes()", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer nor the digest step", d)
 		}
 	}
 }
@@ -68,8 +75,12 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 		}
 		want := `lambdafn.Serve("` + d + `")`
 		ok := strings.Contains(string(src), want) || strings.Contains(string(src), `lambdafn.ServeWith("`+d+`"`)
-		if d == authorizer {
+		switch d {
+		case authorizer:
 			want = "lambdafn.ServeAuthorizer()"
+			ok = strings.Contains(string(src), want)
+		case digest:
+			want = "lambdafn.ServeDigest()"
 			ok = strings.Contains(string(src), want)
 		}
 		if !ok {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -20,11 +21,27 @@ type Function struct {
 	Gate *gate.Gate
 	API  *httpapi.API
 	Log  *slog.Logger
+	// Config is what the function was built from (ServeWith extensions
+	// read their own settings next to it).
+	Config Config
+	// AuditSigner signs and checks audit digests when the function has
+	// the audit signing key (VSECURE_AUDIT_SIGNING_KEY_ARN); nil otherwise.
+	AuditSigner digest.Signer
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
 // network call: clients connect on first use.
 func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logger) (*Function, error) {
+	return newFunction(cfg, store, sealer, nil, log)
+}
+
+// NewSigned is New for a function holding the audit signing key: its gate
+// answers audit verification against the digests signer signed.
+func NewSigned(cfg Config, store vsecure.Store, sealer vsecure.Sealer, signer digest.Signer, log *slog.Logger) (*Function, error) {
+	return newFunction(cfg, store, sealer, signer, log)
+}
+
+func newFunction(cfg Config, store vsecure.Store, sealer vsecure.Sealer, signer digest.Signer, log *slog.Logger) (*Function, error) {
 	if len(cfg.CursorKey) == 0 {
 		// A function that does not paginate still needs a key to build the
 		// gate; a per-container random one makes any cursor it were shown
@@ -34,14 +51,22 @@ func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logge
 			return nil, err
 		}
 	}
-	g, err := gate.New(gate.Config{
+	gc := gate.Config{
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
-	})
+	}
+	if signer != nil {
+		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: signer, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		gc.AuditVerifier = v
+	}
+	g, err := gate.New(gc)
 	if err != nil {
 		return nil, err
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log}, nil
+	return &Function{Gate: g, API: api, Log: log, Config: cfg, AuditSigner: signer}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

@@ -14,6 +14,7 @@ import (
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // Serve runs the endpoint function named function (an entry of
@@ -101,7 +102,7 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.KMSKeyID == "" {
+	if cfg.KMSKeyID == "" && cfg.AuditSigningKey == "" {
 		return New(cfg, store, noSealer{}, log)
 	}
 	kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
@@ -110,9 +111,18 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 			o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
 		}
 	})
-	sealer, err := kms.New(kc, cfg.KMSKeyID)
+	var sealer vsecure.Sealer = noSealer{}
+	if cfg.KMSKeyID != "" {
+		if sealer, err = kms.New(kc, cfg.KMSKeyID); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.AuditSigningKey == "" {
+		return New(cfg, store, sealer, log)
+	}
+	signer, err := kms.NewSigner(kc, cfg.AuditSigningKey)
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, store, sealer, log)
+	return NewSigned(cfg, store, sealer, signer, log)
 }
