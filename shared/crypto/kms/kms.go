@@ -32,14 +32,19 @@ type Client interface {
 type Sealer struct {
 	client Client
 	keyID  string
+	cache  *keyCache
 }
 
 // New returns a sealer that generates data keys under keyID.
-func New(client Client, keyID string) (*Sealer, error) {
+func New(client Client, keyID string, opts ...Option) (*Sealer, error) {
 	if client == nil || keyID == "" {
 		return nil, errors.New("kms: client and key id are required")
 	}
-	return &Sealer{client: client, keyID: keyID}, nil
+	s := &Sealer{client: client, keyID: keyID}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // EncryptionContext is what KMS binds a data key to.
@@ -76,19 +81,34 @@ func (s *Sealer) Open(ctx context.Context, sd vsecure.Sealed, sc vsecure.SealCon
 	if sd.KeyID == "" || len(sd.WrappedKey) == 0 {
 		return nil, crypto.OpenFailed(errors.New("sealed value has no wrapped key"))
 	}
-	out, err := s.client.Decrypt(ctx, &kms.DecryptInput{
-		CiphertextBlob:    sd.WrappedKey,
-		KeyId:             aws.String(sd.KeyID),
-		EncryptionContext: EncryptionContext(sc),
-	})
-	if err != nil {
-		return nil, kmsError(err, "decrypt data key")
+	ec := EncryptionContext(sc)
+	var (
+		dk []byte
+		id [32]byte
+	)
+	if s.cache != nil {
+		id = cacheID(sd, ec)
+		dk = s.cache.get(id)
 	}
-	dk := out.Plaintext
+	if dk == nil {
+		out, err := s.client.Decrypt(ctx, &kms.DecryptInput{
+			CiphertextBlob:    sd.WrappedKey,
+			KeyId:             aws.String(sd.KeyID),
+			EncryptionContext: ec,
+		})
+		if err != nil {
+			return nil, kmsError(err, "decrypt data key")
+		}
+		dk = out.Plaintext
+		if len(dk) != 32 {
+			clear(dk)
+			return nil, crypto.OpenFailed(fmt.Errorf("data key has %d bytes", len(dk)))
+		}
+		if s.cache != nil {
+			s.cache.put(id, dk)
+		}
+	}
 	defer clear(dk)
-	if len(dk) != 32 {
-		return nil, crypto.OpenFailed(fmt.Errorf("data key has %d bytes", len(dk)))
-	}
 	pt, err := crypto.OpenWithDataKey(dk, sd.Nonce, sd.Ciphertext, aad(sc, sd.WrappedKey))
 	if err != nil {
 		return nil, crypto.OpenFailed(err)
