@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"testing"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/shared/slack"
 )
 
 func decodeStrict(t *testing.T, file string, v any) {
@@ -102,5 +105,46 @@ func TestAuthorizerEvents(t *testing.T) {
 		if _, ok := ev.Headers["authorization"]; ok != wantHeader {
 			t.Errorf("%s: authorization header present = %v, want %v", file, ok, wantHeader)
 		}
+	}
+}
+
+// The Slack sample is a press Slack signed: its signature verifies for its
+// own timestamp under the sample signing secret (tests and `make invoke`
+// re-stamp it, as the five-minute window has long passed), and it is a
+// block_actions press of our Approve button by alice's Slack user.
+func TestSlackInteractionEventIsSigned(t *testing.T) {
+	var ev events.APIGatewayV2HTTPRequest
+	decodeStrict(t, "slack-interactions.json", &ev)
+	ts, sig := ev.Headers["x-slack-request-timestamp"], ev.Headers["x-slack-signature"]
+	if want := slack.SignatureHeader([]byte(sample.SlackSigningSecret), ts, []byte(ev.Body)); ts == "" || sig != want {
+		t.Errorf("x-slack-signature %q does not sign the body at %q (want %q)", sig, ts, want)
+	}
+	form, err := url.ParseQuery(ev.Body)
+	if err != nil || len(form["payload"]) != 1 {
+		t.Fatalf("body is not a form with one payload field: %v", err)
+	}
+	var p struct {
+		Type    string              `json:"type"`
+		User    struct{ ID string } `json:"user"`
+		Actions []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal([]byte(form["payload"][0]), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Type != "block_actions" || p.User.ID != sample.AliceSlackUser || len(p.Actions) != 1 ||
+		p.Actions[0].ActionID != slack.ActionApprove || p.Actions[0].Value != sample.SlackApproval {
+		t.Errorf("payload %+v is not alice approving %s", p, sample.SlackApproval)
+	}
+}
+
+// The digest step's event is what an EventBridge schedule rule sends.
+func TestAuditDigestEventIsAScheduledEvent(t *testing.T) {
+	var ev events.EventBridgeEvent
+	decodeStrict(t, lambdafn.DigestFunction+".json", &ev)
+	if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" || len(ev.Resources) != 1 {
+		t.Errorf("not a scheduled event: %+v", ev)
 	}
 }

@@ -16,10 +16,16 @@ import (
 )
 
 // The functions that serve no route: the authorizer in front of the API,
-// and the approval workflow's tasks behind it.
-const authorizer = "authorizer"
+// the approval workflow's tasks and the scheduled audit digest step
+// behind it.
+const (
+	authorizer = "authorizer"
+	digest     = lambdafn.DigestFunction
+)
 
-func nonRouteFunctions() []string { return append([]string{authorizer}, lambdafn.TaskFunctions()...) }
+func nonRouteFunctions() []string {
+	return append([]string{authorizer, digest}, lambdafn.TaskFunctions()...)
+}
 
 func routeFunctions() []string {
 	var names []string
@@ -56,7 +62,7 @@ func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer nor a workflow task", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, a workflow task nor the digest step", d)
 		}
 	}
 }
@@ -75,6 +81,9 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 		switch {
 		case d == authorizer:
 			want = "lambdafn.ServeAuthorizer()"
+			ok = strings.Contains(string(src), want)
+		case d == digest:
+			want = "lambdafn.ServeDigest()"
 			ok = strings.Contains(string(src), want)
 		case slices.Contains(lambdafn.TaskFunctions(), d):
 			want = `lambdafn.ServeTask("` + d + `")`

@@ -61,16 +61,18 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 	fake := sfntest.New(t)
 	vars["VSECURE_STATE_MACHINE_ARN"] = stateMachineARN
 	vars["AWS_ENDPOINT_URL_SFN"] = fake.Server.URL
-	w := &world{sfn: fake, bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}, env: sample.EnvList(vars)}
+	w := &world{sfn: fake, bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}}
 	if w.rieBin, err = rie.Install(ctx, root); err != nil {
 		t.Fatal(err)
 	}
 	if err := rie.Build(ctx, root, w.bins, "./functions/..."); err != nil {
 		t.Fatal(err)
 	}
+	// Deploy adds the audit signing key it creates to vars.
 	if err := sample.Deploy(ctx, vars); err != nil {
 		t.Fatal(err)
 	}
+	w.env = sample.EnvList(vars)
 	t.Cleanup(func() {
 		for _, r := range w.rts {
 			r.Close()
@@ -132,6 +134,10 @@ type expectation struct {
 	equal  map[string]string // top-level string fields with a fixed value
 }
 
+// emptyAnswer lists the functions whose success is an empty 200: Slack's
+// acknowledgement of a press (its effect is checked by slackPress).
+var emptyAnswer = map[string]bool{"slack-interactions": true}
+
 var expectations = map[string]expectation{
 	"health":              {200, []string{"status"}, map[string]string{"status": "ok"}},
 	"resources-list":      {200, []string{"resources"}, nil},
@@ -148,6 +154,10 @@ var expectations = map[string]expectation{
 	"keys-create":         {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
 	"keys-list":           {200, []string{"keys", "pagination"}, nil},
 	"keys-delete":         {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
+	"keys-rotate":         {201, []string{"id", "key", "replaces"}, map[string]string{"principal": "dave"}},
+	"keys-update":         {200, []string{"id", "slackUserId"}, map[string]string{"id": sample.ErinKeyID, "slackUserId": "U0SAMPLEERIN"}},
+	"audit-verify":        {200, []string{"digests", "entries", "findings", "sealedTo"}, nil},
+	"slack-interactions":  {200, nil, nil},
 	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
 }
 
@@ -198,6 +208,9 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			t.Run(fn, func(t *testing.T) {
 				var ev events.APIGatewayV2HTTPRequest
 				w.readEvent(t, fn, &ev)
+				if fn == "slack-interactions" {
+					sample.SignSlackEvent(&ev, time.Now()) // as Slack would sign it now
+				}
 				var resp events.APIGatewayV2HTTPResponse
 				w.invoke(t, ctx, fn, ev, &resp)
 				if resp.StatusCode != exp.status {
@@ -205,6 +218,12 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				}
 				if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID {
 					t.Errorf("X-Request-Id %q, want the API Gateway request id %q", got, ev.RequestContext.RequestID)
+				}
+				if emptyAnswer[fn] {
+					if resp.Body != "" {
+						t.Errorf("body %q, want none", resp.Body)
+					}
+					return
 				}
 				if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
 					t.Errorf("Content-Type %q", ct)
@@ -252,6 +271,8 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		})
 	})
 
+	t.Run("slack_press_decided_its_approval_once", func(t *testing.T) { slackPress(t, ctx, w) })
+	t.Run("audit_digest_seals_and_verify_checks", func(t *testing.T) { auditDigest(t, ctx, w) })
 	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
@@ -272,6 +293,13 @@ func TestFunctionsUnderRIE(t *testing.T) {
 					saw = true
 					if m["awsRequestId"] == nil || m["requestId"] == nil {
 						t.Errorf("%s: log line lacks awsRequestId or requestId: %s", fn, line)
+					}
+				}
+				// The scheduled step has no API Gateway request id.
+				if m["message"] == "audit digest run" {
+					saw = true
+					if m["awsRequestId"] == nil {
+						t.Errorf("%s: log line lacks awsRequestId: %s", fn, line)
 					}
 				}
 			}
@@ -410,5 +438,88 @@ func approvalFlow(t *testing.T, ctx context.Context, w *world) {
 	}
 	if seen["read/agent-1/true"] < 2 {
 		t.Errorf("want two successful reads (key and token), have %v", seen)
+	}
+}
+
+// slackPress checks what the sample press did (the loop above sent it):
+// alice, mapped by her Slack user id, approved the approval; the same
+// signed request sent again is refused as a replay, whichever container
+// gets it, because the guard is the table.
+func slackPress(t *testing.T, ctx context.Context, w *world) {
+	var ev events.APIGatewayV2HTTPRequest
+	w.readEvent(t, "approvals-get", &ev)
+	p := "/v1/security/mcp/approvals/" + sample.SlackApproval
+	ev.RawPath, ev.RequestContext.HTTP.Path, ev.PathParameters = p, p, map[string]string{"id": sample.SlackApproval}
+	var resp events.APIGatewayV2HTTPResponse
+	w.invoke(t, ctx, "approvals-get", ev, &resp)
+	var a map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &a); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("approvals-get %s: %d %s", sample.SlackApproval, resp.StatusCode, resp.Body)
+	}
+	if a["status"] != "approved" || a["approvedBy"] != "alice" {
+		t.Errorf("after alice's press: status %v approvedBy %v, want approved by alice", a["status"], a["approvedBy"])
+	}
+
+	var press events.APIGatewayV2HTTPRequest
+	w.readEvent(t, "slack-interactions", &press)
+	// Another press (another timestamp, so another signature) inside the
+	// window; the first one was signed at the current second.
+	sample.SignSlackEvent(&press, time.Now().Add(-10*time.Second))
+	press.RequestContext.RequestID = "slack-replay-1"
+	w.invoke(t, ctx, "slack-interactions", press, &resp)
+	if resp.StatusCode != 200 {
+		t.Fatalf("a fresh press of a decided request: %d %s, want 200 (answered ephemerally)", resp.StatusCode, resp.Body)
+	}
+	press.RequestContext.RequestID = "slack-replay-2"
+	w.invoke(t, ctx, "slack-interactions", press, &resp)
+	if resp.StatusCode != 401 || !strings.Contains(resp.Body, `"unauthenticated"`) {
+		t.Errorf("the same signed request again: %d %s, want 401 unauthenticated", resp.StatusCode, resp.Body)
+	}
+	press.Headers["x-slack-signature"] = "v0=" + strings.Repeat("0", 64)
+	press.RequestContext.RequestID = "slack-forged"
+	w.invoke(t, ctx, "slack-interactions", press, &resp)
+	if resp.StatusCode != 401 {
+		t.Errorf("a forged signature: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+}
+
+// auditDigest runs the scheduled step with its sample event: the sample
+// keys were issued an hour ago, so at least their window is closed and
+// gets sealed with the KMS signing key; a second run finds nothing to do;
+// audit-verify then checks the log against the digests and finds nothing.
+func auditDigest(t *testing.T, ctx context.Context, w *world) {
+	var ev events.EventBridgeEvent
+	w.readEvent(t, "audit-digest", &ev)
+	var first, second struct {
+		Sealed int    `json:"sealed"`
+		Last   string `json:"last"`
+	}
+	w.invoke(t, ctx, "audit-digest", ev, &first)
+	if first.Sealed < 1 || first.Last == "" {
+		t.Fatalf("first run sealed %d digests (last %q), want at least the sample keys' window", first.Sealed, first.Last)
+	}
+	w.invoke(t, ctx, "audit-digest", ev, &second)
+	if second.Sealed != 0 {
+		t.Errorf("second run sealed %d more, want 0: the closed windows are sealed", second.Sealed)
+	}
+	if out := w.rts["audit-digest"].Output(); !strings.Contains(out, first.Last) {
+		t.Errorf("the newest digest's hash %s is not in the log (the outside witness)", first.Last)
+	}
+
+	var vev events.APIGatewayV2HTTPRequest
+	w.readEvent(t, "audit-verify", &vev)
+	vev.RequestContext.RequestID = "verify-after-seal"
+	var resp events.APIGatewayV2HTTPResponse
+	w.invoke(t, ctx, "audit-verify", vev, &resp)
+	var r struct {
+		Digests  int              `json:"digests"`
+		Entries  int              `json:"entries"`
+		Findings []map[string]any `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("audit-verify: %d %s", resp.StatusCode, resp.Body)
+	}
+	if r.Digests != first.Sealed || r.Entries < 6 || len(r.Findings) != 0 {
+		t.Errorf("verify: %d digests, %d entries, findings %v; want %d digests, the 6 key entries, no findings", r.Digests, r.Entries, r.Findings, first.Sealed)
 	}
 }

@@ -26,7 +26,19 @@ type functionSpec struct {
 	// SendTaskSuccess, StopExecution); a function with any gets
 	// VSECURE_STATE_MACHINE_ARN and exactly those actions.
 	Workflow []string
+	// Digest is the function's use of the audit signing key (an
+	// asymmetric KMS key of its own, not the data key).
+	Digest digestUse
 }
+
+// digestUse is a function's use of the audit digest signing key.
+type digestUse int
+
+const (
+	digestNone   digestUse = iota
+	digestSign             // kms:Sign: seals windows (the scheduled step)
+	digestVerify           // kms:GetPublicKey: checks signatures locally
+)
 
 // sealerUse is a function's direct use of the KMS key for data keys.
 type sealerUse int
@@ -48,6 +60,11 @@ const (
 	expireFunction = "workflow-expire"
 	revokeFunction = "workflow-revoke"
 )
+
+// digestFunction is the scheduled audit digest step; it is not a route
+// (lambdafn.DigestFunction; infra imports nothing of shared/ but the
+// route table and the schema).
+const digestFunction = "audit-digest"
 
 // Sizing rationale shared by most functions. Lambda gives CPU in
 // proportion to memory; a Go handler needs ~30 MB, so memory buys CPU for
@@ -96,10 +113,18 @@ var functionSpecs = map[string]functionSpec{
 		Store: []string{"QueryAudit", "AppendAudit"}, Cursor: true},
 
 	// audit-verify reads windows and digests from the time index and checks
-	// signatures against the digest key's public key (kms:GetPublicKey,
-	// granted with the signing key, not yet in this stack: see README).
+	// signatures against the digest key's public key (kms:GetPublicKey
+	// only: it can check digests, never make one).
 	"audit-verify": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: re-hashes every entry of the range (~150k entries/s per vCPU measured); API Gateway's integration limit is 30 s, so long ranges are verified in slices with --from/--to",
-		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}},
+		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, Digest: digestVerify},
+
+	// The scheduled digest step: finds where the chain ends (DigestBefore,
+	// or OldestAudit on the first run), reads each closed window from the
+	// time index, signs its digest (kms:Sign on the signing key only) and
+	// appends it to the audit table with a conditional Put. It writes no
+	// audit entry of its own: the digests are the record.
+	digestFunction: {MemoryMB: 512, TimeoutSeconds: 300, Why: "512 MB / 300 s: a run catching up seals up to a day of windows (288 digests of up to 3000 entries each); the schedule is every 5 minutes, so a run ends before the next starts",
+		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest"}, Digest: digestSign},
 
 	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent)},
 	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
@@ -119,7 +144,10 @@ var functionSpecs = map[string]functionSpec{
 	// decides through the gate, then calls chat.update before answering
 	// (a Lambda is frozen once it has answered).
 	"slack-interactions": {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: must acknowledge Slack within 3 s including a cold start and one chat.update; 5 s hard stop",
-		Store: []string{"Remember", "KeysBySlackUser", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true},
+		// A decision made in Slack ends the workflow's wait like one made
+		// through the API (SendTaskSuccess).
+		Store: []string{"Remember", "KeysBySlackUser", "GetApproval", "UpdateApproval", "AppendAudit"}, Slack: true,
+		Workflow: []string{"SendTaskSuccess"}},
 
 	// The remote MCP endpoint runs the whole API in-process as the caller:
 	// it re-authenticates the credential (KeyByHash, ApprovalByToken) and

@@ -27,9 +27,12 @@ import (
 // Vsecure is the deployed system: one stack and handles on the parts the
 // tests and later additions (the approval workflow) need.
 type Vsecure struct {
-	Stack        awscdk.Stack
-	Config       Config
-	Key          awskms.Key
+	Stack  awscdk.Stack
+	Config Config
+	Key    awskms.Key
+	// SigningKey signs audit digests (asymmetric: the private half never
+	// leaves KMS).
+	SigningKey   awskms.Key
 	Tables       map[string]awsdynamodb.Table // by schema table name
 	Functions    map[string]awslambda.Function
 	API          awsapigatewayv2.HttpApi
@@ -63,6 +66,7 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 
 	v := &Vsecure{Stack: stack, Config: cfg, Tables: map[string]awsdynamodb.Table{}, Functions: map[string]awslambda.Function{}}
 	v.key()
+	v.signingKey()
 	v.tables()
 	v.secrets()
 	v.AlarmTopic = v.alarmTopic()
@@ -76,6 +80,9 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 		return nil, err
 	}
 	if err := v.workflow(); err != nil {
+		return nil, err
+	}
+	if err := v.digestSchedule(); err != nil {
 		return nil, err
 	}
 	v.uncachedAuthorizer()
@@ -453,6 +460,9 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 		// by the state machine, so a reference would be a cycle.
 		env["VSECURE_STATE_MACHINE_ARN"] = StateMachineArn(v.Stack, v.stateMachineName())
 	}
+	if spec.Digest != digestNone {
+		env["VSECURE_AUDIT_SIGNING_KEY_ARN"] = v.SigningKey.KeyArn()
+	}
 	return env
 }
 
@@ -539,6 +549,14 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 			},
 		}))
 	}
+	if spec.Digest != digestNone {
+		action := map[digestUse]string{digestSign: "kms:Sign", digestVerify: "kms:GetPublicKey"}[spec.Digest]
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AuditDigestKey"),
+			Actions:   jsii.Strings(action),
+			Resources: &[]*string{v.SigningKey.KeyArn()},
+		}))
+	}
 	var secrets []*string
 	if spec.Cursor {
 		secrets = append(secrets, v.CursorSecret.SecretArn())
@@ -581,4 +599,5 @@ func (v *Vsecure) outputs() {
 	out("SlackSecretArn", *v.SlackSecret.SecretArn(), "Fill with the Slack bot token and signing secret (README)")
 	out("AlarmTopicArn", *v.AlarmTopic.TopicArn(), "Alarm notifications")
 	out("KeyArn", *v.Key.KeyArn(), "KMS key of tables and secret data keys")
+	out("AuditSigningKeyArn", *v.SigningKey.KeyArn(), "KMS key signing audit digests (vsecure audit:verify checks them with its public key)")
 }

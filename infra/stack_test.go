@@ -171,8 +171,8 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 4; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer and three workflow tasks", len(fns), want)
+	if want := len(routeFunctions()) + 5; len(fns) != want {
+		t.Fatalf("%d functions, want %d: one per route function, the authorizer, three workflow tasks and the digest step", len(fns), want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -215,6 +215,9 @@ func (s *synthesized) policyLines(t *testing.T, fnID string) []string {
 			names[id] = "table:" + tableNameOf(r)
 		case "AWS::KMS::Key":
 			names[id] = "key"
+			if r.Properties["KeyUsage"] == "SIGN_VERIFY" {
+				names[id] = "signing-key"
+			}
 		case "AWS::SecretsManager::Secret":
 			names[id] = "secret:" + strings.Fields(r.Properties["Description"].(string))[2]
 		}
@@ -325,9 +328,14 @@ var wantPolicies = func() map[string][]string {
 			"Allow states:SendTaskSuccess on " + machine},
 		"workflow-expire": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"workflow-revoke": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"audit-verify": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
+			"Allow kms:GetPublicKey on signing-key"},
+		"audit-digest": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
+			"Allow kms:Sign on signing-key"},
 	}
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
+	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
 	for _, v := range m {
 		sort.Strings(v)
@@ -361,9 +369,10 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 					t.Errorf("%s may %s the audit table: %s", name, bad, l)
 				}
 			}
-			// mcp serves the audit_log tool (admins and auditors, checked by
-			// the gate exactly as audit-list does).
-			if name != "audit-list" && name != "mcp" && strings.Contains(l, "Query") {
+			// The audit readers: audit-list and mcp's audit_log tool (admins
+			// and auditors, checked by the gate), audit-verify, and the digest
+			// step, which re-reads windows to seal them.
+			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-digest"}, name) && strings.Contains(l, "Query") {
 				t.Errorf("%s may read the audit table: %s", name, l)
 			}
 		}
@@ -386,12 +395,67 @@ func TestOnlySecretFunctionsUseTheKeyForDataKeys(t *testing.T) {
 	s := synth(t, "dev", 30)
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
-			if strings.Contains(l, "kms:") && name != "resources-get" && name != "resources-put" && name != "mcp" {
-				t.Errorf("%s uses KMS: %s", name, l)
+			if strings.Contains(l, "on key") && name != "resources-get" && name != "resources-put" && name != "mcp" {
+				t.Errorf("%s uses the data key: %s", name, l)
 			}
 		}
 	}
 	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{"EnableKeyRotation": true})
+}
+
+// Only the digest step signs, only audit-verify reads the public key.
+func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
+	s := synth(t, "dev", 30)
+	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{
+		"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+	})
+	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key"}
+	for name, id := range s.functionIDs(t) {
+		for _, l := range s.policyLines(t, id) {
+			if strings.Contains(l, "signing-key") && l != want[name] {
+				t.Errorf("%s: %s", name, l)
+			}
+		}
+		env := s.resources[id].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if _, ok := env["VSECURE_AUDIT_SIGNING_KEY_ARN"]; ok != (want[name] != "") {
+			t.Errorf("%s: VSECURE_AUDIT_SIGNING_KEY_ARN set = %v", name, ok)
+		}
+	}
+}
+
+// The digest step runs every 5 minutes from EventBridge, which alone may
+// invoke it.
+func TestAuditDigestIsScheduled(t *testing.T) {
+	s := synth(t, "dev", 30)
+	fn := s.functionIDs(t)[digestFunction]
+	if fn == "" {
+		t.Fatal("no audit-digest function")
+	}
+	rules := s.ofType("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d event rules, want 1", len(rules))
+	}
+	for _, r := range rules {
+		if r.Properties["ScheduleExpression"] != "rate(5 minutes)" || r.Properties["State"] != "ENABLED" {
+			t.Errorf("rule %v", r.Properties)
+		}
+		targets := r.Properties["Targets"].([]any)
+		if len(targets) != 1 || getAtt(targets[0].(map[string]any)["Arn"]) != fn {
+			t.Errorf("rule targets %v, want audit-digest only", targets)
+		}
+	}
+	var perms int
+	for _, p := range s.ofType("AWS::Lambda::Permission") {
+		if getAtt(p.Properties["FunctionName"]) == fn {
+			perms++
+			if p.Properties["Principal"] != "events.amazonaws.com" {
+				t.Errorf("audit-digest may be invoked by %v", p.Properties["Principal"])
+			}
+		}
+	}
+	if perms != 1 {
+		t.Errorf("%d invoke permissions on audit-digest, want 1 (the rule)", perms)
+	}
 }
 
 func TestTablesAreTheStoreSchema(t *testing.T) {
@@ -402,8 +466,10 @@ func TestTablesAreTheStoreSchema(t *testing.T) {
 			t.Fatalf("%s: %d tables, schema has %d", env, len(tables), len(schema.Tables()))
 		}
 		keyID := ""
-		for id := range s.ofType("AWS::KMS::Key") {
-			keyID = id
+		for id, k := range s.ofType("AWS::KMS::Key") {
+			if k.Properties["KeyUsage"] != "SIGN_VERIFY" { // not the audit signing key
+				keyID = id
+			}
 		}
 		for _, want := range schema.Tables() {
 			var got resource
@@ -591,6 +657,9 @@ func routeFunctions() []string {
 }
 
 func TestEveryRouteFunctionHasASpec(t *testing.T) {
+	if _, err := dynamoStatements(functionSpecs[digestFunction].Store); err != nil {
+		t.Errorf("%s: %v", digestFunction, err)
+	}
 	for _, r := range httpapi.Routes() {
 		spec, ok := functionSpecs[r.Function]
 		if !ok {

@@ -40,6 +40,11 @@ type Config struct {
 	// workflow-notify. Without it the gate runs no workflow (expiry is
 	// enforced at read time regardless).
 	StateMachineARN string
+	// AuditSigningKey (VSECURE_AUDIT_SIGNING_KEY_ARN) is the KMS asymmetric
+	// key (ECC_NIST_P256, SIGN_VERIFY) of the audit digests: audit-digest
+	// signs with it, audit-verify fetches its public key. Sealer and
+	// verifier must name it identically: a digest records the key id.
+	AuditSigningKey string
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -78,6 +83,7 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		AccessKeyID:      req("AWS_ACCESS_KEY_ID"),
 		SecretAccessKey:  req("AWS_SECRET_ACCESS_KEY"),
 		KMSKeyID:         strings.TrimSpace(getenv("VSECURE_KMS_KEY_ARN")),
+		AuditSigningKey:  strings.TrimSpace(getenv("VSECURE_AUDIT_SIGNING_KEY_ARN")),
 		SessionToken:     getenv("AWS_SESSION_TOKEN"),
 		LogLevel:         getenv("AWS_LAMBDA_LOG_LEVEL"),
 		DynamoDBEndpoint: getenv("AWS_ENDPOINT_URL_DYNAMODB"),

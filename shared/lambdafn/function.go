@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -24,6 +25,12 @@ type Function struct {
 	// Workflow is the Step Functions adapter when the function has a state
 	// machine (VSECURE_STATE_MACHINE_ARN); nil otherwise.
 	Workflow *sfnwf.Workflow
+	// Config is what the function was built from (ServeWith extensions
+	// read their own settings next to it).
+	Config Config
+	// AuditSigner signs and checks audit digests when the function has
+	// the audit signing key (VSECURE_AUDIT_SIGNING_KEY_ARN); nil otherwise.
+	AuditSigner digest.Signer
 }
 
 // Deps are the dependencies Open builds from the configuration besides
@@ -33,6 +40,8 @@ type Deps struct {
 	CursorKeys gate.CursorKeySource
 	// Workflow is installed on the gate (gate.SetWorkflow).
 	Workflow *sfnwf.Workflow
+	// AuditSigner gives the gate an audit verifier over its digests.
+	AuditSigner digest.Signer
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
@@ -56,10 +65,18 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 			return nil, err
 		}
 	}
-	g, err := gate.New(gate.Config{
+	gc := gate.Config{
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
 		CursorKeys: deps.CursorKeys,
-	})
+	}
+	if deps.AuditSigner != nil {
+		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		gc.AuditVerifier = v
+	}
+	g, err := gate.New(gc)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +84,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		g.SetWorkflow(deps.Workflow)
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow}, nil
+	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

@@ -129,17 +129,24 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 		deps.Workflow = wf
 	}
 	var sealer vsecure.Sealer = noSealer{}
-	if cfg.KMSKeyID != "" {
+	if cfg.KMSKeyID != "" || cfg.AuditSigningKey != "" {
 		kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
 			o.RetryMaxAttempts = 3
 			if cfg.KMSEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
 			}
 		})
-		// Warm containers reuse unwrapped data keys for five minutes: KMS
-		// Decrypt is a third of an audited read's cost (docs/cost.md).
-		if sealer, err = kms.New(kc, cfg.KMSKeyID, kms.WithDataKeyCache(5*time.Minute, 1024, nil)); err != nil {
-			return nil, err
+		if cfg.KMSKeyID != "" {
+			// Warm containers reuse unwrapped data keys for five minutes: KMS
+			// Decrypt is a third of an audited read's cost (docs/cost.md).
+			if sealer, err = kms.New(kc, cfg.KMSKeyID, kms.WithDataKeyCache(5*time.Minute, 1024, nil)); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.AuditSigningKey != "" {
+			if deps.AuditSigner, err = kms.NewSigner(kc, cfg.AuditSigningKey); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return NewWith(cfg, store, sealer, deps, log)

@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
 
@@ -35,20 +40,37 @@ func EmulatorEnv(getenv func(string) string) (map[string]string, error) {
 		"VSECURE_CURSOR_KEY": base64.StdEncoding.EncodeToString([]byte("sample-cursor-key-for-emulators-only!")),
 		"AWS_REGION":         "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "AWS_ENDPOINT_URL_KMS": kms,
+		// No Secrets Manager emulator: the Slack signing secret comes from
+		// the environment, as in `vsecure dev`.
+		slack.EnvSigningSecret: SlackSigningSecret,
 	}, nil
 }
 
-// Deploy creates the tables named in env and seeds the sample world into
-// them with the same wiring the functions use.
+// Deploy creates what the stack would: the tables named in env and the
+// audit signing key (an ECC_NIST_P256 SIGN_VERIFY key in local-kms, whose
+// ARN it records in env as VSECURE_AUDIT_SIGNING_KEY_ARN); then it seeds
+// the sample world with the same wiring the functions use.
 func Deploy(ctx context.Context, env map[string]string) error {
 	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return err
 	}
-	db := dynamodb.NewFromConfig(aws.Config{Region: cfg.Region, Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")},
-		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
+	ac := aws.Config{Region: cfg.Region, Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")}
+	db := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint) })
 	if err := dynamo.CreateTables(ctx, db, cfg.Table, cfg.AuditTable); err != nil {
 		return err
+	}
+	if env["VSECURE_AUDIT_SIGNING_KEY_ARN"] == "" {
+		kc := awskms.NewFromConfig(ac, func(o *awskms.Options) { o.BaseEndpoint = aws.String(cfg.KMSEndpoint) })
+		out, err := kc.CreateKey(ctx, &awskms.CreateKeyInput{
+			KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify,
+			Description: aws.String("vsecure sample: audit digest signing"),
+		})
+		if err != nil {
+			return fmt.Errorf("create the audit signing key: %w", err)
+		}
+		env["VSECURE_AUDIT_SIGNING_KEY_ARN"] = aws.ToString(out.KeyMetadata.Arn)
+		cfg.AuditSigningKey = env["VSECURE_AUDIT_SIGNING_KEY_ARN"]
 	}
 	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -64,4 +86,14 @@ func EnvList(env map[string]string) []string {
 		l = append(l, k+"="+v)
 	}
 	return l
+}
+
+// SignSlackEvent stamps a Slack interaction event (events/slack-interactions.json)
+// with timestamp at and the signature of its body under SlackSigningSecret,
+// as Slack does: the committed sample is signed at a fixed time that the
+// five-minute window has long left.
+func SignSlackEvent(ev *events.APIGatewayV2HTTPRequest, at time.Time) {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	ev.Headers["x-slack-request-timestamp"] = ts
+	ev.Headers["x-slack-signature"] = slack.SignatureHeader([]byte(SlackSigningSecret), ts, []byte(ev.Body))
 }

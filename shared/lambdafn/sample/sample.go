@@ -1,6 +1,7 @@
 // Package sample seeds the small world that the events/ files describe:
-// the keys whose identities the sample authorizer contexts name, two
-// policies, two secrets and two approvals with fixed ids. Tests and
+// the keys whose identities the sample authorizer contexts name (issued an
+// hour ago, so the audit digest step has a closed window to seal), two
+// policies, two secrets and three approvals with fixed ids. Tests and
 // `make invoke` seed it into fresh tables so every sample event hits its
 // main success case. The credentials below are published on purpose: they
 // only ever exist in local emulators.
@@ -22,16 +23,26 @@ const (
 	ApproverKey = "vsk_sample-alice-key-for-local-emulators-only-000003"
 	// BadKey is well formed but belongs to no one.
 	BadKey = "vsk_sample-unknown-key-that-no-store-holds-00000099"
+	// SlackSigningSecret signs events/slack-interactions.json.
+	SlackSigningSecret = "sample-slack-signing-secret-for-local-emulators-only"
 )
 
 // Fixed ids the events refer to.
 const (
-	AdminKeyID       = "key_sample_admin"
-	AgentKeyID       = "key_sample_agent"
-	ApproverKeyID    = "key_sample_alice"
-	SpareKeyID       = "key_sample_spare" // revoked by events/keys-delete.json
-	PendingApproval  = "appr_sample_pending"
-	GrantedApproval  = "appr_sample_granted"
+	AdminKeyID    = "key_sample_admin"
+	AgentKeyID    = "key_sample_agent"
+	ApproverKeyID = "key_sample_alice"
+	SpareKeyID    = "key_sample_spare"  // revoked by events/keys-delete.json
+	RotateKeyID   = "key_sample_rotate" // rotated by events/keys-rotate.json
+	// ErinKeyID gets a Slack user id from events/keys-update.json.
+	ErinKeyID       = "key_sample_erin"
+	PendingApproval = "appr_sample_pending"
+	GrantedApproval = "appr_sample_granted"
+	// SlackApproval is approved by alice's button press in
+	// events/slack-interactions.json.
+	SlackApproval = "appr_sample_slack"
+	// AliceSlackUser is the Slack user id on alice's key.
+	AliceSlackUser   = "U0SAMPLEALICE"
 	StagingSecret    = "vsecure://secrets/staging/API_TOKEN"
 	ProductionSecret = "vsecure://secrets/production/DATABASE_URL"
 	StagingValue     = "sample-staging-token"
@@ -51,22 +62,25 @@ const (
 func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	st := g.Store()
 	now = now.UTC().Truncate(time.Second)
-	boot := vsecure.Entry{Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true, Timestamp: now}
+	issued := now.Add(-time.Hour)
+	boot := vsecure.Entry{Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true, Timestamp: issued}
 	keys := []struct {
-		id, principal, secret string
-		roles                 []vsecure.Role
+		id, principal, secret, slackUser string
+		roles                            []vsecure.Role
 	}{
-		{AdminKeyID, "admin", AdminKey, []vsecure.Role{vsecure.RoleAdmin}},
-		{AgentKeyID, "agent-1", AgentKey, []vsecure.Role{vsecure.RoleAgent}},
-		{ApproverKeyID, "alice", ApproverKey, []vsecure.Role{vsecure.RoleApprover}},
-		{SpareKeyID, "bob", "vsk_sample-bob-key-for-local-emulators-only-00000004", []vsecure.Role{vsecure.RoleAgent}},
+		{AdminKeyID, "admin", AdminKey, "", []vsecure.Role{vsecure.RoleAdmin}},
+		{AgentKeyID, "agent-1", AgentKey, "", []vsecure.Role{vsecure.RoleAgent}},
+		{ApproverKeyID, "alice", ApproverKey, AliceSlackUser, []vsecure.Role{vsecure.RoleApprover}},
+		{SpareKeyID, "bob", "vsk_sample-bob-key-for-local-emulators-only-00000004", "", []vsecure.Role{vsecure.RoleAgent}},
+		{RotateKeyID, "dave", "vsk_sample-dave-key-for-local-emulators-only-00000005", "", []vsecure.Role{vsecure.RoleAgent}},
+		{ErinKeyID, "erin", "vsk_sample-erin-key-for-local-emulators-only-00000006", "", []vsecure.Role{vsecure.RoleApprover}},
 	}
 	for i, k := range keys {
 		e := boot
 		e.ID = fmt.Sprintf("log_sample_key_%d", i)
 		e.Metadata = map[string]string{"keyId": k.id, "principal": k.principal}
-		err := st.CreateKey(ctx, vsecure.Key{ID: k.id, Principal: k.principal, Roles: k.roles,
-			Hash: gate.HashCredential(k.secret), CreatedAt: now, CreatedBy: "bootstrap"}, e)
+		err := st.CreateKey(ctx, vsecure.Key{ID: k.id, Principal: k.principal, Roles: k.roles, SlackUserID: k.slackUser,
+			Hash: gate.HashCredential(k.secret), CreatedAt: issued, CreatedBy: "bootstrap"}, e)
 		if err != nil {
 			return fmt.Errorf("seed key %s: %w", k.id, err)
 		}
@@ -90,7 +104,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			return fmt.Errorf("seed secret %s: %w", uri, err)
 		}
 	}
-	for i, id := range []string{PendingApproval, GrantedApproval} {
+	for i, id := range []string{PendingApproval, GrantedApproval, SlackApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
 			RequestedBy: "agent-1", RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,

@@ -1,0 +1,7 @@
+// Command keys-rotate is the Lambda function serving the "keys-rotate" route(s) of the
+// route table (shared/httpapi.Routes) behind API Gateway.
+package main
+
+import "github.com/vsecure/vsecure/shared/lambdafn"
+
+func main() { lambdafn.Serve("keys-rotate") }

@@ -1,0 +1,194 @@
+// Package slackfn runs Slack's interactivity webhook (package slack) as the
+// slack-interactions Lambda function. It lives apart from lambdafn so that
+// slack-go and the Secrets Manager client are linked into this one binary
+// only.
+//
+// The app's bot token and signing secret are in the Secrets Manager secret
+// VSECURE_SLACK_SECRET_ARN names ({"botToken":"…","signingSecret":"…"},
+// optionally "teamId"). They are read on the first request, not at init (a
+// cold start makes no network call before it has to), and kept for the
+// container's life; a failed read is not kept, so the next press retries.
+// Without an ARN the emulators and dev take them from the environment
+// (slack.ConfigFromEnv). Replays are remembered in the store, because
+// presses land on many containers, and follow-ups run before the
+// acknowledgement, because a Lambda is frozen once it has answered.
+package slackfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/slack"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// Function is the route table's name for the webhook.
+const Function = "slack-interactions"
+
+// EnvSecretARN names the Secrets Manager secret with the Slack credentials.
+const EnvSecretARN = "VSECURE_SLACK_SECRET_ARN"
+
+// SecretReader is the part of the Secrets Manager client the handler uses.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Config is the function's Slack configuration from its environment.
+type Config struct {
+	// SecretARN, when set, is where the credentials are; Slack's other
+	// settings (channel, API URL, team) still come from Env.
+	SecretARN string
+	// Env is slack.ConfigFromEnv: the credentials themselves only where
+	// there is no secret (emulators, dev).
+	Env slack.Config
+	// SecretsEndpoint overrides the Secrets Manager endpoint (the SDK's
+	// AWS_ENDPOINT_URL_SECRETS_MANAGER).
+	SecretsEndpoint string
+}
+
+// ConfigFromEnv reads and validates the configuration.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	env, err := slack.ConfigFromEnv(getenv)
+	c := Config{SecretARN: strings.TrimSpace(getenv(EnvSecretARN)), Env: env, SecretsEndpoint: getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")}
+	if err != nil {
+		return c, fmt.Errorf("slackfn: %w", err)
+	}
+	switch {
+	case c.SecretARN != "" && !strings.HasPrefix(c.SecretARN, "arn:"):
+		return c, fmt.Errorf("slackfn: %s %q is not an ARN", EnvSecretARN, c.SecretARN)
+	case c.SecretARN == "" && env.SigningSecret == "":
+		return c, fmt.Errorf("slackfn: missing required environment variable %s (or %s where there is no secret)", EnvSecretARN, slack.EnvSigningSecret)
+	}
+	return c, nil
+}
+
+// Install serves the webhook on f (lambdafn.ServeWith's extension).
+func Install(f *lambdafn.Function) {
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		f.Log.Error("init failed", "err", err)
+		os.Exit(1)
+	}
+	var sm SecretReader
+	if cfg.SecretARN != "" {
+		c := f.Config
+		sm = secretsmanager.NewFromConfig(aws.Config{
+			Region:      c.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
+		}, func(o *secretsmanager.Options) {
+			o.RetryMaxAttempts = 3
+			if cfg.SecretsEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.SecretsEndpoint)
+			}
+		})
+	}
+	f.API.Extra[Function] = New(f, cfg, sm)
+}
+
+// Handler builds the Slack handler on the first request and serves every
+// request with it.
+type Handler struct {
+	fn      *lambdafn.Function
+	cfg     Config
+	secrets SecretReader
+
+	mu sync.Mutex
+	h  *slack.Handler
+}
+
+// New returns the lazy handler; secrets may be nil when cfg has no ARN.
+func New(f *lambdafn.Function, cfg Config, secrets SecretReader) *Handler {
+	return &Handler{fn: f, cfg: cfg, secrets: secrets}
+}
+
+// ServeHTTP implements http.Handler. Without credentials it answers 503
+// (Slack retries) and logs why, never what the secret holds.
+func (l *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.handler(r.Context())
+	if err != nil {
+		l.fn.Log.ErrorContext(r.Context(), "slack: credentials unavailable", "requestId", httpapi.CallFrom(r.Context()).RequestID, "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+			"code": string(vsecure.EUnavailable), "message": "Slack is not configured on this deployment",
+			"requestId": httpapi.CallFrom(r.Context()).RequestID,
+		}})
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+func (l *Handler) handler(ctx context.Context) (*slack.Handler, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.h != nil {
+		return l.h, nil
+	}
+	sc := l.cfg.Env
+	if l.cfg.SecretARN != "" {
+		creds, err := l.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sc.BotToken, sc.SigningSecret = creds.BotToken, creds.SigningSecret
+		if creds.TeamID != "" {
+			sc.TeamID = creds.TeamID
+		}
+		if err := sc.Validate(); err != nil {
+			return nil, fmt.Errorf("the Slack secret: %w", err)
+		}
+	}
+	g := l.fn.Gate
+	v, err := slack.NewVerifier(sc.SigningSecret, g.Store(), nil)
+	if err != nil {
+		return nil, err
+	}
+	h, err := slack.NewHandler(slack.HandlerConfig{
+		Slack: sc, Decider: g, Verifier: v, Log: l.fn.Log,
+		Notifier:   slack.NewNotifier(slack.NotifierConfig{Slack: sc, URL: g.ApprovalURL, Store: g.Store(), Log: l.fn.Log}),
+		Background: false, // frozen after the answer: follow up first, inside Slack's 3 s
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.h = h
+	return h, nil
+}
+
+// slackCredentials is the secret's JSON (the stack's template adds other keys).
+type slackCredentials struct {
+	BotToken      string `json:"botToken"`
+	SigningSecret string `json:"signingSecret"`
+	TeamID        string `json:"teamId"`
+}
+
+func (l *Handler) read(ctx context.Context) (slackCredentials, error) {
+	var c slackCredentials
+	if l.secrets == nil {
+		return c, errors.New("no Secrets Manager client")
+	}
+	out, err := l.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(l.cfg.SecretARN)})
+	if err != nil {
+		return c, fmt.Errorf("reading the Slack secret: %w", err)
+	}
+	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &c) != nil {
+		// Never echo the value: say only what is wrong with it.
+		return c, errors.New("the Slack secret is not a JSON object with botToken and signingSecret")
+	}
+	if c.SigningSecret == "" {
+		return c, errors.New("the Slack secret has no signingSecret yet (fill it as the README says)")
+	}
+	return c, nil
+}
