@@ -57,7 +57,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (vsecure.Key, error)
 		if id == nil {
 			return vsecure.Errorf(vsecure.ENotFound, "unknown key")
 		}
-		return getKey(tx, string(id), &k)
+		return s.getKey(tx, string(id), &k)
 	})
 	return k, err
 }
@@ -65,13 +65,13 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (vsecure.Key, error)
 // GetKey returns the key with id.
 func (s *Store) GetKey(ctx context.Context, id string) (vsecure.Key, error) {
 	var k vsecure.Key
-	err := s.view(ctx, func(tx *bolt.Tx) error { return getKey(tx, id, &k) })
+	err := s.view(ctx, func(tx *bolt.Tx) error { return s.getKey(tx, id, &k) })
 	return k, err
 }
 
-func getKey(tx *bolt.Tx, id string, k *vsecure.Key) error {
+func (s *Store) getKey(tx *bolt.Tx, id string, k *vsecure.Key) error {
 	var r keyRecord
-	ok, err := get(tx.Bucket(bucketKeys), id, &r)
+	ok, err := getMemo(s.memo, tx.Bucket(bucketKeys), bucketKeys, id, &r)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func getKey(tx *bolt.Tx, id string, k *vsecure.Key) error {
 func (s *Store) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		var old vsecure.Key
-		if err := getKey(tx, k.ID, &old); err != nil {
+		if err := s.getKey(tx, k.ID, &old); err != nil {
 			return err
 		}
 		hashes := tx.Bucket(bucketKeyHash)
@@ -145,7 +145,7 @@ func (s *Store) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecu
 func (s *Store) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		var cur vsecure.Key
-		if err := getKey(tx, k.ID, &cur); err != nil {
+		if err := s.getKey(tx, k.ID, &cur); err != nil {
 			return err
 		}
 		if cur.LastUsedAt != nil && !cur.LastUsedAt.Before(since) {

@@ -51,7 +51,7 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 		policies := tx.Bucket(bucketPolicies)
 		for _, c := range q.Resource.Candidates() {
 			var p vsecure.Policy
-			ok, err := get(policies, c.String(), &p)
+			ok, err := getMemo(s.memo, policies, bucketPolicies, c.String(), &p)
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 		}
 
 		var head vsecure.Secret
-		ok, err := get(tx.Bucket(bucketSecrets), uri, &head)
+		ok, err := getMemo(s.memo, tx.Bucket(bucketSecrets), bucketSecrets, uri, &head)
 		if err != nil {
 			return err
 		}
@@ -73,7 +73,7 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 				version = head.Version
 			}
 			var v vsecure.SecretVersion
-			ok, err := get(tx.Bucket(bucketVersions), versionKey(uri, version), &v)
+			ok, err := getMemo(s.memo, tx.Bucket(bucketVersions), bucketVersions, versionKey(uri, version), &v)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 
 		if id := tx.Bucket(bucketGrants).Get(grantKey(q.Principal, uri, q.Operation)); id != nil {
 			var a vsecure.Approval
-			ok, err := get(tx.Bucket(bucketApprovals), string(id), &a)
+			ok, err := getMemo(s.memo, tx.Bucket(bucketApprovals), bucketApprovals, string(id), &a)
 			if err != nil {
 				return err
 			}

@@ -74,6 +74,7 @@ const (
 type Store struct {
 	db     *bolt.DB
 	shared *groupCommit
+	memo   *memo
 }
 
 var _ vsecure.Store = (*Store)(nil)
@@ -132,7 +133,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, unavailable(err)
 	}
-	return &Store{db: db, shared: &groupCommit{db: db, max: maxBatch}}, nil
+	return &Store{db: db, shared: &groupCommit{db: db, max: maxBatch}, memo: newMemo(4096)}, nil
 }
 
 // Close releases the file. Calls after Close fail with EUnavailable.
