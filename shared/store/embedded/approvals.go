@@ -14,7 +14,10 @@ func (s *Store) CreateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 	if a.ID == "" {
 		return vsecure.Errorf(vsecure.EInvalid, "approval has no id")
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	// Shared commits (see groupCommit): a burst of requests or of workflow
+	// expiries costs one fsync per batch, not one each; a refused call is
+	// rolled back alone.
+	return s.batch(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketApprovals)
 		if b.Get([]byte(a.ID)) != nil {
 			return vsecure.Errorf(vsecure.EConflict, "approval %s already exists", a.ID)
@@ -49,7 +52,7 @@ func getApproval(tx *bolt.Tx, id string, a *vsecure.Approval) error {
 // UpdateApproval replaces the stored approval if it is at a.Version-1 and
 // moves the grant and token indexes with a's status.
 func (s *Store) UpdateApproval(ctx context.Context, a vsecure.Approval, e vsecure.Entry) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.batch(ctx, func(tx *bolt.Tx) error {
 		var old vsecure.Approval
 		if err := getApproval(tx, a.ID, &old); err != nil {
 			return err

@@ -3,12 +3,14 @@ package local
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow/workflowtest"
 )
@@ -154,5 +156,74 @@ func BenchmarkSchedule(b *testing.B) {
 		id := ids[i%len(ids)]
 		wf.schedule(id, t0.Add(time.Duration(i%10_000)*time.Millisecond), 0)
 		wf.unschedule(id)
+	}
+}
+
+// TestExpiryLateness10kOnBbolt is the same run through the gate over the
+// local server's real store: every tidy is a conditional, audited bbolt
+// write, and concurrent tidies share group commits.
+func TestExpiryLateness10kOnBbolt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-clock run of several seconds")
+	}
+	const n, spread = 10_000, 10 * time.Second
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	exp := &lateExpirer{expiresAt: make(map[string]time.Time, n), done: make(chan struct{})}
+	start := time.Now().Add(20 * time.Second) // room for creating 10k approvals
+	approvals := make([]vsecure.Approval, n)
+	for i := range approvals {
+		a := workflowtest.Pending(fmt.Sprintf("appr_%05d", i), 60).AutoApprove()
+		a.ExpiresAt = start.Add(time.Duration(i) * spread / n)
+		exp.expiresAt[a.ID] = a.ExpiresAt
+		approvals[i] = a
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for w := range 32 {
+		wg.Go(func() {
+			for i := w; i < n; i += 32 {
+				if err := st.CreateApproval(t.Context(), approvals[i], vsecure.Entry{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if time.Now().After(start) {
+		t.Logf("setup overran the first deadline by %s; lateness includes it", time.Since(start))
+	}
+	exp.inner = workflowtest.Gate(t, st, time.Now)
+	wf, err := New(Config{Expirer: exp, Store: st, Notifier: workflowtest.NewNotifier(n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wf.Start(t.Context()); err != nil { // reschedules every live approval from bbolt
+		t.Fatal(err)
+	}
+	defer wf.Close()
+	select {
+	case <-exp.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("not every approval was tidied within two minutes")
+	}
+	exp.mu.Lock()
+	late := slices.Clone(exp.late)
+	exp.mu.Unlock()
+	slices.Sort(late)
+	p := func(q float64) time.Duration { return late[int(q*float64(len(late)-1))] }
+	t.Logf("bbolt n=%d spread=%s: lateness p50=%s p99=%s max=%s", n, spread,
+		p(0.50).Round(time.Microsecond), p(0.99).Round(time.Microsecond), late[len(late)-1].Round(time.Microsecond))
+	live, err := st.ListLiveApprovals(t.Context())
+	if err != nil || len(live) != 0 {
+		t.Fatalf("%d approvals still live after every tidy (%v)", len(live), err)
 	}
 }
