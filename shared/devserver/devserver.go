@@ -5,8 +5,6 @@ package devserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/crypto/local"
@@ -108,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		sealer = ls
 	}
-	cursorKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "cursor.key"))
+	cursorKey, err := local.KeyFile(filepath.Join(cfg.DataDir, "cursor.key"), 32, "cursor key")
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -288,27 +285,4 @@ func (s *Server) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
-}
-
-// loadOrCreateKey returns 32 random bytes persisted in path (0600).
-func loadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(k) < 32 {
-			return nil, fmt.Errorf("%s is corrupt", path)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
-		return nil, err
-	}
-	return k, nil
 }

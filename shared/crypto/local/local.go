@@ -11,8 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -48,38 +46,9 @@ func Load(env, dir string) (*Sealer, error) {
 		}
 		return New(k)
 	}
-	path := filepath.Join(dir, MasterKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create master key: %w", err)
-		}
-		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		return New(k)
-	}
+	k, err := KeyFile(filepath.Join(dir, MasterKeyFile), 32, "master key")
 	if err != nil {
-		return nil, fmt.Errorf("read master key: %w", err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("master key %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
-	}
-	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(k) != 32 {
-		return nil, fmt.Errorf("master key %s is not base64 of 32 bytes", path)
+		return nil, err
 	}
 	return New(k)
 }

@@ -3,16 +3,11 @@ package local
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 )
 
 // SigningKeyFile is the name of the audit-digest signing key in the data
@@ -41,38 +36,9 @@ func NewSigner(seed []byte) (*Signer, error) {
 // (0600) on first use. A key readable by others is refused: whoever can
 // read it can forge digests.
 func LoadSigner(dir string) (*Signer, error) {
-	path := filepath.Join(dir, SigningKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := rand.Read(seed); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create signing key: %w", err)
-		}
-		if _, err := f.WriteString(base64.StdEncoding.EncodeToString(seed) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		return NewSigner(seed)
-	}
+	seed, err := KeyFile(filepath.Join(dir, SigningKeyFile), ed25519.SeedSize, "signing key")
 	if err != nil {
-		return nil, fmt.Errorf("read signing key: %w", err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("signing key %s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
-	}
-	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("signing key %s is not base64", path)
+		return nil, err
 	}
 	return NewSigner(seed)
 }
