@@ -52,9 +52,10 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "vsecure dev listening on %s (data in %s)\n", srv.URL(), *data)
+	// One write, so whoever reads the output sees the banner whole.
+	banner := fmt.Sprintf("vsecure dev listening on %s (data in %s)\n", srv.URL(), *data)
 	if k := srv.GeneratedAdminKey; k != "" {
-		fmt.Fprintf(stdout, `
+		banner += fmt.Sprintf(`
 A new admin API key was generated. It is shown only this once:
 
   export VSECURE_API_URL=%s
@@ -65,6 +66,7 @@ Quickstart:
 
 `, srv.URL(), k)
 	}
+	fmt.Fprint(stdout, banner)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {

@@ -76,9 +76,13 @@ func startDev(t *testing.T, bin, data, addr string, env ...string) *devProc {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
+		// Ready when it answers and its banner (printed before serving) has
+		// come through the output pipe, which can lag behind the socket.
 		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			res.Body.Close()
-			return &devProc{cmd: cmd, stdout: &stdout, addr: addr}
+			if strings.Contains(stdout.String(), "listening on") {
+				return &devProc{cmd: cmd, stdout: &stdout, addr: addr}
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
