@@ -86,7 +86,7 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 			want = "lambdafn.ServeDigest()"
 			ok = strings.Contains(string(src), want)
 		case slices.Contains(lambdafn.TaskFunctions(), d):
-			want = `lambdafn.ServeTask("` + d + `")`
+			want = `lambdafn.ServeTaskWith("` + d + `"`
 			ok = strings.Contains(string(src), want)
 		}
 		if !ok {

@@ -164,9 +164,9 @@ var functionSpecs = map[string]functionSpec{
 	// update carries its audit entry). Notify stores the task token and,
 	// when the decision beat it to the table, sends it itself.
 	notifyFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional DynamoDB write and a notification; 10 s covers SDK retries and Step Functions retries the task",
-		Store: []string{"GetApproval", "UpdateApproval"}, Workflow: []string{"SendTaskSuccess"}},
+		Store: []string{"GetApproval", "UpdateApproval"}, Workflow: []string{"SendTaskSuccess"}, Slack: true},
 	expireFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional, audited DynamoDB write; 10 s covers SDK retries and Step Functions retries the task",
-		Store: []string{"GetApproval", "UpdateApproval"}},
+		Store: []string{"GetApproval", "UpdateApproval"}, Slack: true},
 	revokeFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional, audited DynamoDB write; 10 s covers SDK retries and Step Functions retries the task",
-		Store: []string{"GetApproval", "UpdateApproval"}},
+		Store: []string{"GetApproval", "UpdateApproval"}, Slack: true},
 }

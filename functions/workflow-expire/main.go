@@ -1,7 +1,11 @@
 // Command workflow-expire is the approval state machine's Expire task
 // (shared/workflow/task); Step Functions invokes it directly, not API Gateway.
+// It announces in Slack when the deployment has Slack credentials.
 package main
 
-import "github.com/vsecure/vsecure/shared/lambdafn"
+import (
+	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/lambdafn/slackfn"
+)
 
-func main() { lambdafn.ServeTask("workflow-expire") }
+func main() { lambdafn.ServeTaskWith("workflow-expire", slackfn.InstallNotifier) }

@@ -13,6 +13,7 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	sfnwf "github.com/vsecure/vsecure/shared/workflow/sfn"
 )
 
@@ -31,6 +32,9 @@ type Function struct {
 	// AuditSigner signs and checks audit digests when the function has
 	// the audit signing key (VSECURE_AUDIT_SIGNING_KEY_ARN); nil otherwise.
 	AuditSigner digest.Signer
+	// Notifier announces approvals from the workflow tasks (Slack, set by
+	// an extension); nil logs them.
+	Notifier workflow.Notifier
 }
 
 // Deps are the dependencies Open builds from the configuration besides

@@ -22,10 +22,11 @@ func TaskFunctions() []string {
 // needs the Step Functions workflow (VSECURE_STATE_MACHINE_ARN) to send a
 // decision that reached the table before its task token.
 func (f *Function) TaskHandler(name string) (any, error) {
-	h := &task.Handlers{
-		Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log,
-		Notifier: workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL},
+	var n workflow.Notifier = workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL}
+	if f.Notifier != nil {
+		n = f.Notifier
 	}
+	h := &task.Handlers{Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log, Notifier: n}
 	switch name {
 	case "workflow-notify":
 		if f.Workflow == nil {
@@ -43,8 +44,15 @@ func (f *Function) TaskHandler(name string) (any, error) {
 
 // ServeTask runs workflow task function name until the Lambda runtime
 // stops it.
-func ServeTask(name string) {
+func ServeTask(name string) { ServeTaskWith(name, nil) }
+
+// ServeTaskWith is ServeTask with an extension that may install a
+// notifier (Slack) before the handler is built.
+func ServeTaskWith(name string, extend func(*Function)) {
 	f, log := mustOpen(os.Stdout, true)
+	if extend != nil {
+		extend(f)
+	}
 	h, err := f.TaskHandler(name)
 	if err != nil {
 		fatal(log, err)
