@@ -11,7 +11,7 @@ go build -o "$tmp/vsecure" ./cmd/vsecure
 go build -o "$tmp/vsecure-load" ./cmd/vsecure-load
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 key="vsk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-VSECURE_ADMIN_KEY=$key VSECURE_LOG_LEVEL=warn VSECURE_RATE_LIMIT=off "$tmp/vsecure" dev --addr "127.0.0.1:$port" --data "$tmp/data" >"$tmp/server.log" 2>&1 &
+VSECURE_ADMIN_KEY=$key VSECURE_LOG_LEVEL=${LOG_LEVEL:-info} VSECURE_RATE_LIMIT=off "$tmp/vsecure" dev --addr "127.0.0.1:$port" --data "$tmp/data" >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 "$tmp/vsecure-load" -url "http://127.0.0.1:$port" -admin-key "$key" -connections "$CONNECTIONS" -duration "$DURATION"
