@@ -103,9 +103,11 @@ var functionSpecs = map[string]functionSpec{
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: []string{"GetApproval", "AppendAudit"}},
 	"approvals-respond": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent), Workflow: []string{"SendTaskSuccess"}},
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent), Workflow: []string{"SendTaskSuccess"},
+		Slack: true}, // rewrites the approval's Slack message with the outcome
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"StopExecution"}},
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"StopExecution"},
+		Slack: true}, // rewrites the approval's Slack message with the outcome
 
 	// audit-list Queries the audit table and appends the entry recording
 	// the audit read itself (the gate audits every call, fail-closed).

@@ -337,6 +337,9 @@ var wantPolicies = func() map[string][]string {
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
+	// Both rewrite the approval's Slack message with the outcome.
+	m["approvals-respond"] = append(m["approvals-respond"], slack)
+	m["approvals-revoke"] = append(m["approvals-revoke"], slack)
 	for _, v := range m {
 		sort.Strings(v)
 	}

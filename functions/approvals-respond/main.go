@@ -1,7 +1,11 @@
 // Command approvals-respond is the Lambda function serving the "approvals-respond" route(s) of the
-// route table (shared/httpapi.Routes) behind API Gateway.
+// route table (shared/httpapi.Routes) behind API Gateway. With Slack
+// configured it also rewrites the approval's Slack message.
 package main
 
-import "github.com/vsecure/vsecure/shared/lambdafn"
+import (
+	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/lambdafn/slackfn"
+)
 
-func main() { lambdafn.Serve("approvals-respond") }
+func main() { lambdafn.ServeWith("approvals-respond", slackfn.InstallClosing) }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -89,4 +90,42 @@ func (n *Notifier) Requested(ctx context.Context, a vsecure.Approval) (map[strin
 // Closed implements workflow.Notifier.
 func (n *Notifier) Closed(ctx context.Context, a vsecure.Approval) error {
 	return n.get(ctx).Closed(ctx, a)
+}
+
+// InstallClosing is InstallNotifier for the API functions that end an
+// approval (respond, revoke): after the decision is stored and the
+// workflow told, the Slack message is rewritten to show the outcome, as
+// the local server does. Without Slack configured nothing changes.
+func InstallClosing(f *lambdafn.Function) {
+	InstallNotifier(f)
+	if f.Notifier == nil || f.Workflow == nil {
+		return
+	}
+	f.Gate.SetWorkflow(closing{Workflow: f.Workflow, notifier: f.Notifier, log: f})
+}
+
+// closing tells the workflow first (the table already holds the
+// decision), then updates the announcement; a failed update is logged.
+type closing struct {
+	gate.Workflow
+	notifier workflow.Notifier
+	log      *lambdafn.Function
+}
+
+func (c closing) Decided(ctx context.Context, a vsecure.Approval) error {
+	err := c.Workflow.Decided(ctx, a)
+	c.close(ctx, a)
+	return err
+}
+
+func (c closing) Revoked(ctx context.Context, a vsecure.Approval) error {
+	err := c.Workflow.Revoked(ctx, a)
+	c.close(ctx, a)
+	return err
+}
+
+func (c closing) close(ctx context.Context, a vsecure.Approval) {
+	if err := c.notifier.Closed(ctx, a); err != nil {
+		c.log.Log.WarnContext(ctx, "slack: updating the approval message failed", "approvalId", a.ID, "err", err)
+	}
 }
