@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -242,7 +243,7 @@ func (g *Gate) Revoke(ctx context.Context, c Call, id string) (ApprovalView, err
 			return ApprovalView{}, g.fail(ctx, e, err)
 		}
 		e.Resource = a.Resource
-		listed := p.Has(vsecure.RoleApprover) && contains(a.Approvers, p.ID)
+		listed := p.Has(vsecure.RoleApprover) && slices.Contains(a.Approvers, p.ID)
 		if !listed && !p.Has(vsecure.RoleAdmin) {
 			return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotApprover, "only a listed approver or an admin can revoke"))
 		}
@@ -348,13 +349,4 @@ func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]Ap
 		out = append(out, g.view(a, now))
 	}
 	return out, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,9 @@
 package vsecure
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Audited operation names. Every API call records one of these.
 const (
@@ -115,7 +118,7 @@ type ApprovalFilter struct {
 
 // Matches reports whether a passes f.
 func (f ApprovalFilter) Matches(a *Approval) bool {
-	if f.Visible != "" && a.RequestedBy != f.Visible && !contains(a.Approvers, f.Visible) {
+	if f.Visible != "" && a.RequestedBy != f.Visible && !slices.Contains(a.Approvers, f.Visible) {
 		return false
 	}
 	if f.Status != "" && a.StatusAt(f.Now) != f.Status {
@@ -128,13 +131,4 @@ func (f ApprovalFilter) Matches(a *Approval) bool {
 		return false
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
