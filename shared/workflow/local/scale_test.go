@@ -54,9 +54,6 @@ func heapInUse() uint64 {
 // expiring over a window of spread, and reports how late the tidies ran
 // (the budget is 1 s at p99) and the memory the schedule holds.
 func TestExpiryLateness10k(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-clock run of several seconds")
-	}
 	for _, tc := range []struct {
 		name   string
 		spread time.Duration
@@ -163,9 +160,6 @@ func BenchmarkSchedule(b *testing.B) {
 // local server's real store: every tidy is a conditional, audited bbolt
 // write, and concurrent tidies share group commits.
 func TestExpiryLateness10kOnBbolt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-clock run of several seconds")
-	}
 	const n, spread = 10_000, 10 * time.Second
 	st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
 	if err != nil {
