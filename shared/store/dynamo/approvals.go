@@ -330,30 +330,5 @@ func (s *Store) ListApprovals(ctx context.Context, f vsecure.ApprovalFilter, cur
 
 // ListLiveApprovals reads the sparse live index to its end.
 func (s *Store) ListLiveApprovals(ctx context.Context) ([]vsecure.Approval, error) {
-	var out []vsecure.Approval
-	var start map[string]types.AttributeValue
-	for range 10000 {
-		res, err := s.query(ctx, "ListLiveApprovals", &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			IndexName:                 aws.String(schema.IndexLive),
-			KeyConditionExpression:    aws.String("#p = :p"),
-			ExpressionAttributeNames:  map[string]string{"#p": schema.LivePK},
-			ExpressionAttributeValues: item{":p": str(livePart)},
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range res.Items {
-			var a vsecure.Approval
-			if err := decodeData(it, &a); err != nil {
-				return nil, err
-			}
-			out = append(out, a)
-		}
-		if start = res.LastEvaluatedKey; len(start) == 0 {
-			return out, nil
-		}
-	}
-	return nil, vsecure.Errorf(vsecure.EInternal, "too many live approvals")
+	return queryAll[vsecure.Approval](ctx, s, "ListLiveApprovals", schema.IndexLive, schema.LivePK, livePart, 10000)
 }

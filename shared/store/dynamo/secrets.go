@@ -64,32 +64,38 @@ func unexpected(err error, op string) error {
 
 // ListPolicies reads every policy, ordered by URI (Query on gsi1).
 func (s *Store) ListPolicies(ctx context.Context) ([]vsecure.Policy, error) {
-	var out []vsecure.Policy
+	return queryAll[vsecure.Policy](ctx, s, "ListPolicies", schema.IndexGSI, schema.GSI1PK, policiesGSI, 1000)
+}
+
+// queryAll reads one partition of an index to its end (at most maxPages
+// pages), decoding each item's data into a T.
+func queryAll[T any](ctx context.Context, s *Store, op, index, keyAttr, key string, maxPages int) ([]T, error) {
+	var out []T
 	var start map[string]types.AttributeValue
-	for range 1000 {
-		res, err := s.query(ctx, "ListPolicies", &dynamodb.QueryInput{
+	for range maxPages {
+		res, err := s.query(ctx, op, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.table),
-			IndexName:                 aws.String(schema.IndexGSI),
+			IndexName:                 aws.String(index),
 			KeyConditionExpression:    aws.String("#p = :p"),
-			ExpressionAttributeNames:  map[string]string{"#p": schema.GSI1PK},
-			ExpressionAttributeValues: item{":p": str(policiesGSI)},
+			ExpressionAttributeNames:  map[string]string{"#p": keyAttr},
+			ExpressionAttributeValues: item{":p": str(key)},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
 			return nil, err
 		}
 		for _, it := range res.Items {
-			var p vsecure.Policy
-			if err := decodeData(it, &p); err != nil {
+			var v T
+			if err := decodeData(it, &v); err != nil {
 				return nil, err
 			}
-			out = append(out, p)
+			out = append(out, v)
 		}
 		if start = res.LastEvaluatedKey; len(start) == 0 {
 			return out, nil
 		}
 	}
-	return nil, vsecure.Errorf(vsecure.EInternal, "too many policies")
+	return nil, vsecure.Errorf(vsecure.EInternal, "%s: more than %d pages", op, maxPages)
 }
 
 // LoadAccess reads the policy candidates, the secret head, the wanted

@@ -131,31 +131,7 @@ func (s *Store) ApprovalByToken(ctx context.Context, tokenHash string) (vsecure.
 
 // ListApprovals returns approvals matching f, newest first.
 func (s *Store) ListApprovals(ctx context.Context, f vsecure.ApprovalFilter, cursor string, limit int) ([]vsecure.Approval, string, error) {
-	limit = pageLimit(limit)
-	if err := checkID(cursor); err != nil {
-		return nil, "", err
-	}
-	var out []vsecure.Approval
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return newestFirst(ctx, tx.Bucket(bucketApprovals), cursor, func(_, v []byte) (bool, error) {
-			var a vsecure.Approval
-			if err := decode(v, &a); err != nil {
-				return false, err
-			}
-			if f.Matches(&a) {
-				out = append(out, a)
-			}
-			return len(out) <= limit, nil
-		})
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if len(out) > limit {
-		out = out[:limit]
-		return out, out[limit-1].ID, nil
-	}
-	return out, "", nil
+	return newestPage(ctx, s, bucketApprovals, cursor, limit, f.Matches, func(a vsecure.Approval) string { return a.ID })
 }
 
 // ListLiveApprovals returns every approval stored as pending or approved,

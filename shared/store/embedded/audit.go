@@ -34,19 +34,26 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 
 // QueryAudit returns entries matching f, newest first.
 func (s *Store) QueryAudit(ctx context.Context, f vsecure.AuditFilter, cursor string, limit int) ([]vsecure.Entry, string, error) {
+	return newestPage(ctx, s, bucketAudit, cursor, limit, f.Matches, func(e vsecure.Entry) string { return e.ID })
+}
+
+// newestPage walks a bucket keyed by time-sortable ids from cursor
+// backwards and returns up to limit records that match, with the cursor of
+// the next page ("" when there is none).
+func newestPage[T any](ctx context.Context, s *Store, bucket []byte, cursor string, limit int, match func(*T) bool, id func(T) string) ([]T, string, error) {
 	limit = pageLimit(limit)
 	if err := checkID(cursor); err != nil {
 		return nil, "", err
 	}
-	var out []vsecure.Entry
+	var out []T
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return newestFirst(ctx, tx.Bucket(bucketAudit), cursor, func(_, v []byte) (bool, error) {
-			var e vsecure.Entry
-			if err := decode(v, &e); err != nil {
+		return newestFirst(ctx, tx.Bucket(bucket), cursor, func(_, v []byte) (bool, error) {
+			var r T
+			if err := decode(v, &r); err != nil {
 				return false, err
 			}
-			if f.Matches(&e) {
-				out = append(out, e)
+			if match(&r) {
+				out = append(out, r)
 			}
 			return len(out) <= limit, nil
 		})
@@ -56,7 +63,7 @@ func (s *Store) QueryAudit(ctx context.Context, f vsecure.AuditFilter, cursor st
 	}
 	if len(out) > limit {
 		out = out[:limit]
-		return out, out[limit-1].ID, nil
+		return out, id(out[limit-1]), nil
 	}
 	return out, "", nil
 }
