@@ -162,8 +162,8 @@ func TestReadSecret(t *testing.T) {
 	t.Run("bounded_wait_returns_the_value_once_approved", func(t *testing.T) {
 		h := start(t)
 		go func() {
-			for {
-				time.Sleep(20 * time.Millisecond)
+			// Poll with a deadline: decide once the wait's request exists.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				h.api.mu.Lock()
 				n := len(h.api.approvals)
 				h.api.mu.Unlock()
