@@ -7,7 +7,7 @@ TSCLIENT := cmd/vsecure/testdata/tsclient
 ASLV     := infra/asl/node_modules/.bin/asl-validator
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run test vet fmt bench fuzz
+.PHONY: help run test vet fmt bench bench-wrk fuzz
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench: ## benchmarks: audited secret read through the handler, and a load run ag
 	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
 	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/
 	.ci/bench-load.sh
+
+bench-wrk: ## audited reads against vsecure dev with wrk -t2 -c32 (DURATION=10s), the outside client's view
+	.ci/bench-wrk.sh
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh
