@@ -71,7 +71,7 @@ func valid() Input {
 		},
 		Approvals: []gate.ApprovalView{{
 			ID: "appr_1", Status: vsecure.StatusRevoked, Resource: gated, RequestedBy: "agent-1", RequiredApprovals: 2,
-			Decisions: []vsecure.Decision{{By: "appr-1", Action: "approve"}, {By: "appr-2", Action: "approve"}},
+			Decisions:  []vsecure.Decision{{By: "appr-1", Action: "approve"}, {By: "appr-2", Action: "approve"}},
 			ApprovedBy: "appr-2", ApprovedAt: &approved,
 		}},
 		Secrets:   []gate.SecretInfo{{URI: secret, AccessCount: 2}, {URI: gated, AccessCount: 1}},
