@@ -3,6 +3,7 @@ package main
 import (
 	mrand "math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ func (w *world) runAdmin(seed uint64, st *adminStats) {
 		default:
 			k := a.current()
 			w.admin.do(invariant.Op{Kind: "key_patch"}, "PATCH", "/v1/security/keys/"+url.PathEscape(k.id), w.adminKey,
-				map[string]string{"slackUserId": "U" + newValue()[8:16]}, nil)
+				map[string]string{"slackUserId": "U" + strings.ToUpper(newValue()[8:16])}, nil)
 		}
 		time.Sleep(time.Duration(150+rng.IntN(200)) * time.Millisecond)
 	}
@@ -56,7 +57,7 @@ func (w *world) revokeKey(a *agent, rng *mrand.Rand) bool {
 	if rng.Float64() < 0.5 {
 		wg.Go(func() {
 			w.admin.do(invariant.Op{Kind: "key_patch"}, "PATCH", "/v1/security/keys/"+url.PathEscape(old.id), w.adminKey,
-				map[string]string{"slackUserId": "U" + newValue()[8:16]}, nil)
+				map[string]string{"slackUserId": "U" + strings.ToUpper(newValue()[8:16])}, nil)
 		})
 	} else {
 		wg.Go(func() {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -205,7 +206,9 @@ func run(c config) (bool, error) {
 		w.read(probers[i%len(probers)], t.cred, t.resource)
 	}
 
+	cutoff := time.Now()
 	in, err := collect(w)
+	in.Cutoff = cutoff
 	if err != nil {
 		srv.stop()
 		return false, err
@@ -232,6 +235,7 @@ func run(c config) (bool, error) {
 func report(c config, in invariant.Input, vs []invariant.Violation, st adminStats, restarts int, downtime time.Duration,
 	p *faultProxy, start time.Time, elapsed time.Duration) {
 	count := map[string]map[string]int{}
+	codes := map[string]int{}
 	var lat []time.Duration
 	for _, o := range in.Ops {
 		k := o.Kind
@@ -239,6 +243,9 @@ func report(c config, in invariant.Input, vs []invariant.Violation, st adminStat
 			count[k] = map[string]int{}
 		}
 		count[k][o.Outcome()]++
+		if o.Outcome() == "refused" {
+			codes[k+" "+strconv.Itoa(o.Status)+" "+o.Code]++
+		}
 		if k == "read" && o.Status == 200 && o.Sent.Before(start.Add(elapsed)) {
 			lat = append(lat, o.Done.Sub(o.Sent))
 		}
@@ -263,6 +270,12 @@ func report(c config, in invariant.Input, vs []invariant.Violation, st adminStat
 	for _, k := range kinds {
 		fmt.Printf("  %-11s ok %7d  refused %6d  unknown %5d\n", k, count[k]["ok"], count[k]["refused"], count[k]["unknown"])
 	}
+	var cs []string
+	for k, n := range codes {
+		cs = append(cs, fmt.Sprintf("%s×%d", k, n))
+	}
+	sort.Strings(cs)
+	fmt.Printf("  refusals   %s\n", strings.Join(cs, ", "))
 	fmt.Printf("  approvals  requested %d: approved %d denied %d expired %d revoked %d pending %d\n", len(in.Approvals),
 		statuses["approved"], statuses["denied"], statuses["expired"], statuses["revoked"], statuses["pending"])
 	fmt.Printf("  admin      keys revoked %d (each racing a PATCH or rotate), keys rotated %d, approvals revoked %d\n", st.keysRevoked, st.keysRotated, st.approvalsRevoked)
@@ -282,16 +295,19 @@ func report(c config, in invariant.Input, vs []invariant.Violation, st adminStat
 		return
 	}
 	per := map[string]int{}
+	subjects := map[string]map[string]bool{}
 	var order []string
 	for _, v := range vs {
 		if per[v.Invariant] == 0 {
 			order = append(order, v.Invariant)
+			subjects[v.Invariant] = map[string]bool{}
 		}
 		per[v.Invariant]++
+		subjects[v.Invariant][v.Subject] = true
 	}
 	fmt.Printf("  VIOLATIONS: %d\n", len(vs))
 	for _, inv := range order {
-		fmt.Printf("  - %s: %d\n", inv, per[inv])
+		fmt.Printf("  - %s: %d (%d distinct)\n", inv, per[inv], len(subjects[inv]))
 		shown := 0
 		for _, v := range vs {
 			if v.Invariant == inv && shown < 5 {

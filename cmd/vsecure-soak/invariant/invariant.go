@@ -100,18 +100,25 @@ type Input struct {
 	VerifyErr []string
 	Logs      []byte
 	Sensitive []Sensitive
+	// Cutoff is when the checker began reading the audit log: requests
+	// answered later (the checker's own) may be missing from it.
+	Cutoff time.Time
 }
 
-// Violation is one broken promise.
+// Violation is one broken promise. Subject names what broke it (an
+// approval, a credential, a secret) so that reports can count distinct ones.
 type Violation struct {
 	Invariant string
+	Subject   string
 	Detail    string
 }
 
 // Check returns every violation in in, grouped by invariant in a stable order.
 func Check(in Input) []Violation {
 	var out []Violation
-	add := func(inv, f string, args ...any) { out = append(out, Violation{inv, fmt.Sprintf(f, args...)}) }
+	add := func(inv, subject, f string, args ...any) {
+		out = append(out, Violation{inv, subject, fmt.Sprintf(f, args...)})
+	}
 
 	ops := make(map[string]*Op, len(in.Ops))
 	for i := range in.Ops {
@@ -136,7 +143,8 @@ func Check(in Input) []Violation {
 	// write is what failed); unauthenticated refusals (401, 429) may be
 	// aggregated into one entry per source by design.
 	for _, o := range in.Ops {
-		if o.Status == 0 || o.Status >= 500 || o.Status == 401 || o.Status == 429 || o.RequestID == "" {
+		if o.Status == 0 || o.Status >= 500 || o.Status == 401 || o.Status == 429 || o.RequestID == "" ||
+			(!in.Cutoff.IsZero() && !o.Done.Before(in.Cutoff)) {
 			continue
 		}
 		es := byRequest[o.RequestID]
@@ -146,12 +154,12 @@ func Check(in Input) []Violation {
 				found = found || (e.Operation == vsecure.AuditRead && e.Success && e.Resource == o.Resource)
 			}
 			if !found {
-				add(ReadNotAudited, "op %s read %s (request %s) answered 200 but no successful read entry has its request id", o.ID, o.Resource, o.RequestID)
+				add(ReadNotAudited, o.Resource, "op %s read %s (request %s) answered 200 but no successful read entry has its request id", o.ID, o.Resource, o.RequestID)
 			}
 			continue
 		}
 		if len(es) == 0 {
-			add(AuditLost, "op %s (%s, answered %d %s, request %s) has no audit entry", o.ID, o.Kind, o.Status, o.Code, o.RequestID)
+			add(AuditLost, o.Kind, "op %s (%s, answered %d %s, request %s) has no audit entry", o.ID, o.Kind, o.Status, o.Code, o.RequestID)
 		}
 	}
 	// Every audited successful read is one a client saw succeed, or one
@@ -166,18 +174,18 @@ func Check(in Input) []Violation {
 		o := opOf[e]
 		switch {
 		case o == nil:
-			add(PhantomRead, "entry %s: a successful read of %s by %s that no soak request made (user agent %q)", e.ID, e.Resource, e.Actor, e.Metadata["userAgent"])
+			add(PhantomRead, e.Resource, "entry %s: a successful read of %s by %s that no soak request made (user agent %q)", e.ID, e.Resource, e.Actor, e.Metadata["userAgent"])
 		case o.Outcome() == "refused":
-			add(PhantomRead, "entry %s: a successful read of %s, but op %s was answered %d %s", e.ID, e.Resource, o.ID, o.Status, o.Code)
+			add(PhantomRead, e.Resource, "entry %s: a successful read of %s, but op %s was answered %d %s", e.ID, e.Resource, o.ID, o.Status, o.Code)
 		case o.RequestID != "" && o.RequestID != e.Metadata["requestId"]:
-			add(PhantomRead, "entry %s: op %s got request id %s, the entry says %s", e.ID, o.ID, o.RequestID, e.Metadata["requestId"])
+			add(PhantomRead, e.Resource, "entry %s: op %s got request id %s, the entry says %s", e.ID, o.ID, o.RequestID, e.Metadata["requestId"])
 		}
 	}
 	// Every entry comes from a soak request (or the server itself).
 	for i := range in.Audit {
 		e := &in.Audit[i]
 		if _, ok := opOf[e]; ok && opOf[e] == nil {
-			add(UnknownOperation, "entry %s (%s by %s) names op %q, which no client sent", e.ID, e.Operation, e.Actor, e.Metadata["userAgent"])
+			add(UnknownOperation, e.Operation, "entry %s (%s by %s) names op %q, which no client sent", e.ID, e.Operation, e.Actor, e.Metadata["userAgent"])
 		}
 	}
 
@@ -185,36 +193,36 @@ func Check(in Input) []Violation {
 	for _, s := range in.Secrets {
 		seen[s.URI] = true
 		if n := readsPer[s.URI]; s.AccessCount != n {
-			add(AccessCount, "%s: accessCount %d, successful read entries %d", s.URI, s.AccessCount, n)
+			add(AccessCount, s.URI, "%s: accessCount %d, successful read entries %d", s.URI, s.AccessCount, n)
 		}
 	}
 	for _, uri := range sortedKeys(readsPer) {
 		if !seen[uri] {
-			add(AccessCount, "%s: %d successful read entries but the secret is not listed", uri, readsPer[uri])
+			add(AccessCount, uri, "%s: %d successful read entries but the secret is not listed", uri, readsPer[uri])
 		}
 	}
 
 	checkRevocations(in, opOf, add)
 
 	for i, err := range in.VerifyErr {
-		add(VerifyFailed, "audit:verify call %d failed: %s", i+1, err)
+		add(VerifyFailed, "", "audit:verify call %d failed: %s", i+1, err)
 	}
 	for _, r := range in.Verify {
 		for _, f := range r.Findings {
-			add(VerifyFailed, "%s entry %s window %s: %s", f.Kind, f.Entry, f.Window.Format(time.RFC3339), f.Detail)
+			add(VerifyFailed, f.Entry, "%s entry %s window %s: %s", f.Kind, f.Entry, f.Window.Format(time.RFC3339), f.Detail)
 		}
 	}
 
 	for _, s := range in.Sensitive {
 		if len(s.Value) >= 8 && bytes.Contains(in.Logs, []byte(s.Value)) {
-			add(LeakInLog, "a %s (%s…) appears in the server's log", s.Kind, s.Value[:min(8, len(s.Value))])
+			add(LeakInLog, s.Kind, "a %s (%s…) appears in the server's log", s.Kind, s.Value[:min(8, len(s.Value))])
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Invariant < out[j].Invariant })
 	return out
 }
 
-func checkApprovals(in Input, add func(string, string, ...any)) {
+func checkApprovals(in Input, add func(string, string, string, ...any)) {
 	type votes struct {
 		final   []string // decisions that ended the request: "approve by x" …
 		voters  map[string]int
@@ -253,20 +261,20 @@ func checkApprovals(in Input, add func(string, string, ...any)) {
 	}
 	for _, id := range sortedKeys(told) {
 		if t := told[id]; len(t) > 1 {
-			add(DecidedTwice, "approval %s: %d clients were told they decided it: %s", id, len(t), strings.Join(t, ", "))
+			add(DecidedTwice, id, "approval %s: %d clients were told they decided it: %s", id, len(t), strings.Join(t, ", "))
 		}
 	}
 	for _, id := range sortedKeys(per) {
 		v := per[id]
 		if len(v.final) > 1 {
-			add(DecidedTwice, "approval %s: %d audited winning decisions: %s", id, len(v.final), strings.Join(v.final, "; "))
+			add(DecidedTwice, id, "approval %s: %d audited winning decisions: %s", id, len(v.final), strings.Join(v.final, "; "))
 		}
 		if v.granted && v.denied {
-			add(DecidedTwice, "approval %s was audited as both approved and denied", id)
+			add(DecidedTwice, id, "approval %s was audited as both approved and denied", id)
 		}
 		for _, who := range sortedKeys(v.voters) {
 			if n := v.voters[who]; n > 1 {
-				add(DecidedTwice, "approval %s: %s's decision was audited %d times", id, who, n)
+				add(DecidedTwice, id, "approval %s: %s's decision was audited %d times", id, who, n)
 			}
 		}
 	}
@@ -275,7 +283,7 @@ func checkApprovals(in Input, add func(string, string, ...any)) {
 		approves := 0
 		for _, d := range a.Decisions {
 			if by[d.By] {
-				add(DecidedTwice, "approval %s: %s decided twice", a.ID, d.By)
+				add(DecidedTwice, a.ID, "approval %s: %s decided twice", a.ID, d.By)
 			}
 			by[d.By] = true
 			if d.Action == vsecure.ActionApprove {
@@ -284,18 +292,18 @@ func checkApprovals(in Input, add func(string, string, ...any)) {
 		}
 		granted := a.ApprovedBy != "" && a.ApprovedBy != vsecure.AutoApprover
 		if granted && approves < a.RequiredApprovals {
-			add(DecidedTwice, "approval %s granted with %d distinct approvals of %d required", a.ID, approves, a.RequiredApprovals)
+			add(DecidedTwice, a.ID, "approval %s granted with %d distinct approvals of %d required", a.ID, approves, a.RequiredApprovals)
 		}
 		if a.ApprovedAt != nil && a.DeniedAt != nil {
-			add(DecidedTwice, "approval %s is both approved (%s) and denied (%s)", a.ID, a.ApprovedBy, a.DeniedBy)
+			add(DecidedTwice, a.ID, "approval %s is both approved (%s) and denied (%s)", a.ID, a.ApprovedBy, a.DeniedBy)
 		}
 		if v := per[a.ID]; v != nil && v.granted && a.Status == vsecure.StatusDenied {
-			add(DecidedTwice, "approval %s was audited approved but is now denied", a.ID)
+			add(DecidedTwice, a.ID, "approval %s was audited approved but is now denied", a.ID)
 		}
 	}
 }
 
-func checkRevocations(in Input, opOf map[*vsecure.Entry]*Op, add func(string, string, ...any)) {
+func checkRevocations(in Input, opOf map[*vsecure.Entry]*Op, add func(string, string, string, ...any)) {
 	byCred := map[string][]*Op{}
 	for i := range in.Ops {
 		o := &in.Ops[i]
@@ -307,7 +315,7 @@ func checkRevocations(in Input, opOf map[*vsecure.Entry]*Op, add func(string, st
 		for _, o := range byCred[r.Cred] {
 			if accepted(o) && o.Sent.After(r.At) {
 				flagged[o.ID] = true
-				add(inv, "op %s (%s %s) sent %s after the ack, answered %d (request %s)", o.ID, o.Kind, o.Resource, o.Sent.Sub(r.At).Round(time.Millisecond), o.Status, o.RequestID)
+				add(inv, r.Cred, "op %s (%s %s) sent %s after the ack, answered %d (request %s)", o.ID, o.Kind, o.Resource, o.Sent.Sub(r.At).Round(time.Millisecond), o.Status, o.RequestID)
 			}
 		}
 		for e, o := range opOf {
@@ -320,7 +328,7 @@ func checkRevocations(in Input, opOf map[*vsecure.Entry]*Op, add func(string, st
 			byGrant := r.Approval != "" && e.Success && e.Operation == vsecure.AuditRead && e.ApprovalID == r.Approval
 			if used || byGrant {
 				flagged[o.ID] = true
-				add(inv, "entry %s: %s by %s (success %t), op %s sent %s after the ack (answer: %s)", e.ID, e.Operation, e.Actor, e.Success, o.ID, o.Sent.Sub(r.At).Round(time.Millisecond), o.Outcome())
+				add(inv, r.Cred, "entry %s: %s by %s (success %t), op %s sent %s after the ack (answer: %s)", e.ID, e.Operation, e.Actor, e.Success, o.ID, o.Sent.Sub(r.At).Round(time.Millisecond), o.Outcome())
 			}
 		}
 	}
