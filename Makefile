@@ -7,7 +7,7 @@ TSCLIENT := cmd/vsecure/testdata/tsclient
 ASLV     := infra/asl/node_modules/.bin/asl-validator
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run test vet fmt bench bench-wrk fuzz
+.PHONY: help run test vet fmt bench bench-wrk fuzz soak
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,19 @@ bench: ## benchmarks: audited secret read through the handler, and a load run ag
 
 bench-wrk: ## audited reads against vsecure dev with wrk -t2 -c32 (DURATION=10s), the outside client's view
 	.ci/bench-wrk.sh
+
+SOAK_DURATION ?= 60s
+SOAK_MAX      ?= 400000
+SOAK_FLAGS     = -bin .soak/vsecure -out .soak -duration $(SOAK_DURATION) -max-requests $(SOAK_MAX)
+
+soak: ## SOAK_DURATION (60s) per run: vsecure dev SIGKILLed 3 times, then on DynamoDB Local with 20% faults; checks the invariants
+	$(GO) build -o .soak/vsecure ./cmd/vsecure
+	$(GO) build -o .soak/vsecure-soak ./cmd/vsecure-soak
+	@rc=0; \
+	.soak/vsecure-soak $(SOAK_FLAGS) -store embedded -kills 3 || rc=$$?; \
+	.ci/emulators.sh run .soak/vsecure-soak $(SOAK_FLAGS) -store dynamodb -kills 3 -faults 0.2 || rc=$$?; \
+	if [ $$rc -ne 0 ]; then echo "soak: invariants violated (see above; logs in .soak/)"; exit $$rc; fi; \
+	echo "soak: ok"
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vsecure/vsecure/cmd/vsecure-soak/invariant"
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/digest"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// collect reads, as the admin and through the API, the whole audit log,
+// every approval and every secret head, and runs audit:verify.
+func collect(w *world) (invariant.Input, error) {
+	var in invariant.Input
+	if err := pages(w, "audit", "/v1/security/mcp/audit", func(p *auditPage) string {
+		in.Audit = append(in.Audit, p.Logs...)
+		return next(p.Pagination)
+	}); err != nil {
+		return in, err
+	}
+	if err := pages(w, "list", "/v1/security/mcp/approvals", func(p *approvalPage) string {
+		in.Approvals = append(in.Approvals, p.Data...)
+		return next(p.Pagination)
+	}); err != nil {
+		return in, err
+	}
+	if err := pages(w, "list", "/v1/security/mcp/secrets", func(p *secretPage) string {
+		in.Secrets = append(in.Secrets, p.Secrets...)
+		return next(p.Pagination)
+	}); err != nil {
+		return in, err
+	}
+	var r digest.Report
+	op := w.admin.do(invariant.Op{Kind: "verify"}, "GET", "/v1/security/mcp/audit/verify", w.adminKey, nil, &r)
+	if op.Outcome() != "ok" {
+		in.VerifyErr = append(in.VerifyErr, fmt.Sprintf("GET /v1/security/mcp/audit/verify: %d %s", op.Status, op.Code))
+	} else {
+		in.Verify = append(in.Verify, r)
+	}
+	return in, nil
+}
+
+type auditPage struct {
+	Logs       []vsecure.Entry `json:"logs"`
+	Pagination gate.Pagination `json:"pagination"`
+}
+type approvalPage struct {
+	Data       []gate.ApprovalView `json:"data"`
+	Pagination gate.Pagination     `json:"pagination"`
+}
+type secretPage struct {
+	Secrets    []gate.SecretInfo `json:"secrets"`
+	Pagination gate.Pagination   `json:"pagination"`
+}
+
+func next(p gate.Pagination) string {
+	if !p.HasMore {
+		return ""
+	}
+	return p.Cursor
+}
+
+// pages follows cursors to the end, retrying a page that failed.
+func pages[P any](w *world, kind, path string, use func(*P) string) error {
+	cursor := ""
+	for {
+		q := url.Values{"limit": {"200"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var p P
+		ok := false
+		for try := 0; try < 10 && !ok; try++ {
+			op := w.admin.do(invariant.Op{Kind: kind}, "GET", path+"?"+q.Encode(), w.adminKey, nil, &p)
+			ok = op.Outcome() == "ok"
+			if !ok {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if !ok {
+			return fmt.Errorf("listing %s failed 10 times", path)
+		}
+		if cursor = use(&p); cursor == "" {
+			return nil
+		}
+	}
+}
+
+// verifyOffline seals every window of the run, as the server would seven
+// minutes from now, with the server's own signing key, and verifies the
+// whole chain: the server seals 5-minute windows 2 minutes after they
+// close, so a run this short has sealed nothing yet. The server is stopped.
+func verifyOffline(ctx context.Context, c config, data string, tables [2]string) (digest.Report, error) {
+	var store vsecure.AuditDigests
+	if c.store == "dynamodb" {
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"),
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		if err != nil {
+			return digest.Report{}, err
+		}
+		db := dynamodb.NewFromConfig(cfg, dynamo.ClientOptions, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(c.dynamoEndpoint) })
+		s, err := dynamo.New(db, tables[0], tables[1])
+		if err != nil {
+			return digest.Report{}, err
+		}
+		store = s
+	} else {
+		s, err := embedded.Open(filepath.Join(data, "vsecure.db"))
+		if err != nil {
+			return digest.Report{}, err
+		}
+		defer s.Close()
+		store = s
+	}
+	signer, err := local.LoadSigner(data)
+	if err != nil {
+		return digest.Report{}, err
+	}
+	later := func() time.Time { return time.Now().Add(digest.DefaultWindow + digest.DefaultGrace + time.Minute) }
+	cfg := digest.Config{Store: store, Signer: signer, Now: later}
+	s, err := digest.NewSealer(cfg)
+	if err != nil {
+		return digest.Report{}, err
+	}
+	for {
+		ds, err := s.Seal(ctx)
+		if err != nil {
+			return digest.Report{}, fmt.Errorf("seal: %w", err)
+		}
+		if len(ds) == 0 {
+			break
+		}
+	}
+	v, err := digest.NewVerifier(cfg)
+	if err != nil {
+		return digest.Report{}, err
+	}
+	return v.Verify(ctx, time.Time{}, time.Time{})
+}
