@@ -22,13 +22,15 @@ const (
 	ESelfApproval        Code = "self_approval_forbidden"
 	ENotApprover         Code = "not_an_approver"
 	ENotFound            Code = "not_found"
-	EAlreadyDecided      Code = "already_decided"
-	EExpired             Code = "expired"
-	ETooLarge            Code = "payload_too_large"
-	ERateLimited         Code = "rate_limited"
-	EInternal            Code = "internal"
-	EAuditUnavailable    Code = "audit_unavailable"
-	EUnavailable         Code = "unavailable"
+	// EMethodNotAllowed: the path exists, the method does not.
+	EMethodNotAllowed Code = "method_not_allowed"
+	EAlreadyDecided   Code = "already_decided"
+	EExpired          Code = "expired"
+	ETooLarge         Code = "payload_too_large"
+	ERateLimited      Code = "rate_limited"
+	EInternal         Code = "internal"
+	EAuditUnavailable Code = "audit_unavailable"
+	EUnavailable      Code = "unavailable"
 	// EIdempotencyMismatch: an Idempotency-Key was reused with a different
 	// request (method, route, caller or body).
 	EIdempotencyMismatch Code = "idempotency_mismatch"
