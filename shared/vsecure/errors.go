@@ -22,15 +22,13 @@ const (
 	ESelfApproval        Code = "self_approval_forbidden"
 	ENotApprover         Code = "not_an_approver"
 	ENotFound            Code = "not_found"
-	// EMethodNotAllowed: the path exists, the method does not.
-	EMethodNotAllowed Code = "method_not_allowed"
-	EAlreadyDecided   Code = "already_decided"
-	EExpired          Code = "expired"
-	ETooLarge         Code = "payload_too_large"
-	ERateLimited      Code = "rate_limited"
-	EInternal         Code = "internal"
-	EAuditUnavailable Code = "audit_unavailable"
-	EUnavailable      Code = "unavailable"
+	EAlreadyDecided      Code = "already_decided"
+	EExpired             Code = "expired"
+	ETooLarge            Code = "payload_too_large"
+	ERateLimited         Code = "rate_limited"
+	EInternal            Code = "internal"
+	EAuditUnavailable    Code = "audit_unavailable"
+	EUnavailable         Code = "unavailable"
 	// EIdempotencyMismatch: an Idempotency-Key was reused with a different
 	// request (method, route, caller or body).
 	EIdempotencyMismatch Code = "idempotency_mismatch"
@@ -40,6 +38,8 @@ const (
 	// EConflict is internal: a conditional write lost a race. Services
 	// retry or translate it; it never reaches a caller as such.
 	EConflict Code = "conflict"
+	// EMethodNotAllowed: the path exists, the method does not (405).
+	EMethodNotAllowed Code = "method_not_allowed"
 )
 
 // Error is a domain error: a code and a message safe to show to the caller.
