@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -75,10 +77,66 @@ func (a *API) mount(rs []Route) http.Handler {
 	for _, rt := range rs {
 		mux.Handle(rt.Pattern(), a.route(rt))
 	}
+	// A known path with another method is 405 with Allow, from the whole
+	// table: a pattern without a method loses to the routes with one.
+	var paths []string
+	allow := map[string][]string{}
+	for _, rt := range Routes() {
+		if allow[rt.Path] == nil {
+			paths = append(paths, rt.Path)
+		}
+		allow[rt.Path] = append(allow[rt.Path], rt.Method)
+	}
+	for _, p := range paths {
+		methods := strings.Join(allow[p], ", ")
+		mux.Handle(p, a.route(Route{Path: p, Function: "method-not-allowed", Auth: AuthNone, handle: func(_ *API, w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", methods)
+			return vsecure.Errorf(vsecure.EMethodNotAllowed, "%s is not allowed here; use %s", r.Method, methods)
+		}}))
+	}
 	mux.Handle("/", a.route(Route{Function: "not-found", Auth: AuthNone, handle: func(*API, http.ResponseWriter, *http.Request) error {
 		return vsecure.Errorf(vsecure.ENotFound, "no such endpoint")
 	}}))
-	return mux
+	unclean := a.route(Route{Function: "unclean-path", Auth: AuthNone, handle: (*API).uncleanPath})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would answer an unclean path with an HTML 307 to the
+		// cleaned one, which also changes what a resource URI means
+		// (vsecure://x → vsecure:/x). Decide on the path as sent.
+		if !canonicalPath(r.URL.EscapedPath()) {
+			unclean.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// canonicalPath reports whether ServeMux would serve p as it is: rooted,
+// without empty, "." or ".." segments (a trailing slash is kept).
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if c != "/" && strings.HasSuffix(p, "/") {
+		return c+"/" == p
+	}
+	return c == p
+}
+
+// uncleanPath refuses, audited, a path that is not canonical; under the
+// resources route that is nearly always an unencoded vsecure:// URI.
+func (a *API) uncleanPath(_ http.ResponseWriter, r *http.Request) error {
+	p := truncate(r.URL.EscapedPath(), 512)
+	const resources = "/v1/security/mcp/resources/"
+	hint := "percent-encode any URI in the path"
+	if rest, ok := strings.CutPrefix(p, resources); ok {
+		if raw, err := url.PathUnescape(rest); err == nil {
+			rest = raw
+		}
+		hint = "percent-encode the resource URI: " + resources + strings.ReplaceAll(url.PathEscape(rest), ":", "%3A")
+	}
+	err := vsecure.Errorf(vsecure.EInvalid, "the path has an empty, . or .. segment; %s", hint)
+	return a.refuse(r, "http:unclean-path", p, err)
 }
 
 type ctxKey int

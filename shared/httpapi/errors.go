@@ -21,6 +21,8 @@ func statusOf(code vsecure.Code) int {
 		return http.StatusForbidden
 	case vsecure.ENotFound:
 		return http.StatusNotFound
+	case vsecure.EMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case vsecure.EAlreadyDecided, vsecure.EConflict, vsecure.EIdempotencyInProgress:
 		return http.StatusConflict
 	case vsecure.EIdempotencyMismatch:

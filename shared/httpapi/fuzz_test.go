@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/vsecure/vsecure/shared/strictjson"
 )
 
 // FuzzRequestBodies sends arbitrary bodies to every route that decodes
@@ -31,6 +33,9 @@ func FuzzRequestBodies(f *testing.F) {
 		f.Add(uint8(i), `{"principal":"p","roles":["agent"]}`)
 		f.Add(uint8(i), `{"ttl":1e400}`)
 		f.Add(uint8(i), `[`)
+		f.Add(uint8(i), `{"principal":"p","roles":["agent"],"Roles":["admin"]}`)
+		f.Add(uint8(i), `{"value":"x","metadata":{"a":"1","a":"2","A":"3"}}`)
+		f.Add(uint8(i), `{"uri":"vsecure://secrets/a/*","permissions":["read"],"autoApprove":{"enabled":true,"conditions":{"requester":["a"],"r\u0065quester":["b"]}}}`)
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]
@@ -40,6 +45,12 @@ func FuzzRequestBodies(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s %q → %d %s", rt.method, rt.path, body, rec.Code, rec.Body)
+		}
+		// A body with a duplicate key never succeeds (FuzzStrictJSON checks
+		// strictjson against a reference on untyped JSON).
+		var anyJSON any
+		if rec.Code < 300 && body != "" && strictjson.Unmarshal([]byte(body), &anyJSON) != nil {
+			t.Fatalf("%s %s %q with a duplicate key → %d", rt.method, rt.path, body, rec.Code)
 		}
 		if rec.Code >= 400 {
 			var env struct {

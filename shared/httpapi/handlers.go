@@ -9,23 +9,24 @@ import (
 	"strconv"
 
 	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/strictjson"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // decode reads exactly one JSON object into v, refusing unknown fields,
-// wrong types, trailing data and oversized bodies.
+// duplicate or miscased keys (see strictjson), wrong types, trailing data
+// and oversized bodies.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge()
-		}
-		return vsecure.Errorf(vsecure.EInvalid, "request body must hold a single JSON object")
+	return decodeBytes(b, v)
+}
+
+func decodeBytes(b []byte, v any) error {
+	if err := strictjson.Unmarshal(b, v); err != nil {
+		return decodeError(err)
 	}
 	return nil
 }
@@ -35,10 +36,15 @@ func decodeError(err error) error {
 		mbe *http.MaxBytesError
 		ute *json.UnmarshalTypeError
 		se  *json.SyntaxError
+		ke  *strictjson.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.As(err, &ke):
+		return vsecure.Errorf(vsecure.EInvalid, "%s", ke.Error())
+	case errors.Is(err, strictjson.ErrTrailing):
+		return vsecure.Errorf(vsecure.EInvalid, "request body must hold a single JSON object")
 	case errors.Is(err, io.EOF):
 		return vsecure.Errorf(vsecure.EInvalid, "request body is empty; a JSON object is required")
 	case errors.As(err, &ute):
@@ -358,6 +364,5 @@ func emptyOr(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decode(r, v)
+	return decodeBytes(b, v)
 }

@@ -338,3 +338,29 @@ func TestNewLoggerLevels(t *testing.T) {
 		t.Errorf("default level drops INFO or uses other keys: %s", b.String())
 	}
 }
+
+// TestEndpointUncleanPath: the proxy adapter hands the event's rawPath to
+// the same handler as the local server, so an unencoded resource URI is
+// the audited JSON 400, not a redirect, in Lambda too.
+func TestEndpointUncleanPath(t *testing.T) {
+	f, st := newTestFunction(t, &bytes.Buffer{})
+	e, err := f.Endpoint("resources-get")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.Handle(context.Background(), endpointEvent("GET", "/v1/security/mcp/resources/vsecure://secrets/production/X", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || resp.Headers["Content-Type"] != "application/json" || resp.Headers["Location"] != "" ||
+		!strings.Contains(resp.Body, `"code":"invalid_request"`) || !strings.Contains(resp.Body, "vsecure%3A%2F%2Fsecrets%2Fproduction%2FX") {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	var audited bool
+	for _, en := range st.audit {
+		audited = audited || (en.Operation == "http:unclean-path" && !en.Success && en.Metadata["requestId"] == "apigw-req-2")
+	}
+	if !audited {
+		t.Error("the refusal was not audited")
+	}
+}

@@ -320,3 +320,30 @@ func TestSinceTime(t *testing.T) {
 		t.Error("accepted yesterday")
 	}
 }
+
+// TestToolArgumentsAreStrict pins what the go-sdk does with tool arguments,
+// which it decodes itself (segmentio/encoding/json with case-insensitive
+// matching off, after validating against the inferred schema, whose
+// objects refuse additional properties): a miscased key is refused, and
+// of duplicate keys the schema check and the decoded struct see the same
+// (last) value, so no argument means one thing to validation and another
+// to the tool. The tool then calls the API as the caller, whose own
+// decoder is strict.
+func TestToolArgumentsAreStrict(t *testing.T) {
+	h := start(t)
+	for _, args := range []string{
+		`{"uri":"staging/NEW","value":"v1","URI":"production/NEW"}`,
+		`{"URI":"staging/NEW","value":"v1"}`,
+		`{"uri":"staging/NEW","Value":"v1"}`,
+	} {
+		res, err := h.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "write_secret", Arguments: json.RawMessage(args)})
+		if err != nil || !res.IsError {
+			t.Fatalf("%s: accepted (%v): %s", args, err, text(res))
+		}
+	}
+	res, err := h.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "write_secret",
+		Arguments: json.RawMessage(`{"uri":"staging/NEW","uri":"production/NEW","value":"v1"}`)})
+	if err != nil || !res.IsError || !strings.HasPrefix(text(res), "operation_not_permitted") {
+		t.Fatalf("duplicate uri: the tool did not act on the last value: %v %s", err, text(res))
+	}
+}

@@ -280,6 +280,19 @@ func TestSlackApprovalEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("duplicate_key_payload_refused", func(t *testing.T) {
+		// encoding/json would let the second "user" (alice) win over the
+		// first: a payload must not mean two things.
+		p, _ := url.QueryUnescape(strings.TrimPrefix(payload("U0ALICE", slack.ActionApprove, a.ID, "C0PROD", ts, ""), "payload="))
+		p = `{"user":{"id":"U0MALLORY"},` + p[1:]
+		if code := do(t, signed(t, e.interactionsURL, "payload="+url.QueryEscape(p), time.Now())); code != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400", code)
+		}
+		if got, _ := e.admin.GetApproval(ctx, a.ID); got.Status != vsecure.StatusPending {
+			t.Fatalf("status %s after a duplicate-key press", got.Status)
+		}
+	})
+
 	// Signed press by a mapped, listed approver → decision → message
 	// updated → agent reads.
 	body := payload("U0ALICE", slack.ActionApprove, a.ID, "C0PROD", ts, "https://hooks.slack.com/actions/T0TEAM/2/def")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/strictjson"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -268,7 +269,13 @@ func parsePayload(contentType string, body []byte) (slack.InteractionCallback, e
 	if err != nil || len(form["payload"]) != 1 {
 		return ic, vsecure.Errorf(vsecure.EInvalid, "an interaction is a form with one payload field")
 	}
-	if err := json.Unmarshal([]byte(form["payload"][0]), &ic); err != nil {
+	// Open: Slack adds fields over time; duplicate or miscased keys are
+	// still refused, so no two readers of the payload see different presses.
+	if err := strictjson.UnmarshalOpen([]byte(form["payload"][0]), &ic); err != nil {
+		var ke *strictjson.Error
+		if errors.As(err, &ke) {
+			return ic, vsecure.Errorf(vsecure.EInvalid, "the interaction payload is refused: %s", ke.Error())
+		}
 		return ic, vsecure.Errorf(vsecure.EInvalid, "the interaction payload is not valid JSON")
 	}
 	return ic, nil

@@ -38,6 +38,8 @@ const (
 	// EConflict is internal: a conditional write lost a race. Services
 	// retry or translate it; it never reaches a caller as such.
 	EConflict Code = "conflict"
+	// EMethodNotAllowed: the path exists, the method does not (405).
+	EMethodNotAllowed Code = "method_not_allowed"
 )
 
 // Error is a domain error: a code and a message safe to show to the caller.
