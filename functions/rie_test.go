@@ -156,6 +156,7 @@ var expectations = map[string]expectation{
 	"keys-delete":         {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
 	"keys-rotate":         {201, []string{"id", "key", "replaces"}, map[string]string{"principal": "dave"}},
 	"keys-update":         {200, []string{"id", "slackUserId"}, map[string]string{"id": sample.ErinKeyID, "slackUserId": "U0SAMPLEERIN"}},
+	"whoami":              {200, []string{"principal", "roles", "keyId", "credential"}, map[string]string{"principal": "agent-1", "keyId": "key_sample_agent", "credential": "api_key"}},
 	"audit-verify":        {200, []string{"digests", "entries", "findings", "sealedTo"}, nil},
 	"slack-interactions":  {200, nil, nil},
 	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},

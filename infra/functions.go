@@ -139,6 +139,10 @@ var functionSpecs = map[string]functionSpec{
 
 	"keys-update": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
 
+	// whoami answers from the authorizer's identity alone; the only store
+	// call is the audit entry recording the question.
+	"whoami": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"AppendAudit"}},
+
 	// The Slack interaction webhook: Slack retries after 3 s, so it must
 	// answer within that. It verifies the signature and remembers it
 	// (Remember: one conditional PutItem, shared by every container), maps

@@ -317,6 +317,7 @@ var wantPolicies = func() map[string][]string {
 		"keys-list":   {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
 		"keys-delete": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-update": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"whoami":      {logs, xray, audit},
 		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on " + gsi, slack},
 		"mcp": {logs, xray, audit, cursor,

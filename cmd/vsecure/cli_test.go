@@ -69,6 +69,12 @@ func (c *cannedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "POST /v1/security/keys":
 		w.WriteHeader(201)
 		ok(`{"id":"key_01","principal":"agent-1","roles":["agent"],"createdAt":"2024-03-15T10:30:00Z","key":"vsk_canned_secret"}`)
+	case "GET /v1/security/whoami":
+		if r.Header.Get("Authorization") == "Bearer mcp_at_canned" {
+			ok(`{"principal":"agent-1","roles":[],"keyId":"key_01","credential":"access_token","scope":{"approvalId":"appr_01","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","expiresAt":"2024-03-15T11:30:00Z"}}`)
+		} else {
+			ok(`{"principal":"alice","roles":["agent","approver"],"keyId":"key_01","credential":"api_key"}`)
+		}
 	case "PATCH /v1/security/keys/key_01":
 		ok(`{"id":"key_01","principal":"alice","roles":["approver"],"slackUserId":"U012AB3CD","createdAt":"2024-03-15T10:30:00Z"}`)
 	default:
@@ -106,15 +112,23 @@ func TestCLIGolden(t *testing.T) {
 		{"keys_create", []string{"keys:create", "--principal", "agent-1", "--role", "agent"}, "", false},
 		{"keys_slack", []string{"keys:slack", "key_01", "--slack-user", "U012AB3CD"}, "", false},
 		{"keys_slack_needs_user", []string{"keys:slack", "key_01"}, "", false},
+		{"whoami", []string{"whoami"}, "", false},
+		{"whoami_json", []string{"whoami", "--json"}, "", false},
+		{"whoami_access_token", []string{"whoami"}, "", false},
 		{"missing_key", []string{"mcp:resources"}, "", true},
 		{"unknown_flag", []string{"mcp:audit", "--bogus"}, "", false},
 	}
+	// Cases presenting another credential than the default API key.
+	keys := map[string]string{"whoami_access_token": "mcp_at_canned"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &cannedAPI{}
 			srv := httptest.NewServer(api)
 			defer srv.Close()
 			env := map[string]string{"VSECURE_API_URL": srv.URL, "VSECURE_API_KEY": "vsk_test"}
+			if k, ok := keys[tc.name]; ok {
+				env["VSECURE_API_KEY"] = k
+			}
 			if tc.noKey {
 				delete(env, "VSECURE_API_KEY")
 			}

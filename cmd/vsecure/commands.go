@@ -32,6 +32,35 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+func runWhoami(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	fs := newFlags("whoami", "whoami [--json]", "Shows who the API key (or access token) in VSECURE_API_KEY makes you: principal,\nroles, key id and, for an access token, the one operation it allows.", std)
+	jsonOut := fs.Bool("json", false, "print JSON")
+	if _, code, done := parseArgs(fs, args, 0); done {
+		return code
+	}
+	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
+	if !ok {
+		return code
+	}
+	id, err := e.api.Whoami(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	if e.json {
+		return e.emit(id)
+	}
+	roles := make([]string, len(id.Roles))
+	for i, r := range id.Roles {
+		roles[i] = string(r)
+	}
+	table(std.Out, []string{"PRINCIPAL", "ROLES", "KEY", "CREDENTIAL", "ON BEHALF OF"},
+		[][]string{{id.Principal, dash(strings.Join(roles, ",")), dash(id.KeyID), id.Credential, dash(id.OnBehalfOf)}})
+	if s := id.Scope; s != nil {
+		fmt.Fprintf(std.Out, "Scope: %s %s until %s (approval %s)\n", s.Operation, s.Resource, ts(s.ExpiresAt), s.ApprovalID)
+	}
+	return exitOK
+}
+
 func runResources(ctx context.Context, args []string, env func(string) string, std stdio) int {
 	fs := newFlags("mcp:resources", "mcp:resources [--json]", "Lists the resource policies: which vsecure:// URIs exist, what they permit and whether approval is required.", std)
 	jsonOut := fs.Bool("json", false, "print JSON")

@@ -48,6 +48,7 @@ func commandTable() map[string]command {
 		"keys:revoke":   {"revoke an API key", runKeyRevoke},
 		"keys:rotate":   {"replace an API key, keeping the old one for an overlap", runKeyRotate},
 		"keys:slack":    {"map a key's principal to a Slack user for Slack approvals", runKeySlack},
+		"whoami":        {"show who your API key makes you (principal, roles, key)", runWhoami},
 	}
 }
 

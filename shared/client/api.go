@@ -18,6 +18,14 @@ func (c *Client) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
 }
 
+// Whoami describes the caller as its credential makes it: principal,
+// roles, key id and, for an access token, its scope.
+func (c *Client) Whoami(ctx context.Context) (gate.Identity, error) {
+	var out gate.Identity
+	err := c.do(ctx, http.MethodGet, "/v1/security/whoami", nil, nil, &out)
+	return out, err
+}
+
 // ListResources lists the configured resource policies.
 func (c *Client) ListResources(ctx context.Context) ([]gate.ResourceView, error) {
 	var out struct {

@@ -228,6 +228,15 @@ func (a *API) getApproval(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.Gate.Whoami(r.Context(), callOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, id)
+	return nil
+}
+
 func (a *API) respond(w http.ResponseWriter, r *http.Request) error {
 	var b gate.Respond
 	if err := decode(r, &b); err != nil {

@@ -74,6 +74,7 @@ func Routes() []Route {
 		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
 		{"POST", "/v1/security/keys/{id}/rotate", "keys-rotate", AuthKey, (*API).rotateKey},
 		{"PATCH", "/v1/security/keys/{id}", "keys-update", AuthKey, (*API).updateKey},
+		{"GET", "/v1/security/whoami", "whoami", AuthKey, (*API).whoami},
 		// Slack's interactivity webhook (Approve/Deny buttons), served by
 		// API.Extra["slack-interactions"] (package slack), which verifies
 		// Slack's request signature instead of an API key.

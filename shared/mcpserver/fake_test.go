@@ -22,6 +22,7 @@ type fakeAPI struct {
 	secrets   map[string]string
 	approvals []gate.ApprovalView
 	requests  int // RequestApproval calls
+	whoamis   int // Whoami calls
 	now       time.Time
 }
 
@@ -135,6 +136,13 @@ func (f *fakeAPI) GetApproval(_ context.Context, id string) (gate.ApprovalView, 
 
 func (f *fakeAPI) Audit(_ context.Context, q client.AuditQuery) ([]vsecure.Entry, gate.Pagination, error) {
 	return nil, gate.Pagination{}, &client.Error{StatusCode: 403, Code: client.CodeForbidden, Message: "reading the audit log needs the admin or auditor role"}
+}
+
+func (f *fakeAPI) Whoami(context.Context) (gate.Identity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.whoamis++
+	return gate.Identity{Principal: f.me, Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_1", Credential: gate.CredentialAPIKey}, nil
 }
 
 // decide sets an approval's status (a human acting elsewhere).

@@ -7,7 +7,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver/devtest"
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 )
 
@@ -68,5 +70,67 @@ func TestAgainstLocalServer(t *testing.T) {
 	res, _ := call("write_secret", map[string]any{"uri": "production/NEW_KEY", "value": "abc"})
 	if !res.IsError {
 		t.Fatal("write outside the policy's permissions succeeded")
+	}
+}
+
+// TestReadSecretReusesOnlyOwnPending: a principal that is both an agent and
+// a listed approver sees other agents' pending requests; read_secret must
+// file its own request rather than hand back someone else's, and re-use
+// only its own.
+func TestReadSecretReusesOnlyOwnPending(t *testing.T) {
+	env := devtest.Start(t)
+	ctx := context.Background()
+	theirs, err := env.Client(t, env.AgentKey).RequestApproval(ctx, gate.ApprovalRequest{
+		Resource: devtest.ProductionURI, Operation: "read", Reason: "someone else's outage",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// alice is the production policy's approver; this key also makes her an agent.
+	k, err := env.Admin.CreateKey(ctx, gate.KeyRequest{Principal: "alice", Roles: []string{"agent", "approver"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mcpserver.New(env.Client(t, k.Secret), mcpserver.Options{})
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := srv.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cs.Close(); ss.Wait() }()
+	read := func() (approval map[string]any, reused any) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"uri": devtest.ProductionURI, "reason": "my outage"}})
+		if err != nil || res.IsError {
+			t.Fatalf("read_secret: %v %+v", err, res)
+		}
+		var out struct {
+			Status   string         `json:"status"`
+			Approval map[string]any `json:"approval"`
+			Reused   any            `json:"reusedPendingRequest"`
+		}
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, &out); err != nil || out.Status != mcpserver.StatusApprovalPending {
+			t.Fatalf("read_secret result %s (%v)", b, err)
+		}
+		return out.Approval, out.Reused
+	}
+
+	first, reused := read()
+	if first["approvalId"] == theirs.ID || first["requestedBy"] != "alice" || reused == true || first["reason"] != "my outage" {
+		t.Fatalf("first read_secret answered with %v (reused %v); agent-1's request is %s", first, reused, theirs.ID)
+	}
+	second, reused := read()
+	if second["approvalId"] != first["approvalId"] || reused != true {
+		t.Fatalf("second read_secret answered with %v (reused %v), want alice's own %v re-used", second, reused, first["approvalId"])
+	}
+	// Both requests stand: agent-1's was left alone.
+	pending, _, err := env.Admin.ListApprovals(ctx, client.ApprovalsQuery{Status: "pending", Resource: devtest.ProductionURI})
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending requests %v (%v), want agent-1's and alice's", pending, err)
 	}
 }

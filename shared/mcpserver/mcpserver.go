@@ -5,8 +5,8 @@
 // API's rules, approvals and audit apply unchanged.
 //
 // The one piece of behaviour it adds is that an approval-gated read or
-// write never hangs and never leaks: the tool re-uses the caller's pending
-// request (or files one with the agent's reason) and answers at once with
+// write never hangs and never leaks: the tool re-uses the caller's own
+// pending request (or files one with the agent's reason) and answers at once with
 // a structured "approval pending" result telling the agent to retry.
 package mcpserver
 
@@ -33,6 +33,7 @@ type Backend interface {
 	ListApprovals(ctx context.Context, q client.ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error)
 	GetApproval(ctx context.Context, id string) (gate.ApprovalView, error)
 	Audit(ctx context.Context, q client.AuditQuery) ([]vsecure.Entry, gate.Pagination, error)
+	Whoami(ctx context.Context) (gate.Identity, error)
 }
 
 var _ Backend = (*client.Client)(nil)
@@ -72,9 +73,9 @@ type service struct {
 	now     func() time.Time
 
 	mu sync.Mutex
-	// me is the caller's principal id once an approval response revealed
-	// it; with it, pending requests of others (visible to an agent that
-	// is also a listed approver) are never mistaken for the caller's own.
+	// me is the caller's principal id, asked of the API once (whoami) and
+	// kept for the server's life: pending requests of others, visible to
+	// an agent that is also a listed approver, are never taken for its own.
 	me string
 }
 
@@ -117,19 +118,24 @@ func New(api Backend, opts Options) *mcp.Server {
 	return srv
 }
 
-func (s *service) principal() string {
+// principal returns the caller's principal id, asking the API on first
+// use. The lock is held across the call so concurrent tool calls ask once;
+// a failure is not kept, so the next call asks again.
+func (s *service) principal(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.me
-}
-
-func (s *service) learn(a gate.ApprovalView) {
-	if a.RequestedBy == "" {
-		return
+	if s.me != "" {
+		return s.me, nil
 	}
-	s.mu.Lock()
-	s.me = a.RequestedBy
-	s.mu.Unlock()
+	id, err := s.api.Whoami(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id.Principal == "" {
+		return "", vsecure.Errorf(vsecure.EInternal, "the API did not say who the caller is")
+	}
+	s.me = id.Principal
+	return s.me, nil
 }
 
 func boolPtr(b bool) *bool { return &b }

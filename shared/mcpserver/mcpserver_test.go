@@ -149,14 +149,20 @@ func TestReadSecret(t *testing.T) {
 			t.Fatalf("after approval %v", out3)
 		}
 	})
-	t.Run("others_pending_request_is_not_reused_once_identity_is_known", func(t *testing.T) {
+	t.Run("others_pending_request_is_never_reused", func(t *testing.T) {
 		h := start(t)
 		uri := "vsecure://secrets/production/DATABASE_URL"
-		h.call(t, "request_approval", map[string]any{"uri": "production/OTHER", "operation": "read", "reason": "x"})
 		h.api.addForeign(uri)
 		_, out := h.call(t, "read_secret", map[string]any{"uri": uri, "reason": "mine"})
-		if out["approval"].(map[string]any)["approvalId"] == "appr_other" || h.api.requests != 2 {
+		if out["approval"].(map[string]any)["approvalId"] == "appr_other" || out["reusedPendingRequest"] == true || h.api.requests != 1 {
 			t.Fatalf("re-used another principal's request: %v", out)
+		}
+		_, out = h.call(t, "read_secret", map[string]any{"uri": uri, "reason": "mine"})
+		if out["approval"].(map[string]any)["requestedBy"] != "agent-1" || out["reusedPendingRequest"] != true || h.api.requests != 1 {
+			t.Fatalf("own pending request not reused: %v", out)
+		}
+		if h.api.whoamis != 1 {
+			t.Errorf("asked whoami %d times, want once per server", h.api.whoamis)
 		}
 	})
 	t.Run("bounded_wait_returns_the_value_once_approved", func(t *testing.T) {

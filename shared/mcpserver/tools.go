@@ -267,16 +267,21 @@ func (s *service) findOrRequest(ctx context.Context, uri string, op vsecure.Oper
 	if err != nil {
 		return gate.ApprovalView{}, false, err
 	}
-	s.learn(a)
 	// The access token is a bearer credential for humans' tooling; the
 	// agent reads with its own key and has no use for it.
 	a.AccessToken = ""
 	return a, false, nil
 }
 
-// pending finds the caller's newest pending request for uri and op.
+// pending finds the caller's newest pending request for uri and op. It
+// matches on the requester, not on visibility: a caller that is also an
+// approver sees other agents' requests, and must never take one for its
+// own (it could neither use the access it grants nor decide it honestly).
 func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation) (gate.ApprovalView, bool, error) {
-	me := s.principal()
+	me, err := s.principal(ctx)
+	if err != nil {
+		return gate.ApprovalView{}, false, err
+	}
 	now := s.now()
 	pages := 0
 	q := client.ApprovalsQuery{Status: string(vsecure.StatusPending), Resource: uri, Limit: 50}
@@ -286,16 +291,10 @@ func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation)
 			return gate.ApprovalView{}, false, err
 		}
 		for _, a := range items {
-			if a.Operation != op || !now.Before(a.ExpiresAt) {
-				continue
+			if a.RequestedBy == me && a.Resource == uri && a.Operation == op &&
+				a.Status == vsecure.StatusPending && now.Before(a.ExpiresAt) {
+				return a, true, nil
 			}
-			// Without a known identity, a visible pending request is the
-			// caller's unless the caller is one of its approvers, which
-			// agents normally are not.
-			if me != "" && a.RequestedBy != me {
-				continue
-			}
-			return a, true, nil
 		}
 		if pages++; !p.HasMore || pages == 4 {
 			return gate.ApprovalView{}, false, nil

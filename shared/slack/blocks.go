@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/slack-go/slack"
 
@@ -30,7 +31,8 @@ type card struct {
 	RevokedBy                                    string
 	RevokedAt                                    *time.Time
 	URL                                          string
-	// Via notes who pressed in Slack for the latest change (a user mention).
+	// Via notes who pressed in Slack for the latest change: a user
+	// mention built by mention(), so only a well-formed user id.
 	Via string
 }
 
@@ -52,20 +54,77 @@ func cardOfView(v gate.ApprovalView) card {
 	}
 }
 
-// escape makes user-supplied text inert in mrkdwn: no <!channel>, no
-// links, no user mentions smuggled in through a reason.
+// escape makes text inert in mrkdwn by Slack's escaping rules (&, <, >):
+// no <!channel>, no <@U…> mention, no <url|label> link.
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// maxShown bounds one piece of requester text on the card, well inside
+// Slack's 2000-character limit of a field, so a long reason shortens
+// rather than gets the whole message refused.
+const maxShown = 1500
+
+// oneLine folds requester text onto one line: each line break becomes a
+// visible " ↵ ", and control and bidi-override characters (which could
+// reorder what a human reads) are dropped. A reason can then never start
+// a line of its own that reads like the card's status or approval count.
+func oneLine(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ReplaceAll(s, "\r\n", "\n") {
+		if n == maxShown {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == '\n' || r == '\r' || r == '\v' || r == '\f' || r == 0x85 || r == 0x2028 || r == 0x2029:
+			b.WriteString(" ↵ ")
+		case unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F:
+			continue
+		default:
+			b.WriteRune(r)
+		}
+		n++
+	}
+	return b.String()
+}
+
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
+// mrkdwn is for text our code writes, and escape()d values only.
 func mrkdwn(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
 }
 
 func plain(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+// ours is a plain_text object of our own text, emoji codes rendered.
+func ours(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+// field is a plain_text "Label" line over one line of requester text:
+// Slack shows plain_text as is (no formatting, mentions or links) and,
+// with emoji off, leaves :codes: as typed.
+func field(label, value string) *slack.TextBlockObject {
+	return plain(label + "\n" + oneLine(value))
+}
+
+// slackUserID accepts a Slack user id (U… or W…, upper-case alphanumerics)
+// before it is written into a mention.
+func slackUserID(s string) bool {
+	if len(s) < 2 || len(s) > 32 || (s[0] != 'U' && s[0] != 'W') {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func statusLabel(s vsecure.Status) string {
@@ -84,36 +143,41 @@ func statusLabel(s vsecure.Status) string {
 	return string(s)
 }
 
-// fallback is the notification text (push notifications, screen readers).
+// fallback is the notification text (push notifications, screen
+// readers). Slack parses it as mrkdwn, so requester text is escaped.
 func (c card) fallback() string {
 	if c.Status == vsecure.StatusPending {
-		return fmt.Sprintf("%s requests %s on %s", c.RequestedBy, c.Operation, c.Resource)
+		return fmt.Sprintf("%s requests %s on %s", escape(oneLine(c.RequestedBy)), c.Operation, escape(oneLine(c.Resource)))
 	}
-	return fmt.Sprintf("Approval %s for %s on %s: %s", c.ID, c.Operation, c.Resource, c.Status)
+	return fmt.Sprintf("Approval %s for %s on %s: %s", c.ID, c.Operation, escape(oneLine(c.Resource)), c.Status)
 }
 
 // blocks renders the message. Buttons are shown only while the request is
 // pending; afterwards the message records who decided and when.
+//
+// Everything the requester chose (resource, reason) and every principal
+// name is a plain_text object on one line: it cannot bold, mention, link,
+// or add a line that looks like the status or the approval count. The one
+// mrkdwn object is the context line, written by this code alone.
 func (c card) blocks() []slack.Block {
-	label := statusLabel(c.Status)
 	header := "Approval requested: " + c.Operation
 	if c.Status != vsecure.StatusPending {
 		header = "Approval " + string(c.Status) + ": " + c.Operation
 	}
 	fields := []*slack.TextBlockObject{
-		mrkdwn("*Resource*\n`" + escape(c.Resource) + "`"),
-		mrkdwn("*Operation*\n" + escape(c.Operation)),
-		mrkdwn("*Requested by*\n" + escape(c.RequestedBy)),
-		mrkdwn("*Expires*\n" + stamp(c.ExpiresAt)),
-		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", c.Approvals, c.Required)),
-		mrkdwn("*Status*\n" + label),
+		field("Resource", c.Resource),
+		field("Operation", c.Operation),
+		field("Requested by", c.RequestedBy),
+		ours("Expires\n" + stamp(c.ExpiresAt)),
+		ours(fmt.Sprintf("Approvals\n%d of %d", c.Approvals, c.Required)),
+		ours("Status\n" + statusLabel(c.Status)),
 	}
 	bs := []slack.Block{
-		slack.NewHeaderBlock(plain(header)),
+		slack.NewHeaderBlock(plain(oneLine(header))),
 		slack.NewSectionBlock(nil, fields, nil),
 	}
 	if c.Reason != "" {
-		bs = append(bs, slack.NewSectionBlock(mrkdwn("*Reason*\n"+escape(c.Reason)), nil, nil))
+		bs = append(bs, slack.NewSectionBlock(field("Reason", c.Reason), nil, nil))
 	}
 	if len(c.Decisions) > 0 || c.RevokedBy != "" {
 		var lines []string
@@ -122,12 +186,12 @@ func (c card) blocks() []slack.Block {
 			if d.Action == vsecure.ActionDeny {
 				verb = "denied"
 			}
-			lines = append(lines, fmt.Sprintf("• %s by *%s* at %s", verb, escape(d.By), stamp(d.At)))
+			lines = append(lines, fmt.Sprintf("• %s by %s at %s", verb, oneLine(d.By), stamp(d.At)))
 		}
 		if c.RevokedBy != "" && c.RevokedAt != nil {
-			lines = append(lines, fmt.Sprintf("• revoked by *%s* at %s", escape(c.RevokedBy), stamp(*c.RevokedAt)))
+			lines = append(lines, fmt.Sprintf("• revoked by %s at %s", oneLine(c.RevokedBy), stamp(*c.RevokedAt)))
 		}
-		bs = append(bs, slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil))
+		bs = append(bs, slack.NewSectionBlock(plain(strings.Join(lines, "\n")), nil, nil))
 	}
 	if c.Status == vsecure.StatusPending {
 		approve := slack.NewButtonBlockElement(ActionApprove, c.ID, plain("Approve")).WithStyle(slack.StylePrimary)
@@ -136,13 +200,22 @@ func (c card) blocks() []slack.Block {
 				plain("The requester will not get access."), plain("Deny"), plain("Cancel")))
 		bs = append(bs, slack.NewActionBlock(BlockActions, approve, deny))
 	}
-	ctx := "`" + c.ID + "`"
+	ctx := "`" + escape(c.ID) + "`"
 	if c.URL != "" {
-		ctx += " · <" + c.URL + "|approvalUrl>"
+		ctx += " · <" + escape(c.URL) + "|approvalUrl>"
 	}
 	if c.Via != "" {
 		ctx += " · via Slack by " + c.Via
 	}
 	bs = append(bs, slack.NewContextBlock("", mrkdwn(ctx)))
 	return bs
+}
+
+// mention renders a Slack user id as a mention, or nothing if it is not
+// an id.
+func mention(user string) string {
+	if !slackUserID(user) {
+		return ""
+	}
+	return "<@" + user + ">"
 }

@@ -162,7 +162,7 @@ func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c gate.Call
 			return
 		}
 		card := cardOfView(*v)
-		card.Via = "<@" + p.user + ">"
+		card.Via = mention(p.user)
 		if p.channel == "" || p.ts == "" {
 			return
 		}

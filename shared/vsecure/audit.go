@@ -32,6 +32,7 @@ const (
 	AuditSlack           = "slack_interaction"
 	AuditVerify          = "audit_verify"
 	AuditKeySlack        = "key_slack"
+	AuditWhoami          = "whoami"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -41,7 +42,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
-	AuditKeySlack,
+	AuditKeySlack, AuditWhoami,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.
