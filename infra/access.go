@@ -86,7 +86,10 @@ var storeAccess = map[string][]grant{
 	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	// UpdateKey and RotateKey: conditional Puts (version, revokedAt) of
+	// the key's two items, RotateKey's with the new key's two.
 	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	"RotateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
 	// MarkKeyUsed is a TransactWriteItems of two Updates, no audit item.
 	"MarkKeyUsed": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}},

@@ -321,7 +321,13 @@ func (c *Client) VerifyAudit(ctx context.Context, from, to string) (digest.Repor
 // SetKeySlackUser sets (or with "" clears) the Slack user id of a key's
 // principal for Slack approvals (admin).
 func (c *Client) SetKeySlackUser(ctx context.Context, id, slackUserID string) (vsecure.Key, error) {
+	return c.UpdateKey(ctx, id, gate.KeyUpdateRequest{SlackUserID: &slackUserID})
+}
+
+// UpdateKey changes the fields of key id that r sets: its roles, its Slack
+// user id, or both (admin).
+func (c *Client) UpdateKey(ctx context.Context, id string, r gate.KeyUpdateRequest) (vsecure.Key, error) {
 	var out vsecure.Key
-	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, gate.KeySlackRequest{SlackUserID: &slackUserID}, &out)
+	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, r, &out)
 	return out, err
 }

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -30,37 +31,84 @@ func (g *Gate) CreateKey(ctx context.Context, c Call, r KeyRequest) (CreatedKey,
 	if err := vsecure.ValidatePrincipal(r.Principal); err != nil {
 		return CreatedKey{}, g.fail(ctx, e, err)
 	}
-	if len(r.Roles) == 0 {
-		return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "roles must list at least one role"))
+	roles, err := parseRoles(r.Roles)
+	if err != nil {
+		return CreatedKey{}, g.fail(ctx, e, err)
+	}
+	if err := ValidateSlackUserID(r.SlackUserID); err != nil {
+		return CreatedKey{}, g.fail(ctx, e, err)
+	}
+	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
+	if err := g.store.CreateKey(ctx, k.Key, e); err != nil {
+		return CreatedKey{}, g.stateFail(ctx, e, err)
+	}
+	return k, nil
+}
+
+// parseRoles checks a key's roles: at least one, each known; duplicates
+// collapse.
+func parseRoles(names []string) ([]vsecure.Role, error) {
+	if len(names) == 0 {
+		return nil, vsecure.Errorf(vsecure.EInvalid, "roles must list at least one role")
 	}
 	var roles []vsecure.Role
-	for _, s := range r.Roles {
+	for _, s := range names {
 		role, err := vsecure.ParseRole(s)
 		if err != nil {
-			return CreatedKey{}, g.fail(ctx, e, err)
+			return nil, err
 		}
 		if !slices.Contains(roles, role) {
 			roles = append(roles, role)
 		}
 	}
-	if err := ValidateSlackUserID(r.SlackUserID); err != nil {
-		return CreatedKey{}, g.fail(ctx, e, err)
-	}
-	return g.mintKey(ctx, c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
+	return roles, nil
 }
 
-// mintKey stores a new key shaped like k with a fresh id and secret,
-// writing e with it.
-func (g *Gate) mintKey(ctx context.Context, c Call, e vsecure.Entry, k vsecure.Key) (CreatedKey, error) {
+// newKey returns a key shaped like k with a fresh id and secret, at
+// version 1, and names it in e.
+func (g *Gate) newKey(c Call, e vsecure.Entry, k vsecure.Key) CreatedKey {
 	now := g.clock()
 	secret := g.secret(KeyPrefix)
-	k.ID, k.Hash = g.newID("key_", g.now()), HashCredential(secret)
+	k.ID, k.Hash, k.Version = g.newID("key_", g.now()), HashCredential(secret), 1
 	k.CreatedAt, k.CreatedBy = now.Truncate(time.Second), c.Principal.ID
 	e.Metadata["keyId"], e.Metadata["principal"] = k.ID, k.Principal
-	if err := g.store.CreateKey(ctx, k, e); err != nil {
-		return CreatedKey{}, g.stateFail(ctx, e, err)
+	return CreatedKey{Key: k, Secret: secret}
+}
+
+// changeKey applies change to key id and stores the result with write,
+// conditional on the version it read (see vsecure.Store.UpdateKey). A lost
+// race re-reads and applies change again, so a change is never built on a
+// stale copy: the winner of a race is decided by the store, and the loser
+// either succeeds on top of it or is refused by change (a revoked key, for
+// instance) and audited as a failure.
+func (g *Gate) changeKey(ctx context.Context, e vsecure.Entry, id string, change func(k *vsecure.Key) error, write func(k vsecure.Key) error) (vsecure.Key, error) {
+	for attempt := 0; ; attempt++ {
+		k, err := g.store.GetKey(ctx, id)
+		if err != nil {
+			return vsecure.Key{}, g.fail(ctx, e, err)
+		}
+		e.Metadata["principal"] = k.Principal
+		if err := change(&k); err != nil {
+			return vsecure.Key{}, g.fail(ctx, e, err)
+		}
+		k.Version++
+		err = write(k)
+		if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxRaceRetries {
+			continue
+		}
+		if err != nil {
+			return vsecure.Key{}, g.stateFail(ctx, e, err)
+		}
+		return k, nil
 	}
-	return CreatedKey{Key: k, Secret: secret}, nil
+}
+
+// notRevoked refuses changes to a revoked key: a revocation is final.
+func notRevoked(k *vsecure.Key) error {
+	if k.RevokedAt != nil {
+		return vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is revoked", k.ID)
+	}
+	return nil
 }
 
 // RotateRequest is the body of POST /v1/security/keys/:id/rotate.
@@ -87,9 +135,10 @@ type RotatedKey struct {
 // as key id and makes the old one expire after the overlap (admin), so
 // callers can switch without an outage.
 //
-// The new key is stored before the old one is cut short: if the second
-// write fails the caller sees the error and the old key still works
-// unchanged; the new key's secret was never shown, so it is unusable.
+// The new key, the old key's shorter life and the audit entry are one
+// atomic write: a rotation either happened entirely or not at all. Racing
+// rotations of one key both succeed, one after the other; the old key ends
+// at the earlier of their two ends.
 func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r RotateRequest) (RotatedKey, error) {
 	e := g.entry(c, vsecure.AuditKeyRotate, "")
 	e.Metadata["rotatedKeyId"] = id
@@ -103,34 +152,31 @@ func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r RotateRequest
 			return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "overlapSeconds must be between 0 and %d", int(MaxOverlap.Seconds())))
 		}
 	}
-	old, err := g.store.GetKey(ctx, id)
-	if err != nil {
-		return RotatedKey{}, g.fail(ctx, e, err)
-	}
-	now := g.clock().Truncate(time.Second)
-	if old.RevokedAt != nil {
-		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is revoked", id))
-	}
-	if !old.Active(now) {
-		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EExpired, "key %s has expired", id))
-	}
 	e.Metadata["overlapSeconds"] = itoa(int(overlap.Seconds()))
-	nk, err := g.mintKey(ctx, c, e, vsecure.Key{
-		Principal: old.Principal, Roles: old.Roles, SlackUserID: old.SlackUserID, RotatedFrom: old.ID,
+	var nk CreatedKey
+	old, err := g.changeKey(ctx, e, id, func(old *vsecure.Key) error {
+		if err := notRevoked(old); err != nil {
+			return err
+		}
+		now := g.clock().Truncate(time.Second)
+		if !old.Active(now) {
+			return vsecure.Errorf(vsecure.EExpired, "key %s has expired", id)
+		}
+		if nk.ID == "" {
+			nk = g.newKey(c, e, vsecure.Key{})
+		}
+		nk.Principal, nk.Roles, nk.SlackUserID, nk.RotatedFrom = old.Principal, old.Roles, old.SlackUserID, old.ID
+		e.Metadata["principal"] = old.Principal
+		// The old key ends after the overlap, or sooner if it was due to.
+		if end := now.Add(overlap); old.ExpiresAt == nil || end.Before(*old.ExpiresAt) {
+			old.ExpiresAt = &end
+		}
+		return nil
+	}, func(old vsecure.Key) error {
+		return g.store.RotateKey(ctx, old, nk.Key, e)
 	})
 	if err != nil {
 		return RotatedKey{}, err
-	}
-	// The old key ends after the overlap, or sooner if it was due to.
-	end := now.Add(overlap)
-	if old.ExpiresAt == nil || end.Before(*old.ExpiresAt) {
-		old.ExpiresAt = &end
-	}
-	// The new key's creation carries the rotation's audit entry; cutting
-	// the old key short is part of that same audited operation.
-	if err := g.store.UpdateKey(ctx, old, vsecure.Entry{}); err != nil {
-		g.log.ErrorContext(ctx, "rotation: old key not cut short", "keyId", old.ID, "newKeyId", nk.ID, "err", err)
-		return RotatedKey{}, vsecure.Wrap(vsecure.EUnavailable, err, "the old key could not be updated; it still works unchanged, rotate again")
 	}
 	return RotatedKey{CreatedKey: nk, Replaces: old}, nil
 }
@@ -164,25 +210,87 @@ func (g *Gate) ListKeys(ctx context.Context, c Call, cursor string, limit int) (
 	return keys, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
-// RevokeKey revokes a key at once (admin).
+// RevokeKey revokes a key at once (admin). Of racing revocations exactly
+// one succeeds; the others find the key revoked (already_decided).
 func (g *Gate) RevokeKey(ctx context.Context, c Call, id string) (vsecure.Key, error) {
 	e := g.entry(c, vsecure.AuditKeyRevoke, "")
 	e.Metadata["keyId"] = id
 	if !c.Principal.Has(vsecure.RoleAdmin) {
 		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
 	}
-	k, err := g.store.GetKey(ctx, id)
-	if err != nil {
-		return vsecure.Key{}, g.fail(ctx, e, err)
+	return g.changeKey(ctx, e, id, func(k *vsecure.Key) error {
+		if k.RevokedAt != nil {
+			return vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is already revoked", id)
+		}
+		now := g.clock().Truncate(time.Second)
+		k.RevokedAt = &now
+		return nil
+	}, func(k vsecure.Key) error { return g.store.UpdateKey(ctx, k, e) })
+}
+
+// KeyUpdateRequest is the body of PATCH /v1/security/keys/:id: the fields
+// present change, at least one must be.
+type KeyUpdateRequest struct {
+	// SlackUserID maps the key's principal to a Slack user for Slack
+	// approvals; "" removes the mapping.
+	SlackUserID *string `json:"slackUserId,omitempty"`
+	// Roles replaces the key's roles (validated as at creation).
+	Roles []string `json:"roles,omitempty"`
+}
+
+// UpdateKey changes the Slack user id or the roles of a key (admin). A
+// revoked key cannot change.
+func (g *Gate) UpdateKey(ctx context.Context, c Call, id string, r KeyUpdateRequest) (vsecure.Key, error) {
+	e := g.entry(c, vsecure.AuditKeyUpdate, "")
+	e.Metadata["keyId"] = id
+	if !c.Principal.Has(vsecure.RoleAdmin) {
+		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
 	}
-	if k.RevokedAt != nil {
-		return k, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is already revoked", id))
+	if r.SlackUserID == nil && r.Roles == nil {
+		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "give slackUserId (\"\" removes the mapping), roles, or both"))
 	}
-	now := g.clock().Truncate(time.Second)
-	k.RevokedAt = &now
-	e.Metadata["principal"] = k.Principal
-	if err := g.store.UpdateKey(ctx, k, e); err != nil {
-		return vsecure.Key{}, g.stateFail(ctx, e, err)
+	var changed []string
+	var roles []vsecure.Role
+	if r.Roles != nil {
+		var err error
+		if roles, err = parseRoles(r.Roles); err != nil {
+			return vsecure.Key{}, g.fail(ctx, e, err)
+		}
+		changed = append(changed, "roles")
+		e.Metadata["roles"] = joinRoles(roles)
 	}
-	return k, nil
+	if r.SlackUserID != nil {
+		if err := ValidateSlackUserID(*r.SlackUserID); err != nil {
+			return vsecure.Key{}, g.fail(ctx, e, err)
+		}
+		changed = append(changed, "slackUserId")
+		e.Metadata["slackUserId"] = *r.SlackUserID
+	}
+	e.Metadata["changed"] = strings.Join(changed, ",")
+	return g.changeKey(ctx, e, id, func(k *vsecure.Key) error {
+		if err := notRevoked(k); err != nil {
+			return err
+		}
+		delete(e.Metadata, "previousRoles")
+		delete(e.Metadata, "previousSlackUserId")
+		if roles != nil {
+			e.Metadata["previousRoles"] = joinRoles(k.Roles)
+			k.Roles = roles
+		}
+		if r.SlackUserID != nil {
+			if k.SlackUserID != "" {
+				e.Metadata["previousSlackUserId"] = k.SlackUserID
+			}
+			k.SlackUserID = *r.SlackUserID
+		}
+		return nil
+	}, func(k vsecure.Key) error { return g.store.UpdateKey(ctx, k, e) })
+}
+
+func joinRoles(roles []vsecure.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
 }

@@ -7,13 +7,6 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// KeySlackRequest is the body of PATCH /v1/security/keys/:id.
-type KeySlackRequest struct {
-	// SlackUserID maps the key's principal to a Slack user for Slack
-	// approvals; "" removes the mapping.
-	SlackUserID *string `json:"slackUserId"`
-}
-
 // ValidateSlackUserID checks a Slack user id: Slack's ids are short runs of
 // upper-case letters and digits (U…, W… in Enterprise Grid). Empty is
 // valid and means none.
@@ -27,38 +20,6 @@ func ValidateSlackUserID(id string) error {
 		}
 	}
 	return nil
-}
-
-// SetKeySlackUser sets or clears the Slack user id of a key (admin).
-func (g *Gate) SetKeySlackUser(ctx context.Context, c Call, id string, r KeySlackRequest) (vsecure.Key, error) {
-	e := g.entry(c, vsecure.AuditKeySlack, "")
-	e.Metadata["keyId"] = id
-	if !c.Principal.Has(vsecure.RoleAdmin) {
-		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
-	}
-	if r.SlackUserID == nil {
-		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "slackUserId is required (\"\" removes the mapping)"))
-	}
-	if err := ValidateSlackUserID(*r.SlackUserID); err != nil {
-		return vsecure.Key{}, g.fail(ctx, e, err)
-	}
-	k, err := g.store.GetKey(ctx, id)
-	if err != nil {
-		return vsecure.Key{}, g.fail(ctx, e, err)
-	}
-	if k.RevokedAt != nil {
-		return vsecure.Key{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided, "key %s is revoked", id))
-	}
-	e.Metadata["principal"] = k.Principal
-	e.Metadata["slackUserId"] = *r.SlackUserID
-	if k.SlackUserID != "" {
-		e.Metadata["previousSlackUserId"] = k.SlackUserID
-	}
-	k.SlackUserID = *r.SlackUserID
-	if err := g.store.UpdateKey(ctx, k, e); err != nil {
-		return vsecure.Key{}, g.stateFail(ctx, e, err)
-	}
-	return k, nil
 }
 
 // SlackPrincipal resolves the Slack user behind a button press to the

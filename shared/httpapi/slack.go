@@ -16,14 +16,14 @@ func CallFrom(ctx context.Context) gate.Call {
 	return c
 }
 
-// updateKey serves PATCH /v1/security/keys/:id: today only the Slack user
-// id of the key's principal can change.
+// updateKey serves PATCH /v1/security/keys/:id: a key's roles or the
+// Slack user id of its principal.
 func (a *API) updateKey(w http.ResponseWriter, r *http.Request) error {
-	var b gate.KeySlackRequest
+	var b gate.KeyUpdateRequest
 	if err := decode(r, &b); err != nil {
-		return a.refuse(r, vsecure.AuditKeySlack, "", err)
+		return a.refuse(r, vsecure.AuditKeyUpdate, "", err)
 	}
-	k, err := a.Gate.SetKeySlackUser(r.Context(), callOf(r), r.PathValue("id"), b)
+	k, err := a.Gate.UpdateKey(r.Context(), callOf(r), r.PathValue("id"), b)
 	if err != nil {
 		return err
 	}

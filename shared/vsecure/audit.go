@@ -31,8 +31,11 @@ const (
 	AuditMCP             = "mcp"
 	AuditSlack           = "slack_interaction"
 	AuditVerify          = "audit_verify"
-	AuditKeySlack        = "key_slack"
-	AuditWhoami          = "whoami"
+	// AuditKeySlack is what PATCH of a key was audited as before it could
+	// change roles; entries written since say AuditKeyUpdate.
+	AuditKeySlack  = "key_slack"
+	AuditKeyUpdate = "key_update"
+	AuditWhoami    = "whoami"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -42,7 +45,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
-	AuditKeySlack, AuditWhoami,
+	AuditKeySlack, AuditKeyUpdate, AuditWhoami,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

@@ -91,6 +91,12 @@ type Key struct {
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 	// RotatedFrom is the key this one replaced (POST .../rotate).
 	RotatedFrom string `json:"rotatedFrom,omitempty"`
+	// Version increases by one on every change of the record (revoke,
+	// update, rotation), so that a change built on a stale read loses
+	// instead of undoing a concurrent one. LastUsedAt takes no part: a
+	// recorded use never conflicts with a change. Keys stored before
+	// versions existed read as 0.
+	Version int `json:"version"`
 }
 
 // KeyUseInterval is the resolution of Key.LastUsedAt: a key's last use is

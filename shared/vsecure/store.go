@@ -56,8 +56,15 @@ type Store interface {
 	CreateKey(ctx context.Context, k Key, e Entry) error
 	KeyByHash(ctx context.Context, hash string) (Key, error)
 	GetKey(ctx context.Context, id string) (Key, error)
-	// UpdateKey replaces a key's record (revocation, Slack id) with e.
+	// UpdateKey stores k (revocation, roles, Slack id) with e if the
+	// stored version is k.Version-1, else EConflict. A stored revoked key
+	// is never written back without RevokedAt, whatever the versions say
+	// (EConflict). LastUsedAt is written as given (best effort).
 	UpdateKey(ctx context.Context, k Key, e Entry) error
+	// RotateKey creates next (as CreateKey) and updates old (as UpdateKey)
+	// with e in one atomic write: a rotation that loses a race leaves no
+	// new key behind.
+	RotateKey(ctx context.Context, old, next Key, e Entry) error
 	ListKeys(ctx context.Context, cursor string, limit int) ([]Key, string, error)
 	// MarkKeyUsed sets k's LastUsedAt to at unless the stored value is at
 	// or after since (another request recorded a use recently), in which

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,24 +24,36 @@ const (
 func apiKeyKey(id string) item { return key(keyPrefix+id, keySK) }
 func hashKey(hash string) item { return key(hashPrefix+hash, hashSK) }
 
+// Top-level attributes of both key items that UpdateKey's conditions
+// read: the JSON in data is opaque to a condition expression.
+const (
+	keyVersionAttr = "version"
+	keyRevokedAttr = "revokedAt" // epoch seconds; present only once revoked
+)
+
 // keyItems are a key's record and its hash index item (a copy, so
 // authentication is one GetItem).
 func keyItems(k vsecure.Key) (item, item, error) {
+	top := func(it item) {
+		it["hash"] = str(k.Hash)
+		it[keyVersionAttr] = num(int64(k.Version))
+		if k.RevokedAt != nil {
+			it[keyRevokedAttr] = num(k.RevokedAt.Unix())
+		}
+		if k.LastUsedAt != nil {
+			it[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
+		}
+	}
 	rec := apiKeyKey(k.ID)
 	rec[schema.GSI1PK], rec[schema.GSI1SK] = str(keysGSI), str(k.ID)
-	rec["hash"] = str(k.Hash)
-	if k.LastUsedAt != nil {
-		rec[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
-	}
+	top(rec)
 	rec, err := withData(rec, k)
 	if err != nil {
 		return nil, nil, err
 	}
 	idx := hashKey(k.Hash)
-	idx["keyId"], idx["hash"] = str(k.ID), str(k.Hash)
-	if k.LastUsedAt != nil {
-		idx[lastUsedAttr] = num(k.LastUsedAt.UnixNano())
-	}
+	idx["keyId"] = str(k.ID)
+	top(idx)
 	slackIndex(idx, k)
 	idx, err = withData(idx, k)
 	return rec, idx, err
@@ -65,18 +78,20 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 	if err != nil {
 		return err
 	}
-	notExists := func(it item) types.TransactWriteItem {
-		return types.TransactWriteItem{Put: &types.Put{
-			TableName: aws.String(s.table), Item: it,
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": schema.PK},
-		}}
-	}
-	err = s.transact(ctx, "CreateKey", []types.TransactWriteItem{notExists(rec), notExists(idx)}, e, 0)
+	err = s.transact(ctx, "CreateKey", []types.TransactWriteItem{s.putNew(rec), s.putNew(idx)}, e, 0)
 	if c, ok := err.(*canceled); ok {
 		return vsecure.Wrap(vsecure.EConflict, c, "key id or hash already exists")
 	}
 	return err
+}
+
+// putNew puts it unless its key exists.
+func (s *Store) putNew(it item) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.table), Item: it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.PK},
+	}}
 }
 
 // KeyByHash reads the hash index item (GetItem, strongly consistent, so
@@ -104,35 +119,79 @@ func (s *Store) getKey(ctx context.Context, op string, k item) (vsecure.Key, err
 	return decodeKey(it)
 }
 
-// UpdateKey replaces both items of an existing key; its hash cannot change.
+// UpdateKey replaces both items of an existing key in one transaction,
+// each conditional on the stored version being k.Version-1 (a missing
+// version attribute, from before versions, counts as 0) and, unless k is
+// revoked, on the stored item not being revoked. The hash cannot change.
 func (s *Store) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
-	rec, idx, err := keyItems(k)
+	items, err := updateKeyItems(s.table, k)
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: aws.String(s.table), Item: rec,
-			ConditionExpression:                 aws.String("attribute_exists(#pk) AND #h = :h"),
-			ExpressionAttributeNames:            map[string]string{"#pk": schema.PK, "#h": "hash"},
-			ExpressionAttributeValues:           item{":h": str(k.Hash)},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}},
-		{Put: &types.Put{
-			TableName: aws.String(s.table), Item: idx,
-			ConditionExpression:       aws.String("attribute_exists(#pk) AND #k = :k"),
-			ExpressionAttributeNames:  map[string]string{"#pk": schema.PK, "#k": "keyId"},
-			ExpressionAttributeValues: item{":k": str(k.ID)},
-		}},
+	return keyWriteErr(s.transact(ctx, "UpdateKey", items, e, k.Version), k.ID)
+}
+
+// RotateKey writes old's update and next's creation, and e, in one
+// transaction.
+func (s *Store) RotateKey(ctx context.Context, old, next vsecure.Key, e vsecure.Entry) error {
+	if next.ID == "" || next.Hash == "" {
+		return vsecure.Errorf(vsecure.EInvalid, "key has no id or hash")
 	}
-	err = s.transact(ctx, "UpdateKey", items, e, 0)
-	if c, ok := err.(*canceled); ok {
-		if f, cur := c.failed(0); f && cur == nil {
-			return vsecure.Errorf(vsecure.ENotFound, "key %s not found", k.ID)
-		}
-		return vsecure.Wrap(vsecure.EConflict, c, "key "+k.ID+" cannot change its hash")
+	items, err := updateKeyItems(s.table, old)
+	if err != nil {
+		return err
 	}
-	return err
+	rec, idx, err := keyItems(next)
+	if err != nil {
+		return err
+	}
+	items = append(items, s.putNew(rec), s.putNew(idx))
+	return keyWriteErr(s.transact(ctx, "RotateKey", items, e, old.Version), old.ID)
+}
+
+// updateKeyItems are the two conditional Puts of a key update; the
+// record's comes first, with its stored value on failure.
+func updateKeyItems(table string, k vsecure.Key) ([]types.TransactWriteItem, error) {
+	rec, idx, err := keyItems(k)
+	if err != nil {
+		return nil, err
+	}
+	cond, extra := "#v = :prev", map[string]string{"#pk": schema.PK, "#v": keyVersionAttr}
+	if k.Version == 1 {
+		cond = "(attribute_not_exists(#v) OR #v = :prev)"
+	}
+	if k.RevokedAt == nil {
+		cond += " AND attribute_not_exists(#rv)"
+		extra["#rv"] = keyRevokedAttr
+	}
+	put := func(it item, own string, names map[string]string, vals item) types.TransactWriteItem {
+		maps.Copy(names, extra)
+		vals[":prev"] = num(int64(k.Version - 1))
+		return types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(table), Item: it,
+			ConditionExpression:       aws.String("attribute_exists(#pk) AND " + own + " AND " + cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: vals,
+		}}
+	}
+	r := put(rec, "#h = :h", map[string]string{"#h": "hash"}, item{":h": str(k.Hash)})
+	r.Put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	x := put(idx, "#k = :k", map[string]string{"#k": "keyId"}, item{":k": str(k.ID)})
+	return []types.TransactWriteItem{r, x}, nil
+}
+
+// keyWriteErr maps a refused key update: a missing record is ENotFound,
+// anything else (a newer version, a revocation, a changed hash, a taken
+// id or hash of a new key) a lost race.
+func keyWriteErr(err error, id string) error {
+	c, ok := err.(*canceled)
+	if !ok {
+		return err
+	}
+	if f, cur := c.failed(0); f && cur == nil {
+		return vsecure.Errorf(vsecure.ENotFound, "key %s not found", id)
+	}
+	return vsecure.Wrap(vsecure.EConflict, c, "key "+id+" changed since it was read, or is revoked")
 }
 
 // ListKeys lists keys oldest first (ids sort by time): one Query on gsi1.

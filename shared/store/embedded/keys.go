@@ -25,25 +25,29 @@ func (r keyRecord) key() vsecure.Key {
 // CreateKey stores k and indexes its hash. A taken id or hash is a
 // conflict.
 func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
-	if k.ID == "" || k.Hash == "" {
-		return vsecure.Errorf(vsecure.EInvalid, "key needs an id and a hash")
-	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyHash)
-		if keys.Get([]byte(k.ID)) != nil {
-			return vsecure.Errorf(vsecure.EConflict, "key %s already exists", k.ID)
-		}
-		if hashes.Get([]byte(k.Hash)) != nil {
-			return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
-		}
-		if err := put(keys, k.ID, keyRecord{Key: k, Hash: k.Hash}); err != nil {
-			return err
-		}
-		if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
+		if err := createKey(tx, k); err != nil {
 			return err
 		}
 		return putEntry(tx, e)
 	})
+}
+
+func createKey(tx *bolt.Tx, k vsecure.Key) error {
+	if k.ID == "" || k.Hash == "" {
+		return vsecure.Errorf(vsecure.EInvalid, "key needs an id and a hash")
+	}
+	keys, hashes := tx.Bucket(bucketKeys), tx.Bucket(bucketKeyHash)
+	if keys.Get([]byte(k.ID)) != nil {
+		return vsecure.Errorf(vsecure.EConflict, "key %s already exists", k.ID)
+	}
+	if hashes.Get([]byte(k.Hash)) != nil {
+		return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
+	}
+	if err := put(keys, k.ID, keyRecord{Key: k, Hash: k.Hash}); err != nil {
+		return err
+	}
+	return hashes.Put([]byte(k.Hash), []byte(k.ID))
 }
 
 // KeyByHash finds the key whose secret hashes to hash.
@@ -82,35 +86,59 @@ func (s *Store) getKey(tx *bolt.Tx, id string, k *vsecure.Key) error {
 	return nil
 }
 
-// UpdateKey replaces an existing key's record. An empty k.Hash keeps the
-// stored hash (a Key that went through JSON has lost it); a new hash moves
-// the index.
+// UpdateKey implements vsecure.Store: the version and revocation checks
+// read the record inside the writing transaction, so they cannot race. An
+// empty k.Hash keeps the stored hash (a Key that went through JSON has
+// lost it); a new hash moves the index.
 func (s *Store) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		var old vsecure.Key
-		if err := s.getKey(tx, k.ID, &old); err != nil {
-			return err
-		}
-		hashes := tx.Bucket(bucketKeyHash)
-		if k.Hash == "" {
-			k.Hash = old.Hash
-		}
-		if k.Hash != old.Hash {
-			if hashes.Get([]byte(k.Hash)) != nil {
-				return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
-			}
-			if err := hashes.Delete([]byte(old.Hash)); err != nil {
-				return err
-			}
-			if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
-				return err
-			}
-		}
-		if err := put(tx.Bucket(bucketKeys), k.ID, keyRecord{Key: k, Hash: k.Hash}); err != nil {
+		if err := s.updateKey(tx, k); err != nil {
 			return err
 		}
 		return putEntry(tx, e)
 	})
+}
+
+// RotateKey implements vsecure.Store in one transaction.
+func (s *Store) RotateKey(ctx context.Context, old, next vsecure.Key, e vsecure.Entry) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if err := s.updateKey(tx, old); err != nil {
+			return err
+		}
+		if err := createKey(tx, next); err != nil {
+			return err
+		}
+		return putEntry(tx, e)
+	})
+}
+
+func (s *Store) updateKey(tx *bolt.Tx, k vsecure.Key) error {
+	var old vsecure.Key
+	if err := s.getKey(tx, k.ID, &old); err != nil {
+		return err
+	}
+	if old.Version != k.Version-1 {
+		return vsecure.Errorf(vsecure.EConflict, "key %s changed (stored version %d, update built on %d)", k.ID, old.Version, k.Version-1)
+	}
+	if old.RevokedAt != nil && k.RevokedAt == nil {
+		return vsecure.Errorf(vsecure.EConflict, "key %s is revoked", k.ID)
+	}
+	hashes := tx.Bucket(bucketKeyHash)
+	if k.Hash == "" {
+		k.Hash = old.Hash
+	}
+	if k.Hash != old.Hash {
+		if hashes.Get([]byte(k.Hash)) != nil {
+			return vsecure.Errorf(vsecure.EConflict, "a key with this hash already exists")
+		}
+		if err := hashes.Delete([]byte(old.Hash)); err != nil {
+			return err
+		}
+		if err := hashes.Put([]byte(k.Hash), []byte(k.ID)); err != nil {
+			return err
+		}
+	}
+	return put(tx.Bucket(bucketKeys), k.ID, keyRecord{Key: k, Hash: k.Hash})
 }
 
 // ListKeys lists keys by ascending id: the order they were issued in.
@@ -141,7 +169,10 @@ func (s *Store) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecu
 }
 
 // MarkKeyUsed implements vsecure.Store. The key record is the only copy in
-// this store (the hash bucket holds just the id).
+// this store (the hash bucket holds just the id). It rewrites the record
+// as read inside its own transaction, so it changes nothing but
+// LastUsedAt, and it leaves Version alone: a recorded use must not make a
+// concurrent revocation lose its race.
 func (s *Store) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		var cur vsecure.Key

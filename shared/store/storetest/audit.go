@@ -190,6 +190,7 @@ func (e *env) changeEverything(entry func(op, resource, actor string) vsecure.En
 	e.ok(e.s.CreateKey(e.ctx, k, entry(vsecure.AuditKeyCreate, "", "admin")), "CreateKey")
 	revoked := e.now()
 	k.RevokedAt = &revoked
+	k.Version++
 	e.ok(e.s.UpdateKey(e.ctx, k, entry(vsecure.AuditKeyRevoke, "", "admin")), "UpdateKey")
 	c.key = k
 	return c
@@ -286,6 +287,7 @@ func testAuditFailedEntryFailsChange(e *env) {
 	revoked := k
 	at := e.now()
 	revoked.RevokedAt = &at
+	revoked.Version++
 	e.code(e.s.UpdateKey(e.ctx, revoked, clash(vsecure.AuditKeyRevoke)), vsecure.EConflict, "UpdateKey with a taken entry id")
 	gotKey, err := e.s.GetKey(e.ctx, k.ID)
 	e.ok(err, "GetKey")
@@ -353,6 +355,7 @@ func testKeyUpdate(e *env) {
 	k.LastUsedAt = &at
 	k.SlackUserID = "U999"
 	k.Roles = []vsecure.Role{vsecure.RoleAgent, vsecure.RoleApprover}
+	k.Version++
 	en := e.entry(vsecure.AuditKeyRevoke, "", "admin")
 	e.ok(e.s.UpdateKey(e.ctx, k, en), "UpdateKey")
 	got, err := e.s.GetKey(e.ctx, k.ID)
@@ -366,6 +369,7 @@ func testKeyUpdate(e *env) {
 
 func testKeyUpdateMissing(e *env) {
 	k := e.key("agent-1")
+	k.Version++
 	e.code(e.s.UpdateKey(e.ctx, k, e.entry(vsecure.AuditKeyRevoke, "", "admin")), vsecure.ENotFound, "UpdateKey of a missing key")
 	_, err := e.s.KeyByHash(e.ctx, k.Hash)
 	e.code(err, vsecure.ENotFound, "UpdateKey created a key")

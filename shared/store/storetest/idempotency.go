@@ -167,6 +167,7 @@ func testKeyMarkUsed(e *env) {
 	}
 	revoked := e.now()
 	got.RevokedAt = &revoked
+	got.Version++
 	e.ok(e.s.UpdateKey(e.ctx, got, vsecure.Entry{}), "UpdateKey")
 	got, _ = e.s.KeyByHash(e.ctx, k.Hash)
 	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(t3) || got.RevokedAt == nil {

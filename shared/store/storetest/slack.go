@@ -48,9 +48,11 @@ func testSlackKeysFollowUpdates(e *env) {
 	e.ok(e.s.CreateKey(e.ctx, k1, vsecure.Entry{}), "CreateKey")
 	e.ok(e.s.CreateKey(e.ctx, k2, vsecure.Entry{}), "CreateKey")
 	k1.SlackUserID = "U3"
-	e.ok(e.s.UpdateKey(e.ctx, k1, e.entry(vsecure.AuditKeySlack, "", "admin")), "UpdateKey Slack id")
+	k1.Version++
+	e.ok(e.s.UpdateKey(e.ctx, k1, e.entry(vsecure.AuditKeyUpdate, "", "admin")), "UpdateKey Slack id")
 	at := e.now()
 	k2.RevokedAt = &at
+	k2.Version++
 	e.ok(e.s.UpdateKey(e.ctx, k2, e.entry(vsecure.AuditKeyRevoke, "", "admin")), "UpdateKey revoke")
 	got := e.slackKeys("U1")
 	if keyIDs(got) != k2.ID {

@@ -108,16 +108,29 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"same_window_conflicts":            testDigestSameWindowConflicts,
 	})
 	su.group(t, "Keys", map[string]func(*env){
-		"create_and_get":              testKeyCreateGet,
-		"missing_not_found":           testKeyMissing,
-		"duplicate_id_conflicts":      testKeyDuplicateID,
-		"duplicate_hash_conflicts":    testKeyDuplicateHash,
-		"update_replaces_record":      testKeyUpdate,
-		"update_missing_not_found":    testKeyUpdateMissing,
-		"list_ordered_and_paginated":  testKeyList,
-		"garbage_cursor_is_invalid":   testKeyGarbageCursor,
-		"mark_used_once_per_interval": testKeyMarkUsed,
-		"mark_used_never_creates":     testKeyMarkUsedMissing,
+		"create_and_get":                  testKeyCreateGet,
+		"missing_not_found":               testKeyMissing,
+		"duplicate_id_conflicts":          testKeyDuplicateID,
+		"duplicate_hash_conflicts":        testKeyDuplicateHash,
+		"update_replaces_record":          testKeyUpdate,
+		"update_missing_not_found":        testKeyUpdateMissing,
+		"list_ordered_and_paginated":      testKeyList,
+		"garbage_cursor_is_invalid":       testKeyGarbageCursor,
+		"mark_used_once_per_interval":     testKeyMarkUsed,
+		"mark_used_never_creates":         testKeyMarkUsedMissing,
+		"mark_used_touches_only_last_use": testKeyMarkUsedTouchesOnlyLastUse,
+		"update_needs_the_next_version":   testKeyUpdateNeedsNextVersion,
+		"update_from_version_0":           testKeyUpdateFromVersion0,
+		"revocation_is_final":             testKeyRevocationIsFinal,
+		"rotate_writes_all_or_nothing":    testKeyRotate,
+	})
+	// The gate over this store: every key change re-reads and retries on a
+	// lost race, and a revocation that returned success holds.
+	su.group(t, "KeyRaces", map[string]func(*env){
+		"revoke_x_patch":  testRaceRevokePatch,
+		"revoke_x_rotate": testRaceRevokeRotate,
+		"rotate_x_rotate": testRaceRotateRotate,
+		"patch_x_patch":   testRacePatchPatch,
 	})
 	su.group(t, "Idempotency", map[string]func(*env){
 		"reserve_then_replay":        testIdemReserveThenReplay,
@@ -325,6 +338,7 @@ func (e *env) key(principal string) vsecure.Key {
 		CreatedAt: at,
 		CreatedBy: "admin",
 		ExpiresAt: &exp,
+		Version:   1,
 	}
 }
 
