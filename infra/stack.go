@@ -42,11 +42,6 @@ type Vsecure struct {
 	Workflow     *ApprovalWorkflow
 }
 
-// Throttling of the whole API (requests per second, burst). A secrets gate
-// serves agents, not browsers: these bound a runaway agent loop long before
-// they bound the account's Lambda concurrency.
-var throttle = map[string][2]float64{"dev": {20, 40}, "prod": {200, 400}}
-
 // NewVsecure declares the stack for cfg.
 func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	if err := cfg.validate(); err != nil {
@@ -79,6 +74,7 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	if err := v.routes(); err != nil {
 		return nil, err
 	}
+	v.routeThrottles()
 	if err := v.workflow(); err != nil {
 		return nil, err
 	}
@@ -266,12 +262,12 @@ func (v *Vsecure) stage() {
 		Retention:     v.retention(),
 		RemovalPolicy: v.removal(),
 	})
-	t := throttle[v.Config.Env]
+	t := apiLimits[v.Config.Env].Stage // limits.go
 	stage := awsapigatewayv2.NewHttpStage(v.Stack, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi:    v.API,
 		StageName:  jsii.String("$default"),
 		AutoDeploy: jsii.Bool(true),
-		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(t[0]), BurstLimit: jsii.Number(t[1])},
+		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(t.Rate), BurstLimit: jsii.Number(t.Burst)},
 	})
 	// Access log fields: who (principal from the authorizer, never the
 	// credential), what, outcome, and why it failed if it did.
@@ -422,6 +418,8 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      v.systemLogLevel(),
 		Tracing:               awslambda.Tracing_ACTIVE,
+		// limits.go: the expensive functions cannot starve the authorizer.
+		ReservedConcurrentExecutions: v.reservedConcurrency(name),
 	})
 	// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
 	// on "*" to the role.

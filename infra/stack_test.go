@@ -692,3 +692,88 @@ func TestConfigRefusesBadContext(t *testing.T) {
 		t.Errorf("valid prod config refused: %v", err)
 	}
 }
+
+// TestRouteThrottles: the expensive and the rarely legitimate routes have
+// throttles of their own, stricter than the stage's default for the rest,
+// and each names a route that exists.
+func TestRouteThrottles(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := synth(t, env, 30)
+		l := apiLimits[env]
+		routes := map[string]bool{}
+		for _, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+			routes[r.Properties["RouteKey"].(string)] = true
+		}
+		stages := s.ofType("AWS::ApiGatewayV2::Stage")
+		if len(stages) != 1 {
+			t.Fatalf("%s: %d stages", env, len(stages))
+		}
+		var stage resource
+		for _, st := range stages {
+			stage = st
+		}
+		def := stage.Properties["DefaultRouteSettings"].(map[string]any)
+		if def["ThrottlingRateLimit"] != l.Stage.Rate || def["ThrottlingBurstLimit"] != l.Stage.Burst {
+			t.Errorf("%s: default throttle %v", env, def)
+		}
+		settings, _ := stage.Properties["RouteSettings"].(map[string]any)
+		for _, key := range []string{
+			"GET /v1/security/mcp/audit/verify", "POST /mcp", "GET /mcp", "DELETE /mcp",
+			"POST /v1/integrations/slack/interactions",
+			"POST /v1/security/keys", "GET /v1/security/keys", "DELETE /v1/security/keys/{id}",
+			"POST /v1/security/keys/{id}/rotate", "PATCH /v1/security/keys/{id}",
+		} {
+			rs, ok := settings[key].(map[string]any)
+			if !ok {
+				t.Errorf("%s: no throttle for %s in %v", env, key, settings)
+				continue
+			}
+			r, b := rs["ThrottlingRateLimit"].(float64), rs["ThrottlingBurstLimit"].(float64)
+			if r <= 0 || b < r || r >= l.Stage.Rate || b >= l.Stage.Burst {
+				t.Errorf("%s: %s throttle %v/s burst %v, want stricter than the stage's %v", env, key, r, b, l.Stage)
+			}
+		}
+		for key := range settings {
+			if !routes[key] {
+				t.Errorf("%s: throttle for %s, which is no route", env, key)
+			}
+		}
+		if _, ok := settings["GET /v1/security/mcp/resources/{uri+}"]; ok {
+			t.Errorf("%s: the audited read has a route throttle of its own; it should take the default", env)
+		}
+		// The route keys must exist when the stage deploys.
+		var stageID string
+		for id := range stages {
+			stageID = id
+		}
+		raw := s.template.ToJSON()
+		deps, _ := json.Marshal((*raw)["Resources"].(map[string]any)[stageID].(map[string]any)["DependsOn"])
+		for id, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+			if !strings.Contains(string(deps), `"`+id+`"`) {
+				t.Errorf("%s: stage does not depend on route %v", env, r.Properties["RouteKey"])
+			}
+		}
+	}
+}
+
+// TestReservedConcurrency: audit-verify and mcp have reserved concurrency
+// (capped, so they cannot take the authorizer's); the authorizer and the
+// other functions draw on the shared pool.
+func TestReservedConcurrency(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := synth(t, env, 30)
+		for name, id := range s.functionIDs(t) {
+			got, ok := s.resources[id].Properties["ReservedConcurrentExecutions"]
+			switch name {
+			case "audit-verify", "mcp":
+				if n, _ := got.(float64); n < 1 || int(n) != apiLimits[env].Reserved[name] {
+					t.Errorf("%s: %s reserved concurrency %v, want %d", env, name, got, apiLimits[env].Reserved[name])
+				}
+			default:
+				if ok {
+					t.Errorf("%s: %s reserves %v: only the expensive functions do", env, name, got)
+				}
+			}
+		}
+	}
+}

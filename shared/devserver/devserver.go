@@ -52,6 +52,10 @@ type Config struct {
 	Slack slack.Config
 	// SlackHooks, if set, is the client for response_url calls (tests).
 	SlackHooks *http.Client
+	// RefusalWindow is how long anonymous refusals of one source and
+	// reason aggregate into one summary entry (gate.Config.RefusalWindow:
+	// 0 is the default of 10 s, negative writes each one).
+	RefusalWindow time.Duration
 }
 
 // Server is a running local server.
@@ -142,12 +146,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Ten requests at once, then one every 30 s per requester: enough
 		// for any agent, too few to bury approvers in notifications.
 		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
+		RefusalWindow:    cfg.RefusalWindow,
 	})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.Gate = g
+	// After the store's closer, so it runs first: the last summaries are
+	// written before the store closes.
+	s.closers = append(s.closers, s.flushRefusals(cfg.RefusalWindow, cfg.Logger))
 	// The in-process twin of the Step Functions workflow: it announces
 	// requests and tidies approvals at expiresAt, and reschedules from the
 	// store on every start.
@@ -247,6 +255,40 @@ func (s *Server) sealEvery(d time.Duration, log *slog.Logger) func() error {
 		}
 	}()
 	return func() error { cancel(); <-done; return nil }
+}
+
+// flushRefusals writes the summaries of closed refusal windows on a ticker
+// (half a window, so a summary lands at most 1.5 windows after its first
+// refusal even on a quiet server), and every open one on stop.
+func (s *Server) flushRefusals(window time.Duration, log *slog.Logger) func() error {
+	if window < 0 {
+		return func() error { return nil }
+	}
+	if window == 0 {
+		window = gate.DefaultRefusalWindow
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(window / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.Gate.FlushRefusals(ctx); err != nil {
+					log.Error("writing refusal summaries failed; kept for the next tick", "err", err)
+				}
+			}
+		}
+	}()
+	return func() error {
+		cancel()
+		<-done
+		return s.Gate.CloseRefusals(context.Background())
+	}
 }
 
 // SealAudit seals every audit window that is due and returns how many

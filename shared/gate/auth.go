@@ -9,13 +9,14 @@ import (
 )
 
 // Authenticate resolves a credential (API key or access token) to a
-// principal. A refused credential is audited as actor "anonymous". The
+// principal. A refused credential is audited as actor "anonymous"
+// (aggregated per source and reason, refusals.go). The
 // Lambda authorizer and the local middleware both call this.
 func (g *Gate) Authenticate(ctx context.Context, cred string, c Call) (vsecure.Principal, error) {
 	p, err := g.resolve(ctx, cred)
 	if err != nil {
 		c.Principal = vsecure.Principal{}
-		return vsecure.Principal{}, g.fail(ctx, g.entry(c, vsecure.AuditAuthenticate, ""), err)
+		return vsecure.Principal{}, g.refuse(ctx, g.entry(c, vsecure.AuditAuthenticate, ""), err)
 	}
 	return p, nil
 }
@@ -80,9 +81,10 @@ const markUsedTimeout = 500 * time.Millisecond
 
 // RecordRefusal audits a call refused before it reached a service method
 // (unauthenticated, malformed, too large). It returns err, or
-// audit_unavailable if the refusal could not be recorded.
+// audit_unavailable if the refusal could not be recorded. Anonymous ones
+// may be aggregated (refusals.go).
 func (g *Gate) RecordRefusal(ctx context.Context, c Call, op, resource string, err error) error {
-	return g.fail(ctx, g.entry(c, op, resource), err)
+	return g.refuse(ctx, g.entry(c, op, resource), err)
 }
 
 // EnsureKey makes sure a key with the given secret exists for principal

@@ -60,6 +60,12 @@ type Config struct {
 	// AuditVerifier checks the audit log against its signed digests; nil
 	// answers audit verification with 503.
 	AuditVerifier AuditVerifier
+	// RefusalWindow is how long anonymous refusals of one source and
+	// reason are aggregated into one summary entry (see refusals.go); 0
+	// means DefaultRefusalWindow, negative writes every refusal.
+	// RefusalWindows caps the open windows (0: DefaultRefusalWindows).
+	RefusalWindow  time.Duration
+	RefusalWindows int
 	// Now and Rand are injectable for tests.
 	Now  func() time.Time
 	Rand io.Reader
@@ -79,6 +85,7 @@ type Gate struct {
 	rand         io.Reader
 	requests     *ratelimit.Limiter
 	verifier     AuditVerifier
+	refusals     *refusals
 }
 
 // New validates cfg and returns a gate.
@@ -90,9 +97,10 @@ func New(cfg Config) (*Gate, error) {
 		return nil, errors.New("gate: cursor key must be at least 32 bytes")
 	}
 	g := &Gate{
-		store: cfg.Store, sealer: cfg.Sealer, workflow: cfg.Workflow,
+		store: detachedStore{cfg.Store}, sealer: cfg.Sealer, workflow: cfg.Workflow,
 		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
 		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
+		refusals: newRefusals(cfg.RefusalWindow, cfg.RefusalWindows),
 	}
 	if g.workflow == nil {
 		g.workflow = NopWorkflow{}

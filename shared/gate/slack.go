@@ -64,12 +64,14 @@ func (g *Gate) SlackPrincipal(ctx context.Context, slackUserID string) (vsecure.
 // RecordSlack audits a Slack interaction that changed nothing (a payload
 // type vsecure does not act on, or a press refused before the decision
 // service ran). err nil records a success, otherwise a refusal; it returns
-// err, or audit_unavailable if the entry could not be written.
+// err, or audit_unavailable if the entry could not be written. Refusals
+// of posts that are not Slack's (unsigned, stale) carry no Slack metadata
+// and are aggregated per source like bad keys (refusals.go).
 func (g *Gate) RecordSlack(ctx context.Context, c Call, approvalID string, err error) error {
 	e := g.entry(c, vsecure.AuditSlack, "")
 	e.ApprovalID = approvalID
 	if err != nil {
-		return g.fail(ctx, e, err)
+		return g.refuse(ctx, e, err)
 	}
 	return g.appendOK(ctx, e)
 }

@@ -48,7 +48,8 @@ type Limits struct {
 	PerPrincipal *ratelimit.Limiter
 	// FailedAuthPerIP limits failed authentications by source IP; once a
 	// source is out of tokens it is refused before its credential is even
-	// looked at, which blunts key guessing.
+	// looked at, which blunts key guessing. Bad Slack signatures (a 401 from
+	// an AuthSlack route) draw on the same budget.
 	FailedAuthPerIP *ratelimit.Limiter
 }
 
@@ -208,17 +209,23 @@ func (a *API) route(rt Route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
-		if rt.Auth == AuthKey {
+		if rt.Auth == AuthKey || rt.Auth == AuthSlack {
 			if l := a.Limits.FailedAuthPerIP; l != nil {
 				if ok, wait := l.Peek(c.IP); !ok {
-					a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, vsecure.AuditAuthenticate, "", rateLimited(wait)))
+					op := vsecure.AuditAuthenticate
+					if rt.Auth == AuthSlack {
+						op = vsecure.AuditSlack
+					}
+					a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, op, "", rateLimited(wait)))
 					return
 				}
 			}
+		}
+		if rt.Auth == AuthKey {
 			p, err := a.Auth.Authenticate(r.WithContext(ctx), c)
 			if err != nil {
-				if l := a.Limits.FailedAuthPerIP; l != nil && vsecure.IsCode(err, vsecure.EUnauthenticated) {
-					l.Allow(c.IP)
+				if vsecure.IsCode(err, vsecure.EUnauthenticated) {
+					a.failedAuth(c.IP)
 				}
 				a.writeError(ctx, rec, err)
 				return
@@ -236,6 +243,11 @@ func (a *API) route(rt Route) http.Handler {
 		var err error
 		if h, ok := a.Extra[rt.Function]; ok && rt.handle == nil {
 			h.ServeHTTP(rec, r)
+			if rt.Auth == AuthSlack && rec.status == http.StatusUnauthorized {
+				// The handler verifies the signature itself; its 401 is
+				// the failed authentication.
+				a.failedAuth(c.IP)
+			}
 			return
 		}
 		serve := func(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +268,13 @@ func (a *API) route(rt Route) http.Handler {
 		}
 		serve(rec, r)
 	})
+}
+
+// failedAuth charges a failed authentication to its source.
+func (a *API) failedAuth(ip string) {
+	if l := a.Limits.FailedAuthPerIP; l != nil {
+		l.Allow(ip)
+	}
 }
 
 func rateLimited(wait time.Duration) error {

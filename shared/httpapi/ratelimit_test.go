@@ -1,12 +1,18 @@
 package httpapi_test
 
 import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
+	"github.com/vsecure/vsecure/shared/slack"
 )
 
 func TestRateLimits(t *testing.T) {
@@ -59,4 +65,69 @@ func TestRateLimits(t *testing.T) {
 		other := e.key("quiet-agent", "agent")
 		e.must(e.do("POST", "/v1/security/mcp/approve", other, map[string]any{"resource": dbURI, "operation": "read"}), 201)
 	})
+}
+
+// TestSlackPerIPLimit: the Slack webhook verifies its own signatures, and
+// a source sending bad ones draws on the same per-address budget as one
+// sending bad keys: once it is spent, the source gets 429 on the webhook
+// and on the API alike, until the budget refills.
+func TestSlackPerIPLimit(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now
+	secret := "test-signing-secret"
+	v, err := slack.NewVerifier(secret, slack.NewMemoryGuard(100), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := slack.NewHandler(slack.HandlerConfig{
+		Decider: e.gate, Verifier: v, Log: slog.New(slog.DiscardHandler),
+		Notifier: slack.NewNotifier(slack.NotifierConfig{URL: e.gate.ApprovalURL, Log: slog.New(slog.DiscardHandler)}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.Extra = map[string]http.Handler{"slack-interactions": h}
+	e.api.Limits.FailedAuthPerIP = ratelimit.New(1, 3, 1000, now)
+	const path = "/v1/integrations/slack/interactions"
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	body := "payload=" + url.QueryEscape(`{"type":"shortcut","user":{"id":"U1"},"team":{"id":"T1"}}`)
+	unsigned := func() resp {
+		h := form.Clone()
+		h.Set(slack.HeaderTimestamp, strconv.FormatInt(now().Unix(), 10))
+		h.Set(slack.HeaderSignature, "v0="+strings.Repeat("0", 64))
+		return e.doH("POST", path, "", body, h)
+	}
+	for i := range 3 {
+		if r := unsigned(); r.Status != 401 || r.code() != "unauthenticated" {
+			t.Fatalf("bad signature %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	r := unsigned()
+	e.wantErr(r, 429, "rate_limited")
+	if r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After = %q", r.Header.Get("Retry-After"))
+	}
+	// The budget is the source's, whatever it presents.
+	e.wantErr(e.do("GET", "/v1/security/keys", "vsk_wrong-guess-00000000000000000000000000", nil), 429, "rate_limited")
+	e.wantErr(e.do("GET", "/v1/security/keys", e.admin, nil), 429, "rate_limited")
+	e.clock.Advance(2 * time.Second)
+	sh := form.Clone()
+	ts := strconv.FormatInt(now().Unix(), 10)
+	sh.Set(slack.HeaderTimestamp, ts)
+	sh.Set(slack.HeaderSignature, slack.SignatureHeader([]byte(secret), ts, []byte(body)))
+	if r := e.doH("POST", path, "", body, sh); r.Status != 200 {
+		t.Fatalf("signed post after the refill: %d %s", r.Status, r.Raw)
+	}
+	// A signed post is no failed authentication: it spent nothing.
+	e.must(e.do("GET", "/v1/security/keys", e.admin, nil), 200)
+	logs := e.audit("operation=slack_interaction&success=false")
+	var limited int
+	for _, l := range logs {
+		if l["error"] == "rate_limited" {
+			limited++
+		}
+	}
+	if limited != 1 {
+		t.Fatalf("throttled Slack post not audited as rate_limited: %v", logs)
+	}
 }

@@ -33,6 +33,7 @@ func (a Authorizer) Handle(ctx context.Context, ev events.APIGatewayV2CustomAuth
 		h.Set(k, v)
 	}
 	rid := ev.RequestContext.RequestID
+	flushRefusals(ctx, a.Gate)
 	c := gate.Call{IP: ev.RequestContext.HTTP.SourceIP, UserAgent: ev.RequestContext.HTTP.UserAgent, RequestID: rid}
 	p, err := a.Gate.Authenticate(ctx, httpapi.Credential(h), c)
 	switch {

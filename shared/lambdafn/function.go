@@ -111,6 +111,7 @@ type noStore struct{ vsecure.Store }
 // Endpoint serves the routes of one function of the route table.
 type Endpoint struct {
 	adapter *httpadapter.HandlerAdapterV2
+	gate    *gate.Gate
 }
 
 // Endpoint returns the proxy handler for function.
@@ -119,7 +120,7 @@ func (f *Function) Endpoint(function string) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoint{adapter: httpadapter.NewV2(h)}, nil
+	return &Endpoint{adapter: httpadapter.NewV2(h), gate: f.Gate}, nil
 }
 
 // Handle converts the API Gateway v2 event to an http.Request (the event's
@@ -130,8 +131,20 @@ func (e *Endpoint) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest
 	if id := ev.RequestContext.RequestID; id != "" {
 		ctx = httpapi.WithRequestID(ctx, id)
 	}
+	flushRefusals(ctx, e.gate)
 	return e.adapter.ProxyWithContext(ctx, ev)
 }
+
+// flushRefusals writes the summaries of the container's refusal windows
+// that have closed (gate.FlushRefusals; one atomic load when none has).
+// A container has no ticker that runs while it is frozen and no shutdown
+// hook without an extension, so the next invocation after a window is when
+// its summary is written. A container frozen and then recycled inside or
+// after a window loses at most that window's count beyond its first
+// entry, which was written when the window opened. A failure is logged by
+// the gate and the counts stay for the next invocation; this request goes
+// on.
+func flushRefusals(ctx context.Context, g *gate.Gate) { _ = g.FlushRefusals(ctx) }
 
 // Authorizer returns the authorizer handler.
 func (f *Function) Authorizer() Authorizer { return Authorizer{Gate: f.Gate, Log: f.Log} }

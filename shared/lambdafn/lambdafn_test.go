@@ -364,3 +364,30 @@ func TestEndpointUncleanPath(t *testing.T) {
 		t.Error("the refusal was not audited")
 	}
 }
+
+// TestAuthorizerAggregatesRefusals: the container's gate aggregates a flood
+// of bad keys from one source across invocations: its first refusal is
+// written at once, the rest become one summary (written by the first
+// invocation after the window, or here at close).
+func TestAuthorizerAggregatesRefusals(t *testing.T) {
+	var logs bytes.Buffer
+	f, st := newTestFunction(t, &logs)
+	bad := map[string]string{"authorization": "Bearer vsk_nobody-0123456789abcdefghijklmnopqrstuvwxyz"}
+	for range 50 {
+		if resp, err := f.Authorizer().Handle(t.Context(), authEvent(bad)); err != nil || resp.IsAuthorized {
+			t.Fatalf("bad key: %+v %v", resp, err)
+		}
+	}
+	st.mu.Lock()
+	n := len(st.audit)
+	st.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d entries during the window, want the first refusal alone", n)
+	}
+	if err := f.Gate.CloseRefusals(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.audit) != 2 || st.audit[1].Metadata["count"] != "49" || st.audit[1].Metadata["ipAddress"] != "203.0.113.10" {
+		t.Fatalf("entries %+v, want the first and a summary of 49", st.audit)
+	}
+}

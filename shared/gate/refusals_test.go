@@ -1,0 +1,408 @@
+package gate_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// onBothStores runs fn once per store kind; fn opens a fresh, empty store
+// of that kind with open (an embedded file, or a new pair of DynamoDB Local
+// tables) for each subtest.
+func onBothStores(t *testing.T, fn func(t *testing.T, open func(*testing.T) vsecure.Store)) {
+	t.Run("embedded", func(t *testing.T) {
+		fn(t, func(t *testing.T) vsecure.Store {
+			st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		})
+	})
+	t.Run("dynamodb", func(t *testing.T) {
+		ep := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT")
+		if ep == "" {
+			t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test` or " +
+				"`.ci/emulators.sh run go test ./...`, which start DynamoDB Local")
+		}
+		o := dynamodb.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String(ep),
+			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+			HTTPClient:  &http.Client{Timeout: 60 * time.Second},
+		}
+		dynamo.ClientOptions(&o)
+		db := dynamodb.New(o)
+		var seq atomic.Int64
+		fn(t, func(t *testing.T) vsecure.Store {
+			base := fmt.Sprintf("refusals%d-%d", time.Now().UnixNano()%1e9, seq.Add(1))
+			if err := dynamo.CreateTables(t.Context(), db, base, base+"-audit"); err != nil {
+				t.Fatal(err)
+			}
+			st, err := dynamo.New(db, base, base+"-audit")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// breakable fails audit appends while broken is set.
+type breakable struct {
+	vsecure.Store
+	broken atomic.Bool
+}
+
+func (b *breakable) AppendAudit(ctx context.Context, e vsecure.Entry) error {
+	if b.broken.Load() {
+		return vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+	}
+	return b.Store.AppendAudit(ctx, e)
+}
+
+type fixture struct {
+	t     *testing.T
+	gate  *gate.Gate
+	store *breakable
+	clock *clock
+}
+
+func newFixture(t *testing.T, st vsecure.Store, opts ...func(*gate.Config)) *fixture {
+	t.Helper()
+	sealer, err := local.Load("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)}
+	b := &breakable{Store: st}
+	cfg := gate.Config{Store: b, Sealer: sealer, CursorKey: bytes.Repeat([]byte("k"), 32), Now: clk.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g, err := gate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, gate: g, store: b, clock: clk}
+}
+
+// badKey is refused as unauthenticated (no such key).
+const badKey = "vsk_no-such-key-000000000000000000000000000000"
+
+func (f *fixture) authenticate(ip, cred string) error {
+	f.t.Helper()
+	_, err := f.gate.Authenticate(f.t.Context(), cred, gate.Call{IP: ip, UserAgent: "flood/1", RequestID: "req_" + strconv.Itoa(int(f.clock.Now().UnixNano()))})
+	return err
+}
+
+// entries returns the audit entries of op, oldest first.
+func (f *fixture) entries(op string) []vsecure.Entry {
+	f.t.Helper()
+	var out []vsecure.Entry
+	cursor := ""
+	for {
+		page, next, err := f.store.Store.QueryAudit(f.t.Context(), vsecure.AuditFilter{Operation: op}, cursor, 100)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// count is how many refusals an entry stands for.
+func count(t *testing.T, e vsecure.Entry) int {
+	t.Helper()
+	s, ok := e.Metadata["count"]
+	if !ok {
+		return 1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("entry %s: count %q", e.ID, s)
+	}
+	return n
+}
+
+// totals sums the counts per source address.
+func totals(t *testing.T, es []vsecure.Entry) map[string]int {
+	out := map[string]int{}
+	for _, e := range es {
+		out[e.Metadata["ipAddress"]] += count(t, e)
+	}
+	return out
+}
+
+func TestUnauthenticatedRefusalsAggregate(t *testing.T) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+		t.Run("flood_of_bad_keys_is_one_entry_and_one_summary", func(t *testing.T) {
+			f := newFixture(t, open(t))
+			start := f.clock.Now()
+			for i := range 300 {
+				if err := f.authenticate("203.0.113.7", badKey); !vsecure.IsCode(err, vsecure.EUnauthenticated) {
+					t.Fatalf("refusal %d: %v", i, err)
+				}
+				f.clock.Advance(10 * time.Millisecond) // 3 s in all: one window
+			}
+			es := f.entries(vsecure.AuditAuthenticate)
+			if len(es) != 1 || count(t, es[0]) != 1 || es[0].Metadata["requestId"] == "" {
+				t.Fatalf("while the window is open: %d entries, want the first one alone: %+v", len(es), es)
+			}
+			f.clock.Advance(gate.DefaultRefusalWindow)
+			if err := f.gate.FlushRefusals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			es = f.entries(vsecure.AuditAuthenticate)
+			if len(es) != 2 {
+				t.Fatalf("%d entries, want the first and one summary: %+v", len(es), es)
+			}
+			s := es[1]
+			if count(t, s) != 299 || s.Success || s.Error != string(vsecure.EUnauthenticated) || s.Actor != vsecure.Anonymous ||
+				s.Metadata["ipAddress"] != "203.0.113.7" {
+				t.Fatalf("summary = %+v", s)
+			}
+			if want := start.Add(10 * time.Millisecond).Format(time.RFC3339); s.Metadata["firstAt"] != want {
+				t.Fatalf("firstAt = %q, want %q", s.Metadata["firstAt"], want)
+			}
+			if want := start.Add(2990 * time.Millisecond).Format(time.RFC3339); s.Metadata["lastAt"] != want {
+				t.Fatalf("lastAt = %q, want %q", s.Metadata["lastAt"], want)
+			}
+			if s.Timestamp.Before(f.clock.Now().Truncate(time.Second)) {
+				t.Fatalf("summary stamped %v, in the past of its writing (%v): it could land in a sealed window", s.Timestamp, f.clock.Now())
+			}
+			if totals(t, es)["203.0.113.7"] != 300 {
+				t.Fatalf("totals = %v, want 300", totals(t, es))
+			}
+			// Nothing left to flush.
+			if err := f.gate.CloseRefusals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(f.entries(vsecure.AuditAuthenticate)); n != 2 {
+				t.Fatalf("%d entries after close, want 2", n)
+			}
+		})
+		t.Run("sources_and_reasons_are_separate", func(t *testing.T) {
+			f := newFixture(t, open(t))
+			for range 5 {
+				f.authenticate("198.51.100.1", badKey)
+				f.authenticate("198.51.100.2", badKey)
+				f.authenticate("198.51.100.1", "") // missing credential: the same reason, unauthenticated
+				f.gate.RecordRefusal(t.Context(), gate.Call{IP: "198.51.100.1"}, vsecure.AuditAuthenticate, "",
+					vsecure.RateLimited(time.Second, "too many requests"))
+				f.gate.RecordSlack(t.Context(), gate.Call{IP: "198.51.100.1"}, "",
+					vsecure.Errorf(vsecure.EUnauthenticated, "the request is not a valid signed Slack request"))
+			}
+			if err := f.gate.CloseRefusals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			type reason struct{ ip, op, code string }
+			got := map[reason][]int{}
+			for _, op := range []string{vsecure.AuditAuthenticate, vsecure.AuditSlack} {
+				for _, e := range f.entries(op) {
+					k := reason{e.Metadata["ipAddress"], e.Operation, e.Error}
+					got[k] = append(got[k], count(t, e))
+				}
+			}
+			want := map[reason][]int{
+				{"198.51.100.1", vsecure.AuditAuthenticate, string(vsecure.EUnauthenticated)}: {1, 9},
+				{"198.51.100.2", vsecure.AuditAuthenticate, string(vsecure.EUnauthenticated)}: {1, 4},
+				{"198.51.100.1", vsecure.AuditAuthenticate, string(vsecure.ERateLimited)}:     {1, 4},
+				{"198.51.100.1", vsecure.AuditSlack, string(vsecure.EUnauthenticated)}:        {1, 4},
+			}
+			for _, c := range got {
+				slices.Sort(c) // a summary and a first entry may share a timestamp
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("entries per source and reason:\n got %v\nwant %v", got, want)
+			}
+		})
+		t.Run("authenticated_and_detailed_refusals_are_one_entry_each", func(t *testing.T) {
+			f := newFixture(t, open(t))
+			agent := vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}}
+			for range 4 {
+				f.gate.RecordRefusal(t.Context(), gate.Call{IP: "192.0.2.1", Principal: agent}, vsecure.AuditAuthenticate, "",
+					vsecure.RateLimited(time.Second, "too many requests"))
+				// A signed press by an unmapped Slack user: its metadata
+				// says who, which an aggregate would lose.
+				f.gate.RecordSlack(t.Context(), gate.Call{IP: "192.0.2.1", Metadata: map[string]string{"slackUserId": "U1"}}, "appr_1",
+					vsecure.Errorf(vsecure.EUnauthenticated, "this Slack user is not mapped"))
+			}
+			if es := f.entries(vsecure.AuditAuthenticate); len(es) != 4 {
+				t.Fatalf("%d authenticated refusals, want 4", len(es))
+			}
+			if es := f.entries(vsecure.AuditSlack); len(es) != 4 {
+				t.Fatalf("%d detailed Slack refusals, want 4", len(es))
+			}
+		})
+		t.Run("next_refusal_after_the_window_writes_the_summary", func(t *testing.T) {
+			f := newFixture(t, open(t), func(c *gate.Config) { c.RefusalWindow = time.Minute })
+			for range 3 {
+				f.authenticate("192.0.2.9", badKey)
+			}
+			f.clock.Advance(time.Minute)
+			f.authenticate("192.0.2.9", badKey) // closes the window, opens the next
+			// The summary and the new window's first entry share a
+			// timestamp, so only the set of counts is ordered.
+			var got []int
+			for _, e := range f.entries(vsecure.AuditAuthenticate) {
+				got = append(got, count(t, e))
+			}
+			slices.Sort(got)
+			if fmt.Sprint(got) != "[1 1 2]" {
+				t.Fatalf("counts = %v, want the first, a summary of 2 and the next window's first", got)
+			}
+		})
+		t.Run("first_write_failing_answers_audit_unavailable_and_opens_no_window", func(t *testing.T) {
+			f := newFixture(t, open(t))
+			f.store.broken.Store(true)
+			if err := f.authenticate("192.0.2.20", badKey); !vsecure.IsCode(err, vsecure.EAuditUnavailable) {
+				t.Fatalf("err = %v, want audit_unavailable", err)
+			}
+			f.store.broken.Store(false)
+			if err := f.authenticate("192.0.2.20", badKey); !vsecure.IsCode(err, vsecure.EUnauthenticated) {
+				t.Fatalf("err = %v", err)
+			}
+			if es := f.entries(vsecure.AuditAuthenticate); len(es) != 1 || count(t, es[0]) != 1 {
+				t.Fatalf("entries = %+v, want the second refusal written at once", es)
+			}
+		})
+		t.Run("summary_that_cannot_be_written_is_kept_for_the_next_try", func(t *testing.T) {
+			f := newFixture(t, open(t))
+			for range 5 {
+				f.authenticate("192.0.2.30", badKey)
+			}
+			f.clock.Advance(gate.DefaultRefusalWindow)
+			f.store.broken.Store(true)
+			if err := f.gate.FlushRefusals(t.Context()); err == nil {
+				t.Fatal("flush reported no error with the store down")
+			}
+			f.store.broken.Store(false)
+			if err := f.gate.CloseRefusals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := totals(t, f.entries(vsecure.AuditAuthenticate))["192.0.2.30"]; got != 5 {
+				t.Fatalf("total = %d, want 5", got)
+			}
+		})
+		t.Run("full_table_writes_new_sources_one_by_one", func(t *testing.T) {
+			f := newFixture(t, open(t), func(c *gate.Config) { c.RefusalWindows = 1 })
+			for range 3 {
+				f.authenticate("192.0.2.40", badKey)
+				f.authenticate("192.0.2.41", badKey)
+			}
+			if err := f.gate.CloseRefusals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			n := map[string]int{}
+			for _, e := range f.entries(vsecure.AuditAuthenticate) {
+				n[e.Metadata["ipAddress"]]++
+			}
+			if n["192.0.2.40"] != 2 || n["192.0.2.41"] != 3 {
+				t.Fatalf("entries per source = %v, want 2 (first + summary) and 3 (one each)", n)
+			}
+		})
+	})
+}
+
+// TestRefusalAggregationConcurrent floods from several sources at once
+// while the clock moves and flushes run: under -race, and with every
+// refusal accounted for exactly once.
+func TestRefusalAggregationConcurrent(t *testing.T) {
+	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+		f := newFixture(t, open(t), func(c *gate.Config) { c.RefusalWindow = time.Second })
+		const sources, workers, each = 3, 8, 100
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range each {
+					ip := "10.0.0." + strconv.Itoa((w+i)%sources)
+					err := f.authenticate(ip, badKey)
+					if !vsecure.IsCode(err, vsecure.EUnauthenticated) {
+						t.Errorf("refusal: %v", err)
+						return
+					}
+				}
+			})
+		}
+		// The clock moves a whole window at a time, a few times, while the
+		// flood runs, and flushes race with the refusals.
+		const moves = 5
+		var bg sync.WaitGroup
+		bg.Go(func() {
+			for range moves {
+				runtime.Gosched()
+				f.clock.Advance(time.Second)
+				if err := f.gate.FlushRefusals(t.Context()); err != nil {
+					t.Errorf("flush: %v", err)
+				}
+			}
+		})
+		bg.Go(func() {
+			for range 50 {
+				if err := f.gate.FlushRefusals(t.Context()); err != nil {
+					t.Errorf("flush: %v", err)
+				}
+			}
+		})
+		wg.Wait()
+		bg.Wait()
+		if err := f.gate.CloseRefusals(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		es := f.entries(vsecure.AuditAuthenticate)
+		got, sum := totals(t, es), 0
+		for _, n := range got {
+			sum += n
+		}
+		if sum != workers*each || len(got) != sources {
+			t.Fatalf("totals %v (sum %d), want %d over %d sources", got, sum, workers*each, sources)
+		}
+		// Per source, each clock position opens at most one window, whose
+		// first refusals (at most one per worker, racing to open it) are
+		// written, and one summary.
+		if max := sources * (moves + 1) * (workers + 1); len(es) > max {
+			t.Fatalf("%d entries for %d refusals, want at most %d", len(es), workers*each, max)
+		}
+	})
+}
