@@ -85,7 +85,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			return fmt.Errorf("seed key %s: %w", k.id, err)
 		}
 	}
-	admin := gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}}, RequestID: "seed"}
+	admin := gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}, KeyID: AdminKeyID}, RequestID: "seed"}
 	for _, p := range []vsecure.Policy{
 		{URI: "vsecure://secrets/staging/*", Name: "Staging", Permissions: []vsecure.Operation{vsecure.OpRead, vsecure.OpWrite}},
 		{URI: "vsecure://secrets/production/*", Name: "Production", Permissions: []vsecure.Operation{vsecure.OpRead},
@@ -107,7 +107,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	for i, id := range []string{PendingApproval, GrantedApproval, SlackApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
-			RequestedBy: "agent-1", RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
+			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
 		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%d", i), Timestamp: now, Resource: a.Resource,
@@ -121,7 +121,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	for i, id := range []string{OverdueApproval, LapsedApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
-			RequestedBy: "agent-1", RequestedAt: past.Add(-time.Hour), ExpiresAt: past, TTL: 3600,
+			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: past.Add(-time.Hour), ExpiresAt: past, TTL: 3600,
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
 		if id == LapsedApproval {
