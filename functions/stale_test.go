@@ -42,7 +42,7 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 	// authorize runs the authorizer function on cred (a cache miss) and
 	// returns the context API Gateway would cache; ok reports whether it
 	// authorized at all.
-	authorize := func(cred string) (map[string]any, bool) {
+	authorize := func(t *testing.T, cred string) (map[string]any, bool) {
 		t.Helper()
 		var ev events.APIGatewayV2CustomAuthorizerV2Request
 		w.readEvent(t, "authorizer-valid", &ev)
@@ -55,7 +55,7 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 	}
 	// call invokes endpoint function fn with authorizer context lc, as API
 	// Gateway does on a cache hit.
-	call := func(fn, method, path, body string, lc map[string]any) (int, map[string]any) {
+	call := func(t *testing.T, fn, method, path, body string, lc map[string]any) (int, map[string]any) {
 		t.Helper()
 		var ev events.APIGatewayV2HTTPRequest
 		w.readEvent(t, fn, &ev)
@@ -74,20 +74,20 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 		}
 		return resp.StatusCode, m
 	}
-	must := func(cred string) map[string]any {
+	must := func(t *testing.T, cred string) map[string]any {
 		t.Helper()
-		lc, ok := authorize(cred)
+		lc, ok := authorize(t, cred)
 		if !ok {
 			t.Fatal("the authorizer denied a valid credential")
 		}
 		return lc
 	}
-	admin, alice := must(sample.AdminKey), must(sample.ApproverKey)
+	admin, alice := must(t, sample.AdminKey), must(t, sample.ApproverKey)
 	production := "/v1/security/mcp/resources/" + url.PathEscape(sample.ProductionSecret)
 	staging := "/v1/security/mcp/resources/" + url.PathEscape(sample.StagingSecret)
-	read := func(path string, lc map[string]any, want int, code, what string) {
+	read := func(t *testing.T, path string, lc map[string]any, want int, code, what string) {
 		t.Helper()
-		s, m := call("resources-get", "GET", path, "", lc)
+		s, m := call(t, "resources-get", "GET", path, "", lc)
 		e, _ := m["error"].(map[string]any)
 		if s != want || (code != "" && e["code"] != code) {
 			t.Fatalf("%s: status %d %v, want %d %s", what, s, m, want, code)
@@ -96,27 +96,27 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 	// token has the agent request read access to production and alice
 	// approve it; it returns the approval id and the token's authorizer
 	// context (what the cache holds from the token's first use).
-	token := func() (string, map[string]any) {
+	token := func(t *testing.T) (string, map[string]any) {
 		t.Helper()
-		s, m := call("approvals-request", "POST", "/v1/security/mcp/approve",
-			`{"resource":"`+sample.ProductionSecret+`","operation":"read","reason":"stale cache test","ttl":600}`, must(sample.AgentKey))
+		s, m := call(t, "approvals-request", "POST", "/v1/security/mcp/approve",
+			`{"resource":"`+sample.ProductionSecret+`","operation":"read","reason":"stale cache test","ttl":600}`, must(t, sample.AgentKey))
 		id, _ := m["approvalId"].(string)
 		if s != 201 || id == "" {
 			t.Fatalf("request approval: %d %v", s, m)
 		}
-		s, m = call("approvals-respond", "POST", "/v1/security/mcp/approvals/"+id+"/respond", `{"action":"approve"}`, alice)
+		s, m = call(t, "approvals-respond", "POST", "/v1/security/mcp/approvals/"+id+"/respond", `{"action":"approve"}`, alice)
 		tok, _ := m["accessToken"].(string)
 		if s != 200 || tok == "" {
 			t.Fatalf("approve: %d %v", s, m)
 		}
-		lc := must(tok)
+		lc := must(t, tok)
 		if lc["approvalId"] != id || lc["keyId"] != sample.AgentKeyID {
 			t.Fatalf("token context %v, want approval %s bound to key %s", lc, id, sample.AgentKeyID)
 		}
-		read(production, lc, 200, "", "token read before anything changed")
+		read(t, production, lc, 200, "", "token read before anything changed")
 		return id, lc
 	}
-	setRoles := func(roles ...vsecure.Role) {
+	setRoles := func(t *testing.T, roles ...vsecure.Role) {
 		t.Helper()
 		k, err := st.GetKey(ctx, sample.AgentKeyID)
 		if err != nil {
@@ -131,31 +131,31 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 	}
 
 	t.Run("approval_revoked", func(t *testing.T) {
-		id, tok := token()
-		if s, m := call("approvals-revoke", "POST", "/v1/security/mcp/approvals/"+id+"/revoke", "", alice); s != 200 {
+		id, tok := token(t)
+		if s, m := call(t, "approvals-revoke", "POST", "/v1/security/mcp/approvals/"+id+"/revoke", "", alice); s != 200 {
 			t.Fatalf("revoke: %d %v", s, m)
 		}
-		read(production, tok, 401, "unauthenticated", "token read with the context cached before the approval's revocation")
+		read(t, production, tok, 401, "unauthenticated", "token read with the context cached before the approval's revocation")
 	})
 
-	agent := must(sample.AgentKey)
-	read(staging, agent, 200, "", "agent read before the role change")
-	_, tok := token()
+	agent := must(t, sample.AgentKey)
+	read(t, staging, agent, 200, "", "agent read before the role change")
+	_, tok := token(t)
 	t.Run("key_role_changed", func(t *testing.T) {
-		setRoles(vsecure.RoleAuditor)
-		read(staging, agent, 403, "forbidden", "agent read with the context cached before agent → auditor")
-		read(production, tok, 403, "forbidden", "token read after its key went agent → auditor")
-		setRoles(vsecure.RoleAgent)
-		read(staging, agent, 200, "", "agent read after the role came back")
+		setRoles(t, vsecure.RoleAuditor)
+		read(t, staging, agent, 403, "forbidden", "agent read with the context cached before agent → auditor")
+		read(t, production, tok, 403, "forbidden", "token read after its key went agent → auditor")
+		setRoles(t, vsecure.RoleAgent)
+		read(t, staging, agent, 200, "", "agent read after the role came back")
 	})
 
 	t.Run("key_revoked", func(t *testing.T) {
-		if s, m := call("keys-delete", "DELETE", "/v1/security/keys/"+sample.AgentKeyID, "", admin); s != 200 {
+		if s, m := call(t, "keys-delete", "DELETE", "/v1/security/keys/"+sample.AgentKeyID, "", admin); s != 200 {
 			t.Fatalf("revoke the agent's key: %d %v", s, m)
 		}
-		read(production, tok, 401, "unauthenticated", "token read with the context cached before its key's revocation")
-		read(staging, agent, 401, "unauthenticated", "key read with the context cached before its revocation")
-		if _, ok := authorize(sample.AgentKey); ok {
+		read(t, production, tok, 401, "unauthenticated", "token read with the context cached before its key's revocation")
+		read(t, staging, agent, 401, "unauthenticated", "key read with the context cached before its revocation")
+		if _, ok := authorize(t, sample.AgentKey); ok {
 			t.Error("a cache miss authorized the revoked key")
 		}
 	})
