@@ -116,7 +116,7 @@ func accessQuery(c Call, u vsecure.URI, op vsecure.Operation, version int) vsecu
 func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecure.AccessView, now time.Time) (string, error) {
 	p := c.Principal
 	k := view.Key
-	if p.KeyID == "" || k == nil || k.ID != p.KeyID || k.Principal != p.ID || !k.Active(now) {
+	if p.KeyID == "" || k == nil || k.Principal != p.ID || !k.Active(now) {
 		return "", vsecure.Errorf(vsecure.EUnauthenticated, "the API key behind this credential is revoked or has expired")
 	}
 	live := vsecure.Principal{ID: p.ID, Roles: k.Roles}
@@ -125,8 +125,7 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 			return "", vsecure.Errorf(vsecure.EForbidden, "this access token is limited to %s on %s", s.Operation, s.Resource)
 		}
 		a := view.Approval
-		if a == nil || a.ID != s.ApprovalID || a.RequestedByKey != p.KeyID || a.RequestedBy != p.ID ||
-			a.Resource != s.Resource || a.Operation != s.Operation {
+		if a == nil || a.RequestedByKey != p.KeyID || a.RequestedBy != p.ID || a.Resource != u.String() || a.Operation != op {
 			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid")
 		}
 		switch st := a.StatusAt(now); st {

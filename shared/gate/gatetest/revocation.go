@@ -28,14 +28,14 @@ const (
 // world is a gate over one store with both policies, a secret under each,
 // and real keys for an admin, an agent and an approver.
 type world struct {
-	t                *testing.T
-	g                *gate.Gate
-	s                vsecure.Store
-	admin, alice     gate.Call
-	agentKey         string // the agent's API key
-	agentKeyID       string
-	adminKeyID       string
-	staging, product vsecure.URI
+	t                   *testing.T
+	g                   *gate.Gate
+	s                   vsecure.Store
+	admin, alice        gate.Call
+	agentKey            string // the agent's API key
+	agentKeyID          string
+	adminKeyID          string
+	staging, production vsecure.URI
 }
 
 func newWorld(t *testing.T, s vsecure.Store) *world {
@@ -51,7 +51,7 @@ func newWorld(t *testing.T, s vsecure.Store) *world {
 	}
 	w := &world{t: t, g: g, s: s}
 	w.staging, _ = vsecure.ParseURI(stagingURI)
-	w.product, _ = vsecure.ParseURI(productionURI)
+	w.production, _ = vsecure.ParseURI(productionURI)
 	bootstrap := gate.Call{Principal: vsecure.Principal{ID: "bootstrap", Roles: []vsecure.Role{vsecure.RoleAdmin}}}
 	mint := func(principal string, role vsecure.Role) gate.CreatedKey {
 		t.Helper()
@@ -75,7 +75,7 @@ func newWorld(t *testing.T, s vsecure.Store) *world {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []vsecure.URI{w.staging, w.product} {
+	for _, u := range []vsecure.URI{w.staging, w.production} {
 		v := "value of " + u.String()
 		if _, err := g.WriteSecret(ctx, w.admin, u, gate.SecretWrite{Value: &v}); err != nil {
 			t.Fatal(err)
@@ -161,14 +161,14 @@ func TokenDiesWithKey(t *testing.T, s vsecure.Store) {
 	_, token := w.token()
 	tok := w.authenticate(token)
 	agent := w.authenticate(w.agentKey)
-	w.want(w.read(tok, w.product), "", "token read before the key's revocation")
+	w.want(w.read(tok, w.production), "", "token read before the key's revocation")
 
 	if _, err := w.g.RevokeKey(t.Context(), w.admin, w.agentKeyID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := w.g.Authenticate(t.Context(), token, gate.Call{})
 	w.want(err, vsecure.EUnauthenticated, "authenticating the token after its key's revocation")
-	w.want(w.read(tok, w.product), vsecure.EUnauthenticated, "token read with the principal resolved before the key's revocation")
+	w.want(w.read(tok, w.production), vsecure.EUnauthenticated, "token read with the principal resolved before the key's revocation")
 	w.want(w.read(agent, w.staging), vsecure.EUnauthenticated, "key read with the principal resolved before its revocation")
 	w.want(w.write(agent, w.staging), vsecure.EUnauthenticated, "key write with the principal resolved before its revocation")
 }
@@ -179,15 +179,15 @@ func TokenDiesWithApproval(t *testing.T, s vsecure.Store) {
 	w := newWorld(t, s)
 	id, token := w.token()
 	tok := w.authenticate(token)
-	w.want(w.read(tok, w.product), "", "token read before the approval's revocation")
+	w.want(w.read(tok, w.production), "", "token read before the approval's revocation")
 
 	if _, err := w.g.Revoke(t.Context(), w.alice, id); err != nil {
 		t.Fatal(err)
 	}
 	_, err := w.g.Authenticate(t.Context(), token, gate.Call{})
 	w.want(err, vsecure.EUnauthenticated, "authenticating the token after its approval's revocation")
-	w.want(w.read(tok, w.product), vsecure.EUnauthenticated, "token read with the scope resolved before the approval's revocation")
-	w.want(w.read(w.authenticate(w.agentKey), w.product), vsecure.EApprovalRequired, "key read after the approval's revocation")
+	w.want(w.read(tok, w.production), vsecure.EUnauthenticated, "token read with the scope resolved before the approval's revocation")
+	w.want(w.read(w.authenticate(w.agentKey), w.production), vsecure.EApprovalRequired, "key read after the approval's revocation")
 }
 
 // StaleRolesRefused: a secret read or write acts with the roles the key
@@ -198,13 +198,13 @@ func StaleRolesRefused(t *testing.T, s vsecure.Store) {
 	tok := w.authenticate(token)
 	agent := w.authenticate(w.agentKey)
 	w.want(w.read(agent, w.staging), "", "agent read before the role change")
-	w.want(w.read(w.admin, w.product), "", "admin read of a gated secret before the role change")
+	w.want(w.read(w.admin, w.production), "", "admin read of a gated secret before the role change")
 
 	w.setRoles(w.agentKeyID, vsecure.RoleAuditor)
 	w.want(w.read(agent, w.staging), vsecure.EForbidden, "read with the agent principal resolved before agent → auditor")
 	w.want(w.write(agent, w.staging), vsecure.EForbidden, "write with the agent principal resolved before agent → auditor")
-	w.want(w.read(tok, w.product), vsecure.EForbidden, "token read after its key went agent → auditor")
+	w.want(w.read(tok, w.production), vsecure.EForbidden, "token read after its key went agent → auditor")
 
 	w.setRoles(w.adminKeyID, vsecure.RoleAgent)
-	w.want(w.read(w.admin, w.product), vsecure.EApprovalRequired, "read with the admin principal resolved before admin → agent")
+	w.want(w.read(w.admin, w.production), vsecure.EApprovalRequired, "read with the admin principal resolved before admin → agent")
 }
