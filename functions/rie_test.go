@@ -44,6 +44,9 @@ type world struct {
 	env    []string
 	events string
 	rts    map[string]*rie.Runtime
+	// vars is the functions' environment (tables, endpoints), for tests
+	// that change the world behind the functions' backs.
+	vars map[string]string
 }
 
 func newWorld(t *testing.T, ctx context.Context) *world {
@@ -72,7 +75,7 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 	if err := sample.Deploy(ctx, vars); err != nil {
 		t.Fatal(err)
 	}
-	w.env = sample.EnvList(vars)
+	w.env, w.vars = sample.EnvList(vars), vars
 	t.Cleanup(func() {
 		for _, r := range w.rts {
 			r.Close()

@@ -84,7 +84,7 @@ func with(methods ...[]string) []string { return slices.Concat(methods...) }
 // functionSpecs is keyed by function name (functions/<name>, build/<name>).
 var functionSpecs = map[string]functionSpec{
 	authorizerFunction: {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: runs before every uncached request, so cold start matters most; 5 s because API Gateway gives an authorizer 10 s and a slow authorizer should fail fast",
-		Store: []string{"KeyByHash", "MarkKeyUsed", "ApprovalByToken", "AppendAudit"}},
+		Store: []string{"KeyByHash", "MarkKeyUsed", "ApprovalByToken", "GetKey", "AppendAudit"}},
 	"health": {MemoryMB: 128, TimeoutSeconds: 3, Why: "128 MB / 3 s: returns a constant"},
 
 	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"ListPolicies", "AppendAudit"}},
@@ -162,7 +162,7 @@ var functionSpecs = map[string]functionSpec{
 	// audit log. No tool decides or revokes, so no UpdateApproval.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
-		Store: []string{"KeyByHash", "ApprovalByToken", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
+		Store: []string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
 			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"},
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
 

@@ -117,7 +117,7 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r ApprovalRequest) (
 	now := g.clock().Truncate(time.Second)
 	a := vsecure.Approval{
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,
-		RequestedBy: p.ID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
+		RequestedBy: p.ID, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
 		Status: vsecure.StatusPending, Approvers: pol.Approvers, RequiredApprovals: pol.Quorum(),
 		SlackChannel: pol.SlackChannel, Version: 1,
 	}

@@ -52,11 +52,37 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 		if a.StatusAt(now) != vsecure.StatusApproved {
 			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, a.StatusAt(now))
 		}
-		return vsecure.Principal{ID: a.RequestedBy, Scope: &vsecure.Scope{
+		if err := g.boundKeyActive(ctx, a, now); err != nil {
+			return vsecure.Principal{}, err
+		}
+		return vsecure.Principal{ID: a.RequestedBy, KeyID: a.RequestedByKey, Scope: &vsecure.Scope{
 			ApprovalID: a.ID, Resource: a.Resource, Operation: a.Operation, ExpiresAt: a.ExpiresAt,
 		}}, nil
 	}
 	return vsecure.Principal{}, unauth
+}
+
+// boundKeyActive checks that the key which requested a is still active:
+// an access token ends with the key that earned it. An approval with no
+// recorded key predates the binding; its token is refused rather than
+// trusted unbound, and the requester still reads with its own key, which
+// the approval grants.
+func (g *Gate) boundKeyActive(ctx context.Context, a vsecure.Approval, now time.Time) error {
+	gone := vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (the key that requested approval %s is revoked or expired)", a.ID)
+	if a.RequestedByKey == "" {
+		return vsecure.Errorf(vsecure.EUnauthenticated, "the access token of approval %s is bound to no key; request approval again", a.ID)
+	}
+	k, err := g.store.GetKey(ctx, a.RequestedByKey)
+	if vsecure.IsCode(err, vsecure.ENotFound) {
+		return gone
+	}
+	if err != nil {
+		return err
+	}
+	if !k.Active(now) || k.Principal != a.RequestedBy {
+		return gone
+	}
+	return nil
 }
 
 // markUsed records the key's last use at most once per

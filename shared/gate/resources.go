@@ -94,20 +94,53 @@ type SecretRead struct {
 	ApprovalID  string            `json:"approvalId,omitempty"`
 }
 
+// accessQuery names what a secret read or write by c needs, including the
+// caller's key and, for an access token, its approval: authorize judges
+// them as stored now, because the principal may come from a cached
+// authorizer answer that predates a revocation or a role change.
+func accessQuery(c Call, u vsecure.URI, op vsecure.Operation, version int) vsecure.AccessQuery {
+	q := vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: op, Version: version, KeyID: c.Principal.KeyID}
+	if s := c.Principal.Scope; s != nil {
+		q.ApprovalID = s.ApprovalID
+	}
+	return q
+}
+
 // authorize decides whether the caller may perform op on u given what the
 // store holds. It returns the approval id that allowed it, if any.
+//
+// The credential is judged live, not as the principal remembers it: the
+// caller's key (for a token, the key that requested it) must exist and be
+// active, a key caller acts with the key's stored roles, and a token's
+// approval must still be approved.
 func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecure.AccessView, now time.Time) (string, error) {
 	p := c.Principal
+	k := view.Key
+	if p.KeyID == "" || k == nil || k.Principal != p.ID || !k.Active(now) {
+		return "", vsecure.Errorf(vsecure.EUnauthenticated, "the API key behind this credential is revoked or has expired")
+	}
+	live := vsecure.Principal{ID: p.ID, Roles: k.Roles}
 	if s := p.Scope; s != nil {
 		if s.Resource != u.String() || s.Operation != op {
 			return "", vsecure.Errorf(vsecure.EForbidden, "this access token is limited to %s on %s", s.Operation, s.Resource)
 		}
-		if !now.Before(s.ExpiresAt) {
-			return "", vsecure.Errorf(vsecure.EExpired, "the access token expired at %s", s.ExpiresAt.Format(time.RFC3339))
+		a := view.Approval
+		if a == nil || a.RequestedByKey != p.KeyID || a.RequestedBy != p.ID || a.Resource != u.String() || a.Operation != op {
+			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid")
 		}
-	} else if p.Has(vsecure.RoleAdmin) {
+		switch st := a.StatusAt(now); st {
+		case vsecure.StatusApproved:
+		case vsecure.StatusExpired:
+			return "", vsecure.Errorf(vsecure.EExpired, "the access token expired at %s", a.ExpiresAt.Format(time.RFC3339))
+		default:
+			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, st)
+		}
+		if !live.HasAny(vsecure.RoleAgent, vsecure.RoleAdmin) {
+			return "", vsecure.Errorf(vsecure.EForbidden, "the key that requested this access no longer has the agent or admin role")
+		}
+	} else if live.Has(vsecure.RoleAdmin) {
 		return "", nil
-	} else if !p.Has(vsecure.RoleAgent) {
+	} else if !live.Has(vsecure.RoleAgent) {
 		return "", vsecure.Errorf(vsecure.EForbidden, "%s on secrets needs the agent or admin role", op)
 	}
 	pol := vsecure.Governing(view.Policies, u)
@@ -118,8 +151,8 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 		return "", vsecure.Errorf(vsecure.EOperationNotAllowed, "the policy %s does not permit %s", pol.URI, op)
 	}
 	if p.Scope != nil {
-		// The token was checked against its live approval at
-		// authentication; the policy must still permit the operation.
+		// The token's approval was checked above as stored now; the
+		// policy must still permit the operation.
 		return p.Scope.ApprovalID, nil
 	}
 	if !pol.RequiresApproval {
@@ -138,7 +171,7 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 	if version < 0 {
 		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
 	}
-	q := vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, Version: version}
+	q := accessQuery(c, u, vsecure.OpRead, version)
 	view, err := g.store.LoadAccess(ctx, q)
 	if err != nil {
 		return SecretRead{}, g.fail(ctx, e, err)
@@ -263,7 +296,7 @@ func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w SecretW
 		return SecretInfo{}, g.fail(ctx, e, err)
 	}
 	for attempt := 0; ; attempt++ {
-		view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpWrite})
+		view, err := g.store.LoadAccess(ctx, accessQuery(c, u, vsecure.OpWrite, 0))
 		if err != nil {
 			return SecretInfo{}, g.fail(ctx, e, err)
 		}

@@ -72,6 +72,10 @@ type Approval struct {
 	SlackChannel      string     `json:"slackChannel,omitempty"`
 	// TokenHash is the SHA-256 of the access token issued on approval.
 	TokenHash string `json:"tokenHash,omitempty"`
+	// RequestedByKey is the key the request came with: the access token
+	// lives only as long as that key does. Approvals made before tokens
+	// were bound have none, and their tokens are refused.
+	RequestedByKey string `json:"requestedByKey,omitempty"`
 	// TaskToken is the workflow's callback token, stored by Notify.
 	TaskToken string `json:"taskToken,omitempty"`
 	// Notice references the message that announced the request (for

@@ -85,6 +85,12 @@ type AccessQuery struct {
 	Operation Operation
 	// Version selects a secret version; 0 means the latest.
 	Version int
+	// KeyID is the caller's key (for an access token, the key that
+	// requested it) and ApprovalID the approval behind an access token.
+	// Their records are read with the rest, so the decision rests on
+	// their state now, not on what a cached credential says.
+	KeyID      string
+	ApprovalID string
 }
 
 // AccessView is what LoadAccess found. Missing items are nil/empty.
@@ -96,4 +102,9 @@ type AccessView struct {
 	// Grant is the principal's latest approved approval for the resource
 	// and operation, if any (it may have expired since).
 	Grant *Approval
+	// Key is the record of AccessQuery.KeyID and Approval that of
+	// AccessQuery.ApprovalID, whatever their state, if they were asked for
+	// and exist.
+	Key      *Key
+	Approval *Approval
 }

@@ -10,6 +10,8 @@ package sample
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/gate"
@@ -63,6 +65,10 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	st := g.Store()
 	now = now.UTC().Truncate(time.Second)
 	issued := now.Add(-time.Hour)
+	// Entry ids also name the DynamoDB transactions (ClientRequestToken), so
+	// they differ per seeding: two deployments into one emulator within
+	// DynamoDB's ten-minute idempotency window must not collide.
+	run := strconv.FormatUint(rand.Uint64(), 36)
 	boot := vsecure.Entry{Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true, Timestamp: issued}
 	keys := []struct {
 		id, principal, secret, slackUser string
@@ -77,7 +83,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	}
 	for i, k := range keys {
 		e := boot
-		e.ID = fmt.Sprintf("log_sample_key_%d", i)
+		e.ID = fmt.Sprintf("log_sample_key_%s_%d", run, i)
 		e.Metadata = map[string]string{"keyId": k.id, "principal": k.principal}
 		err := st.CreateKey(ctx, vsecure.Key{ID: k.id, Principal: k.principal, Roles: k.roles, SlackUserID: k.slackUser,
 			Hash: gate.HashCredential(k.secret), CreatedAt: issued, CreatedBy: "bootstrap"}, e)
@@ -85,7 +91,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			return fmt.Errorf("seed key %s: %w", k.id, err)
 		}
 	}
-	admin := gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}}, RequestID: "seed"}
+	admin := gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}, KeyID: AdminKeyID}, RequestID: "seed"}
 	for _, p := range []vsecure.Policy{
 		{URI: "vsecure://secrets/staging/*", Name: "Staging", Permissions: []vsecure.Operation{vsecure.OpRead, vsecure.OpWrite}},
 		{URI: "vsecure://secrets/production/*", Name: "Production", Permissions: []vsecure.Operation{vsecure.OpRead},
@@ -107,10 +113,10 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	for i, id := range []string{PendingApproval, GrantedApproval, SlackApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
-			RequestedBy: "agent-1", RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
+			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
-		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%d", i), Timestamp: now, Resource: a.Resource,
+		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%s_%d", run, i), Timestamp: now, Resource: a.Resource,
 			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
 			Metadata: map[string]string{"requestId": "seed"}}
 		if err := st.CreateApproval(ctx, a, e); err != nil {
@@ -121,13 +127,13 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	for i, id := range []string{OverdueApproval, LapsedApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
-			RequestedBy: "agent-1", RequestedAt: past.Add(-time.Hour), ExpiresAt: past, TTL: 3600,
+			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: past.Add(-time.Hour), ExpiresAt: past, TTL: 3600,
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
 		if id == LapsedApproval {
 			a.Status, a.ApprovedBy, a.ApprovedAt = vsecure.StatusApproved, "alice", &a.RequestedAt
 		}
-		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_due_%d", i), Timestamp: now, Resource: a.Resource,
+		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_due_%s_%d", run, i), Timestamp: now, Resource: a.Resource,
 			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
 			Metadata: map[string]string{"requestId": "seed"}}
 		if err := st.CreateApproval(ctx, a, e); err != nil {

@@ -19,14 +19,16 @@ import (
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // calls counts SDK operations (not HTTP attempts: the Initialize step runs
 // once per call, before the retryer).
 type calls struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu      sync.Mutex
+	n       map[string]int
+	batches [][]string
 }
 
 func (c *calls) option(o *dynamodb.Options) {
@@ -39,6 +41,40 @@ func (c *calls) option(o *dynamodb.Options) {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
+}
+
+// recordBatchGets remembers the partition keys of every BatchGetItem, to
+// show which items a read decision fetched together.
+func (c *calls) recordBatchGets(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("vsecureBatchKeys",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if bg, ok := in.Parameters.(*dynamodb.BatchGetItemInput); ok {
+					var pks []string
+					for _, ka := range bg.RequestItems {
+						for _, k := range ka.Keys {
+							if v, ok := k[schema.PK].(*types.AttributeValueMemberS); ok {
+								pks = append(pks, v.Value)
+							}
+						}
+					}
+					c.mu.Lock()
+					c.batches = append(c.batches, pks)
+					c.mu.Unlock()
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+}
+
+// lastBatch is the partition keys of the latest BatchGetItem.
+func (c *calls) lastBatch() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.batches) == 0 {
+		return nil
+	}
+	return c.batches[len(c.batches)-1]
 }
 
 func (c *calls) take() map[string]int {
@@ -76,12 +112,7 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{
-		g:     g,
-		admin: gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}}},
-		agent: gate.Call{Principal: vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}}},
-		alice: gate.Call{Principal: vsecure.Principal{ID: "alice", Roles: []vsecure.Role{vsecure.RoleApprover}}},
-	}
+	w := &world{g: g}
 	w.uri, _ = vsecure.ParseURI("vsecure://secrets/production/DATABASE_URL")
 	must := func(err error) {
 		t.Helper()
@@ -89,6 +120,18 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 			t.Fatal(err)
 		}
 	}
+	// Each principal holds a real key: secret reads and writes check the
+	// caller's key record, not only the roles a principal claims.
+	bootstrap := gate.Call{Principal: vsecure.Principal{ID: "bootstrap", Roles: []vsecure.Role{vsecure.RoleAdmin}}}
+	call := func(principal string, role vsecure.Role) (gate.Call, string) {
+		t.Helper()
+		k, err := g.CreateKey(ctx, bootstrap, gate.KeyRequest{Principal: principal, Roles: []string{string(role)}})
+		must(err)
+		return gate.Call{Principal: vsecure.Principal{ID: principal, Roles: k.Roles, KeyID: k.ID}}, k.Secret
+	}
+	w.admin, w.adminKey = call("admin", vsecure.RoleAdmin)
+	w.agent, _ = call("agent-1", vsecure.RoleAgent)
+	w.alice, _ = call("alice", vsecure.RoleApprover)
 	_, err = g.ConfigurePolicy(ctx, w.admin, vsecure.Policy{
 		URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead, vsecure.OpWrite},
 		RequiresApproval: true, Approvers: []string{"alice", "bob"},
@@ -97,8 +140,6 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 	val := "postgres://app:pw@db/app"
 	_, err = g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &val})
 	must(err)
-	w.adminKey = g.NewAdminKey()
-	must(g.EnsureKey(ctx, w.adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}))
 	return w
 }
 
@@ -122,10 +163,23 @@ func (w *world) approve(t testing.TB) gate.ApprovalView {
 // Query, and nothing ever scans.
 func TestRoundTrips(t *testing.T) {
 	c := &calls{n: map[string]int{}}
-	s := newStore(t, client(t, c.option))
+	s := newStore(t, client(t, c.option, c.recordBatchGets))
 	w := newWorld(t, s)
 	ctx := t.Context()
 	var approvalID, token string
+	var tokenCall gate.Call
+	// fetched checks that the last BatchGetItem, the read's only one, also
+	// carried the caller's key (and a token's approval): their live state
+	// costs no round trip of its own.
+	fetched := func(pks ...string) error {
+		got := c.lastBatch()
+		for _, pk := range pks {
+			if !slices.Contains(got, pk) {
+				return fmt.Errorf("the read's BatchGetItem lacks %s: %v", pk, got)
+			}
+		}
+		return nil
+	}
 
 	steps := []struct {
 		name string
@@ -153,8 +207,10 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
 		{"read secret (latest)", func() error {
-			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
-			return err
+			if _, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0); err != nil {
+				return err
+			}
+			return fetched("KEY#" + w.agent.Principal.KeyID)
 		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
 		{"read secret (version 1)", func() error {
 			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 1)
@@ -164,9 +220,16 @@ func TestRoundTrips(t *testing.T) {
 			if token == "" {
 				return fmt.Errorf("no access token issued")
 			}
-			_, err := w.g.Authenticate(ctx, token, gate.Call{})
+			p, err := w.g.Authenticate(ctx, token, gate.Call{})
+			tokenCall = gate.Call{Principal: p}
 			return err
-		}, map[string]int{"GetItem": 1}},
+		}, map[string]int{"GetItem": 2}}, // the token, then the key that requested it
+		{"read secret (access token)", func() error {
+			if _, err := w.g.ReadSecret(ctx, tokenCall, w.uri, 0); err != nil {
+				return err
+			}
+			return fetched("KEY#"+w.agent.Principal.KeyID, "APPR#"+approvalID)
+		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
 		{"write secret", func() error {
 			v := "postgres://app:pw2@db/app"
 			_, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v})

@@ -99,12 +99,13 @@ func queryAll[T any](ctx context.Context, s *Store, op, index, keyAttr, key stri
 }
 
 // LoadAccess reads the policy candidates, the secret head, the wanted
-// value (the head's LATEST copy or a version item) and the principal's
-// grant in one BatchGetItem with strongly consistent reads.
+// value (the head's LATEST copy or a version item), the principal's grant,
+// and the caller's key and token approval when asked, in one BatchGetItem
+// with strongly consistent reads.
 func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
 	uri := q.Resource.String()
 	cands := q.Resource.Candidates()
-	keys := make([]item, 0, len(cands)+3)
+	keys := make([]item, 0, len(cands)+5)
 	for _, c := range cands {
 		keys = append(keys, policyKey(c.String()))
 	}
@@ -116,6 +117,12 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 	}
 	if q.Principal != "" {
 		keys = append(keys, grantKey(q.Principal, q.Operation, uri))
+	}
+	if q.KeyID != "" {
+		keys = append(keys, apiKeyKey(q.KeyID))
+	}
+	if q.ApprovalID != "" {
+		keys = append(keys, approvalKey(q.ApprovalID))
 	}
 	got, err := s.batchGet(ctx, "LoadAccess", keys)
 	if err != nil {
@@ -158,6 +165,24 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 				return v, err
 			}
 			v.Grant = &a
+		}
+	}
+	if q.KeyID != "" {
+		if it, ok := got[keyPrefix+q.KeyID+"|"+keySK]; ok {
+			k, err := decodeKey(it)
+			if err != nil {
+				return v, err
+			}
+			v.Key = &k
+		}
+	}
+	if q.ApprovalID != "" {
+		if it, ok := got[approvalPrefix+q.ApprovalID+"|"+approvalSK]; ok {
+			var a vsecure.Approval
+			if err := decodeData(it, &a); err != nil {
+				return v, err
+			}
+			v.Approval = &a
 		}
 	}
 	return v, nil

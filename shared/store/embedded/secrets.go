@@ -42,8 +42,9 @@ func (s *Store) ListPolicies(ctx context.Context) ([]vsecure.Policy, error) {
 	return out, err
 }
 
-// LoadAccess reads the candidate policies, the secret and the grant in one
-// read transaction, so they are consistent with each other.
+// LoadAccess reads the candidate policies, the secret, the grant, and the
+// caller's key and token approval when asked, in one read transaction, so
+// they are consistent with each other.
 func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
 	var view vsecure.AccessView
 	uri := q.Resource.String()
@@ -90,6 +91,26 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 			}
 			if ok {
 				view.Grant = &a
+			}
+		}
+
+		if q.KeyID != "" {
+			var k vsecure.Key
+			switch err := s.getKey(tx, q.KeyID, &k); {
+			case err == nil:
+				view.Key = &k
+			case !vsecure.IsCode(err, vsecure.ENotFound):
+				return err
+			}
+		}
+		if q.ApprovalID != "" {
+			var a vsecure.Approval
+			ok, err := getMemo(s.memo, tx.Bucket(bucketApprovals), bucketApprovals, q.ApprovalID, &a)
+			if err != nil {
+				return err
+			}
+			if ok {
+				view.Approval = &a
 			}
 		}
 		return nil

@@ -152,6 +152,58 @@ func testLoadAccessGrant(e *env) {
 	}
 }
 
+// testLoadAccessKeyAndApproval: the caller's key and a token's approval
+// come back as stored, revoked or not, so the gate can judge a credential
+// that a cache may still vouch for.
+func testLoadAccessKeyAndApproval(e *env) {
+	res := "vsecure://secrets/production/DB"
+	u, err := vsecure.ParseURI(res)
+	e.ok(err, "ParseURI")
+	k := e.key("agent-1")
+	e.ok(e.s.CreateKey(e.ctx, k, vsecure.Entry{}), "CreateKey")
+	a := e.approval("agent-1", res, vsecure.OpRead)
+	a.RequestedByKey = k.ID
+	a = e.approve(e.createApproval(a))
+	q := vsecure.AccessQuery{Principal: "agent-1", Resource: u, Operation: vsecure.OpRead, KeyID: k.ID, ApprovalID: a.ID}
+	load := func() vsecure.AccessView {
+		e.t.Helper()
+		v, err := e.s.LoadAccess(e.ctx, q)
+		e.ok(err, "LoadAccess")
+		return v
+	}
+
+	v := load()
+	if v.Key == nil || v.Approval == nil {
+		e.t.Fatalf("LoadAccess with a key and an approval id: key %v approval %v, want both", v.Key, v.Approval)
+	}
+	e.same("key", *v.Key, k)
+	e.same("approval", *v.Approval, a)
+
+	e.revoke(a)
+	at := e.now()
+	k.RevokedAt = &at
+	e.ok(e.s.UpdateKey(e.ctx, k, e.entry(vsecure.AuditKeyRevoke, "", "admin")), "UpdateKey revoke")
+	v = load()
+	if v.Key == nil || v.Key.RevokedAt == nil || !v.Key.RevokedAt.Equal(at) {
+		e.t.Fatalf("LoadAccess after the key's revocation: key %+v, want it with revokedAt %s", v.Key, at)
+	}
+	if v.Approval == nil || v.Approval.Status != vsecure.StatusRevoked {
+		e.t.Fatalf("LoadAccess after the approval's revocation: approval %+v, want it revoked", v.Approval)
+	}
+	if v.Grant != nil {
+		e.t.Fatalf("LoadAccess after revocation: grant %s", v.Grant.ID)
+	}
+
+	q.KeyID, q.ApprovalID = "key_missing", "appr_missing"
+	if v = load(); v.Key != nil || v.Approval != nil {
+		e.t.Fatalf("LoadAccess of a missing key and approval: key %v approval %v, want neither", v.Key, v.Approval)
+	}
+	q.KeyID, q.ApprovalID = "", ""
+	if v = load(); v.Key != nil || v.Approval != nil {
+		e.t.Fatalf("LoadAccess without a key or approval id: key %v approval %v, want neither", v.Key, v.Approval)
+	}
+}
+
 func testPutSecretFirstVersion(e *env) {
 	uri := "vsecure://secrets/production/DB"
 	for _, v := range []int{0, 2} {

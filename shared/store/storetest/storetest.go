@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"policies_are_the_resource_candidates":  testLoadAccessCandidates,
 		"latest_and_specific_versions":          testLoadAccessVersions,
 		"grant_of_principal_resource_operation": testLoadAccessGrant,
+		"key_and_token_approval_as_stored":      testLoadAccessKeyAndApproval,
 	})
 	su.group(t, "PutSecret", map[string]func(*env){
 		"first_version_must_be_1":  testPutSecretFirstVersion,
