@@ -123,7 +123,8 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 			t.Fatal(err)
 		}
 		k.Roles = roles
-		e := vsecure.Entry{ID: rid(), Timestamp: time.Now().UTC().Truncate(time.Second), Operation: "key_update",
+		k.Version++
+		e := vsecure.Entry{ID: rid(), Timestamp: time.Now().UTC().Truncate(time.Second), Operation: vsecure.AuditKeyUpdate,
 			Actor: "admin", Success: true, Metadata: map[string]string{"keyId": k.ID}}
 		if err := st.UpdateKey(ctx, k, e); err != nil {
 			t.Fatal(err)

@@ -145,8 +145,9 @@ func (w *world) setRoles(keyID string, roles ...vsecure.Role) {
 		w.t.Fatal(err)
 	}
 	k.Roles = roles
+	k.Version++
 	now := time.Now().UTC().Truncate(time.Second)
-	e := vsecure.Entry{ID: "log_roles_" + keyID, Timestamp: now, Operation: "key_update", Actor: "admin", Success: true,
+	e := vsecure.Entry{ID: "log_roles_" + keyID, Timestamp: now, Operation: vsecure.AuditKeyUpdate, Actor: "admin", Success: true,
 		Metadata: map[string]string{"keyId": keyID}}
 	if err := w.s.UpdateKey(ctx, k, e); err != nil {
 		w.t.Fatalf("UpdateKey %s roles: %v", keyID, err)

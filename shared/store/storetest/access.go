@@ -182,6 +182,7 @@ func testLoadAccessKeyAndApproval(e *env) {
 	e.revoke(a)
 	at := e.now()
 	k.RevokedAt = &at
+	k.Version++
 	e.ok(e.s.UpdateKey(e.ctx, k, e.entry(vsecure.AuditKeyRevoke, "", "admin")), "UpdateKey revoke")
 	v = load()
 	if v.Key == nil || v.Key.RevokedAt == nil || !v.Key.RevokedAt.Equal(at) {
