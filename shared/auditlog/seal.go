@@ -34,19 +34,9 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// Seal is what an entry carries besides itself. It is stored beside the
-// entry (never in the entry's API JSON).
-type Seal struct {
-	// Epoch names the writer's chain ("ep_…").
-	Epoch string `json:"epoch"`
-	// Seq is the entry's position in the epoch; 0 is the opening entry.
-	Seq uint64 `json:"seq"`
-	// Prev is the MAC of entry Seq-1 (empty for Seq 0).
-	Prev []byte `json:"prev,omitempty"`
-	// MAC is HMAC-SHA256 under the epoch's key of the entry's canonical
-	// JSON, the epoch, Seq and Prev (see Sum).
-	MAC []byte `json:"mac"`
-}
+// Seal is what an entry carries besides itself (vsecure.AuditSeal: the
+// store interface names it, so it lives with the domain types).
+type Seal = vsecure.AuditSeal
 
 // Head is a chain's state between two entries: the epoch and the position
 // and link the next entry takes.
@@ -186,11 +176,6 @@ func OpenFromEntry(ctx context.Context, keys MACKeys, e vsecure.Entry) (Key, err
 	return NewKey(e.Metadata[MetaEpoch], raw)
 }
 
-// Record is an entry as a store or an export holds it: the key it is stored
-// under (normally its id), the entry, and its seal (nil for entries written
-// before seals existed, or stripped).
-type Record struct {
-	Key   string
-	Entry vsecure.Entry
-	Seal  *Seal
-}
+// Record is an entry as a store or an export holds it (see
+// vsecure.AuditRecord).
+type Record = vsecure.AuditRecord

@@ -72,3 +72,28 @@ func EntryHash(e Entry) []byte {
 	sum := sha256.Sum256(b)
 	return sum[:]
 }
+
+// AuditSeal is what an audit entry carries besides itself from the moment
+// it is written: its place in its writer's chain and a MAC under that
+// chain's key (see package auditlog). It is stored beside the entry, never
+// in the entry's API JSON.
+type AuditSeal struct {
+	// Epoch names the writer's chain ("ep_…").
+	Epoch string `json:"epoch"`
+	// Seq is the entry's position in the epoch; 0 is the opening entry.
+	Seq uint64 `json:"seq"`
+	// Prev is the MAC of entry Seq-1 (empty for Seq 0).
+	Prev []byte `json:"prev,omitempty"`
+	// MAC is HMAC-SHA256 under the epoch's key of the entry's canonical
+	// JSON, the epoch, Seq and Prev (auditlog.Sum).
+	MAC []byte `json:"mac"`
+}
+
+// AuditRecord is an entry as a store or an export holds it: the key it is
+// stored under (normally its id), the entry, and its seal (nil for entries
+// written before seals existed, or stripped by tampering).
+type AuditRecord struct {
+	Key   string     `json:"key"`
+	Entry Entry      `json:"entry"`
+	Seal  *AuditSeal `json:"seal,omitempty"`
+}
