@@ -148,3 +148,30 @@ func TestAuditDigestEventIsAScheduledEvent(t *testing.T) {
 		t.Errorf("not a scheduled event: %+v", ev)
 	}
 }
+
+// The fallback's sample is what API Gateway sends its $default route: a
+// request no route of the table takes (a known path, another method), with
+// no authorizer context, as that route has no authorizer.
+func TestFallbackEventMatchesNoRoute(t *testing.T) {
+	var ev events.APIGatewayV2HTTPRequest
+	decodeStrict(t, httpapi.FallbackFunction+".json", &ev)
+	if ev.RouteKey != "$default" || ev.RequestContext.RouteKey != "$default" || ev.RequestContext.RequestID == "" {
+		t.Errorf("routeKey %q / %q requestId %q, want $default and an id", ev.RouteKey, ev.RequestContext.RouteKey, ev.RequestContext.RequestID)
+	}
+	if ev.RequestContext.HTTP.Path != ev.RawPath || ev.RequestContext.Authorizer != nil {
+		t.Errorf("path %q vs rawPath %q, authorizer %v", ev.RequestContext.HTTP.Path, ev.RawPath, ev.RequestContext.Authorizer)
+	}
+	mux := http.NewServeMux()
+	var known bool
+	for _, r := range httpapi.Routes() {
+		mux.Handle(r.Pattern(), http.NotFoundHandler())
+		known = known || r.Path == ev.RawPath
+	}
+	req, err := http.NewRequest(ev.RequestContext.HTTP.Method, "https://example.com"+ev.RawPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, pattern := mux.Handler(req); pattern != "" || !known {
+		t.Errorf("%s %s: served by %q, known path %v; want a known path with a method no route takes", req.Method, ev.RawPath, pattern, known)
+	}
+}

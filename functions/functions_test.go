@@ -16,15 +16,15 @@ import (
 )
 
 // The functions that serve no route: the authorizer in front of the API,
-// the approval workflow's tasks and the scheduled audit digest step
-// behind it.
+// the fallback behind its $default route, the approval workflow's tasks
+// and the scheduled audit digest step behind it.
 const (
 	authorizer = "authorizer"
 	digest     = lambdafn.DigestFunction
 )
 
 func nonRouteFunctions() []string {
-	return append([]string{authorizer, digest}, lambdafn.TaskFunctions()...)
+	return append([]string{authorizer, httpapi.FallbackFunction, digest}, lambdafn.TaskFunctions()...)
 }
 
 func routeFunctions() []string {
@@ -62,7 +62,7 @@ func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, a workflow task nor the digest step", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task nor the digest step", d)
 		}
 	}
 }

@@ -262,6 +262,40 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				}
 			}
 		})
+		// The $default route's function: its sample (a known path, another
+		// method, a key it never looks at) is the local server's 405; an
+		// unknown path is the JSON 404; an unclean one the 400 whose
+		// refusal is audited, which it answers only once the entry is
+		// written (without the store it would be a 500).
+		t.Run(httpapi.FallbackFunction, func(t *testing.T) {
+			for _, tc := range []struct {
+				method, path string
+				status       int
+				allow, code  string
+			}{
+				{"", "", 405, "GET, POST", "method_not_allowed"},
+				{"GET", "/v1/nope", 404, "", "not_found"},
+				{"GET", "/v1/security/mcp/resources/vsecure://secrets/staging/API_TOKEN", 400, "", "invalid_request"},
+			} {
+				var ev events.APIGatewayV2HTTPRequest
+				w.readEvent(t, httpapi.FallbackFunction, &ev)
+				if tc.method != "" {
+					ev.RequestContext.HTTP.Method, ev.RawPath, ev.RequestContext.HTTP.Path = tc.method, tc.path, tc.path
+					ev.RequestContext.RequestID += tc.code
+				}
+				var resp events.APIGatewayV2HTTPResponse
+				w.invoke(t, ctx, httpapi.FallbackFunction, ev, &resp)
+				var body struct {
+					Error struct{ Code, RequestID string }
+				}
+				if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || resp.StatusCode != tc.status ||
+					resp.Headers["Allow"] != tc.allow || body.Error.Code != tc.code || body.Error.RequestID != ev.RequestContext.RequestID ||
+					!strings.HasPrefix(resp.Headers["Content-Type"], "application/json") {
+					t.Errorf("%s %s: %d Allow=%q %v %s, want %d Allow=%q %s", ev.RequestContext.HTTP.Method, ev.RawPath,
+						resp.StatusCode, resp.Headers["Allow"], resp.Headers, resp.Body, tc.status, tc.allow, tc.code)
+				}
+			}
+		})
 		t.Run("endpoint_without_authorizer_context_is_refused", func(t *testing.T) {
 			var ev events.APIGatewayV2HTTPRequest
 			w.readEvent(t, "keys-list", &ev)

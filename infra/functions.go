@@ -1,6 +1,10 @@
 package main
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
+)
 
 // functionSpec is how one Lambda function is sized and what it may touch.
 // Every function in the route table (plus the authorizer) must have one:
@@ -86,6 +90,9 @@ var functionSpecs = map[string]functionSpec{
 	authorizerFunction: {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: runs before every uncached request, so cold start matters most; 5 s because API Gateway gives an authorizer 10 s and a slow authorizer should fail fast",
 		Store: []string{"KeyByHash", "MarkKeyUsed", "ApprovalByToken", "GetKey", "AppendAudit"}},
 	"health": {MemoryMB: 128, TimeoutSeconds: 3, Why: "128 MB / 3 s: returns a constant"},
+	// The $default route (fallback.go): answers from the route table; the
+	// only store call is the audit entry of a refused unclean path.
+	httpapi.FallbackFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"AppendAudit"}},
 
 	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"ListPolicies", "AppendAudit"}},
 	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"PutPolicy", "AppendAudit"}},

@@ -27,6 +27,10 @@ type limits struct {
 	//     someone else's traffic (bad signatures);
 	//   - key management is an admin's occasional act; a burst of it is a
 	//     stolen admin key or a script gone wrong.
+	//   - the fallback ($default route) answers only mistakes (wrong
+	//     method, unknown or unclean path) without authentication; a
+	//     flood there is a scanner, and it should not cost more Lambda
+	//     concurrency than that.
 	Routes map[string]rate
 	// Reserved is the reserved concurrency of the expensive functions.
 	// It caps them, so a flood of verifications or MCP sessions cannot
@@ -43,6 +47,7 @@ var apiLimits = map[string]limits{
 		Routes: map[string]rate{
 			"audit-verify": {1, 2}, "mcp": {10, 20}, "slack-interactions": {5, 10},
 			"keys-create": {2, 5}, "keys-list": {2, 5}, "keys-delete": {2, 5}, "keys-rotate": {2, 5}, "keys-update": {2, 5},
+			httpapi.FallbackFunction: {2, 5},
 		},
 		Reserved: map[string]int{"audit-verify": 2, "mcp": 10},
 	},
@@ -51,6 +56,7 @@ var apiLimits = map[string]limits{
 		Routes: map[string]rate{
 			"audit-verify": {2, 5}, "mcp": {50, 100}, "slack-interactions": {20, 40},
 			"keys-create": {5, 10}, "keys-list": {5, 10}, "keys-delete": {5, 10}, "keys-rotate": {5, 10}, "keys-update": {5, 10},
+			httpapi.FallbackFunction: {10, 20},
 		},
 		Reserved: map[string]int{"audit-verify": 5, "mcp": 50},
 	},
@@ -75,6 +81,9 @@ func (v *Vsecure) routeThrottles() {
 				"ThrottlingRateLimit": t.Rate, "ThrottlingBurstLimit": t.Burst,
 			}
 		}
+	}
+	if t, ok := l.Routes[httpapi.FallbackFunction]; ok {
+		settings["$default"] = map[string]any{"ThrottlingRateLimit": t.Rate, "ThrottlingBurstLimit": t.Burst}
 	}
 	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetRouteSettings(settings)
 	stage.Node().AddDependency(v.API)

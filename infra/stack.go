@@ -315,7 +315,7 @@ func (v *Vsecure) uncachedAuthorizer() {
 }
 
 // routes creates one function per route table entry (plus the
-// authorizer) and one route per entry.
+// authorizer) and one route per entry, then the $default route.
 func (v *Vsecure) routes() error {
 	authFn, err := v.function(authorizerFunction, "API key and access token authorizer")
 	if err != nil {
@@ -366,7 +366,7 @@ func (v *Vsecure) routes() error {
 			}
 		}
 	}
-	return nil
+	return v.fallbackRoute()
 }
 
 // function declares one Lambda function with its own role, log group and

@@ -120,11 +120,17 @@ func TestEveryRouteReachesItsOwnFunction(t *testing.T) {
 		routes[r.Properties["RouteKey"].(string)] = r
 	}
 	table := httpapi.Routes()
-	if len(routes) != len(table) {
-		t.Fatalf("%d routes in the template, %d in the route table", len(routes), len(table))
+	if len(routes) != len(table)+1 {
+		t.Fatalf("%d routes in the template, %d in the route table and $default", len(routes), len(table))
 	}
+	// $default (what no route takes) reaches the fallback, unauthenticated
+	// as the local server's 405/404/400 are.
+	table = append(table, httpapi.Route{Function: httpapi.FallbackFunction, Auth: httpapi.AuthNone})
 	for _, want := range table {
 		key := want.Method + " " + want.APIGatewayPath()
+		if want.Function == httpapi.FallbackFunction {
+			key = "$default"
+		}
 		r, ok := routes[key]
 		if !ok {
 			t.Errorf("route %s missing", key)
@@ -171,8 +177,8 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 5; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer, three workflow tasks and the digest step", len(fns), want)
+	if want := len(routeFunctions()) + 6; len(fns) != want {
+		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks and the digest step", len(fns), want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -299,6 +305,7 @@ var wantPolicies = func() map[string][]string {
 	)
 	m := map[string][]string{
 		"health":              {logs, xray},
+		"fallback":            {logs, xray, audit},
 		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:UpdateItem on table:vsecure"},
 		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
 		"resources-configure": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
@@ -721,7 +728,7 @@ func TestRouteThrottles(t *testing.T) {
 			"GET /v1/security/mcp/audit/verify", "POST /mcp", "GET /mcp", "DELETE /mcp",
 			"POST /v1/integrations/slack/interactions",
 			"POST /v1/security/keys", "GET /v1/security/keys", "DELETE /v1/security/keys/{id}",
-			"POST /v1/security/keys/{id}/rotate", "PATCH /v1/security/keys/{id}",
+			"POST /v1/security/keys/{id}/rotate", "PATCH /v1/security/keys/{id}", "$default",
 		} {
 			rs, ok := settings[key].(map[string]any)
 			if !ok {

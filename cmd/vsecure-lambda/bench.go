@@ -69,7 +69,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sample.Deploy(ctx, env); err != nil {
 		return err
 	}
-	names := []string{hello, "authorizer"}
+	names := []string{hello, "authorizer", httpapi.FallbackFunction}
 	for _, r := range httpapi.Routes() {
 		if !slices.Contains(names, r.Function) {
 			names = append(names, r.Function)

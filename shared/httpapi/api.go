@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,8 +60,12 @@ const MaxBody = 64 << 10
 // Handler mounts every route of the table.
 func (a *API) Handler() http.Handler { return a.mount(Routes()) }
 
-// FunctionHandler mounts only the routes served by one Lambda function.
+// FunctionHandler mounts only the routes served by one Lambda function;
+// FallbackFunction mounts none, only the answers for what no route takes.
 func (a *API) FunctionHandler(function string) (http.Handler, error) {
+	if function == FallbackFunction {
+		return a.mount(nil), nil
+	}
 	var rs []Route
 	for _, r := range Routes() {
 		if r.Function == function {
@@ -91,6 +96,14 @@ func (a *API) mount(rs []Route) http.Handler {
 	for _, p := range paths {
 		methods := strings.Join(allow[p], ", ")
 		mux.Handle(p, a.route(Route{Path: p, Function: "method-not-allowed", Auth: AuthNone, handle: func(_ *API, w http.ResponseWriter, r *http.Request) error {
+			if slices.Contains(allow[p], r.Method) {
+				// Only the fallback function gets here: API Gateway
+				// matched no route where the table has one (its matching
+				// differs from ServeMux's at the edges). "Use GET" to a
+				// GET would be nonsense; for the gateway there is no
+				// such endpoint.
+				return vsecure.Errorf(vsecure.ENotFound, "no such endpoint")
+			}
 			w.Header().Set("Allow", methods)
 			return vsecure.Errorf(vsecure.EMethodNotAllowed, "%s is not allowed here; use %s", r.Method, methods)
 		}}))

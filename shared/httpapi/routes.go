@@ -53,6 +53,15 @@ func Idempotent(function string) (ok bool, oneTime []string) {
 	return false, nil
 }
 
+// FallbackFunction is the Lambda function behind API Gateway's $default
+// route: the gateway answers a request that matches no route itself (a
+// bare {"message":"Not Found"} 404), so the stack sends those here and the
+// function answers them as the local server does: 405 with Allow for a
+// known path, the JSON 404 for an unknown one, the audited 400 for an
+// unclean one. It serves no route of the table, and like those answers
+// locally it runs before and without authentication.
+const FallbackFunction = "fallback"
+
 // Routes returns the route table.
 func Routes() []Route {
 	return []Route{

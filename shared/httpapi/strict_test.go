@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/vsecure/vsecure/shared/httpapi"
 )
 
 // TestStrictJSON: a body whose keys repeat, or spell a field in another
@@ -196,4 +198,68 @@ func TestWrongMethod405(t *testing.T) {
 	if rec := serve(e, "GET", "/healthz", ""); rec.Code != 200 {
 		t.Fatalf("GET /healthz → %d", rec.Code)
 	}
+}
+
+// TestFallbackAnswersAsTheLocalServer: the fallback function (API
+// Gateway's $default route) gives what no route takes the local server's
+// answers, headers and status alike, without any credential: 405 with
+// Allow, the JSON 404, the audited 400. A table method on a known path
+// (only the gateway's matching can send one here) is no endpoint, not
+// "405, use GET" to a GET.
+func TestFallbackAnswersAsTheLocalServer(t *testing.T) {
+	e := newEnv(t)
+	fb, err := e.api.FunctionHandler(httpapi.FallbackFunction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(h http.Handler, method, target string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+		return rec
+	}
+	for _, tc := range []struct{ method, target string }{
+		{"DELETE", "/v1/security/mcp/resources"},
+		{"PUT", "/v1/security/mcp/approve"},
+		{"POST", "/healthz"},
+		{"GET", "/v1/security/keys/key_x"},
+		{"POST", "/v1/security/mcp/resources/secrets/staging/A"},
+		{"GET", "/"},
+		{"DELETE", "/v1/nope"},
+		{"GET", "/v1/security/keys/"},
+		{"GET", "/v1/security/mcp/resources/vsecure://secrets/production/X"},
+		{"DELETE", "/v1/security/keys/../mcp/audit"},
+	} {
+		t.Run(tc.method+"_"+tc.target, func(t *testing.T) {
+			got, want := send(fb, tc.method, tc.target), send(e.api.Handler(), tc.method, tc.target)
+			if got.Code != want.Code || got.Header().Get("Allow") != want.Header().Get("Allow") ||
+				got.Header().Get("Content-Type") != "application/json" || got.Header().Get("Location") != "" {
+				t.Fatalf("fallback %d Allow=%q %q, local %d Allow=%q: %s", got.Code, got.Header().Get("Allow"),
+					got.Header().Get("Content-Type"), want.Code, want.Header().Get("Allow"), got.Body)
+			}
+			if got.Code < 400 || !strings.Contains(got.Body.String(), `"requestId":"req_`) {
+				t.Fatalf("%d %s", got.Code, got.Body)
+			}
+		})
+	}
+	if rec := send(fb, "DELETE", "/v1/security/mcp/resources"); rec.Code != 405 || rec.Header().Get("Allow") != "GET, POST" ||
+		!strings.Contains(rec.Body.String(), `"code":"method_not_allowed"`) {
+		t.Fatalf("DELETE resources: %d Allow=%q %s", rec.Code, rec.Header().Get("Allow"), rec.Body)
+	}
+	for _, tc := range []struct{ method, target string }{{"GET", "/v1/security/mcp/resources"}, {"PATCH", "/v1/security/keys/key_x"}, {"GET", "/healthz"}} {
+		if rec := send(fb, tc.method, tc.target); rec.Code != 404 || rec.Header().Get("Allow") != "" || !strings.Contains(rec.Body.String(), `"code":"not_found"`) {
+			t.Errorf("%s %s routed past the gateway: %d Allow=%q %s", tc.method, tc.target, rec.Code, rec.Header().Get("Allow"), rec.Body)
+		}
+	}
+	t.Run("unclean_path_refusal_is_audited", func(t *testing.T) {
+		send(fb, "GET", "/v1/security/mcp/resources/secrets//fallback/X")
+		var n int
+		for _, l := range e.audit("actor=anonymous&success=false&limit=200") {
+			if l["operation"] == "http:unclean-path" && l["resource"] == "/v1/security/mcp/resources/secrets//fallback/X" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d audited refusals of the unclean path, want 1", n)
+		}
+	})
 }

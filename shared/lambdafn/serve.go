@@ -47,8 +47,12 @@ func ServeAuthorizer() {
 }
 
 // usesStore: only functions whose every route is public (health) run
-// without the store; the stack gives them no table.
+// without the store; the stack gives them no table. The fallback serves no
+// route but audits the unclean paths it refuses.
 func usesStore(function string) bool {
+	if function == httpapi.FallbackFunction {
+		return true
+	}
 	for _, r := range httpapi.Routes() {
 		if r.Function == function && r.Auth != httpapi.AuthNone {
 			return true
