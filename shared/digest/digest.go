@@ -163,7 +163,8 @@ func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Di
 	to := from.Truncate(c.Window).Add(c.Window)
 	var es []vsecure.DigestEntry
 	var stamps []time.Time
-	err := c.Store.AuditRange(ctx, from, to, func(k string, e vsecure.Entry) (bool, error) {
+	err := c.Store.AuditRange(ctx, from, to, func(rec vsecure.AuditRecord) (bool, error) {
+		k, e := rec.Key, rec.Entry
 		es = append(es, vsecure.DigestEntry{ID: k, Hash: vsecure.EntryHash(e)})
 		stamps = append(stamps, e.Timestamp)
 		return len(es) <= c.MaxEntries, nil
@@ -176,7 +177,8 @@ func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Di
 		// Skip to the window of the next entry (or to closed): one empty
 		// digest covers the quiet stretch.
 		end := closed
-		err := c.Store.AuditRange(ctx, to, closed, func(_ string, e vsecure.Entry) (bool, error) {
+		err := c.Store.AuditRange(ctx, to, closed, func(rec vsecure.AuditRecord) (bool, error) {
+			e := rec.Entry
 			end = e.Timestamp.UTC().Truncate(c.Window)
 			return false, nil
 		})
@@ -192,7 +194,8 @@ func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Di
 			// More than MaxEntries at one instant: seal that instant alone.
 			cut = from.Add(time.Nanosecond)
 			es, stamps = nil, nil
-			err := c.Store.AuditRange(ctx, from, cut, func(k string, e vsecure.Entry) (bool, error) {
+			err := c.Store.AuditRange(ctx, from, cut, func(rec vsecure.AuditRecord) (bool, error) {
+				k, e := rec.Key, rec.Entry
 				es = append(es, vsecure.DigestEntry{ID: k, Hash: vsecure.EntryHash(e)})
 				return true, nil
 			})

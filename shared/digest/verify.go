@@ -117,7 +117,8 @@ func (v *Verifier) Verify(ctx context.Context, from, to time.Time) (Report, erro
 	// newest digests were deleted.
 	overdue := now.Add(-c.Grace - 3*c.Window)
 	for _, rg := range ranges {
-		err := c.Store.AuditRange(ctx, rg[0], rg[1], func(k string, e vsecure.Entry) (bool, error) {
+		err := c.Store.AuditRange(ctx, rg[0], rg[1], func(rec vsecure.AuditRecord) (bool, error) {
+			k, e := rec.Key, rec.Entry
 			r.Unsealed++
 			if e.Timestamp.Before(overdue) {
 				r.Findings = append(r.Findings, Finding{Kind: Unsealed, Entry: k, Window: e.Timestamp.Truncate(c.Window),
@@ -184,7 +185,8 @@ func (v *Verifier) checkEntries(ctx context.Context, r *Report, d vsecure.Digest
 	seen := make([]bool, len(d.Entries))
 	var order []int // sealed positions, in the log's order
 	var ids []string
-	err := v.cfg.Store.AuditRange(ctx, d.From, d.To, func(k string, e vsecure.Entry) (bool, error) {
+	err := v.cfg.Store.AuditRange(ctx, d.From, d.To, func(rec vsecure.AuditRecord) (bool, error) {
+		k, e := rec.Key, rec.Entry
 		r.Entries++
 		i, ok := sealed[k]
 		if !ok || seen[i] {

@@ -9,12 +9,12 @@ import (
 // use. Reading a window is an ordered range read (the time index, or the
 // id-ordered bucket), never a scan of the log; appends are not touched.
 type AuditDigests interface {
-	// AuditRange calls fn with every entry whose Timestamp is in
-	// [from, to), oldest first (by timestamp, ties by id), together with
-	// the key the store keeps it under, until fn returns false or an
-	// error. The key normally equals the entry's id; a difference means
-	// the record was tampered with.
-	AuditRange(ctx context.Context, from, to time.Time, fn func(key string, e Entry) (bool, error)) error
+	// AuditRange calls fn with every record whose entry's Timestamp is
+	// in [from, to), oldest first (by timestamp, ties by id), until fn
+	// returns false or an error. A record carries the key the store keeps
+	// the entry under (normally its id; a difference means the record was
+	// tampered with) and the entry's seal, if it has one.
+	AuditRange(ctx context.Context, from, to time.Time, fn func(r AuditRecord) (bool, error)) error
 	// OldestAudit returns the oldest entry (ENotFound if there is none).
 	OldestAudit(ctx context.Context) (Entry, error)
 

@@ -25,7 +25,7 @@ const (
 // AuditRange reads the byTime index oldest first between the window's
 // stamps, page by page. A sort key is "<stamp>#<id>", so BETWEEN
 // stamp(from) AND stamp(to) holds exactly the timestamps in [from, to).
-func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(key string, e vsecure.Entry) (bool, error)) error {
+func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vsecure.AuditRecord) (bool, error)) error {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.audit),
 		IndexName:                aws.String(schema.IndexAuditTime),
@@ -46,7 +46,7 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(key 
 			if err := decodeData(it, &e); err != nil {
 				return err
 			}
-			more, err := fn(getS(it, schema.AuditID), e)
+			more, err := fn(vsecure.AuditRecord{Key: getS(it, schema.AuditID), Entry: e})
 			if err != nil || !more {
 				return err
 			}

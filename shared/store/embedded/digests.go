@@ -23,7 +23,7 @@ const idSlack = time.Second
 
 // AuditRange calls fn with the entries whose Timestamp is in [from, to),
 // in key order.
-func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(key string, e vsecure.Entry) (bool, error)) error {
+func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vsecure.AuditRecord) (bool, error)) error {
 	return s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		k, v, err := seekTime(c, from.Add(-idSlack))
@@ -47,7 +47,7 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(key 
 			if e.Timestamp.Before(from) || !e.Timestamp.Before(to) {
 				continue
 			}
-			more, err := fn(string(k), e)
+			more, err := fn(vsecure.AuditRecord{Key: string(k), Entry: e})
 			if err != nil || !more {
 				return err
 			}

@@ -9,7 +9,8 @@ import (
 // rangeKeys returns the keys and ids AuditRange yields for [from, to).
 func (e *env) rangeKeys(from, to time.Time) (keys, ids []string) {
 	e.t.Helper()
-	err := e.s.AuditRange(e.ctx, from, to, func(k string, en vsecure.Entry) (bool, error) {
+	err := e.s.AuditRange(e.ctx, from, to, func(rec vsecure.AuditRecord) (bool, error) {
+		k, en := rec.Key, rec.Entry
 		keys = append(keys, k)
 		ids = append(ids, en.ID)
 		return true, nil
@@ -40,7 +41,8 @@ func testAuditRangeWindow(e *env) {
 func testAuditRangeStops(e *env) {
 	entries := e.auditSet()
 	var ids []string
-	err := e.s.AuditRange(e.ctx, base, entries[11].Timestamp, func(_ string, en vsecure.Entry) (bool, error) {
+	err := e.s.AuditRange(e.ctx, base, entries[11].Timestamp, func(rec vsecure.AuditRecord) (bool, error) {
+		en := rec.Entry
 		ids = append(ids, en.ID)
 		return len(ids) < 2, nil
 	})
