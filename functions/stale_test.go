@@ -116,13 +116,15 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 		read(t, production, lc, 200, "", "token read before anything changed")
 		return id, lc
 	}
-	setRoles := func(t *testing.T, roles ...vsecure.Role) {
+	// change edits key id in the store as an admin's call would, behind
+	// the cache's back.
+	change := func(t *testing.T, id string, edit func(*vsecure.Key)) {
 		t.Helper()
-		k, err := st.GetKey(ctx, sample.AgentKeyID)
+		k, err := st.GetKey(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k.Roles = roles
+		edit(&k)
 		k.Version++
 		e := vsecure.Entry{ID: rid(), Timestamp: time.Now().UTC().Truncate(time.Second), Operation: vsecure.AuditKeyUpdate,
 			Actor: "admin", Success: true, Metadata: map[string]string{"keyId": k.ID}}
@@ -130,6 +132,19 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	setRoles := func(t *testing.T, roles ...vsecure.Role) {
+		t.Helper()
+		change(t, sample.AgentKeyID, func(k *vsecure.Key) { k.Roles = roles })
+	}
+	expect := func(t *testing.T, fn, method, path, body string, lc map[string]any, want int, code, what string) {
+		t.Helper()
+		s, m := call(t, fn, method, path, body, lc)
+		e, _ := m["error"].(map[string]any)
+		if s != want || (code != "" && e["code"] != code) {
+			t.Fatalf("%s: %s status %d %v, want %d %s", what, fn, s, m, want, code)
+		}
+	}
+	newKey := `{"principal":"stale-cache","roles":["agent"]}`
 
 	t.Run("approval_revoked", func(t *testing.T) {
 		id, tok := token(t)
@@ -150,6 +165,25 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 		read(t, staging, agent, 200, "", "agent read after the role came back")
 	})
 
+	// The other endpoints re-read the caller's key: a context cached
+	// before a demotion manages nothing the stored roles do not allow.
+	t.Run("admin_demoted", func(t *testing.T) {
+		expect(t, "keys-create", "POST", "/v1/security/keys", newKey, admin, 201, "", "key creation before the demotion")
+		change(t, sample.AdminKeyID, func(k *vsecure.Key) { k.Roles = []vsecure.Role{vsecure.RoleAgent} })
+		expect(t, "keys-create", "POST", "/v1/security/keys", newKey, admin, 403, "forbidden", "key creation with the context cached before admin → agent")
+		expect(t, "audit-list", "GET", "/v1/security/mcp/audit", "", admin, 403, "forbidden", "audit read with the context cached before admin → agent")
+		change(t, sample.AdminKeyID, func(k *vsecure.Key) { k.Roles = []vsecure.Role{vsecure.RoleAdmin} })
+		expect(t, "keys-create", "POST", "/v1/security/keys", newKey, admin, 201, "", "key creation after the role came back")
+	})
+
+	// A request alice will try to decide once her key is revoked.
+	s, m := call(t, "approvals-request", "POST", "/v1/security/mcp/approve",
+		`{"resource":"`+sample.ProductionSecret+`","operation":"read","reason":"to be decided by a revoked key","ttl":600}`, agent)
+	pending, _ := m["approvalId"].(string)
+	if s != 201 || pending == "" {
+		t.Fatalf("request approval: %d %v", s, m)
+	}
+
 	t.Run("key_revoked", func(t *testing.T) {
 		if s, m := call(t, "keys-delete", "DELETE", "/v1/security/keys/"+sample.AgentKeyID, "", admin); s != 200 {
 			t.Fatalf("revoke the agent's key: %d %v", s, m)
@@ -158,6 +192,34 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 		read(t, staging, agent, 401, "unauthenticated", "key read with the context cached before its revocation")
 		if _, ok := authorize(t, sample.AgentKey); ok {
 			t.Error("a cache miss authorized the revoked key")
+		}
+	})
+
+	t.Run("approver_and_admin_revoked", func(t *testing.T) {
+		if s, m := call(t, "keys-delete", "DELETE", "/v1/security/keys/"+sample.ApproverKeyID, "", admin); s != 200 {
+			t.Fatalf("revoke alice's key: %d %v", s, m)
+		}
+		expect(t, "approvals-respond", "POST", "/v1/security/mcp/approvals/"+pending+"/respond", `{"action":"approve"}`, alice,
+			401, "unauthenticated", "a decision with the context cached before the approver's revocation")
+		expect(t, "approvals-get", "GET", "/v1/security/mcp/approvals/"+pending, "", admin, 200, "", "the approval after the refused decision")
+		if _, m := call(t, "approvals-get", "GET", "/v1/security/mcp/approvals/"+pending, "", admin); m["status"] != "pending" {
+			t.Errorf("the revoked approver's decision took effect: %v", m)
+		}
+		change(t, sample.AdminKeyID, func(k *vsecure.Key) { now := time.Now().UTC(); k.RevokedAt = &now })
+		expect(t, "keys-create", "POST", "/v1/security/keys", newKey, admin, 401, "unauthenticated", "key creation with the context cached before the admin's revocation")
+		refused := fmt.Sprintf("stale-%d", n)
+		expect(t, "audit-list", "GET", "/v1/security/mcp/audit", "", admin, 401, "unauthenticated", "audit read with the context cached before the admin's revocation")
+		// Refused like any other failed authentication: audited.
+		es, _, err := st.QueryAudit(ctx, vsecure.AuditFilter{Operation: vsecure.AuditAuthenticate}, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audited bool
+		for _, e := range es {
+			audited = audited || (!e.Success && e.Error == string(vsecure.EUnauthenticated) && e.Metadata["requestId"] == refused)
+		}
+		if !audited {
+			t.Errorf("the refused key creation (request %s) was not audited as a failed authentication", refused)
 		}
 	})
 

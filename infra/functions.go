@@ -83,6 +83,13 @@ const (
 // store methods (httpapi.Idempotent lists those functions).
 var idempotent = []string{"ReserveIdempotency", "CompleteIdempotency", "ReleaseIdempotency"}
 
+// liveKey is what a function behind the authorizer cache adds to its
+// store methods: it re-reads the caller's key, because the cached answer
+// may predate a revocation or a role change (lambdafn.AuthorizerContext).
+// Functions that judge the key within their own read (httpapi.JudgesKey:
+// resources-get, resources-put) go without.
+var liveKey = []string{"GetKey"}
+
 func with(methods ...[]string) []string { return slices.Concat(methods...) }
 
 // functionSpecs is keyed by function name (functions/<name>, build/<name>).
@@ -94,38 +101,38 @@ var functionSpecs = map[string]functionSpec{
 	// only store call is the audit entry of a refused unclean path.
 	httpapi.FallbackFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"AppendAudit"}},
 
-	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"ListPolicies", "AppendAudit"}},
-	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"PutPolicy", "AppendAudit"}},
+	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"ListPolicies", "AppendAudit"}, liveKey)},
+	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"PutPolicy", "AppendAudit"}, liveKey)},
 	"resources-get": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
 		Store: []string{"LoadAccess", "RecordRead", "AppendAudit"}, Sealer: sealOpen},
 	"resources-put": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
 		Store: with([]string{"LoadAccess", "PutSecret", "AppendAudit"}, idempotent), Sealer: sealSeal},
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
-		Store: []string{"ListPolicies", "ListSecrets", "AppendAudit"}, Cursor: true},
+		Store: with([]string{"ListPolicies", "ListSecrets", "AppendAudit"}, liveKey), Cursor: true},
 
 	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent), Workflow: []string{"StartExecution"}},
+		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"StartExecution"}},
 	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
-		Store: []string{"ListApprovals", "AppendAudit"}, Cursor: true},
+		Store: with([]string{"ListApprovals", "AppendAudit"}, liveKey), Cursor: true},
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"GetApproval", "AppendAudit"}},
+		Store: with([]string{"GetApproval", "AppendAudit"}, liveKey)},
 	"approvals-respond": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent), Workflow: []string{"SendTaskSuccess"},
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"SendTaskSuccess"},
 		Slack: true}, // rewrites the approval's Slack message with the outcome
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"StopExecution"},
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, liveKey), Workflow: []string{"StopExecution"},
 		Slack: true}, // rewrites the approval's Slack message with the outcome
 
 	// audit-list Queries the audit table and appends the entry recording
 	// the audit read itself (the gate audits every call, fail-closed).
 	"audit-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
-		Store: []string{"QueryAudit", "AppendAudit"}, Cursor: true},
+		Store: with([]string{"QueryAudit", "AppendAudit"}, liveKey), Cursor: true},
 
 	// audit-verify reads windows and digests from the time index and checks
 	// signatures against the digest key's public key (kms:GetPublicKey
 	// only: it can check digests, never make one).
 	"audit-verify": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: re-hashes every entry of the range (~150k entries/s per vCPU measured); API Gateway's integration limit is 30 s, so long ranges are verified in slices with --from/--to",
-		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, Digest: digestVerify},
+		Store: with([]string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, liveKey), Digest: digestVerify},
 
 	// The scheduled digest step: finds where the chain ends (DigestBefore,
 	// or OldestAudit on the first run), reads each closed window from the
@@ -135,20 +142,20 @@ var functionSpecs = map[string]functionSpec{
 	digestFunction: {MemoryMB: 512, TimeoutSeconds: 300, Why: "512 MB / 300 s: a run catching up seals up to a day of windows (288 digests of up to 3000 entries each); the schedule is every 5 minutes, so a run ends before the next starts",
 		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest"}, Digest: digestSign},
 
-	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent)},
+	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent, liveKey)},
 	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
-		Store: []string{"ListKeys", "AppendAudit"}, Cursor: true},
-	"keys-delete": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
+		Store: with([]string{"ListKeys", "AppendAudit"}, liveKey), Cursor: true},
+	"keys-delete": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"GetKey", "UpdateKey", "AppendAudit"}, liveKey)},
 	// keys-rotate reads the old key, then creates the new one and cuts
 	// the old key's life short in one write with the audit entry.
 	"keys-rotate": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"GetKey", "RotateKey", "AppendAudit"}, idempotent)},
+		Store: with([]string{"GetKey", "RotateKey", "AppendAudit"}, idempotent, liveKey)},
 
-	"keys-update": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"GetKey", "UpdateKey", "AppendAudit"}},
+	"keys-update": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"GetKey", "UpdateKey", "AppendAudit"}, liveKey)},
 
-	// whoami answers from the authorizer's identity alone; the only store
-	// call is the audit entry recording the question.
-	"whoami": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: []string{"AppendAudit"}},
+	// whoami answers from the authorizer's identity, checked against the
+	// stored key (liveKey), and audits the question.
+	"whoami": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"AppendAudit"}, liveKey)},
 
 	// The Slack interaction webhook: Slack retries after 3 s, so it must
 	// answer within that. It verifies the signature and remembers it
@@ -169,8 +176,8 @@ var functionSpecs = map[string]functionSpec{
 	// audit log. No tool decides or revokes, so no UpdateApproval.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
-		Store: []string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
-			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"},
+		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
+			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
 
 	// The workflow tasks read and conditionally update one approval (the

@@ -308,7 +308,7 @@ var wantPolicies = func() map[string][]string {
 		"fallback":            {logs, xray, audit},
 		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:UpdateItem on table:vsecure"},
 		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
-		"resources-configure": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit"},
+		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem,dynamodb:UpdateItem on table:vsecure", "Allow kms:Decrypt on key" + context},
 		"resources-put":       {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":        {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
@@ -340,6 +340,11 @@ var wantPolicies = func() map[string][]string {
 			"Allow kms:GetPublicKey on signing-key"},
 		"audit-digest": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
 			"Allow kms:Sign on signing-key"},
+	}
+	// The functions that had no other read of the state table now read the
+	// caller's key (GetItem; lambdafn.AuthorizerContext).
+	for _, fn := range []string{"resources-list", "secrets-list", "approvals-list", "audit-list", "audit-verify", "keys-list", "whoami"} {
+		m[fn] = append(m[fn], "Allow dynamodb:GetItem on table:vsecure")
 	}
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
@@ -679,6 +684,25 @@ func TestEveryRouteFunctionHasASpec(t *testing.T) {
 		}
 		if _, err := dynamoStatements(spec.Store); err != nil {
 			t.Errorf("%s: %v", r.Function, err)
+		}
+	}
+}
+
+// TestKeyedFunctionsMayReadTheCallersKey: every function behind the
+// authorizer re-reads the caller's key (lambdafn.AuthorizerContext)
+// unless it judges the key in its own read (httpapi.JudgesKey); the grant
+// follows that one fact.
+func TestKeyedFunctionsMayReadTheCallersKey(t *testing.T) {
+	for _, r := range httpapi.Routes() {
+		if r.Auth != httpapi.AuthKey {
+			continue
+		}
+		has := slices.Contains(functionSpecs[r.Function].Store, "GetKey")
+		if !httpapi.JudgesKey(r.Function) && !has {
+			t.Errorf("%s re-reads the caller's key but its spec lacks GetKey", r.Function)
+		}
+		if httpapi.JudgesKey(r.Function) && has {
+			t.Errorf("%s judges the key in its own read; its spec should not add GetKey", r.Function)
 		}
 	}
 }

@@ -85,6 +85,47 @@ func (g *Gate) boundKeyActive(ctx context.Context, a vsecure.Approval, now time.
 	return nil
 }
 
+// judgeKey judges p's key k as read from the store now (p may come from
+// a cached authorizer answer that predates a revocation or a role
+// change): the key must exist, belong to p and be active. It returns the
+// key holder as the key makes it now: p's id with the stored roles and
+// no scope.
+func judgeKey(p vsecure.Principal, k *vsecure.Key, now time.Time) (vsecure.Principal, error) {
+	if p.KeyID == "" || k == nil || k.Principal != p.ID || !k.Active(now) {
+		return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the API key behind this credential is revoked or has expired")
+	}
+	return vsecure.Principal{ID: p.ID, Roles: k.Roles, KeyID: p.KeyID}, nil
+}
+
+// LivePrincipal re-reads p's key (one strongly consistent read) and
+// returns p as that key makes it now (judgeKey). Endpoints behind a
+// cached authorizer answer call it before acting on p; the secret read
+// and write judge the key within their own read instead. A store failure
+// refuses: an unchecked principal is not let through.
+func (g *Gate) LivePrincipal(ctx context.Context, p vsecure.Principal) (vsecure.Principal, error) {
+	if p.KeyID == "" {
+		return judgeKey(p, nil, g.clock())
+	}
+	k, err := g.store.GetKey(ctx, p.KeyID)
+	if vsecure.IsCode(err, vsecure.ENotFound) {
+		return judgeKey(p, nil, g.clock())
+	}
+	if err != nil {
+		return vsecure.Principal{}, vsecure.Wrap(vsecure.EUnavailable, err, "the API key could not be checked; try again")
+	}
+	holder, err := judgeKey(p, &k, g.clock())
+	if err != nil {
+		return vsecure.Principal{}, err
+	}
+	if p.Scope != nil {
+		// A token keeps its scope and holds no roles; its approval is
+		// judged by the one operation it can perform (ReadSecret,
+		// WriteSecret).
+		return p, nil
+	}
+	return holder, nil
+}
+
 // markUsed records the key's last use at most once per
 // vsecure.KeyUseInterval, judged from the LastUsedAt the lookup just read,
 // so the write rides on a read every request makes anyway and most

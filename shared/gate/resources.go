@@ -115,11 +115,10 @@ func accessQuery(c Call, u vsecure.URI, op vsecure.Operation, version int) vsecu
 // approval must still be approved.
 func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecure.AccessView, now time.Time) (string, error) {
 	p := c.Principal
-	k := view.Key
-	if p.KeyID == "" || k == nil || k.Principal != p.ID || !k.Active(now) {
-		return "", vsecure.Errorf(vsecure.EUnauthenticated, "the API key behind this credential is revoked or has expired")
+	live, err := judgeKey(p, view.Key, now)
+	if err != nil {
+		return "", err
 	}
-	live := vsecure.Principal{ID: p.ID, Roles: k.Roles}
 	if s := p.Scope; s != nil {
 		if s.Resource != u.String() || s.Operation != op {
 			return "", vsecure.Errorf(vsecure.EForbidden, "this access token is limited to %s on %s", s.Operation, s.Resource)
@@ -238,7 +237,13 @@ func (g *Gate) GetPattern(ctx context.Context, c Call, u vsecure.URI) (ResourceV
 	if c.Principal.Scope != nil {
 		return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
 	}
-	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead})
+	// The caller's key rides in the same read, so the policy is shown to
+	// the key as stored now, not as a cached authorizer answer remembers it.
+	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, KeyID: c.Principal.KeyID})
+	if err != nil {
+		return ResourceView{}, g.fail(ctx, e, err)
+	}
+	live, err := judgeKey(c.Principal, view.Key, g.clock())
 	if err != nil {
 		return ResourceView{}, g.fail(ctx, e, err)
 	}
@@ -247,7 +252,7 @@ func (g *Gate) GetPattern(ctx context.Context, c Call, u vsecure.URI) (ResourceV
 			if err := g.appendOK(ctx, e); err != nil {
 				return ResourceView{}, err
 			}
-			return viewPolicy(p, c.Principal.Has(vsecure.RoleAdmin)), nil
+			return viewPolicy(p, live.Has(vsecure.RoleAdmin)), nil
 		}
 	}
 	return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no resource is configured at %s", u))

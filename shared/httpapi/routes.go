@@ -62,6 +62,15 @@ func Idempotent(function string) (ok bool, oneTime []string) {
 // locally it runs before and without authentication.
 const FallbackFunction = "fallback"
 
+// JudgesKey reports whether every route of a function judges the caller's
+// key as stored now within a read it makes anyway (the secret read and
+// write, and the policy read beside it: gate.authorize, gate.GetPattern).
+// Behind a cached authorizer answer the other functions re-read the key
+// first (lambdafn.AuthorizerContext); these need not pay that round trip.
+func JudgesKey(function string) bool {
+	return function == "resources-get" || function == "resources-put"
+}
+
 // Routes returns the route table.
 func Routes() []Route {
 	return []Route{

@@ -79,7 +79,7 @@ func TestCursorKeyFromSecretsManager(t *testing.T) {
 	const value = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZab"
 	fake := newSecretsFake(t, value)
 	fake.set(true)
-	st := &fakeStore{keys: map[string]vsecure.Key{}}
+	st := &fakeStore{keys: map[string]vsecure.Key{"h": {ID: "key_1", Principal: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}}}}
 	sealer, err := local.Load(strings.Repeat("A", 43)+"=", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestCursorKeyFromSecretsManager(t *testing.T) {
 		t.Fatalf("%d Secrets Manager calls at init, want none", n)
 	}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "l-1"})
-	auditor := EncodePrincipal(vsecure.Principal{ID: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}})
+	auditor := EncodePrincipal(vsecure.Principal{ID: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}, KeyID: "key_1"})
 	call := func() int {
 		resp, err := e.Handle(ctx, endpointEvent("GET", "/v1/security/mcp/audit", auditor))
 		if err != nil {

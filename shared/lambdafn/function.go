@@ -116,7 +116,14 @@ type Endpoint struct {
 
 // Endpoint returns the proxy handler for function.
 func (f *Function) Endpoint(function string) (*Endpoint, error) {
-	h, err := f.API.FunctionHandler(function)
+	// A copy of the API per endpoint, so that each judges the cached
+	// identity as its own function needs (AuthorizerContext.JudgesKey).
+	api := *f.API
+	if ac, ok := api.Auth.(AuthorizerContext); ok {
+		ac.JudgesKey = httpapi.JudgesKey(function)
+		api.Auth = ac
+	}
+	h, err := api.FunctionHandler(function)
 	if err != nil {
 		return nil, err
 	}

@@ -120,25 +120,42 @@ func DecodePrincipal(m map[string]any) (vsecure.Principal, error) {
 
 // AuthorizerContext is the endpoint Lambdas' httpapi.Authenticator: the
 // authorizer Lambda already resolved the credential with gate.Authenticate
-// (the same code the local middleware runs), so the endpoint only reads the
+// (the same code the local middleware runs), so the endpoint reads the
 // identity it left in the request context. A request without that context
 // (a misconfigured route, a direct invoke) is refused and audited.
-type AuthorizerContext struct{ Gate *gate.Gate }
+//
+// API Gateway may hand over an answer cached for up to authCacheSeconds,
+// from before the key was revoked or its roles changed. Unless the
+// function judges the stored key itself (JudgesKey), the key is re-read
+// and the caller acts as it is stored now: revoked or expired is 401,
+// roles are the stored ones (docs/authorizer-cache.md).
+type AuthorizerContext struct {
+	Gate *gate.Gate
+	// JudgesKey is httpapi.JudgesKey of the function served: its handlers
+	// judge the stored key within their own read, so it is not re-read here.
+	JudgesKey bool
+}
 
 // Authenticate implements httpapi.Authenticator.
 func (a AuthorizerContext) Authenticate(r *http.Request, c gate.Call) (vsecure.Principal, error) {
 	ctx := r.Context()
-	refuse := func(why string) (vsecure.Principal, error) {
-		return vsecure.Principal{}, a.Gate.RecordRefusal(ctx, c, vsecure.AuditAuthenticate, "",
-			vsecure.Errorf(vsecure.EUnauthenticated, "%s", why))
+	refuse := func(err error) (vsecure.Principal, error) {
+		return vsecure.Principal{}, a.Gate.RecordRefusal(ctx, c, vsecure.AuditAuthenticate, "", err)
 	}
 	rc, ok := core.GetAPIGatewayV2ContextFromContext(ctx)
 	if !ok || rc.Authorizer == nil || len(rc.Authorizer.Lambda) == 0 {
-		return refuse("the request carries no authorizer identity")
+		return refuse(vsecure.Errorf(vsecure.EUnauthenticated, "the request carries no authorizer identity"))
 	}
 	p, err := DecodePrincipal(rc.Authorizer.Lambda)
 	if err != nil {
-		return refuse("the authorizer identity is malformed")
+		return refuse(vsecure.Errorf(vsecure.EUnauthenticated, "the authorizer identity is malformed"))
 	}
-	return p, nil
+	if a.JudgesKey {
+		return p, nil
+	}
+	live, err := a.Gate.LivePrincipal(ctx, p)
+	if err != nil {
+		return refuse(err)
+	}
+	return live, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -27,6 +29,25 @@ type fakeStore struct {
 	keys  map[string]vsecure.Key
 	audit []vsecure.Entry
 	down  bool
+	// keyReadFails makes GetKey fail as a throttled or unreachable
+	// DynamoDB would; keyReads counts GetKey calls.
+	keyReadFails bool
+	keyReads     int
+}
+
+func (s *fakeStore) GetKey(_ context.Context, id string) (vsecure.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyReads++
+	if s.keyReadFails {
+		return vsecure.Key{}, errors.New("dynamodb: GetItem: operation error: request timeout")
+	}
+	for _, k := range s.keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return vsecure.Key{}, vsecure.Errorf(vsecure.ENotFound, "no key %s", id)
 }
 
 // MarkKeyUsed records nothing: last-used bookkeeping is best effort and
@@ -70,6 +91,7 @@ func newTestFunction(t *testing.T, logs *bytes.Buffer) (*Function, *fakeStore) {
 	t.Helper()
 	st := &fakeStore{keys: map[string]vsecure.Key{
 		gate.HashCredential(testKey): {ID: "key_1", Principal: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor, vsecure.RoleAgent}},
+		"hash-agent":                 {ID: "key_2", Principal: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}},
 	}}
 	sealer, err := local.Load(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), t.TempDir())
 	if err != nil {
@@ -207,7 +229,7 @@ func TestEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "lambda-req-9"})
-	auditor := EncodePrincipal(vsecure.Principal{ID: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}})
+	auditor := EncodePrincipal(vsecure.Principal{ID: "auditor-1", Roles: []vsecure.Role{vsecure.RoleAuditor}, KeyID: "key_1"})
 	for name, tc := range map[string]struct {
 		authz  map[string]any
 		status int
@@ -216,7 +238,7 @@ func TestEndpoint(t *testing.T) {
 		"authorizer_identity":       {auditor, 200, ""},
 		"no_authorizer_context":     {nil, 401, "unauthenticated"},
 		"malformed_context":         {map[string]any{"roles": "admin"}, 401, "unauthenticated"},
-		"identity_lacks_audit_role": {EncodePrincipal(vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}}), 403, "forbidden"},
+		"identity_lacks_audit_role": {EncodePrincipal(vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_2"}), 403, "forbidden"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp, err := e.Handle(ctx, endpointEvent("GET", "/v1/security/mcp/audit", tc.authz))
@@ -257,6 +279,109 @@ func TestEndpoint(t *testing.T) {
 	}
 	if line["awsRequestId"] != "lambda-req-9" || line["requestId"] != "apigw-req-2" {
 		t.Errorf("log line %v lacks awsRequestId/requestId", line)
+	}
+}
+
+// TestEndpointJudgesStoredKey hands the endpoint an authorizer context as
+// API Gateway's cache would, captured before the key changed: the
+// endpoint re-reads the key and acts as it is stored now.
+func TestEndpointJudgesStoredKey(t *testing.T) {
+	f, st := newTestFunction(t, &bytes.Buffer{})
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	st.keys = map[string]vsecure.Key{
+		"h1": {ID: "key_demoted", Principal: "ann", Roles: []vsecure.Role{vsecure.RoleAgent}},
+		"h2": {ID: "key_promoted", Principal: "ben", Roles: []vsecure.Role{vsecure.RoleAuditor}},
+		"h3": {ID: "key_revoked", Principal: "cat", Roles: []vsecure.Role{vsecure.RoleAuditor}, RevokedAt: &past},
+		"h4": {ID: "key_expired", Principal: "dan", Roles: []vsecure.Role{vsecure.RoleAuditor}, ExpiresAt: &past},
+		"h5": {ID: "key_fresh", Principal: "eve", Roles: []vsecure.Role{vsecure.RoleAuditor}, ExpiresAt: &future},
+	}
+	e, err := f.Endpoint("audit-list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(id, keyID string, roles ...vsecure.Role) map[string]any {
+		return EncodePrincipal(vsecure.Principal{ID: id, Roles: roles, KeyID: keyID})
+	}
+	token := func(id, keyID string) map[string]any {
+		return EncodePrincipal(vsecure.Principal{ID: id, KeyID: keyID, Scope: &vsecure.Scope{
+			ApprovalID: "appr_1", Resource: "vsecure://secrets/p/DB", Operation: vsecure.OpRead, ExpiresAt: future,
+		}})
+	}
+	auditor := vsecure.RoleAuditor
+	n := 0
+	for name, tc := range map[string]struct {
+		authz        map[string]any
+		keyReadFails bool
+		status       int
+		code         string
+	}{
+		"key_as_cached":          {key("eve", "key_fresh", auditor), false, 200, ""},
+		"demoted_after_caching":  {key("ann", "key_demoted", auditor), false, 403, "forbidden"},
+		"promoted_after_caching": {key("ben", "key_promoted", vsecure.RoleAgent), false, 200, ""},
+		"revoked_after_caching":  {key("cat", "key_revoked", auditor), false, 401, "unauthenticated"},
+		"expired_after_caching":  {key("dan", "key_expired", auditor), false, 401, "unauthenticated"},
+		"key_gone":               {key("eve", "key_unknown", auditor), false, 401, "unauthenticated"},
+		"key_of_another":         {key("mallory", "key_fresh", auditor), false, 401, "unauthenticated"},
+		"no_key_id":              {key("eve", "", auditor), false, 401, "unauthenticated"},
+		"key_read_fails":         {key("eve", "key_fresh", auditor), true, 503, "unavailable"},
+		"token_of_live_key":      {token("eve", "key_fresh"), false, 403, "forbidden"},
+		"token_of_revoked_key":   {token("cat", "key_revoked"), false, 401, "unauthenticated"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st.mu.Lock()
+			st.keyReadFails, st.keyReads, st.audit = tc.keyReadFails, 0, nil
+			st.mu.Unlock()
+			ev := endpointEvent("GET", "/v1/security/mcp/audit", tc.authz)
+			// Anonymous refusals are aggregated per source and reason; a
+			// source per case makes each one's first entry.
+			n++
+			ev.RequestContext.HTTP.SourceIP = fmt.Sprintf("192.0.2.%d", n)
+			resp, err := e.Handle(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env struct{ Error struct{ Code string } }
+			_ = json.Unmarshal([]byte(resp.Body), &env)
+			if resp.StatusCode != tc.status || env.Error.Code != tc.code {
+				t.Fatalf("status %d %s, want %d %q", resp.StatusCode, resp.Body, tc.status, tc.code)
+			}
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if want := 1; tc.authz[ctxKeyID] != nil && st.keyReads != want {
+				t.Errorf("%d key reads, want %d", st.keyReads, want)
+			}
+			if tc.status == 401 || tc.status == 503 {
+				var audited bool
+				for _, en := range st.audit {
+					audited = audited || (en.Operation == vsecure.AuditAuthenticate && !en.Success && en.Error == tc.code)
+				}
+				if !audited {
+					t.Errorf("the refusal was not audited: %+v", st.audit)
+				}
+			}
+		})
+	}
+}
+
+// TestEndpointSecretPathReadsNoKey: resources-get and resources-put judge
+// the stored key within their own read (httpapi.JudgesKey), so their
+// authenticator makes no extra round trip; a failing GetKey would show.
+func TestEndpointSecretPathReadsNoKey(t *testing.T) {
+	f, st := newTestFunction(t, &bytes.Buffer{})
+	st.keyReadFails = true
+	e, err := f.Endpoint("resources-get")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := endpointEvent("GET", "/v1/security/mcp/resources/vsecure%3A%2F%2Fsecrets%2Fp%2FDB",
+		EncodePrincipal(vsecure.Principal{ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_2"}))
+	ev.RawQueryString = "version=x"
+	resp, err := e.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || st.keyReads != 0 {
+		t.Fatalf("status %d %s after %d key reads, want 400 (bad version) after none", resp.StatusCode, resp.Body, st.keyReads)
 	}
 }
 
