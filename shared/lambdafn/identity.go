@@ -128,7 +128,7 @@ func DecodePrincipal(m map[string]any) (vsecure.Principal, error) {
 // from before the key was revoked or its roles changed. Unless the
 // function judges the stored key itself (JudgesKey), the key is re-read
 // and the caller acts as it is stored now: revoked or expired is 401,
-// roles are the stored ones (docs/authorizer-cache.md).
+// roles are the stored ones (docs/SECURITY.md, "What the authorizer cache can delay").
 type AuthorizerContext struct {
 	Gate *gate.Gate
 	// JudgesKey is httpapi.JudgesKey of the function served: its handlers
