@@ -31,6 +31,10 @@ import (
 type Config struct {
 	Addr      string // VSECURE_ADDR, default 127.0.0.1:8080
 	DataDir   string // VSECURE_DATA_DIR, default ./.vsecure
+	// KeysDir (VSECURE_KEYS_DIR, default <DataDir>-keys) holds the audit
+	// signing and MAC keys, away from the data they protect: whoever can
+	// write the data directory must not also hold the keys to re-seal it.
+	KeysDir string
 	AdminKey  string // VSECURE_ADMIN_KEY; generated and printed when empty on first start
 	PublicURL string // VSECURE_PUBLIC_URL; default http://<addr>
 	MasterKey string // VSECURE_MASTER_KEY (base64 of 32 bytes); default a 0600 file in DataDir
@@ -90,10 +94,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	if cfg.KeysDir == "" {
+		cfg.KeysDir = filepath.Clean(cfg.DataDir) + "-keys"
+	}
+	if err := moveSigningKey(cfg.DataDir, cfg.KeysDir, cfg.Logger); err != nil {
+		return nil, err
+	}
+	macKeys, err := local.LoadMACKeys(cfg.KeysDir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{}
 	store := cfg.Store
 	if store == nil {
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "vsecure.db"))
+		host, _ := os.Hostname()
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "vsecure.db"), embedded.WithSeal(macKeys, "vsecure dev "+host))
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -123,9 +138,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	// Audit digests are signed with an Ed25519 key kept beside the master
-	// key (0600), whichever store is in use.
-	signer, err := local.LoadSigner(cfg.DataDir)
+	// Audit digests are signed with an Ed25519 key in the keys directory
+	// (0600), whichever store is in use.
+	signer, err := local.LoadSigner(cfg.KeysDir)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -327,4 +342,24 @@ func (s *Server) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// moveSigningKey moves an audit signing key left in the data directory by
+// an older version into the keys directory.
+func moveSigningKey(dataDir, keysDir string, log *slog.Logger) error {
+	from, to := filepath.Join(dataDir, local.SigningKeyFile), filepath.Join(keysDir, local.SigningKeyFile)
+	if _, err := os.Stat(from); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(to); err == nil {
+		return fmt.Errorf("audit signing keys in both %s and %s: remove the one not in use", from, to)
+	}
+	if err := os.MkdirAll(keysDir, 0o700); err != nil {
+		return fmt.Errorf("keys dir: %w", err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("move audit signing key to the keys dir: %w", err)
+	}
+	log.Info("moved the audit signing key out of the data directory", "from", from, "to", to)
+	return nil
 }

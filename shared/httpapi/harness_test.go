@@ -105,7 +105,12 @@ const adminKey = "vsk_test-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := embedded.Open(filepath.Join(dir, "vsecure.db"))
+	// Sealed like every production wiring, so the benchmarks count the MACs.
+	mk, err := local.LoadMACKeys(dir + "-keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "vsecure.db"), embedded.WithSeal(mk, "httpapi test"))
 	if err != nil {
 		t.Fatal(err)
 	}

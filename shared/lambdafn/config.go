@@ -45,6 +45,13 @@ type Config struct {
 	// signs with it, audit-verify fetches its public key. Sealer and
 	// verifier must name it identically: a digest records the key id.
 	AuditSigningKey string
+	// AuditMACKeyID (VSECURE_AUDIT_MAC_KEY_ID) is the KMS symmetric key
+	// the store's audit MAC keys are generated under (GenerateDataKey
+	// only; see package auditlog). Required where the store is used: an
+	// unsealed entry would be one nobody can tell from a forgery.
+	AuditMACKeyID string
+	// FunctionName (AWS_LAMBDA_FUNCTION_NAME) names the writer of an epoch.
+	FunctionName string
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -84,6 +91,8 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		SecretAccessKey:  req("AWS_SECRET_ACCESS_KEY"),
 		KMSKeyID:         strings.TrimSpace(getenv("VSECURE_KMS_KEY_ARN")),
 		AuditSigningKey:  strings.TrimSpace(getenv("VSECURE_AUDIT_SIGNING_KEY_ARN")),
+		AuditMACKeyID:    req("VSECURE_AUDIT_MAC_KEY_ID"),
+		FunctionName:     getenv("AWS_LAMBDA_FUNCTION_NAME"),
 		SessionToken:     getenv("AWS_SESSION_TOKEN"),
 		LogLevel:         getenv("AWS_LAMBDA_LOG_LEVEL"),
 		DynamoDBEndpoint: getenv("AWS_ENDPOINT_URL_DYNAMODB"),

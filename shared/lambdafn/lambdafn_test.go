@@ -394,7 +394,7 @@ func TestEndpointForUnknownFunction(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	full := map[string]string{
-		"VSECURE_TABLE": "t", "VSECURE_AUDIT_TABLE": "a", "VSECURE_KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/k",
+		"VSECURE_TABLE": "t", "VSECURE_AUDIT_TABLE": "a", "VSECURE_AUDIT_MAC_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/m", "VSECURE_KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/k",
 		"VSECURE_CURSOR_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"VSECURE_PUBLIC_URL": "https://api.example.com", "AWS_REGION": "eu-west-1",
 		"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s",
@@ -407,7 +407,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if c.KMSKeyID != full["VSECURE_KMS_KEY_ARN"] {
 		t.Errorf("KMS key %q, want VSECURE_KMS_KEY_ARN", c.KMSKeyID)
 	}
-	for _, name := range []string{"VSECURE_TABLE", "VSECURE_AUDIT_TABLE", "VSECURE_PUBLIC_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"} {
+	for _, name := range []string{"VSECURE_TABLE", "VSECURE_AUDIT_TABLE", "VSECURE_AUDIT_MAC_KEY_ID", "VSECURE_PUBLIC_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"} {
 		m := map[string]string{}
 		for k, v := range full {
 			if k != name {

@@ -106,7 +106,22 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 		}
 	})
-	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable)
+	kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
+		o.RetryMaxAttempts = 3
+		if cfg.KMSEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
+		}
+	})
+	var opts []dynamo.Option
+	if cfg.AuditMACKeyID != "" {
+		mk, err := kms.NewMACKeys(kc, cfg.AuditMACKeyID)
+		if err != nil {
+			return nil, err
+		}
+		// One chain: a container serves one request at a time.
+		opts = append(opts, dynamo.WithSeal(mk, cfg.FunctionName, 1))
+	}
+	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +149,6 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 	}
 	var sealer vsecure.Sealer = noSealer{}
 	if cfg.KMSKeyID != "" || cfg.AuditSigningKey != "" {
-		kc := awskms.NewFromConfig(ac, func(o *awskms.Options) {
-			o.RetryMaxAttempts = 3
-			if cfg.KMSEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
-			}
-		})
 		if cfg.KMSKeyID != "" {
 			// Warm containers reuse unwrapped data keys for five minutes: KMS
 			// Decrypt is a third of an audited read's cost (docs/cost.md).

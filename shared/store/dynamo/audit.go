@@ -2,7 +2,7 @@ package dynamo
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +20,8 @@ const auditAll = "ALL"
 // auditItem is e with the attributes of every audit index: time, actor,
 // exact resource, the pattern one level up and the kind pattern, so each
 // AuditFilter.Resource form is one index partition (see README.md).
-func auditItem(e vsecure.Entry) (item, error) {
+// It returns the entry's JSON too, which the seal's MAC covers.
+func auditItem(e vsecure.Entry) (item, []byte, error) {
 	it := item{
 		schema.AuditID:     str(e.ID),
 		schema.AuditTimePK: str(auditAll),
@@ -38,7 +39,12 @@ func auditItem(e vsecure.Entry) (item, error) {
 			it[schema.AuditKind] = str(vsecure.URI{Kind: u.Kind, Wildcard: true}.String())
 		}
 	}
-	return withData(it, e)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, nil, vsecure.Wrap(vsecure.EInternal, err, "encode item")
+	}
+	it["data"] = str(string(b))
+	return it, b, nil
 }
 
 // parentPattern is the pattern of u's first segment ("vsecure://secrets/
@@ -55,31 +61,7 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 	if e.ID == "" {
 		return vsecure.Errorf(vsecure.EInvalid, "audit entry has no id")
 	}
-	it, err := auditItem(e)
-	if err != nil {
-		return err
-	}
-	in := &dynamodb.PutItemInput{
-		TableName:                aws.String(s.audit),
-		Item:                     it,
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.AuditID},
-	}
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
-	out, err := s.db.PutItem(ctx, in)
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+e.ID+" already exists")
-	}
-	if err != nil {
-		return storeError(err, "AppendAudit")
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity("AppendAudit", []types.ConsumedCapacity{*out.ConsumedCapacity})
-	}
-	return nil
+	return s.sealed(ctx, e, func(it item) error { return s.putAudit(ctx, "AppendAudit", it) })
 }
 
 // QueryAudit is one Query, newest first, on the index that serves f best:

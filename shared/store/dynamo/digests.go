@@ -46,7 +46,7 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vs
 			if err := decodeData(it, &e); err != nil {
 				return err
 			}
-			more, err := fn(vsecure.AuditRecord{Key: getS(it, schema.AuditID), Entry: e})
+			more, err := fn(vsecure.AuditRecord{Key: getS(it, schema.AuditID), Entry: e, Seal: getSeal(it)})
 			if err != nil || !more {
 				return err
 			}

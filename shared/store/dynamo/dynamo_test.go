@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/storetest"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -74,4 +75,11 @@ func newStore(t testing.TB, db *dynamodb.Client, opts ...dynamo.Option) *dynamo.
 func TestConformance(t *testing.T) {
 	db := client(t)
 	storetest.Run(t, func(t *testing.T) vsecure.Store { return newStore(t, db) })
+}
+
+func TestSealConformance(t *testing.T) {
+	db := client(t)
+	storetest.RunSeal(t, func(t *testing.T, keys auditlog.MACKeys) vsecure.Store {
+		return newStore(t, db, dynamo.WithSeal(keys, "test", 4))
+	})
 }

@@ -13,7 +13,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/store/storetest"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -228,4 +231,64 @@ func cmp(a, b string) string {
 		return b
 	}
 	return a
+}
+
+// TestSealOutcomes: a put whose outcome is unknown retires its chain, and
+// the next epoch names the retired one as ambiguous; a put that committed
+// but whose answer was lost still advances the chain.
+func TestSealOutcomes(t *testing.T) {
+	f := &faults{base: http.DefaultTransport.(*http.Transport).Clone()}
+	db := client(t, func(o *dynamodb.Options) {
+		o.HTTPClient = &http.Client{Transport: f, Timeout: 5 * time.Second}
+	})
+	keys := storetest.MACKeys(t)
+	s := newStore(t, db, dynamo.WithSeal(keys, "test", 1))
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	entry := func() vsecure.Entry {
+		at = at.Add(time.Second)
+		return vsecure.Entry{ID: storetest.NewID("log_", at), Timestamp: at, Operation: vsecure.AuditListSecrets, Actor: "admin", Success: true}
+	}
+	ctx := t.Context()
+	if err := s.AppendAudit(ctx, entry()); err != nil {
+		t.Fatal(err)
+	}
+	f.set("PutItem", lostAck, 1)
+	err := s.AppendAudit(ctx, entry())
+	f.clear()
+	if err != nil {
+		t.Fatalf("append whose first answer was lost: %v", err)
+	}
+	first := storetest.Chains(t, ctx, s, keys)
+	if len(first) != 1 {
+		t.Fatalf("a lost answer of a committed put opened %d epochs, want 1", len(first))
+	}
+	var old string
+	for name := range first {
+		old = name
+	}
+	f.set("PutItem", err500, -1)
+	err = s.AppendAudit(ctx, entry())
+	f.clear()
+	if !vsecure.IsCode(err, vsecure.EUnavailable) {
+		t.Fatalf("append on 500s: %v, want unavailable", err)
+	}
+	if err := s.AppendAudit(ctx, entry()); err != nil {
+		t.Fatal(err)
+	}
+	epochs := storetest.Chains(t, ctx, s, keys)
+	if len(epochs) != 2 || len(epochs[old].Records) != 3 {
+		t.Fatalf("%d epochs (old one %d records); want the old one retired with 3 and a new one", len(epochs), len(epochs[old].Records))
+	}
+	for name, ep := range epochs {
+		if name == old {
+			continue
+		}
+		md := ep.Opening.Metadata
+		if md[auditlog.MetaPrevEpoch] != old || md[auditlog.MetaPrevNext] != "3" || md[dynamo.MetaPrevAmbiguous] != "true" {
+			t.Fatalf("new epoch's opening entry %v: want previousEpoch %s, previousNext 3, previousAmbiguous", md, old)
+		}
+		if len(ep.Records) != 2 {
+			t.Fatalf("new epoch has %d records, want 2", len(ep.Records))
+		}
+	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -59,6 +60,10 @@ type Store struct {
 	recent *recent
 	// capacity, if set, receives the consumed capacity of every call.
 	capacity func(op string, cc []types.ConsumedCapacity)
+	// chains is the pool of audit chains (nil: entries are unsealed).
+	chains  *chainPool
+	macKeys auditlog.MACKeys
+	writer  string
 }
 
 // Option configures a Store.
@@ -209,15 +214,8 @@ func txToken(e vsecure.Entry, attempt int) string {
 	return hex.EncodeToString(sum[:18]) // 36 characters, the API's maximum
 }
 
-// auditPut is the transaction item appending e, or nil for a zero entry.
-func (s *Store) auditPut(e vsecure.Entry) (*types.TransactWriteItem, error) {
-	if e.ID == "" {
-		return nil, nil
-	}
-	it, err := auditItem(e)
-	if err != nil {
-		return nil, err
-	}
+// auditPut is the transaction item appending the audit item it.
+func (s *Store) auditPut(it item) *types.TransactWriteItem {
 	return &types.TransactWriteItem{Put: &types.Put{
 		TableName:           aws.String(s.audit),
 		Item:                it,
@@ -225,7 +223,7 @@ func (s *Store) auditPut(e vsecure.Entry) (*types.TransactWriteItem, error) {
 		ExpressionAttributeNames: map[string]string{
 			"#id": schema.AuditID,
 		},
-	}}, nil
+	}}
 }
 
 // transact writes items plus e's audit entry (last) in one transaction.
@@ -233,12 +231,18 @@ func (s *Store) auditPut(e vsecure.Entry) (*types.TransactWriteItem, error) {
 // a few times; a canceled transaction is returned as *canceled with the
 // audit item's failure already mapped to EConflict.
 func (s *Store) transact(ctx context.Context, op string, items []types.TransactWriteItem, e vsecure.Entry, attempt int) error {
-	ap, err := s.auditPut(e)
-	if err != nil {
-		return err
+	if e.ID == "" {
+		return s.transactItems(ctx, op, items, nil, e, attempt)
 	}
+	return s.sealed(ctx, e, func(it item) error {
+		return s.transactItems(ctx, op, items, s.auditPut(it), e, attempt)
+	})
+}
+
+// transactItems is transact with the audit item (ap, nil for none) built.
+func (s *Store) transactItems(ctx context.Context, op string, items []types.TransactWriteItem, ap *types.TransactWriteItem, e vsecure.Entry, attempt int) error {
 	if ap != nil {
-		items = append(items, *ap)
+		items = append(items[:len(items):len(items)], *ap)
 	}
 	for try := 0; ; try++ {
 		in := &dynamodb.TransactWriteItemsInput{
