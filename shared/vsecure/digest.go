@@ -59,6 +59,9 @@ type DigestHead struct {
 	Epoch string `json:"epoch"`
 	Next  uint64 `json:"next"`
 	Prev  []byte `json:"prev,omitempty"`
+	// Opened is the timestamp of the epoch's opening entry, where a
+	// verifier finds the epoch's wrapped key.
+	Opened time.Time `json:"opened"`
 }
 
 // RecordHash is what a version-2 digest seals of a record: the SHA-256 of
