@@ -24,9 +24,7 @@ package auditlog
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -51,19 +49,7 @@ const sumDomain = "vsecure-audit-seal-v1\n"
 
 // Sum is the MAC of e at position seq of epoch, linked to prev.
 func Sum(key []byte, e vsecure.Entry, epoch string, seq uint64, prev []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(sumDomain))
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(epoch)))
-	m.Write(n[:])
-	m.Write([]byte(epoch))
-	binary.BigEndian.PutUint64(n[:], seq)
-	m.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(len(prev)))
-	m.Write(n[:])
-	m.Write(prev)
-	m.Write(canonical(e))
-	return m.Sum(nil)
+	return SumJSON(key, canonical(e), epoch, seq, prev)
 }
 
 // canonical is e's JSON (encoding/json: fixed field order, sorted metadata

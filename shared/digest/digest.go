@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -32,21 +33,29 @@ import (
 // crypto/local.Signer (Ed25519, a 0600 key file) and crypto/kms.Signer
 // (ECDSA P-256 with a KMS asymmetric key).
 type Signer interface {
-	// KeyID and Algorithm are recorded in every digest.
+	SignatureVerifier
+	Sign(ctx context.Context, msg []byte) ([]byte, error)
+}
+
+// SignatureVerifier checks digest signatures: a Signer, or a public key
+// alone (ParsePublicKey) for offline verification.
+type SignatureVerifier interface {
+	// KeyID and Algorithm are recorded in every digest. An empty KeyID
+	// accepts any key id (a bare public key does not know its KMS ARN).
 	KeyID() string
 	Algorithm() string
-	Sign(ctx context.Context, msg []byte) ([]byte, error)
 	// Verify returns an error unless sig is this key's signature of msg.
 	Verify(ctx context.Context, msg, sig []byte) error
 }
 
 // Defaults.
 const (
-	DefaultWindow = 5 * time.Minute
-	DefaultGrace  = 2 * time.Minute
+	// MACs protect entries from the first byte, so windows can be short.
+	DefaultWindow = time.Minute
+	DefaultGrace  = 30 * time.Second
 	// DefaultMaxEntries keeps a digest under DynamoDB's 400 KB item limit
-	// (≈ 95 bytes of JSON per entry). A fuller window is split in time.
-	DefaultMaxEntries = 3000
+	// (≈ 115 bytes of JSON per entry). A fuller window is split in time.
+	DefaultMaxEntries = 2500
 	// DefaultMaxDigests bounds one run (a day of 5-minute windows), so a
 	// scheduled run catching up finishes well inside its timeout.
 	DefaultMaxDigests = 288
@@ -61,8 +70,15 @@ type Config struct {
 	Window, Grace time.Duration
 	MaxEntries    int
 	MaxDigests    int
-	Log           *slog.Logger
-	Now           func() time.Time
+	// MACKeys opens epoch keys, so the sealer checks every entry's MAC
+	// before sealing it and the verifier checks every MAC. Nil: MACs are
+	// not checked (sealed hashes and chain links still are).
+	MACKeys auditlog.MACKeys
+	// Witness, if set, gets a record of every digest written and is
+	// compared with the store when verifying.
+	Witness Witness
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 func (c *Config) defaults() error {
@@ -93,14 +109,21 @@ func (c *Config) defaults() error {
 // Sealer writes digests. Several sealers may run at once (overlapping
 // scheduled runs): a window's digest is a conditional write, so one wins
 // and the others stop.
-type Sealer struct{ cfg Config }
+type Sealer struct {
+	cfg  Config
+	keys *keyring
+}
 
 // NewSealer validates cfg.
 func NewSealer(cfg Config) (*Sealer, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Sealer{cfg: cfg}, nil
+	s := &Sealer{cfg: cfg}
+	if cfg.MACKeys != nil {
+		s.keys = newKeyring(cfg.MACKeys, cfg.Store)
+	}
+	return s, nil
 }
 
 // far is after any digest's start.
@@ -118,6 +141,9 @@ func (s *Sealer) Seal(ctx context.Context) ([]vsecure.Digest, error) {
 	switch {
 	case err == nil:
 		from, prevHash = last.To, last.Hash()
+		if s.keys != nil {
+			s.keys.heads(last)
+		}
 	case vsecure.IsCode(err, vsecure.ENotFound):
 		oldest, err := c.Store.OldestAudit(ctx)
 		if vsecure.IsCode(err, vsecure.ENotFound) {
@@ -148,6 +174,14 @@ func (s *Sealer) Seal(ctx context.Context) ([]vsecure.Digest, error) {
 		}
 		prevHash = d.Hash()
 		c.Log.InfoContext(ctx, "audit window sealed", "from", d.From, "to", d.To, "entries", d.Count, "digest", prevHash)
+		if c.Witness != nil {
+			w := WitnessRecord{DigestFrom: d.From, DigestTo: d.To, DigestHash: prevHash, Heads: d.Heads, At: now}
+			if err := c.Witness.Append(ctx, w); err != nil {
+				// The digest is stored; the next run cannot re-witness it,
+				// so say loudly that the witness misses one.
+				return out, fmt.Errorf("digest: witness window %s: %w", from.Format(time.RFC3339), err)
+			}
+		}
 		out = append(out, d)
 		from = d.To
 	}
@@ -161,12 +195,11 @@ func (s *Sealer) Seal(ctx context.Context) ([]vsecure.Digest, error) {
 func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Digest, error) {
 	c := s.cfg
 	to := from.Truncate(c.Window).Add(c.Window)
-	var es []vsecure.DigestEntry
+	var es []vsecure.AuditRecord
 	var stamps []time.Time
 	err := c.Store.AuditRange(ctx, from, to, func(rec vsecure.AuditRecord) (bool, error) {
-		k, e := rec.Key, rec.Entry
-		es = append(es, vsecure.DigestEntry{ID: k, Hash: vsecure.EntryHash(e)})
-		stamps = append(stamps, e.Timestamp)
+		es = append(es, rec)
+		stamps = append(stamps, rec.Entry.Timestamp)
 		return len(es) <= c.MaxEntries, nil
 	})
 	if err != nil {
@@ -195,8 +228,7 @@ func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Di
 			cut = from.Add(time.Nanosecond)
 			es, stamps = nil, nil
 			err := c.Store.AuditRange(ctx, from, cut, func(rec vsecure.AuditRecord) (bool, error) {
-				k, e := rec.Key, rec.Entry
-				es = append(es, vsecure.DigestEntry{ID: k, Hash: vsecure.EntryHash(e)})
+				es = append(es, rec)
 				return true, nil
 			})
 			if err != nil {
@@ -212,5 +244,71 @@ func (s *Sealer) window(ctx context.Context, from, closed time.Time) (vsecure.Di
 			es = es[:n]
 		}
 	}
-	return vsecure.Digest{Version: vsecure.DigestVersion, From: from, To: to, Count: len(es), Entries: es}, nil
+	d := vsecure.Digest{Version: vsecure.DigestVersion, From: from, To: to}
+	if err := s.entries(ctx, &d, es); err != nil {
+		return d, err
+	}
+	return d, nil
 }
+
+// entries checks each record the way the verifier would (MAC, key, place
+// in its chain) and seals it as what it is: a tampered entry is sealed
+// with its finding as Flag, and logged, so it is named once by every later
+// verification, online or offline, and never silently made part of the
+// evidence.
+func (s *Sealer) entries(ctx context.Context, d *vsecure.Digest, recs []vsecure.AuditRecord) error {
+	c := s.cfg
+	flags := map[string]string{}
+	if s.keys != nil {
+		r := Report{}
+		k := &check{pub: acceptAll{}, keys: s.keys, recs: recs, window: c.Window, grace: c.Grace, r: &r}
+		if err := k.classifyAll(ctx); err != nil {
+			return err
+		}
+		for _, f := range r.Findings {
+			flags[f.Entry] = f.Kind
+			c.Log.WarnContext(ctx, "audit entry tampered with before it was sealed", "entry", f.Entry, "finding", f.Kind, "detail", f.Detail)
+		}
+	}
+	idx := map[string]int{}
+	for _, rec := range recs {
+		de := vsecure.DigestEntry{ID: rec.Key, Hash: vsecure.RecordHash(rec.Entry, rec.Seal), Epoch: -1, Flag: flags[rec.Key]}
+		if rec.Seal != nil && de.Flag != Inserted {
+			i, ok := idx[rec.Seal.Epoch]
+			if !ok {
+				i = len(d.Heads)
+				idx[rec.Seal.Epoch] = i
+				d.Heads = append(d.Heads, vsecure.DigestHead{Epoch: rec.Seal.Epoch})
+			}
+			de.Epoch, de.Seq = i, rec.Seal.Seq
+			h := &d.Heads[i]
+			if rec.Seal.Seq+1 > h.Next {
+				h.Next, h.Prev = rec.Seal.Seq+1, rec.Seal.MAC
+			}
+			if rec.Seal.Seq == 0 && rec.Entry.Operation == auditlog.OpEpoch {
+				h.Opened = rec.Entry.Timestamp
+			}
+		}
+		d.Entries = append(d.Entries, de)
+	}
+	for i := range d.Heads {
+		h := &d.Heads[i]
+		if h.Opened.IsZero() && s.keys != nil {
+			s.keys.mu.Lock()
+			h.Opened = s.keys.opened[h.Epoch]
+			s.keys.mu.Unlock()
+		}
+	}
+	if s.keys != nil {
+		s.keys.heads(*d)
+	}
+	d.Count = len(d.Entries)
+	return nil
+}
+
+// acceptAll stands in for a signature verifier where none is checked.
+type acceptAll struct{}
+
+func (acceptAll) KeyID() string                                { return "" }
+func (acceptAll) Algorithm() string                            { return "" }
+func (acceptAll) Verify(context.Context, []byte, []byte) error { return nil }

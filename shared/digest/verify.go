@@ -3,7 +3,6 @@ package digest
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -11,16 +10,18 @@ import (
 
 // Finding kinds.
 const (
-	// Entry findings name the entry.
-	Deleted   = "deleted"   // sealed, no longer in the log
-	Modified  = "modified"  // in the log, different from what was sealed (or stored under another id)
-	Inserted  = "inserted"  // in a sealed window, not in its digest: inserted, or written later than the grace delay
-	Reordered = "reordered" // sealed, now out of its sealed position
+	// Entry findings name the entry (its key, or "<epoch>#<seq>" for a
+	// deleted entry whose id nothing kept).
+	Deleted   = "deleted"   // written (sealed, or proven by its chain, a later epoch or the witness), no longer in the log
+	Modified  = "modified"  // in place, but its MAC or its sealed hash no longer matches
+	Inserted  = "inserted"  // no valid MAC, unknown epoch, duplicate position, or in a sealed window but not in its digest
+	Reordered = "reordered" // a valid entry stored under another key (records swapped or moved)
 	// Digest findings name the window.
-	BadSignature = "bad_signature" // the digest is forged or altered, or signed by another key
-	ChainBroken  = "chain_broken"  // Previous does not match the digest before: one was removed or replaced
-	Gap          = "gap"           // windows do not join: a digest was removed
-	Unsealed     = "unsealed"      // entries older than the sealing schedule allows have no digest
+	BadSignature  = "bad_signature"  // the digest is forged or altered, or signed by another key
+	ChainBroken   = "chain_broken"   // Previous does not match the digest before: one was removed or replaced
+	Gap           = "gap"            // windows do not join: a digest was removed
+	DigestDeleted = "digest_deleted" // the witness knows a digest the log lacks (or has replaced)
+	Unsealed      = "unsealed"       // entries older than the sealing schedule allows have no digest
 )
 
 // Finding is one discrepancy.
@@ -41,10 +42,14 @@ type Report struct {
 	Digests int `json:"digests"`
 	Entries int `json:"entries"`
 	// SealedTo is the end of the last digest; Unsealed counts the entries
-	// after it (not verifiable yet).
+	// after it (not verifiable offline, MAC-checked online).
 	SealedTo time.Time `json:"sealedTo"`
 	Unsealed int       `json:"unsealed"`
 	Findings []Finding `json:"findings"`
+	// Head is the hash of the newest digest checked, to compare with a
+	// copy kept elsewhere; KeyID the signing key trusted.
+	Head  string `json:"head,omitempty"`
+	KeyID string `json:"keyId,omitempty"`
 	// Elapsed is how long verification took.
 	Elapsed time.Duration `json:"-"`
 }
@@ -55,7 +60,8 @@ func (r Report) OK() bool { return len(r.Findings) == 0 }
 // Verifier checks the log against its digests.
 type Verifier struct{ cfg Config }
 
-// NewVerifier validates cfg (Signer only needs to verify).
+// NewVerifier validates cfg (Signer only needs to verify; MACKeys, if set,
+// must be able to open keys; Witness is optional).
 func NewVerifier(cfg Config) (*Verifier, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -64,9 +70,8 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 }
 
 // Verify checks every digest whose window overlaps [from, to) (zero from:
-// the beginning; zero to: now): its signature, its link to the digest
-// before it, and the log's entries of its window against it; and reports
-// entries left unsealed longer than the schedule allows.
+// the beginning; zero to: now), the log's records of those windows and
+// after them, their MACs if MACKeys is set, and the witness's records.
 func (v *Verifier) Verify(ctx context.Context, from, to time.Time) (Report, error) {
 	c := v.cfg
 	start := c.Now()
@@ -74,7 +79,7 @@ func (v *Verifier) Verify(ctx context.Context, from, to time.Time) (Report, erro
 	if to.IsZero() {
 		to = now
 	}
-	r := Report{From: from, To: to, Findings: []Finding{}}
+	r := Report{From: from, To: to, Findings: []Finding{}, KeyID: c.Signer.KeyID()}
 	ds, err := c.Store.Digests(ctx, from, to)
 	if err != nil {
 		return r, fmt.Errorf("verify: digests: %w", err)
@@ -89,49 +94,51 @@ func (v *Verifier) Verify(ctx context.Context, from, to time.Time) (Report, erro
 			return r, err
 		}
 	}
-	prev, hasPrev := anchor, hasAnchor
-	for _, d := range ds {
-		v.checkDigest(ctx, &r, d, prev, hasPrev)
-		if err := v.checkEntries(ctx, &r, d); err != nil {
-			return r, err
-		}
-		prev, hasPrev = d, true
-		r.Digests++
+	readFrom := from
+	if len(ds) > 0 && ds[0].From.Before(from) {
+		readFrom = ds[0].From
 	}
-	// What the chain does not cover yet: everything after its end, and
-	// anything before its first window if the range starts there.
-	sealedTo := from
-	if hasPrev {
-		sealedTo = prev.To
+	readTo := to
+	if len(ds) > 0 && ds[len(ds)-1].To.After(to) {
+		readTo = ds[len(ds)-1].To
 	}
-	r.SealedTo = sealedTo
-	ranges := [][2]time.Time{}
-	if sealedTo.Before(to) {
-		ranges = append(ranges, [2]time.Time{sealedTo, to})
+	var recs []vsecure.AuditRecord
+	if err := c.Store.AuditRange(ctx, readFrom, readTo, func(rec vsecure.AuditRecord) (bool, error) {
+		recs = append(recs, rec)
+		return true, nil
+	}); err != nil {
+		return r, fmt.Errorf("verify: read entries: %w", err)
 	}
-	if !hasAnchor && len(ds) > 0 && from.Before(ds[0].From) {
-		ranges = append(ranges, [2]time.Time{from, ds[0].From})
-	}
-	// Sealing runs every few minutes and seals a window Grace after it
-	// ends; older entries without a digest mean the sealer stopped or the
-	// newest digests were deleted.
-	overdue := now.Add(-c.Grace - 3*c.Window)
-	for _, rg := range ranges {
-		err := c.Store.AuditRange(ctx, rg[0], rg[1], func(rec vsecure.AuditRecord) (bool, error) {
-			k, e := rec.Key, rec.Entry
-			r.Unsealed++
-			if e.Timestamp.Before(overdue) {
-				r.Findings = append(r.Findings, Finding{Kind: Unsealed, Entry: k, Window: e.Timestamp.Truncate(c.Window),
-					Detail: "no digest covers this entry although its window closed long ago: the sealer is not running, or the newest digests were deleted"})
-			}
-			return true, nil
-		})
-		if err != nil {
-			return r, fmt.Errorf("verify: unsealed entries: %w", err)
+	var wit []WitnessRecord
+	if c.Witness != nil {
+		if wit, err = c.Witness.Records(ctx); err != nil {
+			return r, fmt.Errorf("verify: witness: %w", err)
 		}
 	}
+	k := &check{pub: c.Signer, recs: recs, ds: ds, witness: wit, full: from.IsZero(),
+		window: c.Window, grace: c.Grace, now: now, r: &r}
+	if hasAnchor {
+		k.anchor = &anchor
+	}
+	if c.MACKeys != nil {
+		k.keys = newKeyring(c.MACKeys, c.Store)
+	}
+	if err := k.run(ctx); err != nil {
+		return r, err
+	}
+	r.Head = head(ds, k.anchor)
 	r.Elapsed = c.Now().Sub(start)
 	return r, nil
+}
+
+func head(ds []vsecure.Digest, anchor *vsecure.Digest) string {
+	if len(ds) > 0 {
+		return ds[len(ds)-1].Hash()
+	}
+	if anchor != nil {
+		return anchor.Hash()
+	}
+	return ""
 }
 
 func (v *Verifier) before(ctx context.Context, t time.Time) (vsecure.Digest, bool, error) {
@@ -146,107 +153,4 @@ func (v *Verifier) before(ctx context.Context, t time.Time) (vsecure.Digest, boo
 		return d, false, fmt.Errorf("verify: digest before %s: %w", t.Format(time.RFC3339), err)
 	}
 	return d, true, nil
-}
-
-func (v *Verifier) checkDigest(ctx context.Context, r *Report, d, prev vsecure.Digest, hasPrev bool) {
-	add := func(kind, detail string) {
-		r.Findings = append(r.Findings, Finding{Kind: kind, Window: d.From, Detail: detail})
-	}
-	s := v.cfg.Signer
-	switch {
-	case d.KeyID != s.KeyID() || d.Algorithm != s.Algorithm():
-		add(BadSignature, fmt.Sprintf("signed by %s (%s), not by the audit signing key %s", d.KeyID, d.Algorithm, s.KeyID()))
-	case s.Verify(ctx, d.SignedBytes(), d.Signature) != nil:
-		add(BadSignature, "the signature does not match the digest: it was altered or forged")
-	case d.Count != len(d.Entries):
-		add(BadSignature, "the digest's count does not match its entries")
-	}
-	want := ""
-	if hasPrev {
-		want = prev.Hash()
-	}
-	if d.Previous != want {
-		add(ChainBroken, "the digest's previous-digest hash does not match the digest before it: a digest was removed or replaced")
-	}
-	if hasPrev && !d.From.Equal(prev.To) {
-		add(Gap, fmt.Sprintf("the previous digest ends at %s: the windows between are not sealed", prev.To.Format(time.RFC3339)))
-	}
-}
-
-// checkEntries compares the log's entries of d's window with d.
-func (v *Verifier) checkEntries(ctx context.Context, r *Report, d vsecure.Digest) error {
-	add := func(kind, id, detail string) {
-		r.Findings = append(r.Findings, Finding{Kind: kind, Entry: id, Window: d.From, Detail: detail})
-	}
-	sealed := make(map[string]int, len(d.Entries))
-	for i, e := range d.Entries {
-		sealed[e.ID] = i
-	}
-	seen := make([]bool, len(d.Entries))
-	var order []int // sealed positions, in the log's order
-	var ids []string
-	err := v.cfg.Store.AuditRange(ctx, d.From, d.To, func(rec vsecure.AuditRecord) (bool, error) {
-		k, e := rec.Key, rec.Entry
-		r.Entries++
-		i, ok := sealed[k]
-		if !ok || seen[i] {
-			add(Inserted, k, "in a sealed window but not in its digest: inserted after sealing, or written later than the grace delay")
-			return true, nil
-		}
-		seen[i] = true
-		order, ids = append(order, i), append(ids, k)
-		if k != e.ID {
-			add(Modified, k, fmt.Sprintf("stored under %s but its record says %s", k, e.ID))
-		} else if string(vsecure.EntryHash(e)) != string(d.Entries[i].Hash) {
-			add(Modified, k, "its content differs from the sealed hash")
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("verify: read window %s: %w", d.From.Format(time.RFC3339), err)
-	}
-	for i, e := range d.Entries {
-		if !seen[i] {
-			add(Deleted, e.ID, "sealed in the digest, missing from the log")
-		}
-	}
-	for _, j := range outOfOrder(order) {
-		add(Reordered, ids[j], "no longer in its sealed position")
-	}
-	return nil
-}
-
-// outOfOrder returns the positions of seq (distinct ints) outside one
-// longest increasing subsequence: the fewest entries whose moving explains
-// the new order.
-func outOfOrder(seq []int) []int {
-	if sort.IntsAreSorted(seq) {
-		return nil
-	}
-	// Patience sorting with back links, O(n log n).
-	tails := []int{} // index into seq of the smallest tail of each length
-	back := make([]int, len(seq))
-	for i, x := range seq {
-		n := sort.Search(len(tails), func(k int) bool { return seq[tails[k]] >= x })
-		back[i] = -1
-		if n > 0 {
-			back[i] = tails[n-1]
-		}
-		if n == len(tails) {
-			tails = append(tails, i)
-		} else {
-			tails[n] = i
-		}
-	}
-	keep := make([]bool, len(seq))
-	for i := tails[len(tails)-1]; i >= 0; i = back[i] {
-		keep[i] = true
-	}
-	var out []int
-	for i := range seq {
-		if !keep[i] {
-			out = append(out, i)
-		}
-	}
-	return out
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // DigestVersion is the layout of Digest that SignedBytes covers.
-const DigestVersion = 1
+const DigestVersion = 2
 
 // Digest seals the audit entries of one closed time window [From, To), in
 // the spirit of CloudTrail's log-file integrity digests: the ordered list of
@@ -24,6 +24,10 @@ type Digest struct {
 	Count   int       `json:"count"`
 	// Entries in the store's time order: by timestamp, ties by id.
 	Entries []DigestEntry `json:"entries"`
+	// Heads is, per epoch with an entry sealed here, the head after the
+	// highest Seq sealed so far (over this and every earlier digest): an
+	// entry of that epoch below Next that is gone was deleted.
+	Heads []DigestHead `json:"heads,omitempty"`
 	// Previous is PreviousHash of the digest before this one; empty for
 	// the first digest of a log.
 	Previous string    `json:"previous"`
@@ -35,11 +39,45 @@ type Digest struct {
 	Signature []byte `json:"signature,omitempty"`
 }
 
-// DigestEntry is one sealed entry: the key the store keeps it under and
-// the SHA-256 of its canonical JSON.
+// DigestEntry is one sealed entry: the key the store keeps it under, the
+// SHA-256 of its record (RecordHash; of the entry alone in version 1), and
+// its place in its chain. Flag is set when the sealer found the entry
+// already tampered with (its MAC failed): it is sealed as what it is, so
+// that every later verification names it once, online or offline.
 type DigestEntry struct {
 	ID   string `json:"id"`
 	Hash []byte `json:"sha256"`
+	// Epoch is an index into Digest.Heads (-1: the entry has no seal).
+	Epoch int    `json:"e"`
+	Seq   uint64 `json:"s"`
+	Flag  string `json:"flag,omitempty"`
+}
+
+// DigestHead is a chain's head as the sealer last sealed it: the next Seq
+// and the MAC of the entry before it.
+type DigestHead struct {
+	Epoch string `json:"epoch"`
+	Next  uint64 `json:"next"`
+	Prev  []byte `json:"prev,omitempty"`
+	// Opened is the timestamp of the epoch's opening entry, where a
+	// verifier finds the epoch's wrapped key.
+	Opened time.Time `json:"opened"`
+}
+
+// RecordHash is what a version-2 digest seals of a record: the SHA-256 of
+// the entry's canonical JSON and of its seal, so an edited entry or a
+// rewritten seal no longer matches.
+func RecordHash(e Entry, s *AuditSeal) []byte {
+	h := sha256.New()
+	eb, err := json.Marshal(e)
+	if err != nil {
+		panic("vsecure: encode entry: " + err.Error())
+	}
+	sb, _ := json.Marshal(s) // null for no seal
+	h.Write(eb)
+	h.Write([]byte{'\n'})
+	h.Write(sb)
+	return h.Sum(nil)
 }
 
 // SignedBytes is what the signature covers: the digest's JSON without the

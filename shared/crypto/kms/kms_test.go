@@ -118,3 +118,12 @@ func TestSignerMatchesKMSVerify(t *testing.T) {
 		t.Fatalf("KMS Verify = %v, %v", out, err)
 	}
 }
+
+func TestMACKeysConformance(t *testing.T) {
+	c, key := client(t)
+	m, err := kms.NewMACKeys(c, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cryptotest.RunMACKeys(t, m)
+}

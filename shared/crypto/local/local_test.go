@@ -101,3 +101,38 @@ func TestSigningKeyFile(t *testing.T) {
 		t.Fatal("a world-readable signing key was accepted")
 	}
 }
+
+func TestMACKeysConformance(t *testing.T) {
+	m, err := LoadMACKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cryptotest.RunMACKeys(t, m)
+}
+
+func TestMACKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadMACKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, MACKeyFile))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+	_, w, id, err := a.NewMACKey(t.Context(), "ep_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadMACKeys(dir)
+	if err != nil || b.KeyID() != a.KeyID() {
+		t.Fatalf("reload: %v, key %q want %q", err, b.KeyID(), a.KeyID())
+	}
+	if _, err := b.OpenMACKey(t.Context(), "ep_x", w, id); err != nil {
+		t.Fatalf("reloaded key cannot open: %v", err)
+	}
+	other, _ := LoadMACKeys(t.TempDir())
+	if _, err := other.OpenMACKey(t.Context(), "ep_x", w, id); err == nil {
+		t.Fatal("another wrapping key opened the MAC key")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -61,3 +62,7 @@ func (s *Signer) Verify(_ context.Context, msg, sig []byte) error {
 	}
 	return nil
 }
+
+// PublicKeyBase64 is the raw public key in base64: what audit:verify
+// prints as the key it trusts and --public-key accepts.
+func (s *Signer) PublicKeyBase64() string { return base64.StdEncoding.EncodeToString(s.pub) }

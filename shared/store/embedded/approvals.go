@@ -28,7 +28,7 @@ func (s *Store) CreateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 		if err := index(tx, nil, a); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 
@@ -70,7 +70,7 @@ func (s *Store) UpdateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 		if err := index(tx, &old, a); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 
@@ -131,7 +131,7 @@ func (s *Store) ApprovalByToken(ctx context.Context, tokenHash string) (vsecure.
 
 // ListApprovals returns approvals matching f, newest first.
 func (s *Store) ListApprovals(ctx context.Context, f vsecure.ApprovalFilter, cursor string, limit int) ([]vsecure.Approval, string, error) {
-	return newestPage(ctx, s, bucketApprovals, cursor, limit, f.Matches, func(a vsecure.Approval) string { return a.ID })
+	return newestPage(ctx, s, bucketApprovals, cursor, limit, decodeAs[vsecure.Approval], f.Matches, func(a vsecure.Approval) string { return a.ID })
 }
 
 // ListLiveApprovals returns every approval stored as pending or approved,

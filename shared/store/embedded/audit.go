@@ -24,7 +24,7 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 		if refused = entryFree(tx, e.ID); refused != nil {
 			return nil
 		}
-		return putEncodedEntry(tx, e.ID, data)
+		return s.putEncodedEntry(tx, e.ID, data)
 	})
 	if err != nil {
 		return err
@@ -34,13 +34,13 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 
 // QueryAudit returns entries matching f, newest first.
 func (s *Store) QueryAudit(ctx context.Context, f vsecure.AuditFilter, cursor string, limit int) ([]vsecure.Entry, string, error) {
-	return newestPage(ctx, s, bucketAudit, cursor, limit, f.Matches, func(e vsecure.Entry) string { return e.ID })
+	return newestPage(ctx, s, bucketAudit, cursor, limit, decodeEntry, f.Matches, func(e vsecure.Entry) string { return e.ID })
 }
 
 // newestPage walks a bucket keyed by time-sortable ids from cursor
 // backwards and returns up to limit records that match, with the cursor of
 // the next page ("" when there is none).
-func newestPage[T any](ctx context.Context, s *Store, bucket []byte, cursor string, limit int, match func(*T) bool, id func(T) string) ([]T, string, error) {
+func newestPage[T any](ctx context.Context, s *Store, bucket []byte, cursor string, limit int, dec func([]byte, *T) error, match func(*T) bool, id func(T) string) ([]T, string, error) {
 	limit = pageLimit(limit)
 	if err := checkID(cursor); err != nil {
 		return nil, "", err
@@ -49,7 +49,7 @@ func newestPage[T any](ctx context.Context, s *Store, bucket []byte, cursor stri
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return newestFirst(ctx, tx.Bucket(bucket), cursor, func(_, v []byte) (bool, error) {
 			var r T
-			if err := decode(v, &r); err != nil {
+			if err := dec(v, &r); err != nil {
 				return false, err
 			}
 			if match(&r) {

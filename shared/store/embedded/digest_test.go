@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest/digesttest"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -18,6 +19,7 @@ import (
 type boltWorld struct {
 	path string
 	s    *embedded.Store
+	opts []embedded.Option
 }
 
 func (w *boltWorld) Store() vsecure.Store { return w.s }
@@ -38,7 +40,7 @@ func (w *boltWorld) edit(t *testing.T, fn func(audit, digests *bolt.Bucket) erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.s = open(t, w.path)
+	w.s = open(t, w.path, w.opts...)
 }
 
 func (w *boltWorld) DeleteEntry(t *testing.T, key string) {
@@ -82,5 +84,21 @@ func TestDigestTamper(t *testing.T) {
 	digesttest.Run(t, func(t *testing.T) digesttest.World {
 		path := filepath.Join(t.TempDir(), "vsecure.db")
 		return &boltWorld{path: path, s: open(t, path)}
+	})
+}
+
+func (w *boltWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) {
+	data, _ := json.Marshal(struct {
+		Entry vsecure.Entry      `json:"entry"`
+		Seal  *vsecure.AuditSeal `json:"seal,omitempty"`
+	}{r.Entry, r.Seal})
+	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Put([]byte(key), data) })
+}
+
+// TestDigestTamperSealed runs issue 13's tamper cases on a sealing store.
+func TestDigestTamperSealed(t *testing.T) {
+	digesttest.RunSealed(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.SealedWorld {
+		path := filepath.Join(t.TempDir(), "vsecure.db")
+		return &boltWorld{path: path, s: open(t, path, embedded.WithSeal(keys, "test")), opts: []embedded.Option{embedded.WithSeal(keys, "test")}}
 	})
 }

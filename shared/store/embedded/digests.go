@@ -37,8 +37,8 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vs
 					return unavailable(err)
 				}
 			}
-			var e vsecure.Entry
-			if err := decode(v, &e); err != nil {
+			e, seal, err := decodeRecord(v)
+			if err != nil {
 				return err
 			}
 			if !e.Timestamp.Before(stop) {
@@ -47,7 +47,7 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vs
 			if e.Timestamp.Before(from) || !e.Timestamp.Before(to) {
 				continue
 			}
-			more, err := fn(vsecure.AuditRecord{Key: string(k), Entry: e})
+			more, err := fn(vsecure.AuditRecord{Key: string(k), Entry: e, Seal: seal})
 			if err != nil || !more {
 				return err
 			}
@@ -64,7 +64,7 @@ func (s *Store) OldestAudit(ctx context.Context) (vsecure.Entry, error) {
 		if v == nil {
 			return vsecure.Errorf(vsecure.ENotFound, "the audit log is empty")
 		}
-		return decode(v, &e)
+		return decodeEntry(v, &e)
 	})
 	return e, err
 }
@@ -76,11 +76,17 @@ func (s *Store) OldestAudit(ctx context.Context) (vsecure.Entry, error) {
 // the number of entries.
 func seekTime(c *bolt.Cursor, t time.Time) ([]byte, []byte, error) {
 	before := func(v []byte) (bool, error) {
-		var ts struct {
+		var ts struct { // a plain entry, or a sealed record's
 			Timestamp time.Time `json:"timestamp"`
+			Entry     *struct {
+				Timestamp time.Time `json:"timestamp"`
+			} `json:"entry"`
 		}
 		if err := json.Unmarshal(v, &ts); err != nil {
 			return false, vsecure.Wrap(vsecure.EInternal, err, "corrupt record in store")
+		}
+		if ts.Entry != nil {
+			ts.Timestamp = ts.Entry.Timestamp
 		}
 		return ts.Timestamp.Before(t), nil
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/store/storetest"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -265,4 +266,118 @@ func report(b *testing.B, latencies []time.Duration, elapsed time.Duration) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(pct(1), "max-ms")
+}
+
+func TestSealConformance(t *testing.T) {
+	storetest.RunSeal(t, func(t *testing.T, keys auditlog.MACKeys) vsecure.Store {
+		s, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"), embedded.WithSeal(keys, "test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A restarted process opens a new epoch whose opening entry names the head
+// the previous process left, so a lost tail of the old chain shows.
+func TestSealReopenStartsNewEpoch(t *testing.T) {
+	keys := storetest.MACKeys(t)
+	path := filepath.Join(t.TempDir(), "vsecure.db")
+	ctx := t.Context()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	appendN := func(s *embedded.Store, n int) {
+		for range n {
+			at = at.Add(time.Second)
+			e := vsecure.Entry{ID: storetest.NewID("log_", at), Timestamp: at, Operation: vsecure.AuditListSecrets, Actor: "admin", Success: true}
+			if err := s.AppendAudit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, err := embedded.Open(path, embedded.WithSeal(keys, "first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(s, 3)
+	first := storetest.Chains(t, ctx, s, keys)
+	s.Close()
+	if len(first) != 1 {
+		t.Fatalf("%d epochs after one process, want 1", len(first))
+	}
+	s, err = embedded.Open(path, embedded.WithSeal(keys, "second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := storetest.Chains(t, ctx, s, keys); len(got) != 1 {
+		t.Fatalf("a reopened store that wrote nothing has %d epochs, want 1", len(got))
+	}
+	appendN(s, 2)
+	epochs := storetest.Chains(t, ctx, s, keys)
+	if len(epochs) != 2 {
+		t.Fatalf("%d epochs after a restart, want 2", len(epochs))
+	}
+	for name, ep := range epochs {
+		if _, old := first[name]; old {
+			if len(ep.Records) != 4 {
+				t.Fatalf("old epoch has %d records, want 4", len(ep.Records))
+			}
+			continue
+		}
+		var oldName string
+		for n := range first {
+			oldName = n
+		}
+		md := ep.Opening.Metadata
+		if md[auditlog.MetaPrevEpoch] != oldName || md[auditlog.MetaPrevNext] != "4" || md[auditlog.MetaWriter] != "second" {
+			t.Fatalf("new epoch's opening entry %v: want previousEpoch %s, previousNext 4", md, oldName)
+		}
+		if len(ep.Records) != 3 {
+			t.Fatalf("new epoch has %d records, want 3", len(ep.Records))
+		}
+	}
+}
+
+// Entries stored before seals existed (plain entry JSON) still read, with
+// no seal; entries appended after them are sealed.
+func TestSealReadsUnsealedEntries(t *testing.T) {
+	keys := storetest.MACKeys(t)
+	path := filepath.Join(t.TempDir(), "vsecure.db")
+	ctx := t.Context()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	old := vsecure.Entry{ID: storetest.NewID("log_", at), Timestamp: at, Operation: vsecure.AuditListSecrets, Actor: "admin", Success: true}
+	s, err := embedded.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = embedded.Open(path, embedded.WithSeal(keys, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := old
+	next.ID, next.Timestamp = storetest.NewID("log_", at.Add(time.Second)), at.Add(time.Second)
+	if err := s.AppendAudit(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	seals := map[string]bool{}
+	err = s.AuditRange(ctx, at, at.Add(time.Minute), func(r vsecure.AuditRecord) (bool, error) {
+		seals[r.Entry.ID] = r.Seal != nil
+		return true, nil
+	})
+	if err != nil || len(seals) != 2 || seals[old.ID] || !seals[next.ID] {
+		t.Fatalf("AuditRange: %v, sealed %v; want the old entry unsealed, the new one sealed", err, seals)
+	}
+	if got, err := s.OldestAudit(ctx); err != nil || got.ID != old.ID {
+		t.Fatalf("OldestAudit = %s, %v", got.ID, err)
+	}
+	page, _, err := s.QueryAudit(ctx, vsecure.AuditFilter{Actor: "admin"}, "", 10)
+	if err != nil || len(page) != 2 {
+		t.Fatalf("QueryAudit: %d entries, %v", len(page), err)
+	}
 }

@@ -29,7 +29,7 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 		if err := createKey(tx, k); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 
@@ -95,7 +95,7 @@ func (s *Store) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 		if err := s.updateKey(tx, k); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 
@@ -108,7 +108,7 @@ func (s *Store) RotateKey(ctx context.Context, old, next vsecure.Key, e vsecure.
 		if err := createKey(tx, next); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 

@@ -22,7 +22,7 @@ func (s *Store) PutPolicy(ctx context.Context, p vsecure.Policy, e vsecure.Entry
 		if err := put(tx.Bucket(bucketPolicies), p.URI, p); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 
@@ -149,7 +149,7 @@ func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsec
 		if entry == nil {
 			return nil
 		}
-		return putEncodedEntry(tx, e.ID, entry)
+		return s.putEncodedEntry(tx, e.ID, entry)
 	})
 	if err == nil {
 		err = refused
@@ -187,7 +187,7 @@ func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.Se
 		if err := put(versions, vk, v); err != nil {
 			return err
 		}
-		return putEntry(tx, e)
+		return s.putEntry(tx, e)
 	})
 }
 

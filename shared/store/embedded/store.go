@@ -34,6 +34,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -59,7 +60,7 @@ var (
 var allBuckets = [][]byte{
 	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem,
+	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem, bucketHead,
 }
 
 const (
@@ -75,6 +76,7 @@ type Store struct {
 	db     *bolt.DB
 	shared *groupCommit
 	memo   *memo
+	chain  *chain // nil: entries are stored unsealed
 }
 
 var _ vsecure.Store = (*Store)(nil)
@@ -82,6 +84,8 @@ var _ vsecure.Store = (*Store)(nil)
 type config struct {
 	lockTimeout time.Duration
 	mmapSize    int
+	macKeys     auditlog.MACKeys
+	writer      string
 }
 
 // Option adjusts Open.
@@ -133,7 +137,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, unavailable(err)
 	}
-	return &Store{db: db, shared: &groupCommit{db: db, max: maxBatch}, memo: newMemo(4096)}, nil
+	st := &Store{db: db, shared: &groupCommit{db: db, max: maxBatch}, memo: newMemo(4096)}
+	if cfg.macKeys != nil {
+		st.chain = &chain{keys: cfg.macKeys, writer: cfg.writer}
+	}
+	return st, nil
 }
 
 // Close releases the file. Calls after Close fail with EUnavailable.
@@ -206,6 +214,8 @@ func get(b *bolt.Bucket, key string, v any) (bool, error) {
 	return true, decode(data, v)
 }
 
+func decodeAs[T any](data []byte, v *T) error { return decode(data, v) }
+
 func decode(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
 		return vsecure.Wrap(vsecure.EInternal, err, "corrupt record in store")
@@ -213,9 +223,10 @@ func decode(data []byte, v any) error {
 	return nil
 }
 
-// putEntry appends e to the audit log in tx; a zero entry (no id) writes
-// nothing. An existing id is a conflict: entries are immutable.
-func putEntry(tx *bolt.Tx, e vsecure.Entry) error {
+// putEntry appends e to the audit log in tx, sealed if the store seals; a
+// zero entry (no id) writes nothing. An existing id is a conflict: entries
+// are immutable.
+func (s *Store) putEntry(tx *bolt.Tx, e vsecure.Entry) error {
 	if e.ID == "" {
 		return nil
 	}
@@ -223,16 +234,27 @@ func putEntry(tx *bolt.Tx, e vsecure.Entry) error {
 	if err != nil {
 		return vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
 	}
-	return putEncodedEntry(tx, e.ID, data)
+	return s.putEncodedEntry(tx, e.ID, data)
 }
 
-func putEncodedEntry(tx *bolt.Tx, id string, data []byte) error {
+// putEncodedEntry appends the entry whose JSON is data.
+func (s *Store) putEncodedEntry(tx *bolt.Tx, id string, data []byte) error {
 	if err := entryFree(tx, id); err != nil {
 		return err
 	}
+	if s.chain != nil {
+		var err error
+		if data, err = s.chain.seal(tx, data); err != nil {
+			return err
+		}
+	}
+	return putAudit(tx, id, data)
+}
+
+func putAudit(tx *bolt.Tx, id string, v []byte) error {
 	b := tx.Bucket(bucketAudit)
 	b.FillPercent = 0.95 // ids only grow: pack pages instead of splitting them in half
-	return b.Put([]byte(id), data)
+	return b.Put([]byte(id), v)
 }
 
 func entryFree(tx *bolt.Tx, id string) error {
