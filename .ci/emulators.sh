@@ -2,7 +2,9 @@
 # Installs (cached, pinned), starts and stops the AWS protocol peers the
 # store and crypto tests run against: DynamoDB Local (the jar shipped in the
 # npm package amplify-dynamodb-simulator, run with the machine's Java) and
-# local-kms (go install).
+# local-kms (go install), and versitygw (go install; a real S3 on a posix
+# directory, with versioning and Object Lock: it refuses deleting or
+# shortening a COMPLIANCE-locked version, checked by shared/archive/s3lock).
 #
 #   .ci/emulators.sh install        fetch into .cache/ (idempotent)
 #   .ci/emulators.sh start          install, start both on free ports, wait until ready
@@ -13,7 +15,9 @@
 #
 # Endpoints are exported as VSECURE_TEST_DYNAMODB_ENDPOINT and
 # VSECURE_TEST_KMS_ENDPOINT (plus VSECURE_TEST_KMS_KEY_ID, a seeded AES key),
-# and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS.
+# and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS;
+# S3 as VSECURE_TEST_S3_ENDPOINT with VSECURE_TEST_S3_ACCESS_KEY/_SECRET_KEY
+# (the gateway's root user; path-style addressing).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +28,8 @@ DDB_NPM_VERSION="2.9.30" # amplify-dynamodb-simulator, pinned
 LKMS_VERSION="v0.0.0-20260228092603-2a5e92d09ab6"
 DDB_DIR="$CACHE/dynamodb/$DDB_NPM_VERSION"
 LKMS_BIN="$CACHE/bin/local-kms"
+VGW_VERSION="v1.8.0"
+VGW_BIN="$CACHE/bin/versitygw-$VGW_VERSION"
 # The seeded key: a fixed id so local runs and `vsecure dev` can name it.
 KMS_KEY_ID="6f1c7a52-0b7e-4c1e-9a0b-7a1d2e3f4a5b"
 
@@ -55,7 +61,18 @@ install_kms() {
   GOBIN="$CACHE/bin" go install "github.com/nsmithuk/local-kms@$LKMS_VERSION"
 }
 
-install() { install_java; install_dynamodb; install_kms; }
+install_s3() {
+  if [[ -x "$VGW_BIN" ]]; then return; fi
+  log "installing versitygw@$VGW_VERSION into $CACHE/bin"
+  local tmp
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" go install "github.com/versity/versitygw/cmd/versitygw@$VGW_VERSION"
+  mkdir -p "$CACHE/bin"
+  mv "$tmp/versitygw" "$VGW_BIN"
+  rm -rf "$tmp"
+}
+
+install() { install_java; install_dynamodb; install_kms; install_s3; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -82,10 +99,12 @@ start() {
   install
   if [[ -f "$RUN/env" ]]; then stop; fi
   mkdir -p "$RUN"
-  local dport kport
+  local dport kport sport
   dport="$(free_port)"
   kport="$(free_port)"
   while [[ "$kport" == "$dport" ]]; do kport="$(free_port)"; done
+  sport="$(free_port)"
+  while [[ "$sport" == "$dport" || "$sport" == "$kport" ]]; do sport="$(free_port)"; done
 
   (cd "$RUN" && exec java -Djava.library.path="$DDB_DIR/emulator/DynamoDBLocal_lib" \
     -jar "$DDB_DIR/emulator/DynamoDBLocal.jar" -inMemory -port "$dport" -disableTelemetry \
@@ -109,7 +128,18 @@ EOF
     "$LKMS_BIN" >"$RUN/kms.log" 2>&1 &
   echo $! >"$RUN/kms.pid"
 
+  # Object Lock needs versioning: the posix backend keeps old versions in
+  # --versioning-dir. Both live under the run directory and go with it.
+  rm -rf "$RUN/s3-data" "$RUN/s3-versions"
+  mkdir -p "$RUN/s3-data" "$RUN/s3-versions"
+  local s3key="vsecuretest" s3secret
+  s3secret="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  "$VGW_BIN" --access "$s3key" --secret "$s3secret" --port "127.0.0.1:$sport" --quiet \
+    posix --versioning-dir "$RUN/s3-versions" "$RUN/s3-data" >"$RUN/s3.log" 2>&1 &
+  echo $! >"$RUN/s3.pid"
+
   wait_http dynamodb "http://127.0.0.1:$dport/" || { stop; return 1; }
+  wait_http s3 "http://127.0.0.1:$sport/" || { stop; return 1; }
   wait_http kms "http://127.0.0.1:$kport/" -X POST || { stop; return 1; }
 
   cat >"$RUN/env" <<EOF
@@ -119,13 +149,16 @@ export VSECURE_TEST_KMS_KEY_ID=$KMS_KEY_ID
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dport
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$kport
 export VSECURE_KMS_KEY_ID=$KMS_KEY_ID
+export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
+export VSECURE_TEST_S3_ACCESS_KEY=$s3key
+export VSECURE_TEST_S3_SECRET_KEY=$s3secret
 EOF
-  log "DynamoDB Local on :$dport, local-kms on :$kport (pids in $RUN)"
+  log "DynamoDB Local on :$dport, local-kms on :$kport, versitygw on :$sport (pids in $RUN)"
 }
 
 stop() {
   local f pid
-  for f in "$RUN"/dynamodb.pid "$RUN"/kms.pid; do
+  for f in "$RUN"/dynamodb.pid "$RUN"/kms.pid "$RUN"/s3.pid; do
     [[ -f "$f" ]] || continue
     pid="$(cat "$f")"
     if kill "$pid" 2>/dev/null; then
@@ -135,7 +168,7 @@ stop() {
     rm -f "$f"
   done
   rm -f "$RUN/env"
-  rm -rf "$RUN/kms-data"
+  rm -rf "$RUN/kms-data" "$RUN/s3-data" "$RUN/s3-versions"
 }
 
 env_lines() {

@@ -25,6 +25,11 @@ type Config struct {
 	// AuthCacheSeconds is how long API Gateway caches an authorizer
 	// decision per credential (0..3600). See README "Authorizer cache".
 	AuthCacheSeconds int
+	// WitnessRetentionDays is how long each audit witness object stays
+	// locked in COMPLIANCE mode (context witnessRetentionDays; default 400
+	// in prod, 1 in dev; 0 means the default). It cannot be shortened
+	// once written.
+	WitnessRetentionDays int
 	// Code returns the deployment package of a function.
 	Code func(function string) (awslambda.Code, error)
 	// Account and Region pin the stack when the CLI knows them; empty
@@ -58,6 +63,9 @@ func configFromContext(app awscdk.App) (Config, error) {
 		return cfg, fmt.Errorf("context authCacheSeconds: %w", err)
 	}
 	cfg.AuthCacheSeconds = n
+	if cfg.WitnessRetentionDays, err = strconv.Atoi(contextString(app, "witnessRetentionDays", "0")); err != nil {
+		return cfg, fmt.Errorf("context witnessRetentionDays: %w", err)
+	}
 	code, err := assetCode(
 		contextString(app, "buildDir", "build"),
 		contextString(app, "placeholderCode", "") == "missing",
@@ -67,6 +75,17 @@ func configFromContext(app awscdk.App) (Config, error) {
 	}
 	cfg.Code = code
 	return cfg, cfg.validate()
+}
+
+// witnessRetentionDays is WitnessRetentionDays or the env's default.
+func (c Config) witnessRetentionDays() int {
+	switch {
+	case c.WitnessRetentionDays > 0:
+		return c.WitnessRetentionDays
+	case c.Prod():
+		return defaultWitnessRetentionDaysProd
+	}
+	return defaultWitnessRetentionDaysDev
 }
 
 // defaultAuthCacheSeconds bounds how long a revoked key keeps working at
@@ -79,6 +98,9 @@ func (c Config) validate() error {
 	}
 	if c.AuthCacheSeconds < 0 || c.AuthCacheSeconds > 3600 {
 		return fmt.Errorf("context authCacheSeconds must be within 0..3600, not %d", c.AuthCacheSeconds)
+	}
+	if c.WitnessRetentionDays < 0 || c.WitnessRetentionDays > 36500 {
+		return fmt.Errorf("context witnessRetentionDays must be within 1..36500, not %d", c.WitnessRetentionDays)
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -32,14 +33,18 @@ type Vsecure struct {
 	Key    awskms.Key
 	// SigningKey signs audit digests (asymmetric: the private half never
 	// leaves KMS).
-	SigningKey   awskms.Key
-	Tables       map[string]awsdynamodb.Table // by schema table name
-	Functions    map[string]awslambda.Function
-	API          awsapigatewayv2.HttpApi
-	AlarmTopic   awssns.Topic
-	SlackSecret  awssecretsmanager.Secret
-	CursorSecret awssecretsmanager.Secret
-	Workflow     *ApprovalWorkflow
+	SigningKey awskms.Key
+	// AuditMACKey wraps audit MAC keys; WitnessBucket is the Object Lock
+	// witness of sealed digests (witness.go).
+	AuditMACKey   awskms.Key
+	WitnessBucket awss3.Bucket
+	Tables        map[string]awsdynamodb.Table // by schema table name
+	Functions     map[string]awslambda.Function
+	API           awsapigatewayv2.HttpApi
+	AlarmTopic    awssns.Topic
+	SlackSecret   awssecretsmanager.Secret
+	CursorSecret  awssecretsmanager.Secret
+	Workflow      *ApprovalWorkflow
 }
 
 // NewVsecure declares the stack for cfg.
@@ -62,6 +67,8 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	v := &Vsecure{Stack: stack, Config: cfg, Tables: map[string]awsdynamodb.Table{}, Functions: map[string]awslambda.Function{}}
 	v.key()
 	v.signingKey()
+	v.auditMACKey()
+	v.witnessBucket()
 	v.tables()
 	v.secrets()
 	v.AlarmTopic = v.alarmTopic()
@@ -428,6 +435,13 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
 		AppliesTo: &[]any{jsii.String("Resource::*")},
 	}}, jsii.Bool(true))
+	if spec.Digest != digestNone {
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("One object per sealed digest under digests/ of the witness bucket; the prefix is the narrowest resource."),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<AuditWitness[0-9A-F]+\.Arn>\/digests\/\*$/g`)}},
+		}}, jsii.Bool(true))
+	}
 	v.Functions[name] = fn
 	return fn, nil
 }
@@ -461,6 +475,7 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	if spec.Digest != digestNone {
 		env["VSECURE_AUDIT_SIGNING_KEY_ARN"] = v.SigningKey.KeyArn()
 	}
+	v.auditEnvironment(spec, env)
 	return env
 }
 
@@ -555,6 +570,7 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 			Resources: &[]*string{v.SigningKey.KeyArn()},
 		}))
 	}
+	out = append(out, v.auditStatements(spec)...)
 	var secrets []*string
 	if spec.Cursor {
 		secrets = append(secrets, v.CursorSecret.SecretArn())
@@ -597,5 +613,7 @@ func (v *Vsecure) outputs() {
 	out("SlackSecretArn", *v.SlackSecret.SecretArn(), "Fill with the Slack bot token and signing secret (README)")
 	out("AlarmTopicArn", *v.AlarmTopic.TopicArn(), "Alarm notifications")
 	out("KeyArn", *v.Key.KeyArn(), "KMS key of tables and secret data keys")
+	out("AuditWitnessBucket", *v.WitnessBucket.BucketName(), "S3 bucket (Object Lock, COMPLIANCE) holding a locked witness record of every sealed audit digest")
+	out("AuditMacKeyArn", *v.AuditMACKey.KeyArn(), "KMS key wrapping the audit log's per-epoch MAC keys")
 	out("AuditSigningKeyArn", *v.SigningKey.KeyArn(), "KMS key signing audit digests (vsecure audit:verify checks them with its public key)")
 }

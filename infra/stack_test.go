@@ -224,6 +224,11 @@ func (s *synthesized) policyLines(t *testing.T, fnID string) []string {
 			if r.Properties["KeyUsage"] == "SIGN_VERIFY" {
 				names[id] = "signing-key"
 			}
+			if strings.Contains(r.Properties["Description"].(string), "audit MAC") {
+				names[id] = "mac-key"
+			}
+		case "AWS::S3::Bucket":
+			names[id] = "witness-bucket"
 		case "AWS::SecretsManager::Secret":
 			names[id] = "secret:" + strings.Fields(r.Properties["Description"].(string))[2]
 		}
@@ -301,6 +306,8 @@ var wantPolicies = func() map[string][]string {
 		cursor  = "Allow secretsmanager:GetSecretValue on secret:HMAC"
 		slack   = "Allow secretsmanager:GetSecretValue on secret:Slack"
 		machine = "states:stateMachine:vsecure-dev-approvals"
+		epoch   = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["vsecure:audit-epoch"]},"Null":{"kms:EncryptionContextKeys":"false"}}`
+		mac     = "Allow kms:GenerateDataKey on mac-key" + epoch
 		context = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
 	)
 	m := map[string][]string{
@@ -346,6 +353,18 @@ var wantPolicies = func() map[string][]string {
 	for _, fn := range []string{"resources-list", "secrets-list", "approvals-list", "audit-list", "audit-verify", "keys-list", "whoami"} {
 		m[fn] = append(m[fn], "Allow dynamodb:GetItem on table:vsecure")
 	}
+	// Every function that appends audit entries may generate MAC keys
+	// (never decrypt them); only the digest step and audit-verify may
+	// open them, and only they touch the witness bucket.
+	for name, p := range m {
+		if !slices.Contains([]string{"health", "audit-digest", "audit-verify"}, name) {
+			m[name] = append(p, mac)
+		}
+	}
+	m["audit-verify"] = append(m["audit-verify"], "Allow kms:Decrypt,kms:GenerateDataKey on mac-key"+epoch,
+		"Allow s3:GetObject on witness-bucket/digests/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"digests/*"}}`)
+	m["audit-digest"] = append(m["audit-digest"], "Allow kms:Decrypt on mac-key"+epoch,
+		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/digests/*")
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
@@ -483,7 +502,8 @@ func TestTablesAreTheStoreSchema(t *testing.T) {
 		}
 		keyID := ""
 		for id, k := range s.ofType("AWS::KMS::Key") {
-			if k.Properties["KeyUsage"] != "SIGN_VERIFY" { // not the audit signing key
+			// Not the audit signing key, nor the audit MAC key.
+			if k.Properties["KeyUsage"] != "SIGN_VERIFY" && !strings.Contains(k.Properties["Description"].(string), "audit MAC") {
 				keyID = id
 			}
 		}
@@ -710,10 +730,11 @@ func TestKeyedFunctionsMayReadTheCallersKey(t *testing.T) {
 func TestConfigRefusesBadContext(t *testing.T) {
 	code := func(string) (awslambda.Code, error) { return nil, nil }
 	for name, c := range map[string]Config{
-		"unknown env":     {Env: "staging", Code: code},
-		"cache too long":  {Env: "dev", AuthCacheSeconds: 7200, Code: code},
-		"negative cache":  {Env: "dev", AuthCacheSeconds: -1, Code: code},
-		"bad alarm email": {Env: "dev", AlarmEmail: "not an address", Code: code},
+		"unknown env":                {Env: "staging", Code: code},
+		"cache too long":             {Env: "dev", AuthCacheSeconds: 7200, Code: code},
+		"witness retention too long": {Env: "dev", WitnessRetentionDays: 40000, Code: code},
+		"negative cache":             {Env: "dev", AuthCacheSeconds: -1, Code: code},
+		"bad alarm email":            {Env: "dev", AlarmEmail: "not an address", Code: code},
 	} {
 		if err := c.validate(); err == nil {
 			t.Errorf("%s: accepted %+v", name, c)
@@ -803,6 +824,65 @@ func TestReservedConcurrency(t *testing.T) {
 			default:
 				if ok {
 					t.Errorf("%s: %s reserves %v: only the expensive functions do", env, name, got)
+				}
+			}
+		}
+	}
+}
+
+// The audit witness: an Object Lock bucket in COMPLIANCE mode (1 day in
+// dev, 400 in prod), versioned, encrypted, private, TLS only, kept in
+// prod; only the digest step writes it and only audit-verify reads it.
+// The MAC key wrapping audit epochs rotates; every entry writer and the
+// two audit checkers get its id, and only the checkers may decrypt.
+func TestAuditWitnessBucketAndMACKey(t *testing.T) {
+	for env, days := range map[string]float64{"dev": 1, "prod": 400} {
+		s := synth(t, env, 30)
+		buckets := s.ofType("AWS::S3::Bucket")
+		if len(buckets) != 1 {
+			t.Fatalf("%s: %d buckets, want the witness only", env, len(buckets))
+		}
+		for id, b := range buckets {
+			p := b.Properties
+			lock, _ := json.Marshal(p["ObjectLockConfiguration"])
+			if p["ObjectLockEnabled"] != true || string(lock) != fmt.Sprintf(`{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":{"Days":%v,"Mode":"COMPLIANCE"}}}`, days) {
+				t.Errorf("%s: object lock %v %s", env, p["ObjectLockEnabled"], lock)
+			}
+			if fmt.Sprint(p["VersioningConfiguration"]) != "map[Status:Enabled]" {
+				t.Errorf("%s: versioning %v", env, p["VersioningConfiguration"])
+			}
+			if pab := fmt.Sprint(p["PublicAccessBlockConfiguration"]); pab != "map[BlockPublicAcls:true BlockPublicPolicy:true IgnorePublicAcls:true RestrictPublicBuckets:true]" {
+				t.Errorf("%s: public access block %s", env, pab)
+			}
+			if enc, _ := json.Marshal(p["BucketEncryption"]); !strings.Contains(string(enc), `"SSEAlgorithm":"AES256"`) {
+				t.Errorf("%s: encryption %s", env, enc)
+			}
+			if want := map[string]string{"dev": "Delete", "prod": "Retain"}[env]; b.DeletionPolicy != want {
+				t.Errorf("%s: bucket DeletionPolicy %q, want %q", env, b.DeletionPolicy, want)
+			}
+			var ssl bool
+			for _, bp := range s.ofType("AWS::S3::BucketPolicy") {
+				doc, _ := json.Marshal(bp.Properties["PolicyDocument"])
+				ssl = ssl || getAtt(bp.Properties["Bucket"]) == id && strings.Contains(string(doc), `"aws:SecureTransport":"false"`) && strings.Contains(string(doc), `"Effect":"Deny"`)
+			}
+			if !ssl {
+				t.Errorf("%s: witness bucket does not deny plain HTTP", env)
+			}
+		}
+		s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{
+			"Description": assertions.Match_StringLikeRegexp(jsii.String("audit MAC")), "EnableKeyRotation": true,
+		})
+		for name, id := range s.functionIDs(t) {
+			env := s.resources[id].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+			_, mac := env["VSECURE_AUDIT_MAC_KEY_ID"]
+			_, bucket := env["VSECURE_WITNESS_BUCKET"]
+			checker := name == "audit-digest" || name == "audit-verify"
+			if mac != (name != "health") || bucket != checker {
+				t.Errorf("%s: VSECURE_AUDIT_MAC_KEY_ID set %v, VSECURE_WITNESS_BUCKET set %v", name, mac, bucket)
+			}
+			for _, l := range s.policyLines(t, id) {
+				if strings.Contains(l, "witness-bucket") && !checker || strings.Contains(l, "kms:Decrypt on mac-key") && !checker {
+					t.Errorf("%s: %s", name, l)
 				}
 			}
 		}

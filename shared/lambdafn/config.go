@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -52,6 +53,12 @@ type Config struct {
 	AuditMACKeyID string
 	// FunctionName (AWS_LAMBDA_FUNCTION_NAME) names the writer of an epoch.
 	FunctionName string
+	// WitnessBucket (VSECURE_WITNESS_BUCKET) is the Object Lock bucket of
+	// the digests' witness records: audit-digest writes, audit-verify reads.
+	WitnessBucket string
+	// WitnessRetentionDays (VSECURE_WITNESS_RETENTION_DAYS) is how long
+	// each witness object is locked; 0 is s3lock's default.
+	WitnessRetentionDays int
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -101,11 +108,19 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		SecretsEndpoint:  getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
 		CursorSecretARN:  strings.TrimSpace(getenv("VSECURE_CURSOR_SECRET_ARN")),
 		StateMachineARN:  strings.TrimSpace(getenv("VSECURE_STATE_MACHINE_ARN")),
+		WitnessBucket:    strings.TrimSpace(getenv("VSECURE_WITNESS_BUCKET")),
 	}
 	if c.KMSKeyID == "" {
 		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
 	}
 	var errs []error
+	if d := strings.TrimSpace(getenv("VSECURE_WITNESS_RETENTION_DAYS")); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("VSECURE_WITNESS_RETENTION_DAYS %q is not a positive number of days", d))
+		}
+		c.WitnessRetentionDays = n
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))
 	}

@@ -32,6 +32,8 @@ type Function struct {
 	// AuditSigner signs and checks audit digests when the function has
 	// the audit signing key (VSECURE_AUDIT_SIGNING_KEY_ARN); nil otherwise.
 	AuditSigner digest.Signer
+	// Witness is the audit witness (VSECURE_WITNESS_BUCKET); nil: none.
+	Witness digest.Witness
 	// Notifier announces approvals from the workflow tasks (Slack, set by
 	// an extension); nil logs them.
 	Notifier workflow.Notifier
@@ -46,6 +48,8 @@ type Deps struct {
 	Workflow *sfnwf.Workflow
 	// AuditSigner gives the gate an audit verifier over its digests.
 	AuditSigner digest.Signer
+	// Witness is given to the audit verifier and the digest step.
+	Witness digest.Witness
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
@@ -74,7 +78,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		CursorKeys: deps.CursorKeys,
 	}
 	if deps.AuditSigner != nil {
-		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Log: log})
+		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, Log: log})
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +92,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		g.SetWorkflow(deps.Workflow)
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner}, nil
+	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

@@ -11,9 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/vsecure/vsecure/shared/archive/s3lock"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
@@ -160,6 +162,15 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 			if deps.AuditSigner, err = kms.NewSigner(kc, cfg.AuditSigningKey); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if cfg.WitnessBucket != "" {
+		var opts []s3lock.Option
+		if cfg.WitnessRetentionDays > 0 {
+			opts = append(opts, s3lock.WithRetention(time.Duration(cfg.WitnessRetentionDays)*24*time.Hour))
+		}
+		if deps.Witness, err = s3lock.New(s3.NewFromConfig(ac), cfg.WitnessBucket, opts...); err != nil {
+			return nil, err
 		}
 	}
 	return NewWith(cfg, store, sealer, deps, log)
