@@ -132,3 +132,10 @@ test-infra: $(ASLV) ## CDK stack tests (template assertions, cdk-nag) and action
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(GO) run $(ACTIONLINT)
 	@echo "test-infra: ok"
+
+# --- cost: the table of docs/cost.md, measured ------------------------------
+.PHONY: cost
+cost: build ## measure every operation (DynamoDB capacity, KMS, duration, memory, logs) and the stacks' fixed cost; rewrites docs/cost.md's table
+	$(MAKE) --no-print-directory synth ENV=dev
+	$(MAKE) --no-print-directory synth ENV=prod
+	$(WITH_EMULATORS) $(GO) run ./cmd/vsecure-cost
