@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	g, err := gate.New(gate.Config{
-		AuditVerifier: verifier,
+		AuditVerifier: verifier, AuditKey: signer,
 		Store:         store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
 		// Ten requests at once, then one every 30 s per requester: enough
 		// for any agent, too few to bury approvers in notifications.
