@@ -141,6 +141,10 @@ type expectation struct {
 // acknowledgement of a press (its effect is checked by slackPress).
 var emptyAnswer = map[string]bool{"slack-interactions": true}
 
+// linesAnswer lists the functions that answer JSON lines; the first line
+// is checked against the expectation.
+var linesAnswer = map[string]bool{"audit-export": true}
+
 var expectations = map[string]expectation{
 	"health":              {200, []string{"status"}, map[string]string{"status": "ok"}},
 	"resources-list":      {200, []string{"resources"}, nil},
@@ -160,7 +164,8 @@ var expectations = map[string]expectation{
 	"keys-rotate":         {201, []string{"id", "key", "replaces"}, map[string]string{"principal": "dave"}},
 	"keys-update":         {200, []string{"id", "slackUserId"}, map[string]string{"id": sample.ErinKeyID, "slackUserId": "U0SAMPLEERIN"}},
 	"whoami":              {200, []string{"principal", "roles", "keyId", "credential"}, map[string]string{"principal": "agent-1", "keyId": "key_sample_agent", "credential": "api_key"}},
-	"audit-verify":        {200, []string{"digests", "entries", "findings", "sealedTo"}, nil},
+	"audit-verify":        {200, []string{"digests", "entries", "findings", "sealedTo", "trustedKey"}, nil},
+	"audit-export":        {200, []string{"export"}, nil},
 	"slack-interactions":  {200, nil, nil},
 	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
 }
@@ -229,11 +234,16 @@ func TestFunctionsUnderRIE(t *testing.T) {
 					}
 					return
 				}
-				if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
-					t.Errorf("Content-Type %q", ct)
+				wantType, text := "application/json", resp.Body
+				if linesAnswer[fn] {
+					wantType = "application/x-ndjson"
+					text, _, _ = strings.Cut(resp.Body, "\n")
+				}
+				if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, wantType) {
+					t.Errorf("Content-Type %q, want %s", ct, wantType)
 				}
 				var body map[string]any
-				if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+				if err := json.Unmarshal([]byte(text), &body); err != nil {
 					t.Fatalf("body is not a JSON object: %s", resp.Body)
 				}
 				for _, k := range exp.keys {

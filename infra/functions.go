@@ -134,6 +134,12 @@ var functionSpecs = map[string]functionSpec{
 	"audit-verify": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: re-hashes every entry of the range (~150k entries/s per vCPU measured); API Gateway's integration limit is 30 s, so long ranges are verified in slices with --from/--to",
 		Store: with([]string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, liveKey), Digest: digestVerify},
 
+	// audit-export pages out the same reads as audit-verify (records from
+	// the time index, then digests); the key id it names comes from the
+	// environment, and kms:GetPublicKey is all it may do with the key.
+	"audit-export": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: builds a page of up to 4 MB of JSON lines in memory (Lambda answers at most 6 MB); an export is many short calls",
+		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, Digest: digestVerify, Cursor: true},
+
 	// The scheduled digest step: finds where the chain ends (DigestBefore,
 	// or OldestAudit on the first run), reads each closed window from the
 	// time index, signs its digest (kms:Sign on the signing key only) and

@@ -22,6 +22,7 @@ type limits struct {
 	// or where nobody legitimate sends many:
 	//   - audit-verify reads and checks a whole range of the audit log
 	//     against its signed digests: seconds of work, an auditor's tool;
+	//     audit-export pages out the same reads, 4 MB a call;
 	//   - mcp runs a whole MCP exchange per request, several gate calls;
 	//   - slack-interactions is a human pressing buttons; a flood there is
 	//     someone else's traffic (bad signatures);
@@ -45,20 +46,20 @@ var apiLimits = map[string]limits{
 	"dev": {
 		Stage: rate{20, 40},
 		Routes: map[string]rate{
-			"audit-verify": {1, 2}, "mcp": {10, 20}, "slack-interactions": {5, 10},
+			"audit-verify": {1, 2}, "audit-export": {2, 5}, "mcp": {10, 20}, "slack-interactions": {5, 10},
 			"keys-create": {2, 5}, "keys-list": {2, 5}, "keys-delete": {2, 5}, "keys-rotate": {2, 5}, "keys-update": {2, 5},
 			httpapi.FallbackFunction: {2, 5},
 		},
-		Reserved: map[string]int{"audit-verify": 2, "mcp": 10},
+		Reserved: map[string]int{"audit-verify": 2, "audit-export": 2, "mcp": 10},
 	},
 	"prod": {
 		Stage: rate{200, 400},
 		Routes: map[string]rate{
-			"audit-verify": {2, 5}, "mcp": {50, 100}, "slack-interactions": {20, 40},
+			"audit-verify": {2, 5}, "audit-export": {5, 10}, "mcp": {50, 100}, "slack-interactions": {20, 40},
 			"keys-create": {5, 10}, "keys-list": {5, 10}, "keys-delete": {5, 10}, "keys-rotate": {5, 10}, "keys-update": {5, 10},
 			httpapi.FallbackFunction: {10, 20},
 		},
-		Reserved: map[string]int{"audit-verify": 5, "mcp": 50},
+		Reserved: map[string]int{"audit-verify": 5, "audit-export": 5, "mcp": 50},
 	},
 }
 

@@ -347,6 +347,8 @@ var wantPolicies = func() map[string][]string {
 			"Allow kms:GetPublicKey on signing-key"},
 		"audit-digest": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
 			"Allow kms:Sign on signing-key"},
+		"audit-export": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
+			"Allow kms:GetPublicKey on signing-key", cursor},
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).
@@ -407,7 +409,7 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 			// The audit readers: audit-list and mcp's audit_log tool (admins
 			// and auditors, checked by the gate), audit-verify, and the digest
 			// step, which re-reads windows to seal them.
-			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-digest"}, name) && strings.Contains(l, "Query") {
+			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-export", "audit-digest"}, name) && strings.Contains(l, "Query") {
 				t.Errorf("%s may read the audit table: %s", name, l)
 			}
 		}
@@ -444,7 +446,7 @@ func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
 	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{
 		"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
 	})
-	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key"}
+	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key", "audit-export": "Allow kms:GetPublicKey on signing-key"}
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
 			if strings.Contains(l, "signing-key") && l != want[name] {
@@ -817,7 +819,7 @@ func TestReservedConcurrency(t *testing.T) {
 		for name, id := range s.functionIDs(t) {
 			got, ok := s.resources[id].Properties["ReservedConcurrentExecutions"]
 			switch name {
-			case "audit-verify", "mcp":
+			case "audit-verify", "audit-export", "mcp":
 				if n, _ := got.(float64); n < 1 || int(n) != apiLimits[env].Reserved[name] {
 					t.Errorf("%s: %s reserved concurrency %v, want %d", env, name, got, apiLimits[env].Reserved[name])
 				}

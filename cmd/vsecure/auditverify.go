@@ -2,23 +2,41 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/digest"
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 func runAuditVerify(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("audit:verify", "audit:verify [--from 24h|RFC3339] [--to RFC3339] [--json]",
+	fs := newFlags("audit:verify", "audit:verify [--from 24h|RFC3339] [--to RFC3339] [--json]\n       vsecure audit:verify --offline FILE --public-key KEY [--json]",
 		"Checks the audit log against its signed, chained digests (admin or auditor) and names\n"+
 			"every entry deleted, modified, inserted or moved, and every digest removed or forged.\n"+
-			"Exit status 3 when anything was found.", std)
+			"With --offline, checks an export (vsecure audit:export) with no server and no store,\n"+
+			"against the public key given (base64 PKIX DER, or a file holding it or its PEM).\n"+
+			"Prints the key it trusts. Exit status 3 when anything was found.", std)
 	from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
 	to := fs.String("to", "", "RFC 3339 time; default now")
+	offline := fs.String("offline", "", "an export file to verify without a server")
+	publicKey := fs.String("public-key", "", "with --offline: the digests' public key (base64 PKIX DER, or a file)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if _, code, done := parseArgs(fs, args, 0); done {
 		return code
+	}
+	if *offline != "" || *publicKey != "" {
+		if *offline == "" || *publicKey == "" || *from != "" || *to != "" {
+			fmt.Fprintln(std.Err, "vsecure audit:verify: --offline FILE and --public-key KEY go together, without --from or --to (the export fixes the range)")
+			return exitUsage
+		}
+		return verifyOffline(ctx, *offline, *publicKey, *jsonOut, std)
 	}
 	since, err := mcpserver.SinceTime(*from, time.Now())
 	if err != nil {
@@ -33,18 +51,80 @@ func runAuditVerify(ctx context.Context, args []string, env func(string) string,
 	if err != nil {
 		return e.fail(err)
 	}
-	code = exitOK
-	if !r.OK() {
-		code = exitTampered
-	}
 	if e.json {
 		e.emit(r)
-		return code
+		return verdict(r.Report)
 	}
+	printKey(std, r.TrustedKey)
+	return printReport(std, r.Report)
+}
+
+// verifyOffline checks an export file against a public key given by the
+// auditor, reading nothing but the two.
+func verifyOffline(ctx context.Context, path, key string, jsonOut bool, std stdio) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(std.Err, "vsecure audit:verify: "+format+"\n", a...)
+		return exitUsage
+	}
+	der, err := parsePublicKey(key)
+	if err != nil {
+		return fail("--public-key: %v", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer f.Close()
+	r, err := offlineVerify(ctx, f, der)
+	if err != nil {
+		return fail("%s: %v", path, err)
+	}
+	if jsonOut {
+		emitJSON(std.Out, gate.AuditVerification{Report: r.Report, TrustedKey: r.key})
+		return verdict(r.Report)
+	}
+	printKey(std, r.key)
+	return printReport(std, r.Report)
+}
+
+// parsePublicKey reads KEY: base64 of PKIX DER, or a file holding that or
+// a PEM "PUBLIC KEY" block.
+func parsePublicKey(s string) ([]byte, error) {
+	if b, err := os.ReadFile(s); err == nil {
+		s = string(b)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if p, _ := pem.Decode([]byte(s)); p != nil {
+		return p.Bytes, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(der) == 0 {
+		return nil, errors.New("not base64 of a public key, a PEM file, or a file holding either")
+	}
+	return der, nil
+}
+
+func printKey(std stdio, k gate.TrustedKey) {
+	if k.KeyID == "" {
+		fmt.Fprintln(std.Out, "Trusted key: none named by the server")
+		return
+	}
+	fmt.Fprintf(std.Out, "Trusted key: %s (%s)\nPublic key:  %s\n", k.KeyID, k.Algorithm, base64.StdEncoding.EncodeToString(k.PublicKey))
+}
+
+func verdict(r digest.Report) int {
+	if !r.OK() {
+		return exitTampered
+	}
+	return exitOK
+}
+
+func printReport(std stdio, r digest.Report) int {
 	if r.OK() {
 		fmt.Fprintf(std.Out, "OK: %d entries in %d digests match; sealed to %s, %d newer entries not sealed yet\n",
 			r.Entries, r.Digests, ts(r.SealedTo), r.Unsealed)
-		return code
+		return exitOK
 	}
 	rows := make([][]string, 0, len(r.Findings))
 	for _, f := range r.Findings {
@@ -52,5 +132,31 @@ func runAuditVerify(ctx context.Context, args []string, env func(string) string,
 	}
 	table(std.Out, []string{"FINDING", "ENTRY", "WINDOW", "DETAIL"}, rows)
 	fmt.Fprintf(std.Out, "TAMPERED: %d findings; %d entries checked in %d digests\n", len(r.Findings), r.Entries, r.Digests)
-	return code
+	return exitTampered
+}
+
+func runAuditExport(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	fs := newFlags("audit:export", "audit:export [--from 24h|RFC3339] [--to RFC3339] > log.jsonl",
+		"Writes the audit log of a range (admin or auditor) as JSON lines: a header naming the\n"+
+			"signing key, the entries with their seals oldest first, then the signed digests that\n"+
+			"cover them. The range widens to whole digest windows. Check the file anywhere with\n"+
+			"vsecure audit:verify --offline log.jsonl --public-key KEY.", std)
+	from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
+	to := fs.String("to", "", "RFC 3339 time; default now")
+	if _, code, done := parseArgs(fs, args, 0); done {
+		return code
+	}
+	since, err := mcpserver.SinceTime(*from, time.Now())
+	if err != nil {
+		fmt.Fprintf(std.Err, "vsecure audit:export: %s\n", vsecure.ErrorMessage(err))
+		return exitUsage
+	}
+	e, code, ok := connect(fs.Name(), env, std, false)
+	if !ok {
+		return code
+	}
+	if err := e.api.ExportAudit(ctx, since, *to, std.Out); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
 }

@@ -1,14 +1,17 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -309,11 +312,11 @@ func setPage(v url.Values, limit int, cursor string) {
 
 // VerifyAudit checks the audit log of [from, to) (RFC 3339, empty for
 // unbounded) against its signed digests (admin, auditor).
-func (c *Client) VerifyAudit(ctx context.Context, from, to string) (digest.Report, error) {
+func (c *Client) VerifyAudit(ctx context.Context, from, to string) (gate.AuditVerification, error) {
 	v := url.Values{}
 	set(v, "from", from)
 	set(v, "to", to)
-	var out digest.Report
+	var out gate.AuditVerification
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit/verify", v, nil, &out)
 	return out, err
 }
@@ -330,4 +333,51 @@ func (c *Client) UpdateKey(ctx context.Context, id string, r gate.KeyUpdateReque
 	var out vsecure.Key
 	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, r, &out)
 	return out, err
+}
+
+// ExportAuditPage returns one page of the audit export of [from, to) as
+// JSON lines (admin, auditor); cursor is "" for the first page.
+func (c *Client) ExportAuditPage(ctx context.Context, from, to, cursor string) ([]byte, error) {
+	v := url.Values{}
+	set(v, "from", from)
+	set(v, "to", to)
+	set(v, "cursor", cursor)
+	var out []byte
+	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit/export", v, nil, &out)
+	return out, err
+}
+
+// ExportAudit writes the audit export of [from, to) to w as one file: the
+// first page's header line, then every page's records and digests in
+// order, following the cursors to the end.
+func (c *Client) ExportAudit(ctx context.Context, from, to string, w io.Writer) error {
+	cursor := ""
+	for page := 0; ; page++ {
+		b, err := c.ExportAuditPage(ctx, from, to, cursor)
+		if err != nil {
+			return err
+		}
+		cursor = ""
+		for len(b) > 0 {
+			line, rest, _ := bytes.Cut(b, []byte("\n"))
+			b = rest
+			var l vsecure.ExportLine
+			if err := json.Unmarshal(line, &l); err != nil {
+				return fmt.Errorf("client: decode export line: %w", err)
+			}
+			switch {
+			case l.Cursor != "":
+				cursor = l.Cursor
+				continue
+			case l.Export != nil && page > 0:
+				continue // one header per file: the first page's
+			}
+			if _, err := w.Write(append(line, '\n')); err != nil {
+				return err
+			}
+		}
+		if cursor == "" {
+			return nil
+		}
+	}
 }

@@ -189,6 +189,10 @@ func (c *Client) attempt(ctx context.Context, method, target string, payload []b
 		return true, &Error{StatusCode: resp.StatusCode, Code: CodeUnavailable, Message: "reading the response failed: " + err.Error(), Err: err}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if raw, ok := out.(*[]byte); ok { // a non-JSON body (the audit export)
+			*raw = b
+			return false, nil
+		}
 		if out == nil || len(b) == 0 {
 			return false, nil
 		}

@@ -115,27 +115,57 @@ type AuditVerifier interface {
 // VerifyAudit checks the audit log of [from, to) against its digests
 // (admin, auditor). Findings are the answer, not an error: the call
 // succeeds and says what was tampered with.
-func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (digest.Report, error) {
+func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (AuditVerification, error) {
 	e := g.entry(c, vsecure.AuditVerify, "")
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
-		return digest.Report{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
+		return AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
 	}
 	f, err := parseAuditFilter(AuditQuery{From: from, To: to})
 	if err != nil {
-		return digest.Report{}, g.fail(ctx, e, err)
+		return AuditVerification{}, g.fail(ctx, e, err)
 	}
 	if g.verifier == nil {
-		return digest.Report{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnavailable, "audit verification is not configured on this server"))
+		return AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnavailable, "audit verification is not configured on this server"))
+	}
+	key, err := g.trustedKey(ctx)
+	if err != nil {
+		return AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit signing key could not be read"))
 	}
 	r, err := g.verifier.Verify(ctx, f.From, f.To)
 	if err != nil {
-		return digest.Report{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
+		return AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
 	}
 	e.Metadata["digests"] = strconv.Itoa(r.Digests)
 	e.Metadata["entries"] = strconv.Itoa(r.Entries)
 	e.Metadata["findings"] = strconv.Itoa(len(r.Findings))
 	if err := g.appendOK(ctx, e); err != nil {
-		return digest.Report{}, err
+		return AuditVerification{}, err
 	}
-	return r, nil
+	return AuditVerification{Report: r, TrustedKey: key}, nil
+}
+
+// TrustedKey is the key digests are checked against, so that an auditor
+// can compare it with the one they were given.
+type TrustedKey struct {
+	KeyID     string `json:"keyId"`
+	Algorithm string `json:"algorithm"`
+	// PublicKey is PKIX DER (base64 in JSON).
+	PublicKey []byte `json:"publicKey"`
+}
+
+// AuditVerification is a verification report and the key it trusted.
+type AuditVerification struct {
+	digest.Report
+	TrustedKey TrustedKey `json:"trustedKey"`
+}
+
+func (g *Gate) trustedKey(ctx context.Context) (TrustedKey, error) {
+	if g.auditKey == nil {
+		return TrustedKey{}, nil
+	}
+	pub, err := g.auditKey.PublicKey(ctx)
+	if err != nil {
+		return TrustedKey{}, err
+	}
+	return TrustedKey{KeyID: g.auditKey.KeyID(), Algorithm: g.auditKey.Algorithm(), PublicKey: pub}, nil
 }

@@ -60,6 +60,12 @@ type Config struct {
 	// AuditVerifier checks the audit log against its signed digests; nil
 	// answers audit verification with 503.
 	AuditVerifier AuditVerifier
+	// AuditKey is the key audit digests are signed with, named in exports
+	// and verification reports; nil names none.
+	AuditKey AuditKey
+	// ExportPageBytes bounds one page of the audit export (0:
+	// DefaultExportPageBytes).
+	ExportPageBytes int
 	// RefusalWindow is how long anonymous refusals of one source and
 	// reason are aggregated into one summary entry (see refusals.go); 0
 	// means DefaultRefusalWindow, negative writes every refusal.
@@ -85,6 +91,8 @@ type Gate struct {
 	rand         io.Reader
 	requests     *ratelimit.Limiter
 	verifier     AuditVerifier
+	auditKey     AuditKey
+	exportBytes  int
 	refusals     *refusals
 }
 
@@ -100,6 +108,7 @@ func New(cfg Config) (*Gate, error) {
 		store: detachedStore{cfg.Store}, sealer: cfg.Sealer, workflow: cfg.Workflow,
 		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
 		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
+		auditKey: cfg.AuditKey, exportBytes: cfg.ExportPageBytes,
 		refusals: newRefusals(cfg.RefusalWindow, cfg.RefusalWindows),
 	}
 	if g.workflow == nil {
@@ -107,6 +116,9 @@ func New(cfg Config) (*Gate, error) {
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.exportBytes <= 0 {
+		g.exportBytes = DefaultExportPageBytes
 	}
 	if g.now == nil {
 		g.now = time.Now

@@ -313,6 +313,21 @@ func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// exportAudit answers one page of the audit export as JSON lines
+// (vsecure.ExportLine); a last line {"cursor": …} names the next page.
+func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	b, err := a.Gate.ExportAudit(r.Context(), callOf(r), q.Get("from"), q.Get("to"), q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return nil
+}
+
 func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
 	var b gate.KeyRequest
 	if err := decode(r, &b); err != nil {

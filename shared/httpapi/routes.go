@@ -87,6 +87,7 @@ func Routes() []Route {
 		{"POST", "/v1/security/mcp/approvals/{id}/revoke", "approvals-revoke", AuthKey, (*API).revoke},
 		{"GET", "/v1/security/mcp/audit", "audit-list", AuthKey, (*API).audit},
 		{"GET", "/v1/security/mcp/audit/verify", "audit-verify", AuthKey, (*API).verifyAudit},
+		{"GET", "/v1/security/mcp/audit/export", "audit-export", AuthKey, (*API).exportAudit},
 		{"POST", "/v1/security/keys", "keys-create", AuthKey, (*API).createKey},
 		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
 		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},

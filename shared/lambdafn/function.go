@@ -83,6 +83,9 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 			return nil, err
 		}
 		gc.AuditVerifier = v
+		if k, ok := deps.AuditSigner.(gate.AuditKey); ok {
+			gc.AuditKey = k
+		}
 	}
 	g, err := gate.New(gc)
 	if err != nil {

@@ -31,6 +31,7 @@ const (
 	AuditMCP             = "mcp"
 	AuditSlack           = "slack_interaction"
 	AuditVerify          = "audit_verify"
+	AuditExport          = "audit_export"
 	// AuditKeySlack is what PATCH of a key was audited as before it could
 	// change roles; entries written since say AuditKeyUpdate.
 	AuditKeySlack  = "key_slack"
@@ -45,7 +46,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
-	AuditKeySlack, AuditKeyUpdate, AuditWhoami,
+	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

@@ -77,6 +77,15 @@ func (s *Signer) Verify(ctx context.Context, msg, sig []byte) error {
 	return nil
 }
 
+// PublicKey is the key's public half in PKIX DER (fetched once).
+func (s *Signer) PublicKey(ctx context.Context) ([]byte, error) {
+	pub, err := s.publicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKIXPublicKey(pub)
+}
+
 func (s *Signer) publicKey(ctx context.Context) (*ecdsa.PublicKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -49,6 +50,10 @@ func (s *Signer) KeyID() string { return s.keyID }
 
 // Algorithm is "Ed25519".
 func (s *Signer) Algorithm() string { return "Ed25519" }
+
+// PublicKey is the verification key in PKIX DER, what an auditor is given
+// to check an export offline.
+func (s *Signer) PublicKey(context.Context) ([]byte, error) { return x509.MarshalPKIXPublicKey(s.pub) }
 
 // Sign signs msg.
 func (s *Signer) Sign(_ context.Context, msg []byte) ([]byte, error) {
