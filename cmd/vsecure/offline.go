@@ -6,9 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -29,9 +29,19 @@ func offlineVerify(ctx context.Context, r io.Reader, der []byte) (offlineResult,
 	if err != nil {
 		return offlineResult{}, err
 	}
-	_ = ctx
-	_ = r
-	return offlineResult{key: key}, errors.New("offline verification is not in this build yet (it needs digest.ReadExport and digest.VerifyOffline)")
+	pub, err := digest.ParsePublicKey(base64.StdEncoding.EncodeToString(der))
+	if err != nil {
+		return offlineResult{}, err
+	}
+	exp, err := digest.ReadExport(r)
+	if err != nil {
+		return offlineResult{}, err
+	}
+	rep, err := digest.VerifyOffline(ctx, exp, pub)
+	if err != nil {
+		return offlineResult{}, err
+	}
+	return offlineResult{Report: rep, key: key}, nil
 }
 
 // trustedKeyOf names a public key as the signers do: a local Ed25519 key

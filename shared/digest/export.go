@@ -20,13 +20,9 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// ExportHeader is the first line of an export.
-type ExportHeader struct {
-	From       time.Time `json:"from"`
-	To         time.Time `json:"to"`
-	ExportedAt time.Time `json:"exportedAt"`
-	KeyID      string    `json:"keyId"`
-}
+// ExportHeader is the first line of an export (the type the export API
+// writes).
+type ExportHeader = vsecure.ExportHeader
 
 // Export is an exported log: records oldest first, then the digests
 // covering them (AUDIT2.md decision 5).
@@ -36,12 +32,9 @@ type Export struct {
 	Digests []vsecure.Digest
 }
 
-// ExportLine is one JSON line of an export; exactly one field is set.
-type ExportLine struct {
-	Export *ExportHeader        `json:"export,omitempty"`
-	Record *vsecure.AuditRecord `json:"record,omitempty"`
-	Digest *vsecure.Digest      `json:"digest,omitempty"`
-}
+// ExportLine is one JSON line of an export; exactly one field is set (a
+// Cursor line belongs to API pages only and is refused in a file).
+type ExportLine = vsecure.ExportLine
 
 // ReadExport parses an export (JSON lines; a digest line may be hundreds
 // of KB, so it is read as a stream of values, not lines).
@@ -64,6 +57,8 @@ func ReadExport(r io.Reader) (*Export, error) {
 			exp.Records = append(exp.Records, *l.Record)
 		case l.Digest != nil:
 			exp.Digests = append(exp.Digests, *l.Digest)
+		case l.Cursor != "":
+			return nil, fmt.Errorf("export: value %d is a page cursor: export with audit:export, which follows them", n)
 		default:
 			return nil, fmt.Errorf("export: value %d is neither a record nor a digest", n)
 		}
