@@ -8,66 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/vsecure/vsecure/shared/devserver"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/store/dynamo"
-	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/store/storetest/stores"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
-
-// onBothStores runs fn once per store kind with an opener of fresh, empty
-// stores of that kind (an embedded file, or new DynamoDB Local tables).
-// The stores outlive the server, so tests read them after shutdown.
-func onBothStores(t *testing.T, fn func(t *testing.T, open func(*testing.T) vsecure.Store)) {
-	t.Run("embedded", func(t *testing.T) {
-		fn(t, func(t *testing.T) vsecure.Store {
-			st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		})
-	})
-	t.Run("dynamodb", func(t *testing.T) {
-		ep := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT")
-		if ep == "" {
-			t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test` or " +
-				"`.ci/emulators.sh run go test ./...`, which start DynamoDB Local")
-		}
-		o := dynamodb.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(ep),
-			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-			HTTPClient:  &http.Client{Timeout: 60 * time.Second},
-		}
-		dynamo.ClientOptions(&o)
-		db := dynamodb.New(o)
-		var seq atomic.Int64
-		fn(t, func(t *testing.T) vsecure.Store {
-			base := fmt.Sprintf("devrefusals%d-%d", time.Now().UnixNano()%1e9, seq.Add(1))
-			if err := dynamo.CreateTables(t.Context(), db, base, base+"-audit"); err != nil {
-				t.Fatal(err)
-			}
-			st, err := dynamo.New(db, base, base+"-audit")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-}
 
 const (
 	testAdminKey = "vsk_refusals_admin_key_0123456789abcdefghijklmnop"
@@ -157,7 +108,7 @@ func (s leavingStore) KeyByHash(ctx context.Context, hash string) (vsecure.Key, 
 // connection right after sending, or drops it, does not make its refusal go
 // unaudited: the audit append does not use the request's cancellation.
 func TestRefusalAuditSurvivesClientCancel(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
 		cases := []struct {
 			name, key, path string
 			leave           func(t *testing.T, addr, key, path, ua string, entered <-chan struct{})
@@ -256,7 +207,7 @@ func cancelRequest(t *testing.T, addr, key, path, ua string, entered <-chan stru
 // costs a handful of audit entries, not one each, and the counts add up to
 // the requests once the server has shut down.
 func TestUnauthenticatedRefusalsAggregate(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
 		st := open(t)
 		// A window longer than the test: whatever the machine's speed,
 		// the summaries are written at shutdown.

@@ -5,9 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,58 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/store/dynamo"
-	"github.com/vsecure/vsecure/shared/store/embedded"
+	"github.com/vsecure/vsecure/shared/store/storetest/stores"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
-
-// onBothStores runs fn once per store kind; fn opens a fresh, empty store
-// of that kind with open (an embedded file, or a new pair of DynamoDB Local
-// tables) for each subtest.
-func onBothStores(t *testing.T, fn func(t *testing.T, open func(*testing.T) vsecure.Store)) {
-	t.Run("embedded", func(t *testing.T) {
-		fn(t, func(t *testing.T) vsecure.Store {
-			st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		})
-	})
-	t.Run("dynamodb", func(t *testing.T) {
-		ep := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT")
-		if ep == "" {
-			t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test` or " +
-				"`.ci/emulators.sh run go test ./...`, which start DynamoDB Local")
-		}
-		o := dynamodb.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(ep),
-			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-			HTTPClient:  &http.Client{Timeout: 60 * time.Second},
-		}
-		dynamo.ClientOptions(&o)
-		db := dynamodb.New(o)
-		var seq atomic.Int64
-		fn(t, func(t *testing.T) vsecure.Store {
-			base := fmt.Sprintf("refusals%d-%d", time.Now().UnixNano()%1e9, seq.Add(1))
-			if err := dynamo.CreateTables(t.Context(), db, base, base+"-audit"); err != nil {
-				t.Fatal(err)
-			}
-			st, err := dynamo.New(db, base, base+"-audit")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-}
 
 type clock struct {
 	mu  sync.Mutex
@@ -175,7 +125,7 @@ func totals(t *testing.T, es []vsecure.Entry) map[string]int {
 }
 
 func TestUnauthenticatedRefusalsAggregate(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
 		t.Run("flood_of_bad_keys_is_one_entry_and_one_summary", func(t *testing.T) {
 			f := newFixture(t, open(t))
 			start := f.clock.Now()
@@ -349,7 +299,7 @@ func TestUnauthenticatedRefusalsAggregate(t *testing.T) {
 // while the clock moves and flushes run: under -race, and with every
 // refusal accounted for exactly once.
 func TestRefusalAggregationConcurrent(t *testing.T) {
-	onBothStores(t, func(t *testing.T, open func(*testing.T) vsecure.Store) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
 		f := newFixture(t, open(t), func(c *gate.Config) { c.RefusalWindow = time.Second })
 		const sources, workers, each = 3, 8, 100
 		var wg sync.WaitGroup
