@@ -24,7 +24,7 @@ const (
 )
 
 func nonRouteFunctions() []string {
-	return append([]string{authorizer, httpapi.FallbackFunction, digest}, lambdafn.TaskFunctions()...)
+	return append([]string{authorizer, httpapi.FallbackFunction, digest, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
 }
 
 func routeFunctions() []string {
@@ -62,7 +62,7 @@ func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task nor the digest step", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step nor admin-bootstrap", d)
 		}
 	}
 }
@@ -84,6 +84,9 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 			ok = strings.Contains(string(src), want)
 		case d == digest:
 			want = "lambdafn.ServeDigest()"
+			ok = strings.Contains(string(src), want)
+		case d == lambdafn.BootstrapFunction:
+			want = "lambdafn.ServeBootstrap()"
 			ok = strings.Contains(string(src), want)
 		case slices.Contains(lambdafn.TaskFunctions(), d):
 			want = `lambdafn.ServeTaskWith("` + d + `"`

@@ -148,6 +148,10 @@ var functionSpecs = map[string]functionSpec{
 	digestFunction: {MemoryMB: 512, TimeoutSeconds: 300, Why: "512 MB / 300 s: a run catching up seals up to a day of windows (288 digests of up to 3000 entries each); the schedule is every 5 minutes, so a run ends before the next starts",
 		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest"}, Digest: digestSign},
 
+	// admin-bootstrap looks for an active admin key in the keys listing
+	// (the GSI Query, bounded), then creates one with its audit entry.
+	bootstrapFunction: {MemoryMB: 128, TimeoutSeconds: 30, Why: "128 MB / 30 s: a few keys-listing pages and one write; invoked by hand, never on a request path",
+		Store: []string{"ListKeys", "CreateKey", "AppendAudit"}},
 	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent, liveKey)},
 	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListKeys", "AppendAudit"}, liveKey), Cursor: true},

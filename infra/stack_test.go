@@ -177,8 +177,8 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 6; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks and the digest step", len(fns), want)
+	if want := len(routeFunctions()) + 7; len(fns) != want {
+		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the digest step and admin-bootstrap", len(fns), want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -349,6 +349,9 @@ var wantPolicies = func() map[string][]string {
 			"Allow kms:Sign on signing-key"},
 		"audit-export": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
 			"Allow kms:GetPublicKey on signing-key", cursor},
+		// Lists keys (GSI Query) and creates one with its entry; nothing else.
+		// (the key and its entry in one transaction of Puts).
+		"admin-bootstrap": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit", "Allow dynamodb:Query on " + gsi},
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
@@ -52,6 +54,7 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fn := fs.String("fn", "", "function name (a directory of functions/)")
 	event := fs.String("event", "", "event file (default events/<fn>.json)")
 	verbose := fs.Bool("v", true, "print the function's log output to stderr")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up on the invocation after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,13 +92,29 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer r.Close()
-	out, err := r.Invoke(ctx, payload)
+	// Every wait has a deadline: a function whose init fails (a missing
+	// variable) makes the emulator answer with an error and print no
+	// REPORT line, which used to leave this waiting forever.
+	ictx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	out, err := r.Invoke(ictx, payload)
 	if *verbose {
-		_, _ = r.WaitReports(ctx, 1) // the REPORT line follows the response
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, _ = r.WaitReports(rctx, 1) // the REPORT line follows the response
+		cancel()
 		fmt.Fprint(stderr, r.Output())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s did not answer within %s (-timeout)", *fn, *timeout)
 	}
 	if err != nil {
 		return err
+	}
+	var fe struct {
+		ErrorType, ErrorMessage string
+	}
+	if json.Unmarshal(out, &fe) == nil && fe.ErrorType == "Runtime.ExitError" {
+		return fmt.Errorf("%s exited during init (its log above says why): %s", *fn, fe.ErrorMessage)
 	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") != nil {

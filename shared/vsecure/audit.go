@@ -37,6 +37,9 @@ const (
 	AuditKeySlack  = "key_slack"
 	AuditKeyUpdate = "key_update"
 	AuditWhoami    = "whoami"
+	// AuditKeyBootstrap is an admin key minted by the admin-bootstrap
+	// function, outside the API (first key of a stack, or break-glass).
+	AuditKeyBootstrap = "key_bootstrap"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -46,7 +49,7 @@ var AuditOperations = []string{
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
-	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami,
+	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami, AuditKeyBootstrap,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.
