@@ -139,6 +139,19 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			e.expect(e.check(), "inserted "+en.ID)
 			e.expect(e.offline(), "inserted "+en.ID)
 		},
+		"forged_entry_after_the_newest_is_one_inserted": func(t *testing.T, e *sealedEnv) {
+			e.sealNow()
+			// Linked to the chain's newest entry, in a sealed window: it
+			// looks like an edit of a genuine entry, but no digest has it.
+			last := e.recs[e.entries[len(e.entries)-1].ID]
+			en := last.Entry
+			en.ID, en.Timestamp = "log_forged_tail", en.Timestamp.Add(-time.Second)
+			s := *last.Seal
+			s.Seq, s.Prev, s.MAC = s.Seq+1, last.Seal.MAC, make([]byte, len(last.Seal.MAC))
+			e.sw.PutRecord(t, en.ID, vsecure.AuditRecord{Key: en.ID, Entry: en, Seal: &s})
+			e.expect(e.check(), "inserted "+en.ID)
+			e.expect(e.offline(), "inserted "+en.ID)
+		},
 		"swapped_records_are_reordered": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
 			a, b := e.entries[10].ID, e.entries[12].ID
