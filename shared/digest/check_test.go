@@ -24,6 +24,8 @@ type mem struct {
 	mu   sync.Mutex
 	recs map[string]vsecure.AuditRecord
 	ds   map[time.Time]vsecure.Digest
+	// cache is recs in time order, until the next change.
+	cache []vsecure.AuditRecord
 }
 
 func newMem() *mem {
@@ -33,6 +35,9 @@ func newMem() *mem {
 func (m *mem) sorted() []vsecure.AuditRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cache != nil {
+		return m.cache
+	}
 	out := make([]vsecure.AuditRecord, 0, len(m.recs))
 	for _, r := range m.recs {
 		out = append(out, r)
@@ -44,6 +49,7 @@ func (m *mem) sorted() []vsecure.AuditRecord {
 		}
 		return a.Key < b.Key
 	})
+	m.cache = out
 	return out
 }
 
@@ -112,12 +118,14 @@ func (m *mem) put(r vsecure.AuditRecord) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.recs[r.Key] = r
+	m.cache = nil
 }
 
 func (m *mem) del(key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.recs, key)
+	m.cache = nil
 }
 
 // writer seals entries into m the way a store does: an opening entry,
