@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,22 @@ type SealedWorld interface {
 	World
 	// PutRecord overwrites the record stored under key (entry and seal).
 	PutRecord(t *testing.T, key string, r vsecure.AuditRecord)
+	// Restart ends the writer's epoch so that its next write opens one
+	// continuing it (previousEpoch, previousNext): the process restarts
+	// (embedded), or a write of unknown outcome retires the chain
+	// (DynamoDB, previousAmbiguous).
+	Restart(t *testing.T)
+}
+
+// IndexWorld is a SealedWorld whose storage orders records by an index
+// apart from the records (DynamoDB's time index).
+type IndexWorld interface {
+	SealedWorld
+	// SwapIndex exchanges the index positions of two records, records
+	// untouched.
+	SwapIndex(t *testing.T, a, b string)
+	// HideFromIndex moves a record out of every range the index reads.
+	HideFromIndex(t *testing.T, key string)
 }
 
 // memWitness is the witness as the tests need it (the file and S3
@@ -52,31 +69,7 @@ type sealedEnv struct {
 // RunSealed runs the tamper cases of issue 13 item 7 against a store that
 // seals every entry at write time, each tamper named exactly.
 func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) SealedWorld) {
-	start := time.Now().UTC().Truncate(time.Minute).Add(time.Minute) // after the store's opening entry
-	setup := func(t *testing.T, n int) *sealedEnv {
-		wrap := make([]byte, 32)
-		rand.Read(wrap)
-		keys, err := local.NewMACKeys(wrap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := newWorld(t, keys)
-		seed := make([]byte, 32)
-		rand.Read(seed)
-		signer, _ := local.NewSigner(seed)
-		e := &sealedEnv{env: &env{t: t, w: w, signer: signer, clock: &clock{t: start.Add(10 * time.Minute)}}, sw: w, keys: keys, witness: &memWitness{}, recs: map[string]vsecure.AuditRecord{}}
-		for i := range n {
-			en := entry(i)
-			en.Timestamp = start.Add(time.Duration(i) * 10 * time.Second)
-			en.ID = fmt.Sprintf("log_%013d%04d", en.Timestamp.UnixMilli(), i)
-			if err := w.Store().AppendAudit(t.Context(), en); err != nil {
-				t.Fatal(err)
-			}
-			e.entries = append(e.entries, en)
-		}
-		e.reload()
-		return e
-	}
+	setup := func(t *testing.T, n int) *sealedEnv { return newSealedEnv(t, n, newWorld) }
 	cases := map[string]func(t *testing.T, e *sealedEnv){
 		"clean_sealed_log_verifies": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
@@ -84,6 +77,7 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			if r.Entries != 31 || len(r.Findings) != 0 {
 				t.Fatalf("%d entries, findings %s", r.Entries, show(r.Findings))
 			}
+			e.expect(e.offline())
 		},
 		"edit_before_sealing_is_named_modified_once": func(t *testing.T, e *sealedEnv) {
 			rec := e.recs[e.entries[5].ID]
@@ -104,21 +98,57 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 		"resigned_with_another_key_is_bad_signature": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
 			// No signing key lives with the data; a key the attacker has
-			// (one they made, or any found in the data dir) is refused.
+			// (one they made, or any found in the data dir: see
+			// devserver's TestNoKeyInTheDataDirCanSignDigests) is refused.
 			forger, _ := local.NewSigner(make([]byte, 32))
-			d := e.allDigests()[0]
+			ds := e.allDigests()
+			rec := e.recs[e.entries[0].ID]
+			rec.Entry.Success = false // what the forger re-signs to hide
+			e.sw.PutRecord(t, rec.Key, rec)
+			n, j := -1, -1
+			for i, d := range ds {
+				if k := slices.IndexFunc(d.Entries, func(de vsecure.DigestEntry) bool { return de.ID == rec.Key }); k >= 0 {
+					n, j = i, k
+				}
+			}
+			if n < 0 || n+1 >= len(ds) {
+				t.Fatalf("entry %s sealed in digest %d of %d", rec.Key, n, len(ds))
+			}
+			d := ds[n]
+			d.Entries[j].Hash = vsecure.RecordHash(rec.Entry, rec.Seal)
 			d.Signature, _ = forger.Sign(t.Context(), d.SignedBytes())
 			e.w.PutDigest(t, d)
-			r := e.check()
-			if len(r.Findings) == 0 || r.Findings[0].Kind != digest.BadSignature {
-				t.Fatalf("findings %s", show(r.Findings))
-			}
+			w := d.From.Format("15:04:05")
+			want := []string{"bad_signature @" + w, "chain_broken @" + ds[n+1].From.Format("15:04:05")}
+			// Online the MAC names the entry and the witness the replaced
+			// digest. Offline the forged digest agrees with the entry and
+			// MACs are not checkable: the window's digest is what is named.
+			e.expect(e.check(), append(want, "modified "+rec.Key, "digest_deleted @"+w)...)
+			e.expect(e.offline(), want...)
+			// The forger's own key id is refused just the same.
+			d.KeyID = forger.KeyID()
+			d.Signature, _ = forger.Sign(t.Context(), d.SignedBytes())
+			e.w.PutDigest(t, d)
+			e.expect(e.offline(), want...)
 		},
 		"insert_out_of_order_is_one_inserted": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
 			en := e.entries[3]
 			en.ID = "log_zzzzzzzzzzzzzforged" // sorts last
 			e.sw.PutRecord(t, en.ID, vsecure.AuditRecord{Key: en.ID, Entry: en})
+			e.expect(e.check(), "inserted "+en.ID)
+			e.expect(e.offline(), "inserted "+en.ID)
+		},
+		"forged_entry_after_the_newest_is_one_inserted": func(t *testing.T, e *sealedEnv) {
+			e.sealNow()
+			// Linked to the chain's newest entry, in a sealed window: it
+			// looks like an edit of a genuine entry, but no digest has it.
+			last := e.recs[e.entries[len(e.entries)-1].ID]
+			en := last.Entry
+			en.ID, en.Timestamp = "log_forged_tail", en.Timestamp.Add(-time.Second)
+			s := *last.Seal
+			s.Seq, s.Prev, s.MAC = s.Seq+1, last.Seal.MAC, make([]byte, len(last.Seal.MAC))
+			e.sw.PutRecord(t, en.ID, vsecure.AuditRecord{Key: en.ID, Entry: en, Seal: &s})
 			e.expect(e.check(), "inserted "+en.ID)
 			e.expect(e.offline(), "inserted "+en.ID)
 		},
@@ -159,6 +189,45 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			want = append(want, "chain_broken @"+next, "gap @"+next, "digest_deleted @"+mid.From.Format("15:04:05"))
 			e.expect(e.check(), want...)
 		},
+		"deleted_tail_is_named_by_the_next_epochs_opening_entry": func(t *testing.T, e *sealedEnv) {
+			// Before any digest: only the next epoch's opening entry
+			// (previousNext) knows how far the old chain went.
+			var want []string
+			for _, en := range e.entries[25:] {
+				rec := e.recs[en.ID]
+				e.w.DeleteEntry(t, rec.Key)
+				want = append(want, fmt.Sprintf("deleted %s#%d", rec.Seal.Epoch, rec.Seal.Seq))
+			}
+			e.sw.Restart(t)
+			e.appendAt(t, 40)
+			e.sealNow()
+			e.expect(e.check(), want...)
+			e.expect(e.offline(), want...)
+		},
+		"continued_epoch_verifies": func(t *testing.T, e *sealedEnv) {
+			// The seq a DynamoDB writer lost the answer for was not
+			// written: previousAmbiguous, so no finding for it.
+			e.sw.Restart(t)
+			e.appendAt(t, 70)
+			e.appendAt(t, 71)
+			e.clock.set(e.clock.now().Add(10 * time.Minute))
+			e.sealNow()
+			continued := 0
+			for _, rec := range e.sorted() {
+				if rec.Entry.Operation == auditlog.OpEpoch && rec.Entry.Metadata[auditlog.MetaPrevEpoch] != "" {
+					continued++
+				}
+			}
+			if continued != 1 {
+				t.Fatalf("%d opening entries continue an epoch, want 1", continued)
+			}
+			r := e.check()
+			e.expect(r)
+			e.expect(e.offline())
+			if r.Unsealed != 0 || r.Entries < 34 {
+				t.Fatalf("%d entries, %d unsealed", r.Entries, r.Unsealed)
+			}
+		},
 		"overwritten_item_is_modified": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
 			rec := e.recs[e.entries[2].ID]
@@ -175,6 +244,78 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			fn(t, setup(t, 30))
 		})
 	}
+}
+
+// RunIndex runs the cases of a store whose records are ordered by an index
+// apart from them (DynamoDB): the index's order is not evidence, and an
+// entry the index no longer finds is deleted.
+func RunIndex(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) IndexWorld) {
+	cases := map[string]func(t *testing.T, e *sealedEnv, w IndexWorld){
+		"time_index_order_is_not_evidence": func(t *testing.T, e *sealedEnv, w IndexWorld) {
+			e.sealNow()
+			w.SwapIndex(t, e.entries[10].ID, e.entries[20].ID) // across windows
+			w.SwapIndex(t, e.entries[3].ID, e.entries[4].ID)
+			e.expect(e.check())
+			e.expect(e.offline())
+		},
+		"entry_hidden_from_the_index_is_deleted": func(t *testing.T, e *sealedEnv, w IndexWorld) {
+			e.sealNow()
+			w.HideFromIndex(t, e.entries[9].ID)
+			e.expect(e.check(), "deleted "+e.entries[9].ID)
+			e.expect(e.offline(), "deleted "+e.entries[9].ID)
+		},
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var w IndexWorld
+			e := newSealedEnv(t, 30, func(t *testing.T, keys auditlog.MACKeys) SealedWorld {
+				w = newWorld(t, keys)
+				return w
+			})
+			fn(t, e, w)
+		})
+	}
+}
+
+// appendAt appends the i-th entry of the schedule setup follows.
+func (e *sealedEnv) appendAt(t *testing.T, i int) {
+	t.Helper()
+	en := entry(i)
+	en.Timestamp = e.entries[0].Timestamp.Add(time.Duration(i) * 10 * time.Second)
+	en.ID = fmt.Sprintf("log_%013d%04d", en.Timestamp.UnixMilli(), i)
+	if err := e.w.Store().AppendAudit(t.Context(), en); err != nil {
+		t.Fatal(err)
+	}
+	e.entries = append(e.entries, en)
+}
+
+// newSealedEnv appends n entries, one every 10 s from the next minute
+// (after the store's opening entry), to a fresh world.
+func newSealedEnv(t *testing.T, n int, newWorld func(t *testing.T, keys auditlog.MACKeys) SealedWorld) *sealedEnv {
+	start := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	wrap := make([]byte, 32)
+	rand.Read(wrap)
+	keys, err := local.NewMACKeys(wrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, keys)
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	signer, _ := local.NewSigner(seed)
+	e := &sealedEnv{env: &env{t: t, w: w, signer: signer, clock: &clock{t: start.Add(10 * time.Minute)}}, sw: w, keys: keys, witness: &memWitness{}, recs: map[string]vsecure.AuditRecord{}}
+	for i := range n {
+		en := entry(i)
+		en.Timestamp = start.Add(time.Duration(i) * 10 * time.Second)
+		en.ID = fmt.Sprintf("log_%013d%04d", en.Timestamp.UnixMilli(), i)
+		if err := w.Store().AppendAudit(t.Context(), en); err != nil {
+			t.Fatal(err)
+		}
+		e.entries = append(e.entries, en)
+	}
+	e.reload()
+	return e
 }
 
 func (e *sealedEnv) cfg() digest.Config {

@@ -1,7 +1,11 @@
 package dynamo_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest/digesttest"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -20,6 +25,7 @@ type tableWorld struct {
 	db    *dynamodb.Client
 	audit string
 	s     *dynamo.Store
+	api   *losingAPI // the sealed world's store client
 }
 
 func (w *tableWorld) Store() vsecure.Store { return w.s }
@@ -75,10 +81,14 @@ func (w *tableWorld) PutEntry(t *testing.T, key string, e vsecure.Entry) {
 	})
 }
 
-// Swap exchanges the two items' sort keys in the time index.
+// Swap exchanges two records, as the embedded world does: each id now
+// holds the other's item (its entry, seal and the index attributes that
+// go with them). Exchanging only the time index's sort keys is no
+// reorder: it changes nothing the log says, since chains are ordered by
+// Seq and never by how the index sorts (digesttest's time_index_order_is_not_evidence).
 func (w *tableWorld) Swap(t *testing.T, a, b string) {
 	ia, ib := w.get(t, a), w.get(t, b)
-	ia["tsk"], ib["tsk"] = ib["tsk"], ia["tsk"]
+	ia["id"], ib["id"] = ib["id"], ia["id"]
 	w.put(t, ia)
 	w.put(t, ib)
 }
@@ -107,5 +117,96 @@ func TestDigestTamper(t *testing.T) {
 			t.Fatal(err)
 		}
 		return &tableWorld{db: db, audit: audit, s: s}
+	})
+}
+
+// PutRecord overwrites the item under key with r's entry and seal, keeping
+// or deriving the index attributes, as an insider's PutItem would.
+func (w *tableWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) {
+	it := map[string]types.AttributeValue{
+		"id": &types.AttributeValueMemberS{Value: key}, "tpk": &types.AttributeValueMemberS{Value: "ALL"},
+		"tsk": tsk(r.Entry.Timestamp, key), "data": data(t, r.Entry),
+	}
+	if r.Seal != nil {
+		it["sealEpoch"] = &types.AttributeValueMemberS{Value: r.Seal.Epoch}
+		it["sealSeq"] = &types.AttributeValueMemberN{Value: strconv.FormatUint(r.Seal.Seq, 10)}
+		if len(r.Seal.Prev) > 0 {
+			it["sealPrev"] = &types.AttributeValueMemberB{Value: r.Seal.Prev}
+		}
+		it["sealMac"] = &types.AttributeValueMemberB{Value: r.Seal.MAC}
+	}
+	w.put(t, it)
+}
+
+// Restart retires the writer's chain the only way a DynamoDB writer
+// continues one: a put of unknown outcome (here: not written), after which
+// the next write opens an epoch naming the retired one (previousNext,
+// previousAmbiguous). A new container starts an unrelated epoch.
+func (w *tableWorld) Restart(t *testing.T) {
+	w.api.lose.Store(true)
+	e := vsecure.Entry{ID: "log_lost", Timestamp: time.Now().UTC(), Operation: vsecure.AuditListSecrets, Actor: "admin", Success: true}
+	if err := w.s.AppendAudit(t.Context(), e); err == nil {
+		t.Fatal("the lost put succeeded")
+	}
+}
+
+// losingAPI fails one PutItem, unsent, with an error that says nothing of
+// its outcome (a dropped connection).
+type losingAPI struct {
+	dynamo.API
+	lose atomic.Bool
+}
+
+func (a *losingAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if a.lose.CompareAndSwap(true, false) {
+		return nil, errors.New("connection reset")
+	}
+	return a.API.PutItem(ctx, in, o...)
+}
+
+// TestDigestTamperSealed runs issue 13's tamper cases on a sealing store.
+func TestDigestTamperSealed(t *testing.T) {
+	db := client(t)
+	digesttest.RunSealed(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.SealedWorld {
+		table, audit := tables(t, db)
+		api := &losingAPI{API: db}
+		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tableWorld{db: db, audit: audit, s: s, api: api}
+	})
+}
+
+// SwapIndex exchanges two items' time-index sort keys only: every record
+// and what it says is unchanged, so verification reports nothing
+// (digesttest.IndexWorld).
+func (w *tableWorld) SwapIndex(t *testing.T, a, b string) {
+	ia, ib := w.get(t, a), w.get(t, b)
+	ia["tsk"], ib["tsk"] = ib["tsk"], ia["tsk"]
+	w.put(t, ia)
+	w.put(t, ib)
+}
+
+// HideFromIndex moves an item's time-index sort key out of every range:
+// no time read finds it any more.
+func (w *tableWorld) HideFromIndex(t *testing.T, key string) {
+	it := w.get(t, key)
+	it["tsk"] = &types.AttributeValueMemberS{Value: "9999-12-31T00:00:00.000000000Z#" + key}
+	w.put(t, it)
+}
+
+// TestDigestTamperIndex runs the cases of the time index, which orders the
+// audit items apart from the items themselves.
+func TestDigestTamperIndex(t *testing.T) {
+	db := client(t)
+	digesttest.RunIndex(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.IndexWorld {
+		table, audit := tables(t, db)
+		api := &losingAPI{API: db}
+		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tableWorld{db: db, audit: audit, s: s, api: api}
 	})
 }

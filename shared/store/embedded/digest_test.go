@@ -95,6 +95,12 @@ func (w *boltWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) {
 	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Put([]byte(key), data) })
 }
 
+// Restart closes and reopens the store: its next write opens an epoch
+// continuing the last one.
+func (w *boltWorld) Restart(t *testing.T) {
+	w.edit(t, func(_, _ *bolt.Bucket) error { return nil })
+}
+
 // TestDigestTamperSealed runs issue 13's tamper cases on a sealing store.
 func TestDigestTamperSealed(t *testing.T) {
 	digesttest.RunSealed(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.SealedWorld {
