@@ -29,12 +29,12 @@ import (
 
 // Config is the local server's configuration, usually from flags and env.
 type Config struct {
-	Addr      string // VSECURE_ADDR, default 127.0.0.1:8080
-	DataDir   string // VSECURE_DATA_DIR, default ./.vsecure
+	Addr    string // VSECURE_ADDR, default 127.0.0.1:8080
+	DataDir string // VSECURE_DATA_DIR, default ./.vsecure
 	// KeysDir (VSECURE_KEYS_DIR, default <DataDir>-keys) holds the audit
 	// signing and MAC keys, away from the data they protect: whoever can
 	// write the data directory must not also hold the keys to re-seal it.
-	KeysDir string
+	KeysDir   string
 	AdminKey  string // VSECURE_ADMIN_KEY; generated and printed when empty on first start
 	PublicURL string // VSECURE_PUBLIC_URL; default http://<addr>
 	MasterKey string // VSECURE_MASTER_KEY (base64 of 32 bytes); default a 0600 file in DataDir
