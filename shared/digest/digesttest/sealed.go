@@ -131,6 +131,14 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			e.w.PutDigest(t, d)
 			e.expect(e.offline(), want...)
 		},
+		"insert_sorting_first_before_sealing_is_one_inserted": func(t *testing.T, e *sealedEnv) {
+			en := e.entries[20]
+			en.ID = "log_0000000000000forged" // sorts before every id
+			e.sw.PutRecord(t, en.ID, vsecure.AuditRecord{Key: en.ID, Entry: en})
+			e.sealNow()
+			e.expect(e.check(), "inserted "+en.ID)
+			e.expect(e.offline(), "inserted "+en.ID)
+		},
 		"insert_out_of_order_is_one_inserted": func(t *testing.T, e *sealedEnv) {
 			e.sealNow()
 			en := e.entries[3]

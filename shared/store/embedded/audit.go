@@ -24,7 +24,7 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 		if refused = entryFree(tx, e.ID); refused != nil {
 			return nil
 		}
-		return s.putEncodedEntry(tx, e.ID, data)
+		return s.putEncodedEntry(tx, e.ID, e.Timestamp, data)
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,9 @@ type boltWorld struct {
 	path string
 	s    *embedded.Store
 	opts []embedded.Option
+	// index is the time index during an edit: an attacker who adds a
+	// record adds its index key too, or no reader would ever see it.
+	index *bolt.Bucket
 }
 
 func (w *boltWorld) Store() vsecure.Store { return w.s }
@@ -33,7 +36,10 @@ func (w *boltWorld) edit(t *testing.T, fn func(audit, digests *bolt.Bucket) erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket([]byte("audit")), tx.Bucket([]byte("digests"))) })
+	err = db.Update(func(tx *bolt.Tx) error {
+		w.index = tx.Bucket([]byte("auditByTime"))
+		return fn(tx.Bucket([]byte("audit")), tx.Bucket([]byte("digests")))
+	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -49,7 +55,15 @@ func (w *boltWorld) DeleteEntry(t *testing.T, key string) {
 
 func (w *boltWorld) PutEntry(t *testing.T, key string, e vsecure.Entry) {
 	data, _ := json.Marshal(e)
-	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Put([]byte(key), data) })
+	w.edit(t, func(a, _ *bolt.Bucket) error { return w.put(a, key, e.Timestamp, data) })
+}
+
+// put stores a raw record under key and indexes it at at, as the store does.
+func (w *boltWorld) put(a *bolt.Bucket, key string, at time.Time, data []byte) error {
+	if err := a.Put([]byte(key), data); err != nil {
+		return err
+	}
+	return w.index.Put(embedded.AuditTimeKey(at, key), nil)
 }
 
 // Swap exchanges two records: each key now holds the other's entry.
@@ -92,7 +106,7 @@ func (w *boltWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) {
 		Entry vsecure.Entry      `json:"entry"`
 		Seal  *vsecure.AuditSeal `json:"seal,omitempty"`
 	}{r.Entry, r.Seal})
-	w.edit(t, func(a, _ *bolt.Bucket) error { return a.Put([]byte(key), data) })
+	w.edit(t, func(a, _ *bolt.Bucket) error { return w.put(a, key, r.Entry.Timestamp, data) })
 }
 
 // Restart closes and reopens the store: its next write opens an epoch

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"math/big"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,42 +11,36 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// The audit bucket is keyed by time-sortable ids, not by timestamp, and
-// this package does not know the id layout. A window is found by bisecting
-// the key space with Seek (a few hundred B+tree descents, independent of
-// the log's size) for the first entry at or after from, then read forwards
-// in key order. Ids carry their creation time to the millisecond while
-// timestamps are truncated to the second, so both ends are widened by
-// idSlack and the timestamps filter exactly.
-const idSlack = time.Second
-
 // AuditRange calls fn with the entries whose Timestamp is in [from, to),
-// in key order.
+// oldest first, walking the time index (bucketAuditTime). A record is
+// passed with the timestamp its index key names; an index key whose record
+// is gone is skipped (its chain, or its digest, then shows it missing).
 func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vsecure.AuditRecord) (bool, error)) error {
 	return s.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		k, v, err := seekTime(c, from.Add(-idSlack))
-		if err != nil {
-			return err
-		}
-		stop := to.Add(idSlack)
-		for n := 1; k != nil; k, v = c.Next() {
+		audit := tx.Bucket(bucketAudit)
+		c := tx.Bucket(bucketAuditTime).Cursor()
+		for n, k := 1, seekKey(c, from); k != nil; k, _ = c.Next() {
 			if n++; n%scanCheck == 0 {
 				if err := ctx.Err(); err != nil {
 					return unavailable(err)
 				}
 			}
+			at, id, ok := timeKeyOf(k)
+			if !ok {
+				return vsecure.Errorf(vsecure.EInternal, "corrupt audit time index key %q", k)
+			}
+			if !at.Before(to) {
+				return nil
+			}
+			v := audit.Get([]byte(id))
+			if v == nil {
+				continue
+			}
 			e, seal, err := decodeRecord(v)
 			if err != nil {
 				return err
 			}
-			if !e.Timestamp.Before(stop) {
-				return nil
-			}
-			if e.Timestamp.Before(from) || !e.Timestamp.Before(to) {
-				continue
-			}
-			more, err := fn(vsecure.AuditRecord{Key: string(k), Entry: e, Seal: seal})
+			more, err := fn(vsecure.AuditRecord{Key: id, Entry: e, Seal: seal})
 			if err != nil || !more {
 				return err
 			}
@@ -56,82 +49,28 @@ func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vs
 	})
 }
 
-// OldestAudit returns the entry with the smallest key.
+// seekKey positions c at the first time-index key at or after t.
+func seekKey(c *bolt.Cursor, t time.Time) []byte {
+	k, _ := c.Seek(AuditTimeKey(t, ""))
+	return k
+}
+
+// OldestAudit returns the oldest entry by the time index.
 func (s *Store) OldestAudit(ctx context.Context) (vsecure.Entry, error) {
 	var e vsecure.Entry
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		_, v := tx.Bucket(bucketAudit).Cursor().First()
-		if v == nil {
-			return vsecure.Errorf(vsecure.ENotFound, "the audit log is empty")
+		audit := tx.Bucket(bucketAudit)
+		c := tx.Bucket(bucketAuditTime).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if _, id, ok := timeKeyOf(k); ok {
+				if v := audit.Get([]byte(id)); v != nil {
+					return decodeEntry(v, &e)
+				}
+			}
 		}
-		return decodeEntry(v, &e)
+		return vsecure.Errorf(vsecure.ENotFound, "the audit log is empty")
 	})
 	return e, err
-}
-
-// seekTime positions c at the first key whose entry's timestamp is not
-// before t, assuming timestamps grow with keys: it bisects the byte-string
-// space between the empty key and the last key (keys padded to one byte
-// more than the longest end), so it takes 8 × key-length Seeks whatever
-// the number of entries.
-func seekTime(c *bolt.Cursor, t time.Time) ([]byte, []byte, error) {
-	before := func(v []byte) (bool, error) {
-		var ts struct { // a plain entry, or a sealed record's
-			Timestamp time.Time `json:"timestamp"`
-			Entry     *struct {
-				Timestamp time.Time `json:"timestamp"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(v, &ts); err != nil {
-			return false, vsecure.Wrap(vsecure.EInternal, err, "corrupt record in store")
-		}
-		if ts.Entry != nil {
-			ts.Timestamp = ts.Entry.Timestamp
-		}
-		return ts.Timestamp.Before(t), nil
-	}
-	first, fv := c.First()
-	if first == nil {
-		return nil, nil, nil
-	}
-	if b, err := before(fv); err != nil || !b {
-		return first, fv, err
-	}
-	last, lv := c.Last()
-	if b, err := before(lv); err != nil || b {
-		return nil, nil, err
-	}
-	width := max(len(first), len(last)) + 1
-	pad := func(k []byte) *big.Int { // k followed by zero bytes: just after k
-		p := make([]byte, width)
-		copy(p, k)
-		return new(big.Int).SetBytes(p)
-	}
-	key := func(n *big.Int) []byte { return n.FillBytes(make([]byte, width)) }
-	// lo (the zero key) seeks to an entry before t; hi, just past the last
-	// key, seeks to nothing.
-	lo, hi := new(big.Int), pad(last)
-	one := big.NewInt(1)
-	for new(big.Int).Sub(hi, lo).Cmp(one) > 0 {
-		mid := new(big.Int).Add(lo, hi)
-		mid.Rsh(mid, 1)
-		k, v := c.Seek(key(mid))
-		ok := k == nil
-		if !ok {
-			b, err := before(v)
-			if err != nil {
-				return nil, nil, err
-			}
-			ok = !b
-		}
-		if ok {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	k, v := c.Seek(key(hi))
-	return k, v, nil
 }
 
 // digestKey orders digests by the start of their window.

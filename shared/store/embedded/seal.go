@@ -41,6 +41,7 @@ type chain struct {
 	key     *auditlog.Key
 	opening []byte // the opening entry's JSON
 	openID  string
+	openAt  time.Time
 }
 
 // head returns the key and the head the next entry takes, writing the
@@ -71,7 +72,7 @@ func (c *chain) head(tx *bolt.Tx) (auditlog.Key, auditlog.Head, error) {
 		if err != nil {
 			return auditlog.Key{}, auditlog.Head{}, vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
 		}
-		c.key, c.opening, c.openID = &k, data, e.ID
+		c.key, c.opening, c.openID, c.openAt = &k, data, e.ID, e.Timestamp
 	}
 	if stored.Epoch == c.key.Epoch {
 		return *c.key, stored, nil
@@ -82,7 +83,7 @@ func (c *chain) head(tx *bolt.Tx) (auditlog.Key, auditlog.Head, error) {
 	if err := entryFree(tx, c.openID); err != nil {
 		return auditlog.Key{}, auditlog.Head{}, err
 	}
-	if err := putAudit(tx, c.openID, sealedRecord(c.opening, seal)); err != nil {
+	if err := putAudit(tx, c.openID, c.openAt, sealedRecord(c.opening, seal)); err != nil {
 		return auditlog.Key{}, auditlog.Head{}, err
 	}
 	return *c.key, next, nil

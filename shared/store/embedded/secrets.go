@@ -149,7 +149,7 @@ func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsec
 		if entry == nil {
 			return nil
 		}
-		return s.putEncodedEntry(tx, e.ID, entry)
+		return s.putEncodedEntry(tx, e.ID, e.Timestamp, entry)
 	})
 	if err == nil {
 		err = refused

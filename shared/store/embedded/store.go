@@ -30,6 +30,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,6 +52,8 @@ var (
 	bucketApprovals = []byte("approvals")
 	bucketTokens    = []byte("tokens")
 	bucketAudit     = []byte("audit")
+	// bucketAuditTime indexes the audit log by time (AuditTimeKey).
+	bucketAuditTime = []byte("auditByTime")
 	bucketKeys      = []byte("keys")
 	bucketKeyHash   = []byte("keyhash")
 	bucketDigests   = []byte("digests")
@@ -60,7 +63,7 @@ var (
 var allBuckets = [][]byte{
 	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem, bucketHead,
+	bucketTokens, bucketAudit, bucketAuditTime, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem, bucketHead,
 }
 
 const (
@@ -131,7 +134,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return indexAuditByTime(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -234,11 +237,12 @@ func (s *Store) putEntry(tx *bolt.Tx, e vsecure.Entry) error {
 	if err != nil {
 		return vsecure.Wrap(vsecure.EInternal, err, "encode audit entry")
 	}
-	return s.putEncodedEntry(tx, e.ID, data)
+	return s.putEncodedEntry(tx, e.ID, e.Timestamp, data)
 }
 
-// putEncodedEntry appends the entry whose JSON is data.
-func (s *Store) putEncodedEntry(tx *bolt.Tx, id string, data []byte) error {
+// putEncodedEntry appends the entry whose JSON is data and whose
+// timestamp is at.
+func (s *Store) putEncodedEntry(tx *bolt.Tx, id string, at time.Time, data []byte) error {
 	if err := entryFree(tx, id); err != nil {
 		return err
 	}
@@ -248,13 +252,47 @@ func (s *Store) putEncodedEntry(tx *bolt.Tx, id string, data []byte) error {
 			return err
 		}
 	}
-	return putAudit(tx, id, data)
+	return putAudit(tx, id, at, data)
 }
 
-func putAudit(tx *bolt.Tx, id string, v []byte) error {
+// putAudit stores an audit record under its id and indexes it by time.
+func putAudit(tx *bolt.Tx, id string, at time.Time, v []byte) error {
 	b := tx.Bucket(bucketAudit)
 	b.FillPercent = 0.95 // ids only grow: pack pages instead of splitting them in half
-	return b.Put([]byte(id), v)
+	if err := b.Put([]byte(id), v); err != nil {
+		return err
+	}
+	t := tx.Bucket(bucketAuditTime)
+	t.FillPercent = 0.95
+	return t.Put(AuditTimeKey(at, id), nil)
+}
+
+// AuditTimeKey is an entry's key in the time index: its timestamp as
+// fixed-width decimal Unix nanoseconds, "#", its id. Reads of a time range
+// (the digest sealer's and verifier's) walk this index, so they never
+// depend on how ids sort: an id forged to sort first or last cannot hide
+// genuine entries from a window.
+func AuditTimeKey(at time.Time, id string) []byte {
+	return append(strconv.AppendInt(make([]byte, 0, timeKeyDigits+1+len(id)), at.UnixNano()+timeKeyBias, 10), append([]byte{'#'}, id...)...)
+}
+
+// timeKeyBias keeps every representable time positive and timeKeyDigits
+// wide, so that byte order is time order.
+const (
+	timeKeyBias   = 1 << 62
+	timeKeyDigits = 19
+)
+
+// timeKeyOf parses an AuditTimeKey back into its time and id.
+func timeKeyOf(k []byte) (time.Time, string, bool) {
+	if len(k) < timeKeyDigits+1 || k[timeKeyDigits] != '#' {
+		return time.Time{}, "", false
+	}
+	n, err := strconv.ParseInt(string(k[:timeKeyDigits]), 10, 64)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return time.Unix(0, n-timeKeyBias).UTC(), string(k[timeKeyDigits+1:]), true
 }
 
 func entryFree(tx *bolt.Tx, id string) error {
@@ -341,4 +379,20 @@ func oldestFirst(ctx context.Context, b *bolt.Bucket, start, cursor string, fn f
 		}
 	}
 	return nil
+}
+
+// indexAuditByTime builds the time index of a log written before it
+// existed (once: an empty index beside a non-empty log).
+func indexAuditByTime(tx *bolt.Tx) error {
+	t := tx.Bucket(bucketAuditTime)
+	if k, _ := t.Cursor().First(); k != nil {
+		return nil
+	}
+	return tx.Bucket(bucketAudit).ForEach(func(k, v []byte) error {
+		var e vsecure.Entry
+		if err := decodeEntry(v, &e); err != nil {
+			return err
+		}
+		return t.Put(AuditTimeKey(e.Timestamp, string(k)), nil)
+	})
 }
