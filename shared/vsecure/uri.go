@@ -96,7 +96,15 @@ func checkSegment(seg string) error {
 
 // String renders the canonical form.
 func (u URI) String() string {
+	n := len(Scheme) + len(u.Kind)
+	for _, s := range u.Segments {
+		n += 1 + len(s)
+	}
+	if u.Wildcard {
+		n += 2
+	}
 	var b strings.Builder
+	b.Grow(n) // one allocation: the read path renders several URIs per request
 	b.WriteString(Scheme)
 	b.WriteString(u.Kind)
 	for _, s := range u.Segments {
