@@ -57,7 +57,9 @@ func runDevUntilReady(t *testing.T, args []string, env map[string]string) {
 	defer cancel()
 	var out, errs syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- runDev(ctx, args, func(k string) string { return env[k] }, stdio{Out: &out, Err: &errs}) }()
+	go func() {
+		done <- runDev(ctx, args, func(k string) string { return env[k] }, stdio{Out: &out, Err: &errs})
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "listening on") {
 		select {
