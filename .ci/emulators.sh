@@ -14,7 +14,9 @@
 #                                   (also when CMD fails); exits with CMD's status
 #
 # Endpoints are exported as VSECURE_TEST_DYNAMODB_ENDPOINT and
-# VSECURE_TEST_KMS_ENDPOINT (plus VSECURE_TEST_KMS_KEY_ID, a seeded AES key),
+# VSECURE_TEST_KMS_ENDPOINT (plus VSECURE_TEST_KMS_KEY_ID, a seeded AES key,
+# and VSECURE_TEST_AUDIT_MAC_KEY_ID, another for the audit MAC keys; also as
+# VSECURE_KMS_KEY_ID and VSECURE_AUDIT_MAC_KEY_ID for `vsecure dev`),
 # and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS;
 # S3 as VSECURE_TEST_S3_ENDPOINT with VSECURE_TEST_S3_ACCESS_KEY/_SECRET_KEY
 # (the gateway's root user; path-style addressing).
@@ -30,8 +32,11 @@ DDB_DIR="$CACHE/dynamodb/$DDB_NPM_VERSION"
 LKMS_BIN="$CACHE/bin/local-kms"
 VGW_VERSION="v1.8.0"
 VGW_BIN="$CACHE/bin/versitygw-$VGW_VERSION"
-# The seeded key: a fixed id so local runs and `vsecure dev` can name it.
+# The seeded keys: fixed ids so local runs and `vsecure dev` can name them.
+# The second is the audit MAC key (GenerateDataKey per epoch), a key of its
+# own as in the stack.
 KMS_KEY_ID="6f1c7a52-0b7e-4c1e-9a0b-7a1d2e3f4a5b"
+KMS_AUDIT_KEY_ID="0c3e5a7b-2d4f-4a6b-8c9d-1e2f3a4b5c6d"
 
 log() { echo "emulators: $*" >&2; }
 
@@ -120,6 +125,10 @@ Keys:
           KeyId: $KMS_KEY_ID
         BackingKeys:
           - $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+      - Metadata:
+          KeyId: $KMS_AUDIT_KEY_ID
+        BackingKeys:
+          - $(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 Aliases:
   - AliasName: alias/vsecure-test
     TargetKeyId: $KMS_KEY_ID
@@ -149,6 +158,8 @@ export VSECURE_TEST_KMS_KEY_ID=$KMS_KEY_ID
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dport
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$kport
 export VSECURE_KMS_KEY_ID=$KMS_KEY_ID
+export VSECURE_TEST_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
+export VSECURE_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
 export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
 export VSECURE_TEST_S3_ACCESS_KEY=$s3key
 export VSECURE_TEST_S3_SECRET_KEY=$s3secret

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -11,10 +12,15 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vsecure/vsecure/cmd/vsecure-soak/invariant"
+	"github.com/vsecure/vsecure/shared/auditlog"
+	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/devserver"
 	"github.com/vsecure/vsecure/shared/digest"
+	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/embedded"
@@ -99,12 +105,19 @@ func pages[P any](w *world, kind, path string, use func(*P) string) error {
 	}
 }
 
-// verifyOffline seals every window of the run, as the server would seven
-// minutes from now, with the server's own signing key, and verifies the
-// whole chain: the server seals 5-minute windows 2 minutes after they
-// close, so a run this short has sealed nothing yet. The server is stopped.
+// verifyOffline seals every window of the run, as the server would a few
+// minutes from now, with the server's own keys (signing key, MAC keys,
+// witness file: those of the keys directory, or the KMS MAC key the
+// emulators name), and verifies the whole chain: a run this short leaves
+// its last windows unsealed. The server is stopped.
 func verifyOffline(ctx context.Context, c config, data string, tables [2]string) (digest.Report, error) {
 	var store vsecure.AuditDigests
+	keysDir := devserver.DefaultKeysDir(data)
+	macKeys, err := local.LoadMACKeys(keysDir)
+	if err != nil {
+		return digest.Report{}, err
+	}
+	var keys auditlog.MACKeys = macKeys
 	if c.store == "dynamodb" {
 		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"),
 			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
@@ -117,6 +130,13 @@ func verifyOffline(ctx context.Context, c config, data string, tables [2]string)
 			return digest.Report{}, err
 		}
 		store = s
+		// `vsecure dev` got the same environment: with this set its
+		// store's epochs are wrapped by KMS.
+		if id := os.Getenv("VSECURE_AUDIT_MAC_KEY_ID"); id != "" {
+			if keys, err = kms.NewMACKeys(awskms.NewFromConfig(cfg), id); err != nil {
+				return digest.Report{}, err
+			}
+		}
 	} else {
 		s, err := embedded.Open(filepath.Join(data, "vsecure.db"))
 		if err != nil {
@@ -125,12 +145,17 @@ func verifyOffline(ctx context.Context, c config, data string, tables [2]string)
 		defer s.Close()
 		store = s
 	}
-	signer, err := local.LoadSigner(data)
+	signer, err := local.LoadSigner(keysDir)
 	if err != nil {
 		return digest.Report{}, err
 	}
+	witness, err := witnessfile.Open(filepath.Join(keysDir, witnessfile.Name))
+	if err != nil {
+		return digest.Report{}, err
+	}
+	defer witness.Close()
 	later := func() time.Time { return time.Now().Add(digest.DefaultWindow + digest.DefaultGrace + time.Minute) }
-	cfg := digest.Config{Store: store, Signer: signer, Now: later}
+	cfg := digest.Config{Store: store, Signer: signer, MACKeys: keys, Witness: witness, Now: later}
 	s, err := digest.NewSealer(cfg)
 	if err != nil {
 		return digest.Report{}, err

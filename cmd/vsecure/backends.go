@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -10,27 +11,43 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
+	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
+// backend is what `vsecure dev --store` runs on: nil fields are the
+// devserver's own defaults.
+type backend struct {
+	store   vsecure.Store
+	sealer  vsecure.Sealer
+	macKeys auditlog.MACKeys
+}
+
+// devPool is how many audit chains `vsecure dev --store dynamodb` writes
+// at once: one per concurrent writer, up to this many epochs open.
+const devPool = 8
+
 // backends builds the store and sealer `vsecure dev --store` asks for. The
-// embedded store (nil, nil) is the devserver's own default. For dynamodb the
-// SDK's standard configuration applies, including AWS_ENDPOINT_URL_DYNAMODB
-// and AWS_ENDPOINT_URL_KMS for DynamoDB Local and local-kms; tables come
-// from VSECURE_TABLE / VSECURE_AUDIT_TABLE and are created only when
-// VSECURE_CREATE_TABLES is true (local use: production tables are the CDK
-// stack's). VSECURE_KMS_KEY_ID selects the KMS sealer; without it the local
-// master key seals.
-func backends(ctx context.Context, kind string, env func(string) string) (vsecure.Store, vsecure.Sealer, error) {
+// embedded store (zero backend) is the devserver's own default. For
+// dynamodb the SDK's standard configuration applies, including
+// AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS for DynamoDB Local and
+// local-kms; tables come from VSECURE_TABLE / VSECURE_AUDIT_TABLE and are
+// created only when VSECURE_CREATE_TABLES is true (local use: production
+// tables are the CDK stack's). VSECURE_KMS_KEY_ID selects the KMS sealer;
+// without it the local master key seals. The store seals its audit entries
+// with MAC keys generated under VSECURE_AUDIT_MAC_KEY_ID in KMS, or else
+// wrapped by the local audit-mac.key in keysDir.
+func backends(ctx context.Context, kind, keysDir string, env func(string) string) (backend, error) {
 	switch kind {
 	case "", "embedded":
-		return nil, nil, nil
+		return backend{}, nil
 	case "dynamodb":
 	default:
-		return nil, nil, fmt.Errorf("unknown store %q (want embedded or dynamodb)", kind)
+		return backend{}, fmt.Errorf("unknown store %q (want embedded or dynamodb)", kind)
 	}
 	var opts []func(*config.LoadOptions) error
 	if env("AWS_REGION") == "" && env("AWS_DEFAULT_REGION") == "" {
@@ -42,27 +59,33 @@ func backends(ctx context.Context, kind string, env func(string) string) (vsecur
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("aws config: %w", err)
+		return backend{}, fmt.Errorf("aws config: %w", err)
+	}
+	kc := awskms.NewFromConfig(cfg, func(o *awskms.Options) { o.RetryMaxAttempts = 3 })
+	var b backend
+	if id := env("VSECURE_AUDIT_MAC_KEY_ID"); id != "" {
+		if b.macKeys, err = kms.NewMACKeys(kc, id); err != nil {
+			return backend{}, err
+		}
+	} else if b.macKeys, err = local.LoadMACKeys(keysDir); err != nil {
+		return backend{}, err
 	}
 	db := dynamodb.NewFromConfig(cfg, dynamo.ClientOptions)
 	table := orDefault(env("VSECURE_TABLE"), schema.State().Name)
 	audit := orDefault(env("VSECURE_AUDIT_TABLE"), schema.Audit().Name)
 	if create, _ := strconv.ParseBool(env("VSECURE_CREATE_TABLES")); create {
 		if err := dynamo.CreateTables(ctx, db, table, audit); err != nil {
-			return nil, nil, err
+			return backend{}, err
 		}
 	}
-	store, err := dynamo.New(db, table, audit)
-	if err != nil {
-		return nil, nil, err
+	host, _ := os.Hostname()
+	if b.store, err = dynamo.New(db, table, audit, dynamo.WithSeal(b.macKeys, "vsecure dev "+host, devPool)); err != nil {
+		return backend{}, err
 	}
-	keyID := env("VSECURE_KMS_KEY_ID")
-	if keyID == "" {
-		return store, nil, nil
+	if keyID := env("VSECURE_KMS_KEY_ID"); keyID != "" {
+		if b.sealer, err = kms.New(kc, keyID); err != nil {
+			return backend{}, err
+		}
 	}
-	sealer, err := kms.New(awskms.NewFromConfig(cfg, func(o *awskms.Options) { o.RetryMaxAttempts = 3 }), keyID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, sealer, nil
+	return b, nil
 }

@@ -3,9 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
+	cryptokms "github.com/vsecure/vsecure/shared/crypto/kms"
+	cryptolocal "github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/store/storetest"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -26,13 +31,25 @@ func TestBackendsDynamoDB(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "VSECURE_TABLE": table, "VSECURE_AUDIT_TABLE": table + "-audit",
 		"VSECURE_CREATE_TABLES": "true", "VSECURE_KMS_KEY_ID": key,
 	}
-	store, sealer, err := backends(t.Context(), "dynamodb", func(k string) string { return env[k] })
+	keys := t.TempDir()
+	b, err := backends(t.Context(), "dynamodb", keys, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, sealer := b.store, b.sealer
 	if _, err := store.ListPolicies(t.Context()); err != nil {
 		t.Fatalf("ListPolicies: %v", err)
 	}
+	// The store seals its entries, with MAC keys wrapped by the keys dir's
+	// audit-mac.key; the devserver's digest step gets the same keys.
+	local, err := cryptolocal.LoadMACKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.macKeys == nil || b.macKeys.(*cryptolocal.MACKeys).KeyID() != local.KeyID() {
+		t.Fatalf("MAC keys %v, want the keys dir's %s", b.macKeys, local.KeyID())
+	}
+	wantSealed(t, store, b.macKeys, "log_dev_local")
 	sc := vsecure.SealContext{URI: "vsecure://secrets/dev/X", Version: 1}
 	sd, err := sealer.Seal(t.Context(), []byte("v"), sc)
 	if err != nil {
@@ -41,10 +58,59 @@ func TestBackendsDynamoDB(t *testing.T) {
 	if got, err := sealer.Open(t.Context(), sd, sc); err != nil || string(got) != "v" {
 		t.Fatalf("Open = %q, %v", got, err)
 	}
-	if _, _, err := backends(t.Context(), "postgres", func(string) string { return "" }); err == nil {
+	if _, err := backends(t.Context(), "postgres", keys, func(string) string { return "" }); err == nil {
 		t.Fatal("unknown store accepted")
 	}
-	if s, _, err := backends(t.Context(), "embedded", func(string) string { return "" }); s != nil || err != nil {
-		t.Fatalf("embedded: %v %v", s, err)
+	if e, err := backends(t.Context(), "embedded", keys, func(string) string { return "" }); e != (backend{}) || err != nil {
+		t.Fatalf("embedded: %v %v", e, err)
 	}
+}
+
+// With VSECURE_AUDIT_MAC_KEY_ID the dynamodb store's MAC keys come from
+// KMS (local-kms here), as in the stack.
+func TestBackendsDynamoDBKMSMACKeys(t *testing.T) {
+	ddb, kms, macKey := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT"), os.Getenv("VSECURE_TEST_KMS_ENDPOINT"), os.Getenv("VSECURE_TEST_AUDIT_MAC_KEY_ID")
+	if ddb == "" || kms == "" || macKey == "" {
+		t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and VSECURE_TEST_AUDIT_MAC_KEY_ID are not set: " +
+			"run the tests with `make test` or `.ci/emulators.sh run go test ./...`")
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", kms)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_PROFILE", "")
+	table := fmt.Sprintf("devkms%d", time.Now().UnixNano())
+	env := map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "VSECURE_TABLE": table, "VSECURE_AUDIT_TABLE": table + "-audit",
+		"VSECURE_CREATE_TABLES": "true", "VSECURE_AUDIT_MAC_KEY_ID": macKey,
+	}
+	keys := t.TempDir()
+	b, err := backends(t.Context(), "dynamodb", keys, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.macKeys.(*cryptokms.MACKeys); !ok {
+		t.Fatalf("MAC keys %T, want KMS ones", b.macKeys)
+	}
+	if _, err := os.Stat(filepath.Join(keys, cryptolocal.MACKeyFile)); err == nil {
+		t.Fatal("a local MAC key was made although KMS holds them")
+	}
+	wantSealed(t, b.store, b.macKeys, "log_dev_kms")
+}
+
+// wantSealed appends an entry to store and checks that it is sealed in an
+// epoch keys can open.
+func wantSealed(t *testing.T, store vsecure.Store, keys auditlog.MACKeys, id string) {
+	t.Helper()
+	e := vsecure.Entry{ID: id, Timestamp: time.Now().UTC(), Operation: vsecure.AuditListSecrets, Actor: "dev", Success: true}
+	if err := store.AppendAudit(t.Context(), e); err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	for _, ep := range storetest.Chains(t, t.Context(), store, keys) {
+		for _, r := range ep.Records {
+			if r.Entry.ID == id {
+				return
+			}
+		}
+	}
+	t.Fatalf("entry %s is in no sealed chain", id)
 }

@@ -18,10 +18,11 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", orDefault(env("VSECURE_ADDR"), "127.0.0.1:8080"), "listen address (env VSECURE_ADDR)")
 	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
+	keys := fs.String("keys", env("VSECURE_KEYS_DIR"), "keys directory: audit signing and MAC keys, witness file; keep it off the data dir's disk or backups (env VSECURE_KEYS_DIR; default <data>-keys)")
 	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir] [--store embedded|dynamodb]")
-		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID")
+		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir] [--keys dir] [--store embedded|dynamodb]")
+		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID;\n  with --store dynamodb: VSECURE_TABLE, VSECURE_AUDIT_TABLE, VSECURE_CREATE_TABLES, VSECURE_KMS_KEY_ID, VSECURE_AUDIT_MAC_KEY_ID")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -33,7 +34,10 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(env("VSECURE_LOG_LEVEL"))}))
-	store, sealer, err := backends(ctx, *storeKind, env)
+	if *keys == "" {
+		*keys = devserver.DefaultKeysDir(*data)
+	}
+	b, err := backends(ctx, *storeKind, *keys, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
 		return 1
@@ -44,16 +48,16 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 		return 2
 	}
 	srv, err := devserver.New(ctx, devserver.Config{
-		Addr: *addr, DataDir: *data, AdminKey: env("VSECURE_ADMIN_KEY"),
+		Addr: *addr, DataDir: *data, KeysDir: *keys, AdminKey: env("VSECURE_ADMIN_KEY"),
 		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
-		Store: store, Sealer: sealer, Slack: slackCfg,
+		Store: b.store, Sealer: b.sealer, MACKeys: b.macKeys, Slack: slackCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
 		return 1
 	}
 	// One write, so whoever reads the output sees the banner whole.
-	banner := fmt.Sprintf("vsecure dev listening on %s (data in %s)\n", srv.URL(), *data)
+	banner := fmt.Sprintf("vsecure dev listening on %s (data in %s, keys in %s)\n", srv.URL(), *data, *keys)
 	if k := srv.GeneratedAdminKey; k != "" {
 		banner += fmt.Sprintf(`
 A new admin API key was generated. It is shown only this once:

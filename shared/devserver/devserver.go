@@ -15,8 +15,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
+	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
@@ -32,8 +34,9 @@ type Config struct {
 	Addr    string // VSECURE_ADDR, default 127.0.0.1:8080
 	DataDir string // VSECURE_DATA_DIR, default ./.vsecure
 	// KeysDir (VSECURE_KEYS_DIR, default <DataDir>-keys) holds the audit
-	// signing and MAC keys, away from the data they protect: whoever can
-	// write the data directory must not also hold the keys to re-seal it.
+	// signing and MAC keys and the witness file, away from the data they
+	// protect: whoever can write the data directory must not also hold the
+	// keys to re-seal it, nor the record of what was sealed.
 	KeysDir   string
 	AdminKey  string // VSECURE_ADMIN_KEY; generated and printed when empty on first start
 	PublicURL string // VSECURE_PUBLIC_URL; default http://<addr>
@@ -46,6 +49,10 @@ type Config struct {
 	Store vsecure.Store
 	// Sealer overrides the local sealer (for example KMS).
 	Sealer vsecure.Sealer
+	// MACKeys overrides the local audit MAC keys (KeysDir/audit-mac.key),
+	// for a Store sealed with other keys (for example KMS): the digest
+	// step and the verifier open the store's epochs with them.
+	MACKeys auditlog.MACKeys
 	// DigestEvery is how often the audit digest step runs (default 1m;
 	// negative: never, tests call SealAudit). Now is its clock.
 	DigestEvery time.Duration
@@ -95,14 +102,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	if cfg.KeysDir == "" {
-		cfg.KeysDir = filepath.Clean(cfg.DataDir) + "-keys"
+		cfg.KeysDir = DefaultKeysDir(cfg.DataDir)
 	}
 	if err := moveSigningKey(cfg.DataDir, cfg.KeysDir, cfg.Logger); err != nil {
 		return nil, err
 	}
-	macKeys, err := local.LoadMACKeys(cfg.KeysDir)
-	if err != nil {
-		return nil, err
+	macKeys := cfg.MACKeys
+	if macKeys == nil {
+		mk, err := local.LoadMACKeys(cfg.KeysDir)
+		if err != nil {
+			return nil, err
+		}
+		macKeys = mk
 	}
 	s := &Server{}
 	store := cfg.Store
@@ -145,7 +156,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	dcfg := digest.Config{Store: store, Signer: signer, Log: cfg.Logger, Now: cfg.Now}
+	// The witness file sits with the keys, out of reach of whoever edits
+	// the data: it shows a deleted newest digest or tail. Closed after the
+	// digest ticker (closers run last first).
+	witness, err := witnessfile.Open(filepath.Join(cfg.KeysDir, witnessfile.Name))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.closers = append(s.closers, witness.Close)
+	dcfg := digest.Config{Store: store, Signer: signer, MACKeys: macKeys, Witness: witness, Log: cfg.Logger, Now: cfg.Now}
 	if s.Digests, err = digest.NewSealer(dcfg); err != nil {
 		s.Close()
 		return nil, err
@@ -343,6 +363,10 @@ func (s *Server) Close() error {
 	s.closers = nil
 	return errors.Join(errs...)
 }
+
+// DefaultKeysDir is the keys directory of a data directory: its sibling
+// <data>-keys (./.vsecure-keys for ./.vsecure).
+func DefaultKeysDir(dataDir string) string { return filepath.Clean(dataDir) + "-keys" }
 
 // moveSigningKey moves an audit signing key left in the data directory by
 // an older version into the keys directory.

@@ -34,7 +34,7 @@ func (f *Function) DigestHandler() (func(context.Context, events.EventBridgeEven
 	if f.AuditSigner == nil {
 		return nil, errors.New("lambdafn: " + DigestFunction + ": missing required environment variable VSECURE_AUDIT_SIGNING_KEY_ARN")
 	}
-	s, err := digest.NewSealer(digest.Config{Store: f.Gate.Store(), Signer: f.AuditSigner, Witness: f.Witness, Log: f.Log})
+	s, err := digest.NewSealer(digest.Config{Store: f.Gate.Store(), Signer: f.AuditSigner, Witness: f.Witness, MACKeys: f.MACKeys, Log: f.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
@@ -34,6 +35,10 @@ type Function struct {
 	AuditSigner digest.Signer
 	// Witness is the audit witness (VSECURE_WITNESS_BUCKET); nil: none.
 	Witness digest.Witness
+	// MACKeys opens the audit epochs' MAC keys for the digest step and the
+	// verifier (VSECURE_AUDIT_MAC_KEY_ID); only those two functions are
+	// granted kms:Decrypt on it.
+	MACKeys auditlog.MACKeys
 	// Notifier announces approvals from the workflow tasks (Slack, set by
 	// an extension); nil logs them.
 	Notifier workflow.Notifier
@@ -50,6 +55,8 @@ type Deps struct {
 	AuditSigner digest.Signer
 	// Witness is given to the audit verifier and the digest step.
 	Witness digest.Witness
+	// MACKeys too, so both check every entry's MAC.
+	MACKeys auditlog.MACKeys
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
@@ -78,7 +85,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		CursorKeys: deps.CursorKeys,
 	}
 	if deps.AuditSigner != nil {
-		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, Log: log})
+		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys, Log: log})
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +102,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		g.SetWorkflow(deps.Workflow)
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness}, nil
+	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

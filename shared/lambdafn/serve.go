@@ -115,6 +115,7 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 		}
 	})
 	var opts []dynamo.Option
+	var deps Deps
 	if cfg.AuditMACKeyID != "" {
 		mk, err := kms.NewMACKeys(kc, cfg.AuditMACKeyID)
 		if err != nil {
@@ -122,12 +123,15 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 		}
 		// One chain: a container serves one request at a time.
 		opts = append(opts, dynamo.WithSeal(mk, cfg.FunctionName, 1))
+		// The verifier and digest step (built only where the signing key
+		// is, so only in the two functions granted kms:Decrypt) open
+		// epochs with the same keys.
+		deps.MACKeys = mk
 	}
 	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, opts...)
 	if err != nil {
 		return nil, err
 	}
-	var deps Deps
 	if cfg.CursorSecretARN != "" && len(cfg.CursorKey) == 0 {
 		sm := secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) {
 			o.RetryMaxAttempts = 3

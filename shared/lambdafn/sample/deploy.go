@@ -24,19 +24,21 @@ import (
 
 // EmulatorEnv is the environment a function gets from the CDK stack,
 // pointed at the emulators that .ci/emulators.sh started (it exports
-// VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and
-// VSECURE_TEST_KMS_KEY_ID), with fresh table names.
+// VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and the seeded
+// keys VSECURE_TEST_KMS_KEY_ID and VSECURE_TEST_AUDIT_MAC_KEY_ID), with
+// fresh table names.
 func EmulatorEnv(getenv func(string) string) (map[string]string, error) {
 	ddb, kms, key := getenv("VSECURE_TEST_DYNAMODB_ENDPOINT"), getenv("VSECURE_TEST_KMS_ENDPOINT"), getenv("VSECURE_TEST_KMS_KEY_ID")
-	if ddb == "" || kms == "" || key == "" {
-		return nil, errors.New("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and VSECURE_TEST_KMS_KEY_ID are not set: " +
+	macKey := getenv("VSECURE_TEST_AUDIT_MAC_KEY_ID")
+	if ddb == "" || kms == "" || key == "" || macKey == "" {
+		return nil, errors.New("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT, VSECURE_TEST_KMS_KEY_ID and VSECURE_TEST_AUDIT_MAC_KEY_ID are not set: " +
 			"the functions run against DynamoDB Local and local-kms; start them with `.ci/emulators.sh run <command>` " +
 			"(make test, make invoke and make bench-lambda do)")
 	}
 	suffix := fmt.Sprintf("%d-%d", time.Now().UnixNano(), os.Getpid())
 	return map[string]string{
 		"VSECURE_TABLE": "vsecure-" + suffix, "VSECURE_AUDIT_TABLE": "vsecure-audit-" + suffix,
-		"VSECURE_KMS_KEY_ID": key, "VSECURE_PUBLIC_URL": "https://api.example.com",
+		"VSECURE_KMS_KEY_ID": key, "VSECURE_AUDIT_MAC_KEY_ID": macKey, "VSECURE_PUBLIC_URL": "https://api.example.com",
 		"VSECURE_CURSOR_KEY": base64.StdEncoding.EncodeToString([]byte("sample-cursor-key-for-emulators-only!")),
 		"AWS_REGION":         "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "AWS_ENDPOINT_URL_KMS": kms,

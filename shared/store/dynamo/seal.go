@@ -138,7 +138,7 @@ func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item)
 	}
 	defer s.chains.give(c)
 	if c.key == nil {
-		if err := s.openChain(ctx, c); err != nil {
+		if err := s.openChain(ctx, c, e.Timestamp); err != nil {
 			return err
 		}
 	}
@@ -164,9 +164,15 @@ func (c *chain) retire(ambiguous bool) {
 }
 
 // openChain starts a new epoch for c: its opening entry is put (on
-// attribute_not_exists) before any entry of it.
-func (s *Store) openChain(ctx context.Context, c *chain) error {
+// attribute_not_exists) before any entry of it, dated no later than first,
+// the entry it opens the epoch for, so that the window holding first (or
+// one before it) holds the key to check it: a sealer reading that window
+// must not take first for an entry of an unknown epoch.
+func (s *Store) openChain(ctx context.Context, c *chain, first time.Time) error {
 	now := time.Now()
+	if !first.IsZero() && first.Before(now) {
+		now = first
+	}
 	k, e, err := auditlog.Open(ctx, s.macKeys, auditlog.NewEpoch(), auditlog.NewEntryID(now), s.writer, now, c.prev)
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ type chain struct {
 
 // head returns the key and the head the next entry takes, writing the
 // epoch's opening entry in tx first if tx does not have it yet.
-func (c *chain) head(tx *bolt.Tx) (auditlog.Key, auditlog.Head, error) {
+func (c *chain) head(tx *bolt.Tx, data []byte) (auditlog.Key, auditlog.Head, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := tx.Bucket(bucketHead)
@@ -70,7 +70,16 @@ func (c *chain) head(tx *bolt.Tx) (auditlog.Key, auditlog.Head, error) {
 		if stored.Epoch != "" {
 			prev = &stored
 		}
+		// Dated no later than the entry it opens the epoch for (data), so
+		// a sealer reading that entry's window finds the epoch's key in
+		// it or before it, never only in a later window.
 		now := time.Now()
+		var first struct {
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if json.Unmarshal(data, &first) == nil && !first.Timestamp.IsZero() && first.Timestamp.Before(now) {
+			now = first.Timestamp
+		}
 		// The first write after start; Open's KMS or file work is
 		// short, and it happens once per process.
 		k, e, err := auditlog.Open(context.Background(), c.keys, auditlog.NewEpoch(), auditlog.NewEntryID(now), c.writer, now, prev)
@@ -101,7 +110,7 @@ func (c *chain) head(tx *bolt.Tx) (auditlog.Key, auditlog.Head, error) {
 // seal returns the stored form of the entry data (its JSON) sealed at the
 // chain's head, advancing the head in tx.
 func (c *chain) seal(tx *bolt.Tx, data []byte) ([]byte, error) {
-	k, h, err := c.head(tx)
+	k, h, err := c.head(tx, data)
 	if err != nil {
 		return nil, err
 	}

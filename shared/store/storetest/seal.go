@@ -10,6 +10,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -21,6 +22,7 @@ func RunSeal(t *testing.T, newStore func(t *testing.T, keys auditlog.MACKeys) vs
 		"concurrent_writers_one_chain":   testSealConcurrent,
 		"losing_writes_leave_no_gap":     testSealLosingWrites,
 		"entries_unchanged_by_the_seals": testSealEntriesUnchanged,
+		"opening_precedes_first_entry":   testSealOpeningPrecedes,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -216,4 +218,33 @@ func testSealEntriesUnchanged(e *env, keys auditlog.MACKeys) {
 		e.t.Fatal("OldestAudit returned no entry")
 	}
 	e.wantSealed(keys, []vsecure.Entry{x})
+}
+
+// An epoch's opening entry is dated no later than the entry it was opened
+// for, so the digest step finds the epoch's key in that entry's window: an
+// entry stamped just before a window boundary (or, as the sample world's,
+// an hour back) whose epoch opened after it is not taken for an insertion.
+func testSealOpeningPrecedes(e *env, keys auditlog.MACKeys) {
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute).Add(59*time.Second + 900*time.Millisecond)
+	x := vsecure.Entry{ID: "log_backdated", Timestamp: at, Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true}
+	e.ok(e.s.AppendAudit(e.ctx, x), "AppendAudit")
+	for _, ep := range e.wantSealed(keys, []vsecure.Entry{x}) {
+		if ep.Opening.Timestamp.After(at) {
+			e.t.Errorf("opening entry at %s, after its first entry at %s", ep.Opening.Timestamp, at)
+		}
+	}
+	signer, err := local.LoadSigner(e.t.TempDir())
+	e.ok(err, "LoadSigner")
+	cfg := digest.Config{Store: e.s, Signer: signer, MACKeys: keys}
+	sealer, err := digest.NewSealer(cfg)
+	e.ok(err, "NewSealer")
+	_, err = sealer.Seal(e.ctx)
+	e.ok(err, "Seal")
+	v, err := digest.NewVerifier(cfg)
+	e.ok(err, "NewVerifier")
+	r, err := v.Verify(e.ctx, time.Time{}, time.Now())
+	e.ok(err, "Verify")
+	if len(r.Findings) != 0 {
+		e.t.Fatalf("findings on a clean log: %+v", r.Findings)
+	}
 }
