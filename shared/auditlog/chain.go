@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -36,11 +37,43 @@ func (k Key) SealJSON(h Head, entryJSON []byte) (Seal, Head) {
 
 var b32 = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// NewEpoch names a fresh epoch ("ep_" + 128 random bits).
-func NewEpoch() string {
+// NewEpoch names a fresh epoch opened at t: "ep_" + 48 bits of t's Unix
+// milliseconds (to the second, as entries are timestamped) and 80 random
+// bits. The time lets any reader find the epoch's opening entry (and so its
+// key) from the id alone: a sealer or verifier that meets an epoch no
+// digest it read mentions (a writer idle for a while, a reader just
+// started) reads the one second the id names instead of the whole log.
+func NewEpoch(t time.Time) string {
 	var b [16]byte
-	rand.Read(b[:])
+	putMillis(b[:6], t.UTC().Truncate(time.Second))
+	rand.Read(b[6:])
 	return "ep_" + b32.EncodeToString(b[:])
+}
+
+// EpochOpened is the time NewEpoch encoded in epoch (false for an id not
+// of that form).
+func EpochOpened(epoch string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(epoch, "ep_")
+	if !ok {
+		return time.Time{}, false
+	}
+	b, err := b32.DecodeString(rest)
+	if err != nil || len(b) != 16 {
+		return time.Time{}, false
+	}
+	var ms uint64
+	for _, c := range b[:6] {
+		ms = ms<<8 | uint64(c)
+	}
+	return time.UnixMilli(int64(ms)).UTC(), true
+}
+
+func putMillis(b []byte, t time.Time) {
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
 }
 
 // NewEntryID is an id for an opening entry in the layout the gate gives
@@ -48,11 +81,7 @@ func NewEpoch() string {
 // ULID layout), so it sorts by time among them.
 func NewEntryID(t time.Time) string {
 	var b [16]byte
-	ms := uint64(t.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
+	putMillis(b[:6], t)
 	rand.Read(b[6:])
 	return "log_" + b32.EncodeToString(b[:])
 }

@@ -142,7 +142,7 @@ type writer struct {
 
 func (w *writer) open(at time.Time, prev *auditlog.Head, extra map[string]string) {
 	w.t.Helper()
-	k, e, err := auditlog.Open(context.Background(), w.keys, auditlog.NewEpoch(), fmt.Sprintf("log_open_%d_%d", at.UnixNano(), w.n), "test", at, prev)
+	k, e, err := auditlog.Open(context.Background(), w.keys, auditlog.NewEpoch(at), fmt.Sprintf("log_open_%d_%d", at.UnixNano(), w.n), "test", at, prev)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -433,4 +433,29 @@ func TestUnsealedLegacyEntries(t *testing.T) {
 	f.m.del(es[6].ID)
 	expect(t, "online", f.online(), "modified "+e.ID, "inserted log_x", "deleted "+es[6].ID)
 	expect(t, "offline", f.offline(), "modified "+e.ID, "inserted log_x", "deleted "+es[6].ID)
+}
+
+// TestIdleEpochIsFoundByAFreshSealer: a writer idle across a whole digest
+// (a Lambda container between requests) writes again after the sealer
+// restarted (a new audit-digest container). No digest the new sealer reads
+// names the idle epoch, so it finds the epoch's key from the time its id
+// carries; its new entries are sealed as genuine, and nothing is reported.
+func TestIdleEpochIsFoundByAFreshSealer(t *testing.T) {
+	f := newFixture(t)
+	f.t = t
+	f.w.append(5, 10*time.Second)
+	f.now = f.w.at.Add(2 * time.Minute)
+	f.seal()
+	other := &writer{t: t, m: f.m, keys: f.keys}
+	other.open(f.now, nil, nil)
+	other.n = 1000
+	other.append(20, 30*time.Second)
+	f.now = other.at.Add(2 * time.Minute)
+	f.seal() // a digest naming only the other epoch
+	f.w.at = f.now
+	f.w.append(5, 10*time.Second) // the idle writer again
+	f.now = f.w.at.Add(2 * time.Minute)
+	f.seal() // a fresh sealer: it never saw the first epoch's head
+	expect(t, "online", f.online())
+	expect(t, "offline", f.offline())
 }

@@ -71,6 +71,11 @@ func (k *keyring) key(ctx context.Context, epoch string) (auditlog.Key, bool, er
 	at, known := k.opened[epoch]
 	failed := k.failed[epoch]
 	k.mu.Unlock()
+	if !known {
+		// No digest read so far names the epoch: its id says when it
+		// was opened.
+		at, known = auditlog.EpochOpened(epoch)
+	}
 	if ok || failed || !known || k.store == nil {
 		return key, ok, nil
 	}

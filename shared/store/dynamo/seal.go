@@ -173,7 +173,7 @@ func (s *Store) openChain(ctx context.Context, c *chain, first time.Time) error 
 	if !first.IsZero() && first.Before(now) {
 		now = first
 	}
-	k, e, err := auditlog.Open(ctx, s.macKeys, auditlog.NewEpoch(), auditlog.NewEntryID(now), s.writer, now, c.prev)
+	k, e, err := auditlog.Open(ctx, s.macKeys, auditlog.NewEpoch(now), auditlog.NewEntryID(now), s.writer, now, c.prev)
 	if err != nil {
 		return err
 	}

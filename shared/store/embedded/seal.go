@@ -82,7 +82,7 @@ func (c *chain) head(tx *bolt.Tx, data []byte) (auditlog.Key, auditlog.Head, err
 		}
 		// The first write after start; Open's KMS or file work is
 		// short, and it happens once per process.
-		k, e, err := auditlog.Open(context.Background(), c.keys, auditlog.NewEpoch(), auditlog.NewEntryID(now), c.writer, now, prev)
+		k, e, err := auditlog.Open(context.Background(), c.keys, auditlog.NewEpoch(now), auditlog.NewEntryID(now), c.writer, now, prev)
 		if err != nil {
 			return auditlog.Key{}, auditlog.Head{}, err
 		}
