@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,11 +28,14 @@ import (
 func TestAuditExportVerifyOffline(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	// The sealer's clock runs ahead, so the windows just written are
-	// closed and sealed now instead of in minutes.
+	// The server's clock jumps an hour ahead before sealing, so the windows
+	// just written are closed and sealed now instead of in minutes, and
+	// what is audited afterwards (the verify and the export themselves)
+	// lands in a later, unsealed window, as it would an hour later.
+	var skew atomic.Int64
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"), AdminKey: devtest.AdminKey, DigestEvery: -1,
-		Now:    func() time.Time { return time.Now().Add(time.Hour) },
+		Now:    func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -72,6 +76,7 @@ func TestAuditExportVerifyOffline(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s", args, code, out)
 		}
 	}
+	skew.Store(int64(time.Hour))
 	if n, err := srv.SealAudit(ctx); err != nil || n == 0 {
 		t.Fatalf("SealAudit = %d, %v", n, err)
 	}

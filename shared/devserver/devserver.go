@@ -54,7 +54,9 @@ type Config struct {
 	// step and the verifier open the store's epochs with them.
 	MACKeys auditlog.MACKeys
 	// DigestEvery is how often the audit digest step runs (default 1m;
-	// negative: never, tests call SealAudit). Now is its clock.
+	// negative: never, tests call SealAudit). Now is the server's clock,
+	// the gate's and the digest step's alike (nil: time.Now): one clock,
+	// so that no entry is stamped in a window the sealer already closed.
 	DigestEvery time.Duration
 	Now         func() time.Time
 	// Slack configures Slack approvals (VSECURE_SLACK_*): without a bot
@@ -182,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// for any agent, too few to bury approvers in notifications.
 		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
 		RefusalWindow:    cfg.RefusalWindow,
+		Now:              cfg.Now,
 	})
 	if err != nil {
 		s.Close()
