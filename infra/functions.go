@@ -42,6 +42,10 @@ const (
 	digestNone   digestUse = iota
 	digestSign             // kms:Sign: seals windows (the scheduled step)
 	digestVerify           // kms:GetPublicKey: checks signatures locally
+	// digestPublicKey is kms:GetPublicKey alone, to name the key an
+	// export's digests are signed with (audit-export): no MAC keys, no
+	// witness, since it checks nothing.
+	digestPublicKey
 )
 
 // sealerUse is a function's direct use of the KMS key for data keys.
@@ -138,7 +142,7 @@ var functionSpecs = map[string]functionSpec{
 	// the time index, then digests); the key id it names comes from the
 	// environment, and kms:GetPublicKey is all it may do with the key.
 	"audit-export": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: builds a page of up to 4 MB of JSON lines in memory (Lambda answers at most 6 MB); an export is many short calls",
-		Store: []string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, Digest: digestVerify, Cursor: true},
+		Store: with([]string{"AuditRange", "DigestBefore", "Digests", "AppendAudit"}, liveKey), Digest: digestPublicKey, Cursor: true},
 
 	// The scheduled digest step: finds where the chain ends (DigestBefore,
 	// or OldestAudit on the first run), reads each closed window from the

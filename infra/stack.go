@@ -438,7 +438,7 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
 		AppliesTo: &[]any{jsii.String("Resource::*")},
 	}}, jsii.Bool(true))
-	if spec.Digest != digestNone {
+	if spec.Digest.checks() {
 		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 			Id:        jsii.String("AwsSolutions-IAM5"),
 			Reason:    jsii.String("One object per sealed digest under digests/ of the witness bucket; the prefix is the narrowest resource."),
@@ -566,7 +566,7 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 		}))
 	}
 	if spec.Digest != digestNone {
-		action := map[digestUse]string{digestSign: "kms:Sign", digestVerify: "kms:GetPublicKey"}[spec.Digest]
+		action := map[digestUse]string{digestSign: "kms:Sign", digestVerify: "kms:GetPublicKey", digestPublicKey: "kms:GetPublicKey"}[spec.Digest]
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("AuditDigestKey"),
 			Actions:   jsii.Strings(action),

@@ -355,7 +355,7 @@ var wantPolicies = func() map[string][]string {
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).
-	for _, fn := range []string{"resources-list", "secrets-list", "approvals-list", "audit-list", "audit-verify", "keys-list", "whoami"} {
+	for _, fn := range []string{"resources-list", "secrets-list", "approvals-list", "audit-list", "audit-verify", "audit-export", "keys-list", "whoami"} {
 		m[fn] = append(m[fn], "Allow dynamodb:GetItem on table:vsecure")
 	}
 	// Every function that appends audit entries may generate MAC keys

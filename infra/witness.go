@@ -83,7 +83,7 @@ func writesAudit(spec functionSpec) bool {
 // macKeyActions is what a function may do with the audit MAC key.
 func macKeyActions(spec functionSpec) []string {
 	var out []string
-	if spec.Digest != digestNone {
+	if spec.Digest.checks() {
 		out = append(out, "kms:Decrypt")
 	}
 	if writesAudit(spec) {
@@ -138,10 +138,14 @@ func (v *Vsecure) auditEnvironment(spec functionSpec, env map[string]*string) {
 	if len(macKeyActions(spec)) > 0 {
 		env["VSECURE_AUDIT_MAC_KEY_ID"] = v.AuditMACKey.KeyArn()
 	}
-	if spec.Digest != digestNone {
+	if spec.Digest.checks() {
 		env["VSECURE_WITNESS_BUCKET"] = v.WitnessBucket.BucketName()
 	}
 	if spec.Digest == digestSign {
 		env["VSECURE_WITNESS_RETENTION_DAYS"] = jsii.String(strconv.Itoa(v.Config.witnessRetentionDays()))
 	}
 }
+
+// checks reports whether a function seals or verifies digests, and so opens
+// MAC keys and reads (or writes) the witness.
+func (d digestUse) checks() bool { return d == digestSign || d == digestVerify }
