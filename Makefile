@@ -125,8 +125,10 @@ $(CDK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund
 	@touch $@
 
-synth: $(CDK) ## cdk synth ENV=dev|prod into cdk.out, nag-checked; functions not yet built get a placeholder
-	$(CDK) synth $(CDK_FLAGS) -c placeholderCode=missing --quiet
+# PLACEHOLDER= (empty) makes a missing build/<fn>/bootstrap an error: CI synthesizes what it deploys
+PLACEHOLDER ?= missing
+synth: $(CDK) ## cdk synth ENV=dev|prod into cdk.out, nag-checked; functions not yet built get a placeholder (unless PLACEHOLDER=)
+	$(CDK) synth $(CDK_FLAGS) $(if $(PLACEHOLDER),-c placeholderCode=$(PLACEHOLDER)) --quiet
 	@echo "synth: cdk.out/vsecure-$(ENV).template.json (nag report: cdk.out/AwsSolutions--vsecure-$(ENV)-NagReport.csv)"
 
 deploy: build $(CDK) ## deploy ENV=dev|prod [SLACK_CHANNEL=... ALARM_EMAIL=... DEPLOY_FLAGS=--require-approval=never]; needs AWS credentials and cdk bootstrap
