@@ -7,10 +7,13 @@ TSCLIENT := cmd/vsecure/testdata/tsclient
 ASLV     := infra/asl/node_modules/.bin/asl-validator
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run test vet fmt bench bench-wrk fuzz soak
+.PHONY: help run install test vet fmt bench bench-wrk fuzz soak
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+install: ## install the vsecure CLI into GOBIN, default GOPATH/bin (without a clone: go install github.com/vsecure/vsecure/cmd/vsecure@latest)
+	$(GO) install ./cmd/vsecure
 
 run: ## run the local server on its embedded store (127.0.0.1:8080, data in ./.vsecure)
 	$(GO) run ./cmd/vsecure dev
@@ -108,25 +111,36 @@ bench-lambda: build ## per function: size, cold start next to hello-world, warm 
 # infra/package-lock.json and installed by `npm ci`; synth runs offline.
 ENV        ?= dev
 CDK        := infra/node_modules/.bin/cdk
-CDK_FLAGS   = --no-notices -c env=$(ENV) $(if $(SLACK_CHANNEL),-c slackChannel=$(SLACK_CHANNEL)) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL))
+CDK_FLAGS   = --no-notices -c env=$(ENV) $(if $(SLACK_CHANNEL),-c slackChannel=$(SLACK_CHANNEL)) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(CDK_CONTEXT)
+# CDK_OUT: a cloud assembly synthesized earlier (CI's synth artifact), deployed as it is
+CDK_OUT    ?= cdk.out
 ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 export CDK_DISABLE_VERSION_CHECK = 1
 # jsii silences its end-of-life banner per major version (this machine runs Node 20)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: synth deploy test-infra
+.PHONY: synth deploy deploy-assembly diff test-infra
 
 $(CDK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund
 	@touch $@
 
-synth: $(CDK) ## cdk synth ENV=dev|prod into cdk.out, nag-checked; functions not yet built get a placeholder
-	$(CDK) synth $(CDK_FLAGS) -c placeholderCode=missing --quiet
+# PLACEHOLDER= (empty) makes a missing build/<fn>/bootstrap an error: CI synthesizes what it deploys
+PLACEHOLDER ?= missing
+synth: $(CDK) ## cdk synth ENV=dev|prod into cdk.out, nag-checked; functions not yet built get a placeholder (unless PLACEHOLDER=)
+	$(CDK) synth $(CDK_FLAGS) $(if $(PLACEHOLDER),-c placeholderCode=$(PLACEHOLDER)) --quiet
 	@echo "synth: cdk.out/vsecure-$(ENV).template.json (nag report: cdk.out/AwsSolutions--vsecure-$(ENV)-NagReport.csv)"
 
 deploy: build $(CDK) ## deploy ENV=dev|prod [SLACK_CHANNEL=... ALARM_EMAIL=... DEPLOY_FLAGS=--require-approval=never]; needs AWS credentials and cdk bootstrap
 	$(CDK) deploy $(CDK_FLAGS) $(DEPLOY_FLAGS) vsecure-$(ENV)
 	@echo "deploy: vsecure-$(ENV) deployed"
+
+deploy-assembly: $(CDK) ## deploy the already-synthesized CDK_OUT (default cdk.out) as vsecure-ENV: no build, no synth (what CI tested is what ships)
+	$(CDK) deploy --app $(CDK_OUT) --no-notices $(DEPLOY_FLAGS) vsecure-$(ENV)
+	@echo "deploy-assembly: vsecure-$(ENV) deployed from $(CDK_OUT)"
+
+diff: $(CDK) ## cdk diff of CDK_OUT against the deployed vsecure-ENV (template diff: read-only, the CDK lookup role suffices)
+	$(CDK) diff --app $(CDK_OUT) --no-notices --method=template vsecure-$(ENV)
 
 test-infra: $(ASLV) ## CDK stack tests (template assertions, cdk-nag) and actionlint on .github/workflows
 	cd infra && $(GO) vet ./... && $(GO) test -count=1 ./...

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vsecure/vsecure/shared/slack"
 )
 
 // call is one request the fake Slack Web API received.
@@ -26,13 +28,14 @@ type call struct {
 // fakeSlack records Web API calls and answers like Slack does.
 type fakeSlack struct {
 	*httptest.Server
+	t     testing.TB
 	mu    sync.Mutex
 	calls []call
 	n     int
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
-	f := &fakeSlack{}
+	f := &fakeSlack{t: t}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -40,6 +43,11 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/")
+	if _, ok := slack.Methods[method]; !ok {
+		// Its scope is not in the manifest: in production this call would
+		// fail with missing_scope.
+		f.t.Errorf("fake Slack: the code called %s, which slack.Methods (and so the app manifest's scopes) does not list", method)
+	}
 	vals := map[string]string{}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		var m map[string]any
