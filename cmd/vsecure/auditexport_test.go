@@ -82,8 +82,8 @@ func TestAuditExportVerifyOffline(t *testing.T) {
 	}
 	code, out := vs("", "audit:verify")
 	m := regexp.MustCompile(`(?m)^Public key: +(\S+)$`).FindStringSubmatch(out)
-	if code != exitOK || m == nil || !strings.Contains(out, "Trusted key: local-ed25519:") {
-		t.Fatalf("audit:verify: exit %d, want OK and the trusted key\n%s", code, out)
+	if code != exitOK || m == nil || !strings.Contains(out, "Trusted key: local-ed25519:") || !regexp.MustCompile(`(?m)^Digest head: [0-9a-f]{64}$`).MatchString(out) {
+		t.Fatalf("audit:verify: exit %d, want OK, the trusted key and the digest head\n%s", code, out)
 	}
 	pub := m[1]
 	code, export := vs("", "audit:export")

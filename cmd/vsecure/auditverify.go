@@ -121,6 +121,11 @@ func verdict(r digest.Report) int {
 }
 
 func printReport(std stdio, r digest.Report) int {
+	if r.Head != "" {
+		// The newest digest's hash: write it down elsewhere (a ticket, a
+		// chat, the witness) and a later truncation of the log shows.
+		fmt.Fprintf(std.Out, "Digest head: %s\n", r.Head)
+	}
 	if r.OK() {
 		fmt.Fprintf(std.Out, "OK: %d entries in %d digests match; sealed to %s, %d newer entries not sealed yet\n",
 			r.Entries, r.Digests, ts(r.SealedTo), r.Unsealed)
