@@ -64,6 +64,18 @@ func (n LogNotifier) attrs(a vsecure.Approval) []any {
 	return attrs
 }
 
+// ExecutionState is what a workflow knows of an approval's execution.
+type ExecutionState int
+
+const (
+	// ExecutionNone: it never started (or it is not known).
+	ExecutionNone ExecutionState = iota
+	// ExecutionRunning: it is running and will tidy the approval itself.
+	ExecutionRunning
+	// ExecutionEnded: it ran and stopped; its name cannot be reused.
+	ExecutionEnded
+)
+
 // ApprovalStore is the part of vsecure.Store the workflow writes through.
 type ApprovalStore interface {
 	GetApproval(ctx context.Context, id string) (vsecure.Approval, error)

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 )
 
 // API is the part of the Step Functions client the adapter uses
@@ -36,6 +37,7 @@ type API interface {
 	StartExecution(ctx context.Context, in *awssfn.StartExecutionInput, opts ...func(*awssfn.Options)) (*awssfn.StartExecutionOutput, error)
 	SendTaskSuccess(ctx context.Context, in *awssfn.SendTaskSuccessInput, opts ...func(*awssfn.Options)) (*awssfn.SendTaskSuccessOutput, error)
 	StopExecution(ctx context.Context, in *awssfn.StopExecutionInput, opts ...func(*awssfn.Options)) (*awssfn.StopExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *awssfn.DescribeExecutionInput, opts ...func(*awssfn.Options)) (*awssfn.DescribeExecutionOutput, error)
 }
 
 // NoSDKRetries is a client option for the adapter's client: the adapter
@@ -216,6 +218,28 @@ func (w *Workflow) Revoked(ctx context.Context, a vsecure.Approval) error {
 		}
 		return err
 	})
+}
+
+// Execution reports the state of approval id's execution. Names are never
+// reused, so an ended execution cannot be started again.
+func (w *Workflow) Execution(ctx context.Context, id string) (workflow.ExecutionState, error) {
+	state := workflow.ExecutionNone
+	err := w.retry(ctx, "DescribeExecution", id, func(ctx context.Context) error {
+		out, err := w.cfg.Client.DescribeExecution(ctx, &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(w.ExecutionARN(id))})
+		var gone *types.ExecutionDoesNotExist
+		switch {
+		case errors.As(err, &gone):
+			state = workflow.ExecutionNone
+		case err != nil:
+			return err
+		case out.Status == types.ExecutionStatusRunning:
+			state = workflow.ExecutionRunning
+		default:
+			state = workflow.ExecutionEnded
+		}
+		return nil
+	})
+	return state, err
 }
 
 // retryable is the SDK's own classification: throttling, 5xx, timeouts

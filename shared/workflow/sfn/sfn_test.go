@@ -8,6 +8,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/workflowtest"
@@ -192,6 +193,43 @@ func TestRevoked(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.want(t, stop)
+	})
+}
+
+func TestExecution(t *testing.T) {
+	describe := sfntest.Call{Op: "DescribeExecution", Body: map[string]any{
+		"executionArn": "arn:aws:states:us-east-1:123456789012:execution:vsecure-approvals:appr_a",
+	}}
+	for _, c := range []struct {
+		status string
+		want   workflow.ExecutionState
+	}{{"", workflow.ExecutionNone}, {"RUNNING", workflow.ExecutionRunning}, {"SUCCEEDED", workflow.ExecutionEnded}, {"ABORTED", workflow.ExecutionEnded}} {
+		t.Run("status_"+c.status, func(t *testing.T) {
+			r := newRig(t)
+			r.fake.SetStatus("appr_a", c.status)
+			got, err := r.wf.Execution(t.Context(), "appr_a")
+			if err != nil || got != c.want {
+				t.Fatalf("Execution = %v, %v; want %v", got, err, c.want)
+			}
+			r.want(t, describe)
+		})
+	}
+	t.Run("throttling_is_retried", func(t *testing.T) {
+		r := newRig(t)
+		r.fake.SetStatus("appr_a", "RUNNING")
+		r.fake.Script("DescribeExecution", sfntest.Reply{Status: 400, Type: "ThrottlingException"})
+		if got, err := r.wf.Execution(t.Context(), "appr_a"); err != nil || got != workflow.ExecutionRunning {
+			t.Fatalf("Execution = %v, %v", got, err)
+		}
+		r.want(t, describe, describe)
+	})
+	t.Run("access_denied_is_an_error", func(t *testing.T) {
+		r := newRig(t)
+		r.fake.Script("DescribeExecution", sfntest.Reply{Status: 400, Type: "AccessDeniedException"})
+		if _, err := r.wf.Execution(t.Context(), "appr_a"); err == nil {
+			t.Fatal("no error")
+		}
+		r.want(t, describe)
 	})
 }
 

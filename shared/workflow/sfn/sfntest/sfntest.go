@@ -41,11 +41,14 @@ type Fake struct {
 	mu     sync.Mutex
 	calls  []Call
 	script map[string][]Reply
+	// status is each execution's status by name: StartExecution makes it
+	// RUNNING, SetStatus changes it, DescribeExecution reads it.
+	status map[string]string
 }
 
 // New starts a fake, closed when the test ends.
 func New(t testing.TB) *Fake {
-	f := &Fake{script: map[string][]Reply{}}
+	f := &Fake{script: map[string][]Reply{}, status: map[string]string{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Server.Close)
 	return f
@@ -56,6 +59,18 @@ func (f *Fake) Script(op string, replies ...Reply) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.script[op] = append(f.script[op], replies...)
+}
+
+// SetStatus sets execution name's status (RUNNING, SUCCEEDED, ...) as
+// DescribeExecution reports it; "" makes it not exist.
+func (f *Fake) SetStatus(name, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if status == "" {
+		delete(f.status, name)
+		return
+	}
+	f.status[name] = status
 }
 
 // Calls returns the calls so far.
@@ -100,6 +115,15 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if q := f.script[op]; len(q) > 0 {
 		reply, f.script[op] = q[0], q[1:]
 	}
+	name, _ := body["name"].(string)
+	if op == "StartExecution" && reply.Status < 300 {
+		f.status[name] = "RUNNING"
+	}
+	execArn, _ := body["executionArn"].(string)
+	status, known := f.status[execArn[strings.LastIndex(execArn, ":")+1:]]
+	if op == "DescribeExecution" && reply.Status == 0 && !known {
+		reply = Reply{Status: 400, Type: "ExecutionDoesNotExist"}
+	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	if reply.Status >= 300 {
@@ -110,13 +134,14 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch op {
 	case "StartExecution":
-		name, _ := body["name"].(string)
 		arn, _ := body["stateMachineArn"].(string)
 		json.NewEncoder(w).Encode(map[string]any{
 			"executionArn": strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" + name, "startDate": 1.7e9,
 		})
 	case "StopExecution":
 		json.NewEncoder(w).Encode(map[string]any{"stopDate": 1.7e9})
+	case "DescribeExecution":
+		json.NewEncoder(w).Encode(map[string]any{"executionArn": execArn, "status": status, "startDate": 1.7e9})
 	default:
 		io.WriteString(w, "{}")
 	}
