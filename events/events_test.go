@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -146,6 +147,15 @@ func TestAuditDigestEventIsAScheduledEvent(t *testing.T) {
 	decodeStrict(t, lambdafn.DigestFunction+".json", &ev)
 	if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" || len(ev.Resources) != 1 {
 		t.Errorf("not a scheduled event: %+v", ev)
+	}
+}
+
+// The reconciler's event is what its EventBridge schedule rule sends.
+func TestWorkflowReconcileEventIsAScheduledEvent(t *testing.T) {
+	var ev events.EventBridgeEvent
+	decodeStrict(t, lambdafn.ReconcileFunction+".json", &ev)
+	if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" || len(ev.Resources) != 1 || !strings.HasSuffix(ev.Resources[0], "rule/vsecure-dev-"+lambdafn.ReconcileFunction) {
+		t.Errorf("not a scheduled event of the reconcile rule: %+v", ev)
 	}
 }
 

@@ -17,14 +17,15 @@ import (
 
 // The functions that serve no route: the authorizer in front of the API,
 // the fallback behind its $default route, the approval workflow's tasks
-// and the scheduled audit digest step behind it.
+// and the scheduled audit digest step and workflow reconciler behind it.
 const (
 	authorizer = "authorizer"
 	digest     = lambdafn.DigestFunction
+	reconcile  = lambdafn.ReconcileFunction
 )
 
 func nonRouteFunctions() []string {
-	return append([]string{authorizer, httpapi.FallbackFunction, digest, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
+	return append([]string{authorizer, httpapi.FallbackFunction, digest, reconcile, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
 }
 
 func routeFunctions() []string {
@@ -62,7 +63,7 @@ func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step nor admin-bootstrap", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step, the reconciler nor admin-bootstrap", d)
 		}
 	}
 }
@@ -84,6 +85,9 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 			ok = strings.Contains(string(src), want)
 		case d == digest:
 			want = "lambdafn.ServeDigest()"
+			ok = strings.Contains(string(src), want)
+		case d == reconcile:
+			want = "lambdafn.ServeReconcile("
 			ok = strings.Contains(string(src), want)
 		case d == lambdafn.BootstrapFunction:
 			want = "lambdafn.ServeBootstrap()"

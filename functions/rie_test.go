@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
@@ -322,6 +325,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("slack_press_decided_its_approval_once", func(t *testing.T) { slackPress(t, ctx, w) })
 	t.Run("audit_digest_seals_and_verify_checks", func(t *testing.T) { auditDigest(t, ctx, w) })
 	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
+	t.Run("workflow_reconcile_repairs_once_and_emits_its_metric", func(t *testing.T) { workflowReconcile(t, ctx, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
 		for fn, r := range w.rts {
@@ -344,7 +348,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 					}
 				}
 				// The scheduled step has no API Gateway request id.
-				if m["message"] == "audit digest run" {
+				if m["message"] == "audit digest run" || m["message"] == "workflow reconcile run" {
 					saw = true
 					if m["awsRequestId"] == nil {
 						t.Errorf("%s: log line lacks awsRequestId: %s", fn, line)
@@ -528,6 +532,101 @@ func slackPress(t *testing.T, ctx context.Context, w *world) {
 	w.invoke(t, ctx, "slack-interactions", press, &resp)
 	if resp.StatusCode != 401 {
 		t.Errorf("a forged signature: %d %s, want 401", resp.StatusCode, resp.Body)
+	}
+}
+
+// workflowReconcile runs the scheduled reconciler with its sample event.
+// Two live approvals without an execution are aged past the reconciler's
+// grace behind the functions' backs, as if the API's StartExecution had
+// failed: one still running its ttl gets its execution started, one past
+// expiresAt is expired (audited). The second run finds nothing to repair.
+// Each run logs the Reconciled metric as an embedded metric format record.
+func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
+	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return w.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.Gate.Store()
+	live, err := st.ListLiveApprovals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]bool{}
+	for _, c := range w.sfn.Calls() {
+		if c.Op == "StartExecution" {
+			started[c.Body["name"].(string)] = true
+		}
+	}
+	var lost []string
+	for _, a := range live {
+		if !started[a.ID] {
+			lost = append(lost, a.ID)
+		}
+	}
+	if len(lost) < 2 {
+		t.Fatalf("live approvals without an execution %v, want two to age", lost)
+	}
+	now := time.Now()
+	for i, age := range []time.Duration{10 * time.Minute, 2 * time.Hour} {
+		_, _, err := workflow.Annotate(ctx, st, lost[i], func(a *vsecure.Approval) bool {
+			a.RequestedAt = now.Add(-age)
+			a.ExpiresAt = a.RequestedAt.Add(time.Duration(a.TTL) * time.Second)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ev events.EventBridgeEvent
+	w.readEvent(t, lambdafn.ReconcileFunction, &ev)
+	var first, second task.Counts
+	before := len(w.sfn.Calls())
+	w.invoke(t, ctx, lambdafn.ReconcileFunction, ev, &first)
+	if first.Checked != len(live) || first.Started != 1 || first.Expired != 1 || first.Errors != 0 {
+		t.Fatalf("first run %+v, want %d checked, one started, one expired", first, len(live))
+	}
+	if a, err := st.GetApproval(ctx, lost[1]); err != nil || a.Status != vsecure.StatusExpired {
+		t.Fatalf("overdue approval %s: %s, %v; want expired", lost[1], a.Status, err)
+	}
+	var starts int
+	for _, c := range w.sfn.Calls()[before:] {
+		if c.Op == "StartExecution" {
+			starts++
+			if c.Body["stateMachineArn"] != stateMachineARN || c.Body["name"] != lost[0] {
+				t.Errorf("start %+v", c)
+			}
+		}
+	}
+	if starts != first.Started {
+		t.Errorf("%d StartExecution calls, %d counted", starts, first.Started)
+	}
+	w.invoke(t, ctx, lambdafn.ReconcileFunction, ev, &second)
+	if second.Started != 0 || second.Expired != 0 || second.Errors != 0 {
+		t.Errorf("second run %+v, want nothing left to repair", second)
+	}
+	var metrics []float64
+	for line := range strings.Lines(w.rts[lambdafn.ReconcileFunction].Output()) {
+		var m struct {
+			Message string         `json:"message"`
+			AWS     map[string]any `json:"_aws"`
+			Value   *float64       `json:"Reconciled"`
+			Name    string         `json:"FunctionName"`
+		}
+		if json.Unmarshal([]byte(line), &m) != nil || m.Message != "workflow reconcile run" {
+			continue
+		}
+		if m.AWS["CloudWatchMetrics"] == nil || m.AWS["Timestamp"] == nil || m.Value == nil || m.Name != "vsecure-"+lambdafn.ReconcileFunction {
+			t.Errorf("not an EMF record of Reconciled by FunctionName: %s", line)
+			continue
+		}
+		metrics = append(metrics, *m.Value)
+	}
+	if want := []float64{float64(first.Started + first.Expired), 0}; !slices.Equal(metrics, want) {
+		t.Errorf("Reconciled metrics %v, want %v", metrics, want)
 	}
 }
 

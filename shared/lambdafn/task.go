@@ -22,11 +22,7 @@ func TaskFunctions() []string {
 // needs the Step Functions workflow (VSECURE_STATE_MACHINE_ARN) to send a
 // decision that reached the table before its task token.
 func (f *Function) TaskHandler(name string) (any, error) {
-	var n workflow.Notifier = workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL}
-	if f.Notifier != nil {
-		n = f.Notifier
-	}
-	h := &task.Handlers{Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log, Notifier: n}
+	h := f.TaskHandlers()
 	switch name {
 	case "workflow-notify":
 		if f.Workflow == nil {
@@ -40,6 +36,16 @@ func (f *Function) TaskHandler(name string) (any, error) {
 		return h.Revoke, nil
 	}
 	return nil, fmt.Errorf("lambdafn: %q is not a workflow task function", name)
+}
+
+// TaskHandlers builds the task functions' dependencies over f (the
+// reconciler shares them: it expires through the same path).
+func (f *Function) TaskHandlers() *task.Handlers {
+	var n workflow.Notifier = workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL}
+	if f.Notifier != nil {
+		n = f.Notifier
+	}
+	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log, Notifier: n}
 }
 
 // ServeTask runs workflow task function name until the Lambda runtime
