@@ -27,7 +27,7 @@ type functionSpec struct {
 	Slack bool
 	// Workflow lists the Step Functions calls the function makes on the
 	// approval state machine (the sfn adapter's StartExecution,
-	// SendTaskSuccess, StopExecution); a function with any gets
+	// SendTaskSuccess, StopExecution, DescribeExecution); a function with any gets
 	// VSECURE_STATE_MACHINE_ARN and exactly those actions.
 	Workflow []string
 	// Digest is the function's use of the audit signing key (an
@@ -68,6 +68,10 @@ const (
 	expireFunction = "workflow-expire"
 	revokeFunction = "workflow-revoke"
 )
+
+// reconcileFunction is the scheduled workflow reconciler; it is not a
+// route (lambdafn.ReconcileFunction).
+const reconcileFunction = "workflow-reconcile"
 
 // digestFunction is the scheduled audit digest step; it is not a route
 // (lambdafn.DigestFunction; infra imports nothing of shared/ but the
@@ -203,4 +207,10 @@ var functionSpecs = map[string]functionSpec{
 		Store: []string{"GetApproval", "UpdateApproval"}, Slack: true},
 	revokeFunction: {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: one conditional, audited DynamoDB write; 10 s covers SDK retries and Step Functions retries the task",
 		Store: []string{"GetApproval", "UpdateApproval"}, Slack: true},
+	// The reconciler lists live approvals (a Query on the sparse live
+	// index, never a Scan), asks Step Functions for each one's execution
+	// and starts a missing one, or expires a due approval through the
+	// Expire/Revoke tasks' path (the same conditional, audited write).
+	reconcileFunction: {MemoryMB: 128, TimeoutSeconds: 120, Why: "128 MB / 120 s: one Query, then one DescribeExecution per live approval (hundreds at most) and rarely a start or an expiry; the schedule is every 5 minutes, so a run ends before the next starts",
+		Store: []string{"ListLiveApprovals", "GetApproval", "UpdateApproval"}, Workflow: []string{"DescribeExecution", "StartExecution"}, Slack: true},
 }

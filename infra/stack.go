@@ -88,6 +88,9 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	if err := v.digestSchedule(); err != nil {
 		return nil, err
 	}
+	if err := v.reconcileSchedule(); err != nil {
+		return nil, err
+	}
 	if err := v.adminBootstrap(); err != nil {
 		return nil, err
 	}

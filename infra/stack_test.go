@@ -177,8 +177,8 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 7; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the digest step and admin-bootstrap", len(fns), want)
+	if want := len(routeFunctions()) + 8; len(fns) != want {
+		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the reconciler, the digest step and admin-bootstrap", len(fns), want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -343,6 +343,11 @@ var wantPolicies = func() map[string][]string {
 			"Allow states:SendTaskSuccess on " + machine, slack},
 		"workflow-expire": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", slack},
 		"workflow-revoke": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", slack},
+		// A Query on the sparse live index (never a Scan), the expiry's
+		// conditional audited write, and exactly its two Step Functions calls.
+		"workflow-reconcile": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
+			"Allow dynamodb:Query on table:vsecure/index/live", slack,
+			"Allow states:StartExecution on " + machine, "Allow states:DescribeExecution on states:execution:vsecure-dev-approvals:*"},
 		"audit-verify": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
 			"Allow kms:GetPublicKey on signing-key"},
 		"audit-digest": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
@@ -463,38 +468,77 @@ func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
 	}
 }
 
-// The digest step runs every 5 minutes from EventBridge, which alone may
-// invoke it.
-func TestAuditDigestIsScheduled(t *testing.T) {
+// The digest step and the workflow reconciler each run every 5 minutes
+// from their own EventBridge rule, which alone may invoke them.
+func TestScheduledFunctionsAreScheduled(t *testing.T) {
 	s := synth(t, "dev", 30)
-	fn := s.functionIDs(t)[digestFunction]
-	if fn == "" {
-		t.Fatal("no audit-digest function")
-	}
 	rules := s.ofType("AWS::Events::Rule")
-	if len(rules) != 1 {
-		t.Fatalf("%d event rules, want 1", len(rules))
+	if len(rules) != 2 {
+		t.Fatalf("%d event rules, want 2 (audit-digest, workflow-reconcile)", len(rules))
 	}
-	for _, r := range rules {
-		if r.Properties["ScheduleExpression"] != "rate(5 minutes)" || r.Properties["State"] != "ENABLED" {
-			t.Errorf("rule %v", r.Properties)
+	for _, name := range []string{digestFunction, reconcileFunction} {
+		fn := s.functionIDs(t)[name]
+		if fn == "" {
+			t.Fatalf("no %s function", name)
 		}
-		targets := r.Properties["Targets"].([]any)
-		if len(targets) != 1 || getAtt(targets[0].(map[string]any)["Arn"]) != fn {
-			t.Errorf("rule targets %v, want audit-digest only", targets)
-		}
-	}
-	var perms int
-	for _, p := range s.ofType("AWS::Lambda::Permission") {
-		if getAtt(p.Properties["FunctionName"]) == fn {
-			perms++
-			if p.Properties["Principal"] != "events.amazonaws.com" {
-				t.Errorf("audit-digest may be invoked by %v", p.Properties["Principal"])
+		var ruled int
+		for _, r := range rules {
+			targets := r.Properties["Targets"].([]any)
+			if len(targets) != 1 || getAtt(targets[0].(map[string]any)["Arn"]) != fn {
+				continue
+			}
+			ruled++
+			if r.Properties["ScheduleExpression"] != "rate(5 minutes)" || r.Properties["State"] != "ENABLED" {
+				t.Errorf("%s rule %v", name, r.Properties)
 			}
 		}
+		if ruled != 1 {
+			t.Errorf("%d rules target %s alone, want 1", ruled, name)
+		}
+		var perms int
+		for _, p := range s.ofType("AWS::Lambda::Permission") {
+			if getAtt(p.Properties["FunctionName"]) == fn {
+				perms++
+				if p.Properties["Principal"] != "events.amazonaws.com" {
+					t.Errorf("%s may be invoked by %v", name, p.Properties["Principal"])
+				}
+			}
+		}
+		if perms != 1 {
+			t.Errorf("%d invoke permissions on %s, want 1 (the rule)", perms, name)
+		}
 	}
-	if perms != 1 {
-		t.Errorf("%d invoke permissions on audit-digest, want 1 (the rule)", perms)
+}
+
+// Any repair by the reconciler in 15 minutes alarms: each one means an
+// approval had lost its execution.
+func TestReconciliationsAlarm(t *testing.T) {
+	s := synth(t, "dev", 30)
+	fn := s.functionIDs(t)[reconcileFunction]
+	var found int
+	for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+		p := a.Properties
+		if p["MetricName"] != reconciledMetric {
+			continue
+		}
+		found++
+		dims, _ := p["Dimensions"].([]any)
+		if p["Namespace"] != metricNamespace || p["Statistic"] != "Sum" || p["Period"] != float64(900) ||
+			p["Threshold"] != float64(0) || p["ComparisonOperator"] != "GreaterThanThreshold" || p["EvaluationPeriods"] != float64(1) ||
+			p["TreatMissingData"] != "notBreaching" || len(dims) != 1 {
+			t.Errorf("alarm %v", p)
+			continue
+		}
+		d := dims[0].(map[string]any)
+		if d["Name"] != "FunctionName" || getAtt(d["Value"]) != fn {
+			t.Errorf("alarm dimension %v, want FunctionName of %s", d, fn)
+		}
+		if acts, _ := p["AlarmActions"].([]any); len(acts) != 1 {
+			t.Errorf("alarm actions %v, want the alarm topic", acts)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%d alarms on %s, want 1", found, reconciledMetric)
 	}
 }
 

@@ -199,7 +199,7 @@ func (w *ApprovalWorkflow) Grant(g awsiam.IGrantable, calls ...string) error {
 		switch c {
 		case "StartExecution", "SendTaskSuccess":
 			onMachine = append(onMachine, jsii.String("states:"+c))
-		case "StopExecution":
+		case "StopExecution", "DescribeExecution":
 			onExecutions = append(onExecutions, jsii.String("states:"+c))
 		default:
 			return fmt.Errorf("workflow call %q is not one the sfn adapter makes", c)
@@ -216,7 +216,7 @@ func (w *ApprovalWorkflow) Grant(g awsiam.IGrantable, calls ...string) error {
 		if c, ok := g.GrantPrincipal().(constructs.IConstruct); ok {
 			cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{{
 				Id: jsii.String("AwsSolutions-IAM5"),
-				Reason: jsii.String("Executions are named after approval ids, created at run time; StopExecution is allowed on this state machine's " +
+				Reason: jsii.String("Executions are named after approval ids, created at run time; StopExecution and DescribeExecution are allowed on this state machine's " +
 					"executions only (execution:<state machine name>:*)."),
 				AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:[^:]+:\*$/g`)}},
 			}}, jsii.Bool(true))
