@@ -3,7 +3,6 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +21,7 @@ func TestRIEAdminBootstrap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	w := newWorld(t, ctx)
-	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return w.vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := w.open(t)
 	// The sample world has an admin key: revoke it, leaving a stack as it
 	// is right after deploy as far as admins go.
 	admin := gate.Call{Principal: vsecure.Principal{ID: "admin", Roles: []vsecure.Role{vsecure.RoleAdmin}, KeyID: sample.AdminKeyID}, RequestID: "test"}

@@ -52,6 +52,21 @@ type world struct {
 	vars map[string]string
 }
 
+// open builds the functions' parts (gate, store) in-process from the
+// world's environment, to seed and inspect what the functions see.
+func (w *world) open(t *testing.T) *lambdafn.Function {
+	t.Helper()
+	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return w.vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func newWorld(t *testing.T, ctx context.Context) *world {
 	t.Helper()
 	vars, err := sample.EmulatorEnv(os.Getenv)
@@ -542,14 +557,7 @@ func slackPress(t *testing.T, ctx context.Context, w *world) {
 // expiresAt is expired (audited). The second run finds nothing to repair.
 // Each run logs the Reconciled metric as an embedded metric format record.
 func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
-	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return w.vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := w.open(t)
 	st := f.Gate.Store()
 	live, err := st.ListLiveApprovals(ctx)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -27,14 +25,7 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	w := newWorld(t, ctx)
-	cfg, err := lambdafn.ConfigFromEnv(func(k string) string { return w.vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := lambdafn.Open(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := w.open(t)
 	st := f.Gate.Store()
 
 	n := 0

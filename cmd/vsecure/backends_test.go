@@ -17,20 +17,7 @@ import (
 // TestBackendsDynamoDB builds the `vsecure dev --store dynamodb` backends
 // from the standard AWS endpoint variables, against the emulators.
 func TestBackendsDynamoDB(t *testing.T) {
-	ddb, kms, key := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT"), os.Getenv("VSECURE_TEST_KMS_ENDPOINT"), os.Getenv("VSECURE_TEST_KMS_KEY_ID")
-	if ddb == "" || kms == "" || key == "" {
-		t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and VSECURE_TEST_KMS_KEY_ID are not set: " +
-			"run the tests with `make test` or `.ci/emulators.sh run go test ./...`")
-	}
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", kms)
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_PROFILE", "")
-	table := fmt.Sprintf("dev%d", time.Now().UnixNano())
-	env := map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "VSECURE_TABLE": table, "VSECURE_AUDIT_TABLE": table + "-audit",
-		"VSECURE_CREATE_TABLES": "true", "VSECURE_KMS_KEY_ID": key,
-	}
+	env := devDynamoEnv(t, "dev", "VSECURE_KMS_KEY_ID", "VSECURE_TEST_KMS_KEY_ID")
 	keys := t.TempDir()
 	b, err := backends(t.Context(), "dynamodb", keys, func(k string) string { return env[k] })
 	if err != nil {
@@ -69,20 +56,7 @@ func TestBackendsDynamoDB(t *testing.T) {
 // With VSECURE_AUDIT_MAC_KEY_ID the dynamodb store's MAC keys come from
 // KMS (local-kms here), as in the stack.
 func TestBackendsDynamoDBKMSMACKeys(t *testing.T) {
-	ddb, kms, macKey := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT"), os.Getenv("VSECURE_TEST_KMS_ENDPOINT"), os.Getenv("VSECURE_TEST_AUDIT_MAC_KEY_ID")
-	if ddb == "" || kms == "" || macKey == "" {
-		t.Fatal("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and VSECURE_TEST_AUDIT_MAC_KEY_ID are not set: " +
-			"run the tests with `make test` or `.ci/emulators.sh run go test ./...`")
-	}
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb)
-	t.Setenv("AWS_ENDPOINT_URL_KMS", kms)
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_PROFILE", "")
-	table := fmt.Sprintf("devkms%d", time.Now().UnixNano())
-	env := map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "VSECURE_TABLE": table, "VSECURE_AUDIT_TABLE": table + "-audit",
-		"VSECURE_CREATE_TABLES": "true", "VSECURE_AUDIT_MAC_KEY_ID": macKey,
-	}
+	env := devDynamoEnv(t, "devkms", "VSECURE_AUDIT_MAC_KEY_ID", "VSECURE_TEST_AUDIT_MAC_KEY_ID")
 	keys := t.TempDir()
 	b, err := backends(t.Context(), "dynamodb", keys, func(k string) string { return env[k] })
 	if err != nil {
@@ -113,4 +87,26 @@ func wantSealed(t *testing.T, store vsecure.Store, keys auditlog.MACKeys, id str
 		}
 	}
 	t.Fatalf("entry %s is in no sealed chain", id)
+}
+
+// devDynamoEnv points the AWS SDK at the emulators and returns the
+// environment of `vsecure dev --store dynamodb` on fresh tables named
+// after prefix, with variable key set to the emulator's key named by the
+// test variable testKey.
+func devDynamoEnv(t *testing.T, prefix, key, testKey string) map[string]string {
+	t.Helper()
+	ddb, kms, id := os.Getenv("VSECURE_TEST_DYNAMODB_ENDPOINT"), os.Getenv("VSECURE_TEST_KMS_ENDPOINT"), os.Getenv(testKey)
+	if ddb == "" || kms == "" || id == "" {
+		t.Fatalf("VSECURE_TEST_DYNAMODB_ENDPOINT, VSECURE_TEST_KMS_ENDPOINT and %s are not set: "+
+			"run the tests with `make test` or `.ci/emulators.sh run go test ./...`", testKey)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb)
+	t.Setenv("AWS_ENDPOINT_URL_KMS", kms)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_PROFILE", "")
+	table := fmt.Sprintf("%s%d", prefix, time.Now().UnixNano())
+	return map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": ddb, "VSECURE_TABLE": table, "VSECURE_AUDIT_TABLE": table + "-audit",
+		"VSECURE_CREATE_TABLES": "true", key: id,
+	}
 }
