@@ -35,6 +35,22 @@ type check struct {
 	// digested holds every key a digest sealed (nil for the sealer's
 	// view of one window, which no digest covers yet).
 	digested map[string]bool
+	// expired holds the ids sealed before the retention horizon that may
+	// be gone from the store (no archive to check them against).
+	expired map[string]bool
+}
+
+// gone reports, for a sealed id missing from the records, whether it left
+// through retention (counted as archived) rather than being deleted.
+func (c *check) gone(id string) bool {
+	if !c.expired[id] {
+		return false
+	}
+	if !c.named[id] {
+		c.named[id] = true
+		c.r.Archived++
+	}
+	return true
 }
 
 type pos struct {
@@ -138,6 +154,9 @@ func (c *check) run(ctx context.Context) error {
 			i, ok := byKey[de.ID]
 			if !ok || (c.recs[i].Entry.ID != de.ID && de.Flag == "") {
 				if i, ok = byID[de.ID]; !ok {
+					if c.gone(de.ID) {
+						continue
+					}
 					c.entryFinding(Deleted, de.ID, d.From, "sealed in the digest, missing from the log")
 					continue
 				}
@@ -223,6 +242,9 @@ func (c *check) run(ctx context.Context) error {
 				continue
 			}
 			if id, ok := accounted[p]; ok {
+				if c.gone(id) {
+					continue
+				}
 				c.entryFinding(Deleted, id, time.Time{}, "sealed in the digest, missing from the log")
 				continue
 			}

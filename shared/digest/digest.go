@@ -77,8 +77,22 @@ type Config struct {
 	// Witness, if set, gets a record of every digest written and is
 	// compared with the store when verifying.
 	Witness Witness
+	// Retention is how long the store keeps entries (DynamoDB TTL); zero:
+	// forever. The verifier does not take an entry sealed before now −
+	// Retention that is gone from the store for a deletion: it checks it
+	// in Archive, or without one counts it as archived (Report.Archived).
+	Retention time.Duration
+	// Archive, if set, holds the entries past retention (package archive).
+	Archive Archive
 	Log     *slog.Logger
 	Now     func() time.Time
+}
+
+// Archive is the audit archive as the verifier reads it.
+type Archive interface {
+	// Archived returns the archived digests starting in [from, to) and
+	// the records archived with them.
+	Archived(ctx context.Context, from, to time.Time) ([]vsecure.Digest, []vsecure.AuditRecord, error)
 }
 
 func (c *Config) defaults() error {

@@ -45,6 +45,10 @@ type Report struct {
 	// after it (not verifiable offline, MAC-checked online).
 	SealedTo time.Time `json:"sealedTo"`
 	Unsealed int       `json:"unsealed"`
+	// Archived counts sealed entries past the store's retention, gone
+	// from the store, that no archive was at hand to check: expired by
+	// TTL, not findings (verify with the archive to check them).
+	Archived int       `json:"archived,omitempty"`
 	Findings []Finding `json:"findings"`
 	// Head is the hash of the newest digest checked, to compare with a
 	// copy kept elsewhere; KeyID the signing key trusted.
@@ -117,6 +121,9 @@ func (v *Verifier) Verify(ctx context.Context, from, to time.Time) (Report, erro
 	}
 	k := &check{pub: c.Signer, recs: recs, ds: ds, witness: wit, full: from.IsZero(),
 		window: c.Window, grace: c.Grace, now: now, r: &r}
+	if err := v.retained(ctx, k); err != nil {
+		return r, err
+	}
 	if hasAnchor {
 		k.anchor = &anchor
 	}
@@ -153,4 +160,76 @@ func (v *Verifier) before(ctx context.Context, t time.Time) (vsecure.Digest, boo
 		return d, false, fmt.Errorf("verify: digest before %s: %w", t.Format(time.RFC3339), err)
 	}
 	return d, true, nil
+}
+
+// retained prepares the check of the digests sealed before the retention
+// horizon, whose entries the store may have let go: with an archive, their
+// records are the archived ones (the evidence that outlives the store);
+// without one, an entry they seal that is missing is counted as archived.
+// A window whose archive is missing is checked against the store alone,
+// so entries gone from it are named deleted: nothing proves they were
+// kept.
+func (v *Verifier) retained(ctx context.Context, k *check) error {
+	c := v.cfg
+	if c.Retention <= 0 {
+		return nil
+	}
+	horizon := k.now.Add(-c.Retention)
+	n := 0
+	for n < len(k.ds) && k.ds[n].From.Before(horizon) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	past := k.ds[:n]
+	if c.Archive == nil {
+		k.expired = map[string]bool{}
+		for _, d := range past {
+			for _, de := range d.Entries {
+				k.expired[de.ID] = true
+			}
+		}
+		return nil
+	}
+	ads, arecs, err := c.Archive.Archived(ctx, past[0].From, past[n-1].From.Add(time.Nanosecond))
+	if err != nil {
+		return fmt.Errorf("verify: archive: %w", err)
+	}
+	archived := map[time.Time]string{}
+	for _, d := range ads {
+		archived[d.From.UTC()] = d.Hash()
+	}
+	var spans [][2]time.Time
+	for _, d := range past {
+		switch h, ok := archived[d.From.UTC()]; {
+		case !ok:
+		case h != d.Hash():
+			k.r.Findings = append(k.r.Findings, Finding{Kind: DigestDeleted, Window: d.From,
+				Detail: "the archive holds another digest of this window: the store's was replaced"})
+		default:
+			spans = append(spans, [2]time.Time{d.From, d.To})
+		}
+	}
+	in := func(t time.Time) bool {
+		for _, s := range spans {
+			if !t.Before(s[0]) && t.Before(s[1]) {
+				return true
+			}
+		}
+		return false
+	}
+	recs := make([]vsecure.AuditRecord, 0, len(k.recs))
+	for _, r := range k.recs {
+		if !in(r.Entry.Timestamp) {
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range arecs {
+		if in(r.Entry.Timestamp) {
+			recs = append(recs, r)
+		}
+	}
+	k.recs = recs
+	return nil
 }
