@@ -38,6 +38,15 @@ type check struct {
 	// expired holds the ids sealed before the retention horizon that may
 	// be gone from the store (no archive to check them against).
 	expired map[string]bool
+	// horizon is now − retention (zero: entries are kept forever).
+	horizon time.Time
+}
+
+// expiredEpoch reports whether epoch was opened before the retention
+// horizon, so its opening entry may be gone from the store.
+func (c *check) expiredEpoch(epoch string) bool {
+	at, ok := auditlog.EpochOpened(epoch)
+	return ok && !c.horizon.IsZero() && at.Before(c.horizon)
 }
 
 // gone reports, for a sealed id missing from the records, whether it left
@@ -276,6 +285,11 @@ func (c *check) classify(ctx context.Context, rec vsecure.AuditRecord, at map[po
 	key, ok, err := c.keys.key(ctx, p.epoch)
 	if err != nil {
 		return false, err
+	}
+	if !ok && c.expiredEpoch(p.epoch) {
+		// Its opening entry left the store with the retention: the MAC
+		// cannot be checked here, the digests still judge it (as offline).
+		return c.linked(rec, at), nil
 	}
 	if !ok {
 		c.entryFinding(Inserted, rec.Key, ts, "sealed in an epoch no valid opening entry opened")

@@ -175,6 +175,7 @@ func (v *Verifier) retained(ctx context.Context, k *check) error {
 		return nil
 	}
 	horizon := k.now.Add(-c.Retention)
+	k.horizon = horizon
 	n := 0
 	for n < len(k.ds) && k.ds[n].From.Before(horizon) {
 		n++

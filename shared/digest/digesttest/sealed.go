@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
@@ -78,6 +79,9 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 				t.Fatalf("%d entries, findings %s", r.Entries, show(r.Findings))
 			}
 			e.expect(e.offline())
+		},
+		"entries_gone_past_retention_are_not_deleted_when_archived": func(t *testing.T, e *sealedEnv) {
+			e.retention(t)
 		},
 		"edit_before_sealing_is_named_modified_once": func(t *testing.T, e *sealedEnv) {
 			rec := e.recs[e.entries[5].ID]
@@ -398,4 +402,75 @@ func (e *sealedEnv) allDigests() []vsecure.Digest {
 		e.t.Fatal(err)
 	}
 	return ds
+}
+
+// retention seals and archives the log, lets the store drop every entry
+// sealed before the retention horizon (DynamoDB TTL, simulated by deleting
+// the items: DynamoDB Local does not expire them promptly), and checks
+// what verify says of them with the archive, without it, and with an
+// archive that lacks them.
+func (e *sealedEnv) retention(t *testing.T) {
+	start := e.entries[0].Timestamp
+	e.clock.set(start.Add(2 * time.Hour)) // every hour of the log is sealed to its end
+	e.sealNow()
+	dir := archive.NewDir(t.TempDir())
+	a, err := archive.New(archive.Config{Store: e.w.Store(), Bucket: dir, Now: e.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := a.Archive(t.Context()); err != nil || st.Records != len(e.recs) {
+		t.Fatalf("archive: %+v, %v; want the %d records", st, err, len(e.recs))
+	}
+	horizon := start.Add(2 * time.Minute)
+	retention := e.clock.now().Sub(horizon)
+	var gone []string
+	for _, r := range e.sorted() {
+		if r.Entry.Timestamp.Before(horizon) {
+			e.w.DeleteEntry(t, r.Key)
+			gone = append(gone, r.Key)
+		}
+	}
+	if len(gone) < 12 {
+		t.Fatalf("only %d entries before the horizon", len(gone))
+	}
+	verify := func(cfg digest.Config) digest.Report {
+		t.Helper()
+		v, err := digest.NewVerifier(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := v.Verify(t.Context(), time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	cfg := e.cfg()
+	cfg.Retention, cfg.Archive = retention, archive.Reader{Bucket: dir}
+	r := verify(cfg)
+	e.expect(r)
+	if r.Entries != len(e.recs) || r.Archived != 0 {
+		t.Fatalf("with the archive: %d entries checked (want %d), %d archived", r.Entries, len(e.recs), r.Archived)
+	}
+	cfg.Archive = nil
+	if r := verify(cfg); !r.OK() || r.Archived != len(gone) {
+		t.Fatalf("without the archive: %d archived (want %d), findings %s", r.Archived, len(gone), show(r.Findings))
+	}
+	var deleted []string
+	for _, k := range gone {
+		deleted = append(deleted, "deleted "+k)
+	}
+	cfg.Archive = archive.Reader{Bucket: archive.NewDir(t.TempDir())}
+	e.expect(verify(cfg), deleted...) // nothing archived them: they were deleted
+	// With no retention configured, the same store is a tampered one.
+	cfg.Retention, cfg.Archive = 0, nil
+	named := map[string]bool{}
+	for _, f := range verify(cfg).Findings {
+		named[f.Kind+" "+f.Entry] = true
+	}
+	for _, d := range deleted {
+		if !named[d] {
+			t.Fatalf("without retention: %q not named", d)
+		}
+	}
 }
