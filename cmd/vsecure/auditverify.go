@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
@@ -20,12 +21,13 @@ func runAuditVerify(ctx context.Context, args []string, env func(string) string,
 	fs := newFlags("audit:verify", "audit:verify [--from 24h|RFC3339] [--to RFC3339] [--json]\n       vsecure audit:verify --offline FILE --public-key KEY [--json]",
 		"Checks the audit log against its signed, chained digests (admin or auditor) and names\n"+
 			"every entry deleted, modified, inserted or moved, and every digest removed or forged.\n"+
-			"With --offline, checks an export (vsecure audit:export) with no server and no store,\n"+
+			"With --offline, checks an export (vsecure audit:export), an audit archive object, or a\n"+
+			"directory of archive objects (the archive bucket's archive/ prefix) with no server and no store,\n"+
 			"against the public key given (base64 PKIX DER, or a file holding it or its PEM).\n"+
 			"Prints the key it trusts. Exit status 3 when anything was found.", std)
 	from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
 	to := fs.String("to", "", "RFC 3339 time; default now")
-	offline := fs.String("offline", "", "an export file to verify without a server")
+	offline := fs.String("offline", "", "an export file, archive object or archive directory to verify without a server")
 	publicKey := fs.String("public-key", "", "with --offline: the digests' public key (base64 PKIX DER, or a file)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if _, code, done := parseArgs(fs, args, 0); done {
@@ -70,12 +72,13 @@ func verifyOffline(ctx context.Context, path, key string, jsonOut bool, std stdi
 	if err != nil {
 		return fail("--public-key: %v", err)
 	}
-	f, err := os.Open(path)
+	// An export, an archive object (gzip'd), or a directory of them (the
+	// archive bucket's archive/ prefix, downloaded).
+	exp, err := archive.Open(path)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer f.Close()
-	r, err := offlineVerify(ctx, f, der)
+	r, err := offlineVerify(ctx, exp, der)
 	if err != nil {
 		return fail("%s: %v", path, err)
 	}
@@ -129,6 +132,9 @@ func printReport(std stdio, r digest.Report) int {
 	if r.OK() {
 		fmt.Fprintf(std.Out, "OK: %d entries in %d digests match; sealed to %s, %d newer entries not sealed yet\n",
 			r.Entries, r.Digests, ts(r.SealedTo), r.Unsealed)
+		if r.Archived > 0 {
+			fmt.Fprintf(std.Out, "%d sealed entries past the audit retention are no longer in the store: check them in the archive (audit:verify --offline DIR)\n", r.Archived)
+		}
 		return exitOK
 	}
 	rows := make([][]string, 0, len(r.Findings))

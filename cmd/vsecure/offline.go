@@ -18,9 +18,9 @@ type offlineResult struct {
 	key gate.TrustedKey
 }
 
-// offlineVerify checks the export in r against the PKIX DER public key
-// der: the key's own signature checks only, no server, no store.
-func offlineVerify(ctx context.Context, r io.Reader, der []byte) (offlineResult, error) {
+// offlineVerify checks exp against the PKIX DER public key der: the key's
+// own signature checks only, no server, no store.
+func offlineVerify(ctx context.Context, exp *digest.Export, der []byte) (offlineResult, error) {
 	pub, err := digest.ParsePublicKey(base64.StdEncoding.EncodeToString(der))
 	if err != nil {
 		return offlineResult{}, err
@@ -31,10 +31,6 @@ func offlineVerify(ctx context.Context, r io.Reader, der []byte) (offlineResult,
 	if id == "" {
 		sum := sha256.Sum256(der)
 		id = "sha256:" + hex.EncodeToString(sum[:8])
-	}
-	exp, err := digest.ReadExport(r)
-	if err != nil {
-		return offlineResult{}, err
 	}
 	rep, err := digest.VerifyOffline(ctx, exp, pub)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is a function's configuration, read once from its environment.
@@ -59,6 +60,15 @@ type Config struct {
 	// WitnessRetentionDays (VSECURE_WITNESS_RETENTION_DAYS) is how long
 	// each witness object is locked; 0 is s3lock's default.
 	WitnessRetentionDays int
+	// AuditRetention (VSECURE_AUDIT_RETENTION: days, "400d", or a Go
+	// duration) is how long audit entries stay in the table before TTL
+	// takes them; zero keeps them forever. The digest step archives
+	// every sealed hour long before, and audit-verify checks entries
+	// past it against the archive.
+	AuditRetention time.Duration
+	// ArchiveRetentionDays (VSECURE_ARCHIVE_RETENTION_DAYS) is how long
+	// each archive object is locked; 0 is s3lock's default (7 years).
+	ArchiveRetentionDays int
 
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
@@ -121,6 +131,20 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		}
 		c.WitnessRetentionDays = n
 	}
+	if d := strings.TrimSpace(getenv("VSECURE_ARCHIVE_RETENTION_DAYS")); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("VSECURE_ARCHIVE_RETENTION_DAYS %q is not a positive number of days", d))
+		}
+		c.ArchiveRetentionDays = n
+	}
+	if d := strings.TrimSpace(getenv("VSECURE_AUDIT_RETENTION")); d != "" {
+		r, err := ParseRetention(d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("VSECURE_AUDIT_RETENTION: %w", err))
+		}
+		c.AuditRetention = r
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))
 	}
@@ -142,4 +166,22 @@ func configFromEnv(getenv func(string) string, store bool) (Config, error) {
 		return Config{}, fmt.Errorf("lambdafn: %w", err)
 	}
 	return c, nil
+}
+
+// ParseRetention reads a retention: a number of days ("400"), days with a
+// d ("400d"), or a Go duration ("9600h"). It must be positive.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	days := strings.TrimSuffix(s, "d")
+	if n, err := strconv.Atoi(days); err == nil {
+		if n < 1 {
+			return 0, fmt.Errorf("%q is not a positive retention", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive retention (days, 400d, or a duration like 9600h)", s)
+	}
+	return d, nil
 }

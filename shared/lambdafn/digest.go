@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/digest"
 )
 
@@ -24,7 +26,14 @@ type DigestResult struct {
 	From   time.Time `json:"from,omitzero"`
 	To     time.Time `json:"to,omitzero"`
 	Last   string    `json:"last,omitempty"` // hash of the newest digest written
+	// Archived is what the archiver did after sealing (nil without an
+	// archive bucket).
+	Archived *archive.Stats `json:"archived,omitempty"`
 }
+
+// ArchiveLagMetric names the CloudWatch metric (seconds the archive ends
+// behind now) that infra alarms on.
+const ArchiveLagMetric = "AuditArchiveLag"
 
 // DigestHandler seals every closed audit window not sealed yet with the
 // function's audit signing key. A failed run returns its error, so Lambda
@@ -38,6 +47,12 @@ func (f *Function) DigestHandler() (func(context.Context, events.EventBridgeEven
 	if err != nil {
 		return nil, err
 	}
+	var ar *archive.Archiver
+	if f.Archive != nil {
+		if ar, err = archive.New(archive.Config{Store: f.Gate.Store(), Bucket: f.Archive, Log: f.Log}); err != nil {
+			return nil, err
+		}
+	}
 	return func(ctx context.Context, ev events.EventBridgeEvent) (DigestResult, error) {
 		ds, err := s.Seal(ctx)
 		var r DigestResult
@@ -47,6 +62,18 @@ func (f *Function) DigestHandler() (func(context.Context, events.EventBridgeEven
 		if err != nil {
 			f.Log.ErrorContext(ctx, "audit digest run failed", "event", ev.ID, "sealed", r.Sealed, "err", err)
 			return r, err
+		}
+		if ar != nil {
+			// Archive right after sealing: each hour leaves for the Object
+			// Lock bucket minutes after it is sealed, months before TTL.
+			st, err := ar.Archive(ctx)
+			r.Archived = &st
+			f.Log.InfoContext(ctx, "audit archive run", "objects", st.Objects, "records", st.Records, "through", st.Through,
+				"_aws", emfUnit(time.Now(), ArchiveLagMetric, "Seconds"), ArchiveLagMetric, int64(st.Lag.Seconds()), "FunctionName", lambdacontext.FunctionName)
+			if err != nil {
+				f.Log.ErrorContext(ctx, "audit archive run failed", "event", ev.ID, "err", err)
+				return r, err
+			}
 		}
 		f.Log.InfoContext(ctx, "audit digest run", "event", ev.ID, "scheduled", ev.Time, "sealed", r.Sealed, "to", r.To)
 		return r, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -35,6 +36,8 @@ type Function struct {
 	AuditSigner digest.Signer
 	// Witness is the audit witness (VSECURE_WITNESS_BUCKET); nil: none.
 	Witness digest.Witness
+	// Archive is the audit archive in the witness bucket; nil: none.
+	Archive archive.Bucket
 	// MACKeys opens the audit epochs' MAC keys for the digest step and the
 	// verifier (VSECURE_AUDIT_MAC_KEY_ID); only those two functions are
 	// granted kms:Decrypt on it.
@@ -55,6 +58,9 @@ type Deps struct {
 	AuditSigner digest.Signer
 	// Witness is given to the audit verifier and the digest step.
 	Witness digest.Witness
+	// Archive is written by the digest step and read by the verifier
+	// for entries past the audit retention.
+	Archive archive.Bucket
 	// MACKeys too, so both check every entry's MAC.
 	MACKeys auditlog.MACKeys
 }
@@ -85,7 +91,11 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		CursorKeys: deps.CursorKeys,
 	}
 	if deps.AuditSigner != nil {
-		v, err := digest.NewVerifier(digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys, Log: log})
+		vc := digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys, Log: log, Retention: cfg.AuditRetention}
+		if deps.Archive != nil {
+			vc.Archive = archive.Reader{Bucket: deps.Archive}
+		}
+		v, err := digest.NewVerifier(vc)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +112,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		g.SetWorkflow(deps.Workflow)
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys}, nil
+	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

@@ -128,6 +128,9 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 		// epochs with the same keys.
 		deps.MACKeys = mk
 	}
+	if cfg.AuditRetention > 0 {
+		opts = append(opts, dynamo.WithAuditRetention(cfg.AuditRetention))
+	}
 	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, opts...)
 	if err != nil {
 		return nil, err
@@ -173,7 +176,15 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 		if cfg.WitnessRetentionDays > 0 {
 			opts = append(opts, s3lock.WithRetention(time.Duration(cfg.WitnessRetentionDays)*24*time.Hour))
 		}
-		if deps.Witness, err = s3lock.New(s3.NewFromConfig(ac), cfg.WitnessBucket, opts...); err != nil {
+		sc := s3.NewFromConfig(ac)
+		if deps.Witness, err = s3lock.New(sc, cfg.WitnessBucket, opts...); err != nil {
+			return nil, err
+		}
+		var aopts []s3lock.Option
+		if cfg.ArchiveRetentionDays > 0 {
+			aopts = append(aopts, s3lock.WithRetention(time.Duration(cfg.ArchiveRetentionDays)*24*time.Hour))
+		}
+		if deps.Archive, err = s3lock.NewArchive(sc, cfg.WitnessBucket, aopts...); err != nil {
 			return nil, err
 		}
 	}

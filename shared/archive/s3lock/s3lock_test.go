@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/digest"
 )
 
@@ -161,4 +162,53 @@ func TestLockedVersionCannotBeRemoved(t *testing.T) {
 func refused(err error) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied"
+}
+
+// The archive's objects are write-once and locked: a second Put of other
+// bytes is refused, deleting the version is refused, and the newest key is
+// found by descending the prefixes.
+func TestArchiveObjectsAreWriteOnceLockedAndFound(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	bucket := lockedBucket(t, c)
+	a, err := NewArchive(c, bucket, WithRetention(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, err := a.Last(ctx); err != nil || last != "" {
+		t.Fatalf("empty archive: Last = %q, %v", last, err)
+	}
+	h := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	keys := []string{archive.Key(h, h.Add(time.Hour)), archive.Key(h.Add(time.Hour), h.Add(90*time.Minute)),
+		archive.Key(h.Add(90*time.Minute), h.Add(26*time.Hour))}
+	for i, k := range keys {
+		if err := a.Put(ctx, k, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Put(ctx, keys[1], []byte{1}); err != nil {
+		t.Fatalf("retried put: %v", err)
+	}
+	if err := a.Put(ctx, keys[1], []byte("other")); !errors.Is(err, archive.ErrDiffers) {
+		t.Fatalf("overwrite: %v, want ErrDiffers", err)
+	}
+	if b, err := a.Get(ctx, keys[1]); err != nil || len(b) != 1 || b[0] != 1 {
+		t.Fatalf("Get = %v, %v", b, err)
+	}
+	if _, err := a.Get(ctx, archive.Key(h, h.Add(time.Minute))); !errors.Is(err, archive.ErrNotFound) {
+		t.Fatalf("absent key: %v", err)
+	}
+	if last, err := a.Last(ctx); err != nil || last != keys[2] {
+		t.Fatalf("Last = %q, %v; want %q", last, err, keys[2])
+	}
+	if got, err := a.Keys(ctx, h.Add(time.Hour), h.Add(2*time.Hour)); err != nil || len(got) != 2 || got[0] != keys[1] {
+		t.Fatalf("Keys = %q, %v", got, err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys[0])})
+	if err != nil || head.ObjectLockMode != types.ObjectLockModeCompliance {
+		t.Fatalf("HeadObject: %v, lock mode %q", err, head.ObjectLockMode)
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys[0]), VersionId: head.VersionId}); err == nil {
+		t.Fatal("a locked archive version was deleted")
+	}
 }
