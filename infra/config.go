@@ -30,6 +30,14 @@ type Config struct {
 	// in prod, 1 in dev; 0 means the default). It cannot be shortened
 	// once written.
 	WitnessRetentionDays int
+	// AuditRetentionDays is how long audit entries stay in the audit
+	// table before TTL removes them (context auditRetentionDays; default
+	// 400; 0 means the default). Every sealed hour is archived first.
+	AuditRetentionDays int
+	// ArchiveRetentionDays is how long each audit archive object stays
+	// locked in COMPLIANCE mode (context archiveRetentionDays; default
+	// 2557 — seven years — in prod, 1 in dev; 0 means the default).
+	ArchiveRetentionDays int
 	// Code returns the deployment package of a function.
 	Code func(function string) (awslambda.Code, error)
 	// Account and Region pin the stack when the CLI knows them; empty
@@ -66,6 +74,12 @@ func configFromContext(app awscdk.App) (Config, error) {
 	if cfg.WitnessRetentionDays, err = strconv.Atoi(contextString(app, "witnessRetentionDays", "0")); err != nil {
 		return cfg, fmt.Errorf("context witnessRetentionDays: %w", err)
 	}
+	if cfg.AuditRetentionDays, err = strconv.Atoi(contextString(app, "auditRetentionDays", "0")); err != nil {
+		return cfg, fmt.Errorf("context auditRetentionDays: %w", err)
+	}
+	if cfg.ArchiveRetentionDays, err = strconv.Atoi(contextString(app, "archiveRetentionDays", "0")); err != nil {
+		return cfg, fmt.Errorf("context archiveRetentionDays: %w", err)
+	}
 	code, err := assetCode(
 		contextString(app, "buildDir", "build"),
 		contextString(app, "placeholderCode", "") == "missing",
@@ -88,6 +102,25 @@ func (c Config) witnessRetentionDays() int {
 	return defaultWitnessRetentionDaysDev
 }
 
+// auditRetentionDays is AuditRetentionDays or the default.
+func (c Config) auditRetentionDays() int {
+	if c.AuditRetentionDays > 0 {
+		return c.AuditRetentionDays
+	}
+	return defaultAuditRetentionDays
+}
+
+// archiveRetentionDays is ArchiveRetentionDays or the env's default.
+func (c Config) archiveRetentionDays() int {
+	switch {
+	case c.ArchiveRetentionDays > 0:
+		return c.ArchiveRetentionDays
+	case c.Prod():
+		return defaultArchiveRetentionDaysProd
+	}
+	return defaultArchiveRetentionDaysDev
+}
+
 // defaultAuthCacheSeconds bounds how long a revoked key keeps working at
 // the gateway (README "Authorizer cache").
 const defaultAuthCacheSeconds = 30
@@ -101,6 +134,12 @@ func (c Config) validate() error {
 	}
 	if c.WitnessRetentionDays < 0 || c.WitnessRetentionDays > 36500 {
 		return fmt.Errorf("context witnessRetentionDays must be within 1..36500, not %d", c.WitnessRetentionDays)
+	}
+	if c.AuditRetentionDays < 0 || c.AuditRetentionDays > 36500 {
+		return fmt.Errorf("context auditRetentionDays must be within 1..36500, not %d", c.AuditRetentionDays)
+	}
+	if c.ArchiveRetentionDays < 0 || c.ArchiveRetentionDays > 36500 {
+		return fmt.Errorf("context archiveRetentionDays must be within 1..36500, not %d", c.ArchiveRetentionDays)
 	}
 	if c.AlarmEmail != "" {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {

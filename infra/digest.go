@@ -45,5 +45,6 @@ func (v *Vsecure) digestSchedule() error {
 	rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 		RetryAttempts: jsii.Number(0),
 	}))
+	v.archiveLagAlarm(fn)
 	return nil
 }

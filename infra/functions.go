@@ -154,7 +154,7 @@ var functionSpecs = map[string]functionSpec{
 	// appends it to the audit table with a conditional Put. It writes no
 	// audit entry of its own: the digests are the record.
 	digestFunction: {MemoryMB: 512, TimeoutSeconds: 300, Why: "512 MB / 300 s: a run catching up seals up to a day of windows (288 digests of up to 3000 entries each); the schedule is every 5 minutes, so a run ends before the next starts",
-		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest"}, Digest: digestSign},
+		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest", "Digests"}, Digest: digestSign},
 
 	// admin-bootstrap looks for an active admin key in the keys listing
 	// (the GSI Query, bounded), then creates one with its audit entry.

@@ -446,6 +446,10 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 			Id:        jsii.String("AwsSolutions-IAM5"),
 			Reason:    jsii.String("One object per sealed digest under digests/ of the witness bucket; the prefix is the narrowest resource."),
 			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<AuditWitness[0-9A-F]+\.Arn>\/digests\/\*$/g`)}},
+		}, {
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("One locked object per archived hour under archive/ of the witness bucket; the prefix is the narrowest resource."),
+			AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<AuditWitness[0-9A-F]+\.Arn>\/archive\/\*$/g`)}},
 		}}, jsii.Bool(true))
 	}
 	v.Functions[name] = fn
@@ -482,6 +486,7 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 		env["VSECURE_AUDIT_SIGNING_KEY_ARN"] = v.SigningKey.KeyArn()
 	}
 	v.auditEnvironment(spec, env)
+	v.archiveEnvironment(spec, env)
 	return env
 }
 
@@ -577,6 +582,7 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 		}))
 	}
 	out = append(out, v.auditStatements(spec)...)
+	out = append(out, v.archiveStatements(spec)...)
 	var secrets []*string
 	if spec.Cursor {
 		secrets = append(secrets, v.CursorSecret.SecretArn())

@@ -372,9 +372,12 @@ var wantPolicies = func() map[string][]string {
 		}
 	}
 	m["audit-verify"] = append(m["audit-verify"], "Allow kms:Decrypt,kms:GenerateDataKey on mac-key"+epoch,
-		"Allow s3:GetObject on witness-bucket/digests/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"digests/*"}}`)
+		"Allow s3:GetObject on witness-bucket/digests/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"digests/*"}}`,
+		"Allow s3:GetObject on witness-bucket/archive/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`)
 	m["audit-digest"] = append(m["audit-digest"], "Allow kms:Decrypt on mac-key"+epoch,
-		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/digests/*")
+		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/digests/*",
+		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/archive/*",
+		`Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`)
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)

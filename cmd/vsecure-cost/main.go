@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var b bytes.Buffer
 	report(&b, model{ms: ms, stacks: stacks, transitions: transitions, path: path, access: accessVals})
+	writeStorage(ctx, &b)
 	fmt.Fprint(stdout, b.String())
 	if *doc == "" {
 		return nil
