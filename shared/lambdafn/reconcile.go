@@ -48,13 +48,16 @@ func (f *Function) ReconcileHandler() (func(context.Context, events.EventBridgeE
 
 // emf is the _aws member of an embedded metric format record: metric
 // (a count, a top-level member of the record) by FunctionName.
-func emf(now time.Time, metric string) map[string]any {
+func emf(now time.Time, metric string) map[string]any { return emfUnit(now, metric, "Count") }
+
+// emfUnit is emf for a metric in unit (a CloudWatch unit name).
+func emfUnit(now time.Time, metric, unit string) map[string]any {
 	return map[string]any{
 		"Timestamp": now.UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
 			"Namespace":  MetricNamespace,
 			"Dimensions": [][]string{{"FunctionName"}},
-			"Metrics":    []map[string]string{{"Name": metric, "Unit": "Count"}},
+			"Metrics":    []map[string]string{{"Name": metric, "Unit": unit}},
 		}},
 	}
 }
