@@ -83,6 +83,16 @@ var storeAccess = map[string][]grant{
 	"Digests":      {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
 	"PutDigest":    {appendAudit},
 
+	// The audit indexer: GetItem of the watermark and of a pass's claim,
+	// Query of the entry shards, PutItem of the claim, BatchWriteItem of
+	// the filter segments, then one TransactWriteItems whose Updates (IAM
+	// authorizes each part by its own action) move the watermark and ADD
+	// the window's reads to the secret heads' accessCount.
+	"IndexAudit": {
+		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
+		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}},
+	},
+
 	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
