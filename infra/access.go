@@ -83,13 +83,14 @@ var storeAccess = map[string][]grant{
 	"Digests":      {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
 	"PutDigest":    {appendAudit},
 
-	// The audit indexer: GetItem of the watermark and of a pass's claim,
-	// Query of the entry shards, PutItem of the claim, BatchWriteItem of
-	// the filter segments, then one TransactWriteItems whose Updates (IAM
-	// authorizes each part by its own action) move the watermark and ADD
-	// the window's reads to the secret heads' accessCount.
+	// The audit indexer: strongly consistent Queries of the watermark, a
+	// pass's claim and the entry shards; a conditional PutItem of the
+	// claim; BatchWriteItem of the filter segments; then one
+	// TransactWriteItems (IAM authorizes each part by its own action) of
+	// the watermark's conditional Put and an Update per read secret head
+	// (ADD accessCount).
 	"IndexAudit": {
-		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
+		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"}},
 		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}},
 	},
 
