@@ -159,6 +159,15 @@ func TestWorkflowReconcileEventIsAScheduledEvent(t *testing.T) {
 	}
 }
 
+// The audit indexer's event is what its EventBridge schedule rule sends.
+func TestAuditIndexEventIsAScheduledEvent(t *testing.T) {
+	var ev events.EventBridgeEvent
+	decodeStrict(t, lambdafn.IndexFunction+".json", &ev)
+	if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" || len(ev.Resources) != 1 || !strings.HasSuffix(ev.Resources[0], "rule/vsecure-dev-"+lambdafn.IndexFunction) {
+		t.Errorf("not a scheduled event of the audit index rule: %+v", ev)
+	}
+}
+
 // The fallback's sample is what API Gateway sends its $default route: a
 // request no route of the table takes (a known path, another method), with
 // no authorizer context, as that route has no authorizer.

@@ -22,10 +22,11 @@ const (
 	authorizer = "authorizer"
 	digest     = lambdafn.DigestFunction
 	reconcile  = lambdafn.ReconcileFunction
+	index      = lambdafn.IndexFunction
 )
 
 func nonRouteFunctions() []string {
-	return append([]string{authorizer, httpapi.FallbackFunction, digest, reconcile, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
+	return append([]string{authorizer, httpapi.FallbackFunction, digest, reconcile, index, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
 }
 
 func routeFunctions() []string {
@@ -63,7 +64,7 @@ func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step, the reconciler nor admin-bootstrap", d)
+			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step, the reconciler, the audit indexer nor admin-bootstrap", d)
 		}
 	}
 }
@@ -88,6 +89,9 @@ func TestEveryMainServesItsOwnName(t *testing.T) {
 			ok = strings.Contains(string(src), want)
 		case d == reconcile:
 			want = "lambdafn.ServeReconcile("
+			ok = strings.Contains(string(src), want)
+		case d == index:
+			want = "lambdafn.ServeIndex()"
 			ok = strings.Contains(string(src), want)
 		case d == lambdafn.BootstrapFunction:
 			want = "lambdafn.ServeBootstrap()"

@@ -341,6 +341,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("audit_digest_seals_and_verify_checks", func(t *testing.T) { auditDigest(t, ctx, w) })
 	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
 	t.Run("workflow_reconcile_repairs_once_and_emits_its_metric", func(t *testing.T) { workflowReconcile(t, ctx, w) })
+	t.Run("audit_index_runs_passes_until_its_deadline_and_emits_its_lag", func(t *testing.T) { auditIndex(t, ctx, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
 		for fn, r := range w.rts {
@@ -363,7 +364,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 					}
 				}
 				// The scheduled step has no API Gateway request id.
-				if m["message"] == "audit digest run" || m["message"] == "workflow reconcile run" {
+				if m["message"] == "audit digest run" || m["message"] == "workflow reconcile run" || m["message"] == "audit index run" {
 					saw = true
 					if m["awsRequestId"] == nil {
 						t.Errorf("%s: log line lacks awsRequestId: %s", fn, line)
@@ -643,6 +644,49 @@ func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
 	}
 	if want := []float64{float64(first.Started + first.Expired), 0}; !slices.Equal(metrics, want) {
 		t.Errorf("Reconciled metrics %v, want %v", metrics, want)
+	}
+}
+
+// auditIndex runs the scheduled indexer with its sample event under a
+// short deadline (AWS_LAMBDA_FUNCTION_TIMEOUT: the emulator's timeout),
+// so it runs a pass or two and returns: without the MAC key, as the stack
+// deploys it. Its run line is an EMF record of AuditIndexLag.
+func auditIndex(t *testing.T, ctx context.Context, w *world) {
+	var env []string
+	for _, kv := range w.env {
+		if !strings.HasPrefix(kv, "VSECURE_AUDIT_MAC_KEY_ID=") {
+			env = append(env, kv)
+		}
+	}
+	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, lambdafn.IndexFunction),
+		append(env, "AWS_LAMBDA_FUNCTION_NAME=vsecure-"+lambdafn.IndexFunction, "AWS_LAMBDA_FUNCTION_TIMEOUT=7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.rts[lambdafn.IndexFunction] = r
+	var ev events.EventBridgeEvent
+	w.readEvent(t, lambdafn.IndexFunction, &ev)
+	var res lambdafn.IndexResult
+	w.invoke(t, ctx, lambdafn.IndexFunction, ev, &res)
+	if res.Passes < 1 || res.Failed != 0 {
+		t.Fatalf("run %+v, want at least one pass, none failed", res)
+	}
+	var line string
+	for deadline := time.Now().Add(10 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for l := range strings.Lines(r.Output()) {
+			if strings.Contains(l, `"audit index run"`) {
+				line = l
+			}
+		}
+	}
+	var m struct {
+		AWS   map[string]any `json:"_aws"`
+		Lag   *float64       `json:"AuditIndexLag"`
+		Name  string         `json:"FunctionName"`
+		RunID string         `json:"awsRequestId"`
+	}
+	if json.Unmarshal([]byte(line), &m) != nil || m.AWS["CloudWatchMetrics"] == nil || m.Lag == nil || m.Name != "vsecure-"+lambdafn.IndexFunction || m.RunID == "" {
+		t.Errorf("not an EMF record of AuditIndexLag by FunctionName: %q", line)
 	}
 }
 

@@ -83,6 +83,17 @@ var storeAccess = map[string][]grant{
 	"Digests":      {{target{auditT, schema.IndexAuditTime}, []string{"dynamodb:Query"}}},
 	"PutDigest":    {appendAudit},
 
+	// The audit indexer: strongly consistent Queries of the watermark, a
+	// pass's claim and the entry shards; a conditional PutItem of the
+	// claim; BatchWriteItem of the filter segments; then one
+	// TransactWriteItems (IAM authorizes each part by its own action) of
+	// the watermark's conditional Put and an Update per read secret head
+	// (ADD accessCount).
+	"IndexAudit": {
+		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"}},
+		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}},
+	},
+
 	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},

@@ -73,6 +73,10 @@ const (
 // route (lambdafn.ReconcileFunction).
 const reconcileFunction = "workflow-reconcile"
 
+// indexFunction is the scheduled audit indexer; it is not a route
+// (lambdafn.IndexFunction).
+const indexFunction = "audit-index"
+
 // digestFunction is the scheduled audit digest step; it is not a route
 // (lambdafn.DigestFunction; infra imports nothing of shared/ but the
 // route table and the schema).
@@ -155,6 +159,14 @@ var functionSpecs = map[string]functionSpec{
 	// audit entry of its own: the digests are the record.
 	digestFunction: {MemoryMB: 512, TimeoutSeconds: 300, Why: "512 MB / 300 s: a run catching up seals up to a day of windows (288 digests of up to 3000 entries each); the schedule is every 5 minutes, so a run ends before the next starts",
 		Store: []string{"OldestAudit", "DigestBefore", "AuditRange", "PutDigest", "Digests"}, Digest: digestSign},
+
+	// The scheduled audit indexer (dynamo.Store.IndexAudit): reads the
+	// watermark and its pass's claim, Queries the window from the entry
+	// shards, claims the pass, writes its filter segments, then moves the
+	// watermark and applies the window's reads to the secrets' accessCount
+	// in one transaction. It writes no audit entry: no MAC key.
+	indexFunction: {MemoryMB: 256, TimeoutSeconds: 70, Why: "256 MB / 70 s: a pass holds up to 5,000 entries (≤ 1 KB each) and their segments in memory; the run loops a pass a second until 5 s before its deadline, and the schedule is every minute, with one runner at a time",
+		Store: []string{"IndexAudit"}},
 
 	// admin-bootstrap looks for an active admin key in the keys listing
 	// (the GSI Query, bounded), then creates one with its audit entry.

@@ -39,6 +39,9 @@ type limits struct {
 	// other route needs), and guarantees them that much in return. The
 	// account must keep at least 100 unreserved: an account whose limit
 	// is still the new-account 10 cannot reserve any (raise it first).
+	// The audit indexer gets exactly 1: one runner at a time (two would be
+	// safe, only wasted work), and a schedule tick that finds it still
+	// running waits for it instead of starting a second.
 	Reserved map[string]int
 }
 
@@ -50,7 +53,7 @@ var apiLimits = map[string]limits{
 			"keys-create": {2, 5}, "keys-list": {2, 5}, "keys-delete": {2, 5}, "keys-rotate": {2, 5}, "keys-update": {2, 5},
 			httpapi.FallbackFunction: {2, 5},
 		},
-		Reserved: map[string]int{"audit-verify": 2, "audit-export": 2, "mcp": 10},
+		Reserved: map[string]int{"audit-verify": 2, "audit-export": 2, "mcp": 10, indexFunction: 1},
 	},
 	"prod": {
 		Stage: rate{200, 400},
@@ -59,7 +62,7 @@ var apiLimits = map[string]limits{
 			"keys-create": {5, 10}, "keys-list": {5, 10}, "keys-delete": {5, 10}, "keys-rotate": {5, 10}, "keys-update": {5, 10},
 			httpapi.FallbackFunction: {10, 20},
 		},
-		Reserved: map[string]int{"audit-verify": 5, "audit-export": 5, "mcp": 50},
+		Reserved: map[string]int{"audit-verify": 5, "audit-export": 5, "mcp": 50, indexFunction: 1},
 	},
 }
 

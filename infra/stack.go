@@ -91,6 +91,9 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 	if err := v.reconcileSchedule(); err != nil {
 		return nil, err
 	}
+	if err := v.indexSchedule(); err != nil {
+		return nil, err
+	}
 	if err := v.adminBootstrap(); err != nil {
 		return nil, err
 	}
@@ -221,18 +224,33 @@ func (v *Vsecure) tables() {
 	}
 }
 
+// auditIndexKeys are the partition keys of the audit indexer's own items
+// (schema.AuditIndexPrefix segments, the X# watermark and claims): derived
+// data, rebuilt from the entries.
+var auditIndexKeys = []string{"I#*", "X#*"}
+
 // appendOnlyPolicy is the audit table's resource policy: nobody, whatever
 // their IAM policy says (an administrator, a compromised function), may
-// change or delete an entry through the data plane. Writers hold PutItem
-// only, on a random id they cannot read back.
+// change or delete an entry or digest through the data plane. Writers hold
+// PutItem only, on a random id they cannot read back. Only the indexer's
+// own items (auditIndexKeys) may be batch-written (its segments); TTL
+// expiry is the service's, not a data-plane delete.
 func appendOnlyPolicy() awsiam.PolicyDocument {
 	return awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("AuditIsAppendOnly"),
 			Effect:     awsiam.Effect_DENY,
 			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"),
+			Actions:    jsii.Strings("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"),
 			Resources:  jsii.Strings("*"),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AuditEntriesAreAppendOnly"),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("dynamodb:BatchWriteItem"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]any{"ForAnyValue:StringNotLike": map[string]any{"dynamodb:LeadingKeys": auditIndexKeys}},
 		}),
 	}})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -177,8 +178,8 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 8; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the reconciler, the digest step and admin-bootstrap", len(fns), want)
+	if want := len(routeFunctions()) + 9; len(fns) != want {
+		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the reconciler, the digest step, the audit indexer and admin-bootstrap", len(fns), want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -354,6 +355,11 @@ var wantPolicies = func() map[string][]string {
 			"Allow kms:Sign on signing-key"},
 		"audit-export": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byTime",
 			"Allow kms:GetPublicKey on signing-key", cursor},
+		// The indexer: exactly the calls of one pass (dynamo.Store.IndexAudit)
+		// on the audit table, the accessCount Update of the secret heads on
+		// the state table; no KMS (it writes no entry, opens no secret).
+		"audit-index": {logs, xray, "Allow dynamodb:BatchWriteItem,dynamodb:PutItem,dynamodb:Query on table:vsecure-audit",
+			"Allow dynamodb:UpdateItem on table:vsecure"},
 		// Lists keys (GSI Query) and creates one with its entry; nothing else.
 		// (the key and its entry in one transaction of Puts).
 		"admin-bootstrap": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit", "Allow dynamodb:Query on " + gsi},
@@ -367,7 +373,7 @@ var wantPolicies = func() map[string][]string {
 	// (never decrypt them); only the digest step and audit-verify may
 	// open them, and only they touch the witness bucket.
 	for name, p := range m {
-		if !slices.Contains([]string{"health", "audit-digest", "audit-verify"}, name) {
+		if !slices.Contains([]string{"health", "audit-digest", "audit-verify", "audit-index"}, name) {
 			m[name] = append(p, mac)
 		}
 	}
@@ -408,6 +414,9 @@ func TestIAMIsExactPerFunction(t *testing.T) {
 func TestAuditTableIsAppendOnly(t *testing.T) {
 	s := synth(t, "dev", 30)
 	for name, id := range s.functionIDs(t) {
+		if name == indexFunction {
+			continue // its grants are pinned by wantPolicies; the resource policy keeps it off entries
+		}
 		for _, l := range s.policyLines(t, id) {
 			if !strings.Contains(l, "table:vsecure-audit") {
 				continue
@@ -436,6 +445,47 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("audit table resource policy lacks %s: %s", want, b)
 		}
+	}
+	// Every principal: no update or delete at all; no batch write of any
+	// item but the indexer's own (segments I#, watermark and claims X#).
+	var doc struct {
+		PolicyDocument struct {
+			Statement []struct {
+				Effect    string
+				Principal map[string]any
+				Action    any
+				Condition map[string]map[string]any
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, st := range doc.PolicyDocument.Statement {
+		if st.Effect != "Deny" || st.Principal["AWS"] != "*" {
+			t.Errorf("resource policy statement %+v", st)
+			continue
+		}
+		cond, _ := json.Marshal(st.Condition)
+		var actions []string
+		switch a := st.Action.(type) {
+		case string:
+			actions = []string{a}
+		case []any:
+			for _, x := range a {
+				actions = append(actions, x.(string))
+			}
+		}
+		for _, a := range actions {
+			got[a] = string(cond)
+		}
+	}
+	onlyIndex := `{"ForAnyValue:StringNotLike":{"dynamodb:LeadingKeys":["I#*","X#*"]}}`
+	want := map[string]string{"dynamodb:DeleteItem": "null", "dynamodb:PartiQLUpdate": "null", "dynamodb:PartiQLDelete": "null",
+		"dynamodb:UpdateItem": "null", "dynamodb:BatchWriteItem": onlyIndex}
+	if !maps.Equal(got, want) {
+		t.Errorf("audit table denies %v, want %v", got, want)
 	}
 }
 
@@ -471,15 +521,17 @@ func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
 	}
 }
 
-// The digest step and the workflow reconciler each run every 5 minutes
-// from their own EventBridge rule, which alone may invoke them.
+// The digest step and the workflow reconciler each run every 5 minutes,
+// the audit indexer every minute, from their own EventBridge rule, which
+// alone may invoke them.
 func TestScheduledFunctionsAreScheduled(t *testing.T) {
 	s := synth(t, "dev", 30)
 	rules := s.ofType("AWS::Events::Rule")
-	if len(rules) != 2 {
-		t.Fatalf("%d event rules, want 2 (audit-digest, workflow-reconcile)", len(rules))
+	if len(rules) != 3 {
+		t.Fatalf("%d event rules, want 3 (audit-digest, workflow-reconcile, audit-index)", len(rules))
 	}
-	for _, name := range []string{digestFunction, reconcileFunction} {
+	rates := map[string]string{digestFunction: "rate(5 minutes)", reconcileFunction: "rate(5 minutes)", indexFunction: "rate(1 minute)"}
+	for name, rate := range rates {
 		fn := s.functionIDs(t)[name]
 		if fn == "" {
 			t.Fatalf("no %s function", name)
@@ -491,7 +543,7 @@ func TestScheduledFunctionsAreScheduled(t *testing.T) {
 				continue
 			}
 			ruled++
-			if r.Properties["ScheduleExpression"] != "rate(5 minutes)" || r.Properties["State"] != "ENABLED" {
+			if r.Properties["ScheduleExpression"] != rate || r.Properties["State"] != "ENABLED" {
 				t.Errorf("%s rule %v", name, r.Properties)
 			}
 		}
@@ -509,6 +561,59 @@ func TestScheduledFunctionsAreScheduled(t *testing.T) {
 		}
 		if perms != 1 {
 			t.Errorf("%d invoke permissions on %s, want 1 (the rule)", perms, name)
+		}
+	}
+}
+
+// The audit indexer: one runner (reserved concurrency 1, both envs), a
+// 70 s timeout, a tick that waits for the running one dropped after a
+// minute and a failed run not retried (the next tick runs anyway), and an
+// alarm when its lag stayed above 5 minutes for 10 minutes or went
+// unreported.
+func TestAuditIndexerRunsAloneAndItsLagAlarms(t *testing.T) {
+	for _, env := range []string{"dev", "prod"} {
+		s := synth(t, env, 30)
+		fn := s.functionIDs(t)[indexFunction]
+		p := s.resources[fn].Properties
+		if p["ReservedConcurrentExecutions"] != float64(1) || p["Timeout"] != float64(70) {
+			t.Errorf("%s: %s reserved %v, timeout %v; want 1 and 70 s", env, indexFunction, p["ReservedConcurrentExecutions"], p["Timeout"])
+		}
+		var async int
+		for _, c := range s.ofType("AWS::Lambda::EventInvokeConfig") {
+			if c.Properties["FunctionName"] != nil && strings.Contains(fmt.Sprint(c.Properties["FunctionName"]), fn) {
+				async++
+				if c.Properties["MaximumEventAgeInSeconds"] != float64(60) || c.Properties["MaximumRetryAttempts"] != float64(0) {
+					t.Errorf("%s: async invoke config %v", env, c.Properties)
+				}
+			}
+		}
+		if async != 1 {
+			t.Errorf("%s: %d async invoke configs of %s, want 1", env, async, indexFunction)
+		}
+		var found int
+		for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+			p := a.Properties
+			if p["MetricName"] != auditIndexLagMetric {
+				continue
+			}
+			found++
+			dims, _ := p["Dimensions"].([]any)
+			if p["Namespace"] != metricNamespace || p["Statistic"] != "Minimum" || p["Period"] != float64(300) ||
+				p["Threshold"] != float64(300) || p["ComparisonOperator"] != "GreaterThanThreshold" ||
+				p["EvaluationPeriods"] != float64(2) || p["DatapointsToAlarm"] != float64(2) ||
+				p["TreatMissingData"] != "breaching" || len(dims) != 1 {
+				t.Errorf("%s: alarm %v", env, p)
+				continue
+			}
+			if d := dims[0].(map[string]any); d["Name"] != "FunctionName" || getAtt(d["Value"]) != fn {
+				t.Errorf("%s: alarm dimension %v, want FunctionName of %s", env, d, fn)
+			}
+			if acts, _ := p["AlarmActions"].([]any); len(acts) != 1 {
+				t.Errorf("%s: alarm actions %v, want the alarm topic", env, acts)
+			}
+		}
+		if found != 1 {
+			t.Errorf("%s: %d alarms on %s, want 1", env, found, auditIndexLagMetric)
 		}
 	}
 }
@@ -869,7 +974,7 @@ func TestReservedConcurrency(t *testing.T) {
 		for name, id := range s.functionIDs(t) {
 			got, ok := s.resources[id].Properties["ReservedConcurrentExecutions"]
 			switch name {
-			case "audit-verify", "audit-export", "mcp":
+			case "audit-verify", "audit-export", "mcp", indexFunction:
 				if n, _ := got.(float64); n < 1 || int(n) != apiLimits[env].Reserved[name] {
 					t.Errorf("%s: %s reserved concurrency %v, want %d", env, name, got, apiLimits[env].Reserved[name])
 				}
@@ -929,7 +1034,8 @@ func TestAuditWitnessBucketAndMACKey(t *testing.T) {
 			_, mac := env["VSECURE_AUDIT_MAC_KEY_ID"]
 			_, bucket := env["VSECURE_WITNESS_BUCKET"]
 			checker := name == "audit-digest" || name == "audit-verify"
-			if mac != (name != "health") || bucket != checker {
+			// The indexer writes no entry: no MAC key either.
+			if mac != (name != "health" && name != indexFunction) || bucket != checker {
 				t.Errorf("%s: VSECURE_AUDIT_MAC_KEY_ID set %v, VSECURE_WITNESS_BUCKET set %v", name, mac, bucket)
 			}
 			for _, l := range s.policyLines(t, id) {

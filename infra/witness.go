@@ -65,10 +65,11 @@ func (v *Vsecure) auditMACKey() {
 
 // writesAudit reports whether a function appends audit entries: a store
 // method that grants the audit Put, other than PutDigest (a digest is not
-// an entry and is not MAC-chained).
+// an entry and is not MAC-chained) and IndexAudit (index segments and the
+// indexer's own state are not entries either).
 func writesAudit(spec functionSpec) bool {
 	for _, m := range spec.Store {
-		if m == "PutDigest" {
+		if m == "PutDigest" || m == "IndexAudit" {
 			continue
 		}
 		for _, g := range storeAccess[m] {

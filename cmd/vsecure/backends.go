@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/crypto/local"
@@ -25,6 +26,8 @@ type backend struct {
 	store   vsecure.Store
 	sealer  vsecure.Sealer
 	macKeys auditlog.MACKeys
+	// indexer is the DynamoDB store's audit indexer, run by the server.
+	indexer auditindex.Indexer
 }
 
 // devPool is how many audit chains `vsecure dev --store dynamodb` writes
@@ -40,7 +43,8 @@ const devPool = 8
 // tables are the CDK stack's). VSECURE_KMS_KEY_ID selects the KMS sealer;
 // without it the local master key seals. The store seals its audit entries
 // with MAC keys generated under VSECURE_AUDIT_MAC_KEY_ID in KMS, or else
-// wrapped by the local audit-mac.key in keysDir.
+// wrapped by the local audit-mac.key in keysDir. The server runs the
+// store's audit indexer every second (AWS: the audit-index function).
 func backends(ctx context.Context, kind, keysDir string, env func(string) string) (backend, error) {
 	switch kind {
 	case "", "embedded":
@@ -79,9 +83,11 @@ func backends(ctx context.Context, kind, keysDir string, env func(string) string
 		}
 	}
 	host, _ := os.Hostname()
-	if b.store, err = dynamo.New(db, table, audit, dynamo.WithSeal(b.macKeys, "vsecure dev "+host, devPool)); err != nil {
+	ds, err := dynamo.New(db, table, audit, dynamo.WithSeal(b.macKeys, "vsecure dev "+host, devPool))
+	if err != nil {
 		return backend{}, err
 	}
+	b.store, b.indexer = ds, ds
 	if keyID := env("VSECURE_KMS_KEY_ID"); keyID != "" {
 		if b.sealer, err = kms.New(kc, keyID); err != nil {
 			return backend{}, err

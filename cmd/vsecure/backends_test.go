@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	cryptokms "github.com/vsecure/vsecure/shared/crypto/kms"
 	cryptolocal "github.com/vsecure/vsecure/shared/crypto/local"
@@ -24,6 +25,10 @@ func TestBackendsDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	store, sealer := b.store, b.sealer
+	// The server runs the store's audit indexer (the embedded store has none).
+	if b.indexer == nil || b.indexer != store.(auditindex.Indexer) {
+		t.Fatalf("indexer %v, want the DynamoDB store's", b.indexer)
+	}
 	if _, err := store.ListPolicies(t.Context()); err != nil {
 		t.Fatalf("ListPolicies: %v", err)
 	}

@@ -50,7 +50,7 @@ func runDev(ctx context.Context, args []string, env func(string) string, std std
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: *addr, DataDir: *data, KeysDir: *keys, AdminKey: env("VSECURE_ADMIN_KEY"),
 		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
-		Store: b.store, Sealer: b.sealer, MACKeys: b.macKeys, Slack: slackCfg,
+		Store: b.store, Sealer: b.sealer, MACKeys: b.macKeys, AuditIndexer: b.indexer, Slack: slackCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)

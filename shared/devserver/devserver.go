@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
@@ -59,6 +60,10 @@ type Config struct {
 	// so that no entry is stamped in a window the sealer already closed.
 	DigestEvery time.Duration
 	Now         func() time.Time
+	// AuditIndexer, if set, runs every second for the server's lifetime
+	// (the DynamoDB store's IndexAudit; in AWS the audit-index function
+	// runs it). The embedded store needs none.
+	AuditIndexer auditindex.Indexer
 	// Slack configures Slack approvals (VSECURE_SLACK_*): without a bot
 	// token requests are only logged; without a signing secret the
 	// interactions endpoint answers 404.
@@ -214,6 +219,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DigestEvery > 0 {
 		s.closers = append(s.closers, s.sealEvery(cfg.DigestEvery, cfg.Logger))
 	}
+	if cfg.AuditIndexer != nil {
+		s.closers = append(s.closers, indexEvery(cfg.AuditIndexer, cfg.Now, cfg.Logger))
+	}
 	adminKey := cfg.AdminKey
 	if adminKey == "" {
 		marker := filepath.Join(cfg.DataDir, "admin.created")
@@ -291,6 +299,18 @@ func (s *Server) sealEvery(d time.Duration, log *slog.Logger) func() error {
 			case <-t.C:
 			}
 		}
+	}()
+	return func() error { cancel(); <-done; return nil }
+}
+
+// indexEvery runs the audit indexer's loop until the returned stop is
+// called, which waits for it to end.
+func indexEvery(ix auditindex.Indexer, now func() time.Time, log *slog.Logger) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&auditindex.Loop{Indexer: ix, Log: log, Now: now}).Run(ctx, time.Time{})
 	}()
 	return func() error { cancel(); <-done; return nil }
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,11 +91,18 @@ type Config struct {
 // fix.
 func ConfigFromEnv(getenv func(string) string) (Config, error) { return configFromEnv(getenv, true) }
 
-func configFromEnv(getenv func(string) string, store bool) (Config, error) {
+// optionalWithoutAudit are the store variables a function that writes no
+// audit entry (the audit indexer) goes without: the stack gives it no MAC
+// key, so its store seals nothing.
+var optionalWithoutAudit = []string{"VSECURE_AUDIT_MAC_KEY_ID"}
+
+// configFromEnv reads the configuration; store says whether the store's
+// variables are required, except those named in optional.
+func configFromEnv(getenv func(string) string, store bool, optional ...string) (Config, error) {
 	var missing []string
 	req := func(name string) string {
 		v := strings.TrimSpace(getenv(name))
-		if v == "" && store {
+		if v == "" && store && !slices.Contains(optional, name) {
 			missing = append(missing, name)
 		}
 		return v

@@ -10,6 +10,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/vsecure/vsecure/shared/archive"
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -45,6 +46,9 @@ type Function struct {
 	// Notifier announces approvals from the workflow tasks (Slack, set by
 	// an extension); nil logs them.
 	Notifier workflow.Notifier
+	// Indexer is the store's audit indexer (the DynamoDB store's); nil
+	// for a store without one.
+	Indexer auditindex.Indexer
 }
 
 // Deps are the dependencies Open builds from the configuration besides
@@ -112,7 +116,10 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		g.SetWorkflow(deps.Workflow)
 	}
 	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
-	return &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}, nil
+	f := &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}
+	// The gate's store wraps this one (detached writes), hiding IndexAudit.
+	f.Indexer, _ = store.(auditindex.Indexer)
+	return f, nil
 }
 
 // noSealer stands in for functions the stack gives no KMS key: they never

@@ -50,7 +50,7 @@ func (f *Function) ReconcileHandler() (func(context.Context, events.EventBridgeE
 // (a count, a top-level member of the record) by FunctionName.
 func emf(now time.Time, metric string) map[string]any { return emfUnit(now, metric, "Count") }
 
-// emfUnit is emf with another unit.
+// emfUnit is emf for a metric in unit (a CloudWatch unit name).
 func emfUnit(now time.Time, metric, unit string) map[string]any {
 	return map[string]any{
 		"Timestamp": now.UnixMilli(),
