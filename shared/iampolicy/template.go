@@ -134,7 +134,9 @@ func (t *Template) Resolve(v any) (any, error) {
 			id, _ := ga[0].(string)
 			r, ok := t.Resources[id]
 			if !ok {
-				return nil, fmt.Errorf("iampolicy: GetAtt of unknown %s", id)
+				// A resource the template excerpt leaves out (the API's
+				// endpoint in an environment): no ARN a policy could match.
+				return fmt.Sprintf("unresolved:%s.%v", id, ga[1]), nil
 			}
 			if ga[1] != "Arn" {
 				return t.name(id), nil

@@ -1,0 +1,201 @@
+package functions_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vsecure/vsecure/shared/awsrec"
+	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
+)
+
+// The account and region the template's ARNs are resolved to; the
+// recorded calls' ARNs are built in the same.
+const (
+	account = "123456789012"
+	region  = "us-east-1"
+)
+
+// cursorSecretValue is the Secrets Manager stand-in's cursor key (the
+// stack generates 64 alphanumerics).
+const cursorSecretValue = "sampleCursorKeyForTheEmulatorsOnly0123456789abcdefghijklmnopqrst"
+
+// stackName is how the dev stack names function fn.
+func stackName(fn string) string { return "vsecure-dev-" + fn }
+
+// record loads the synthesized dev template (infra/testdata, kept current
+// by infra's TestIAMTemplateIsCurrent), binds its tables and keys to the
+// emulated ones, and puts a recording endpoint in front of the emulators.
+func (w *world) record(t *testing.T, root string) {
+	t.Helper()
+	tpl, err := iampolicy.Load(filepath.Join(root, "infra", "testdata", "iam.dev.template.json"), account, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuid := func(id string) string { return id[strings.LastIndex(id, "/")+1:] }
+	for _, b := range []struct{ fn, env, physical string }{
+		{"resources-put", "VSECURE_TABLE", w.vars["VSECURE_TABLE"]},
+		{"resources-put", "VSECURE_AUDIT_TABLE", w.vars["VSECURE_AUDIT_TABLE"]},
+		{"resources-put", "VSECURE_KMS_KEY_ARN", uuid(w.vars["VSECURE_KMS_KEY_ID"])},
+		{"resources-put", "VSECURE_AUDIT_MAC_KEY_ID", uuid(w.vars["VSECURE_AUDIT_MAC_KEY_ID"])},
+		{"audit-digest", "VSECURE_AUDIT_SIGNING_KEY_ARN", uuid(w.vars["VSECURE_AUDIT_SIGNING_KEY_ARN"])},
+	} {
+		if err := tpl.Bind(stackName(b.fn), b.env, b.physical); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.stack = tpl
+	pks := map[string]string{w.vars["VSECURE_TABLE"]: schema.State().PartitionKey, w.vars["VSECURE_AUDIT_TABLE"]: schema.Audit().PartitionKey}
+	secrets := map[string]string{}
+	for _, fn := range []string{"secrets-list"} {
+		f, err := tpl.Function(stackName(fn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[f.Env["VSECURE_CURSOR_SECRET_ARN"]] = cursorSecretValue
+	}
+	sm, stop, err := awsrec.Serve(awsrec.Secrets(secrets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	w.rec = &awsrec.Recorder{
+		Upstreams: awsrec.Upstreams{DynamoDB: w.vars["AWS_ENDPOINT_URL_DYNAMODB"], KMS: w.vars["AWS_ENDPOINT_URL_KMS"],
+			StepFunctions: w.vars["AWS_ENDPOINT_URL_SFN"], SecretsManager: sm},
+		Parser: awsrec.Parser{Account: account, Region: region, PartitionKey: func(table string) string { return pks[table] }, StateMachine: stateMachineARN},
+	}
+}
+
+// stackEnv is what function fn's environment adds to the world's: its own
+// recording endpoint for every service, and the secrets the stack gives it
+// (the cursor key from Secrets Manager, as deployed, not from the
+// environment).
+func (w *world) stackEnv(t *testing.T, fn string) []string {
+	t.Helper()
+	end, ok := w.ends[fn]
+	if !ok {
+		var stop func()
+		var err error
+		if end, stop, err = awsrec.Serve(w.rec.For(fn)); err != nil {
+			t.Fatal(err)
+		}
+		// Stopped with the world, not with the subtest that started it.
+		w.stops = append(w.stops, stop)
+		w.ends[fn] = end
+	}
+	env := []string{"AWS_LAMBDA_FUNCTION_NAME=vsecure-" + fn}
+	for _, s := range []string{"DYNAMODB", "KMS", "SFN", "SECRETS_MANAGER"} {
+		env = append(env, "AWS_ENDPOINT_URL_"+s+"="+end)
+	}
+	f, err := w.stack.Function(stackName(fn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arn := f.Env["VSECURE_CURSOR_SECRET_ARN"]; arn != "" {
+		env = append(env, "VSECURE_CURSOR_KEY=", "VSECURE_CURSOR_SECRET_ARN="+arn)
+	}
+	return env
+}
+
+// refusal is one recorded authorization a function's policy refuses.
+func (w *world) decide(fn string, r iampolicy.Request) (iampolicy.Result, *iampolicy.Function, error) {
+	f, err := w.stack.Function(stackName(fn))
+	if err != nil {
+		return iampolicy.Result{}, nil, err
+	}
+	r.Principal = f.Role
+	if strings.HasPrefix(r.Action, "kms:") {
+		kp, err := w.stack.KeyPolicy(r.Resource[strings.LastIndex(r.Resource, "/")+1:])
+		if err != nil {
+			return iampolicy.Result{}, nil, err
+		}
+		res, err := iampolicy.EvaluateWithKeyPolicy(f.Statements, kp, r)
+		return res, f, err
+	}
+	res, err := iampolicy.Evaluate(f.Statements, r)
+	return res, f, err
+}
+
+// checkIAM is the enforcement: every authorization of every recorded call
+// must be allowed by the calling function's synthesized policy (and, for
+// KMS, the key policy). It then reports the grants no call used.
+func checkIAM(t *testing.T, w *world) {
+	calls := w.rec.Calls()
+	if len(calls) == 0 {
+		t.Fatal("no AWS call was recorded: the functions do not go through the recording endpoints")
+	}
+	used := map[string]map[string]bool{} // function → "sid action resource"
+	refused := 0
+	for _, c := range calls {
+		for _, r := range c.Requests {
+			res, f, err := w.decide(c.Function, r)
+			if err != nil {
+				t.Fatalf("%s: %v", c.Function, err)
+			}
+			if res.Decision != iampolicy.Allow {
+				refused++
+				why := "no statement allows it"
+				if res.Statement != nil {
+					why = fmt.Sprintf("statement %q of %s denies it", res.Statement.Sid, res.Statement.Source)
+				}
+				t.Errorf("%s (%s, role %s): %s refused by its synthesized policy: %s (%s; the call answered %d)",
+					c.Function, c.Target, f.Role, r, res.Decision, why, c.Status)
+				continue
+			}
+			if used[c.Function] == nil {
+				used[c.Function] = map[string]bool{}
+			}
+			used[c.Function][grantKey(res.Statement, r)] = true
+		}
+	}
+	t.Logf("%d AWS calls recorded, %d authorizations refused", len(calls), refused)
+	// Grants no test used: printed for review, not failed, because some
+	// serve only error paths (an idempotency release, a retried audit
+	// append) that a suite of success cases does not reach.
+	var unused []string
+	fns := map[string]bool{}
+	for _, c := range calls {
+		fns[c.Function] = true
+	}
+	for fn := range fns {
+		f, _ := w.stack.Function(stackName(fn))
+		for i := range f.Statements {
+			s := &f.Statements[i]
+			if s.Effect != "Allow" {
+				continue
+			}
+			for _, a := range s.Actions {
+				if !slices.ContainsFunc([]string{"dynamodb:", "kms:", "states:", "secretsmanager:"}, func(p string) bool { return strings.HasPrefix(a, p) }) {
+					continue
+				}
+				for _, res := range s.Resources {
+					if !used[fn][s.Sid+" "+a+" "+res] {
+						unused = append(unused, fmt.Sprintf("%s: %s %s on %s", fn, s.Sid, a, res))
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(unused)
+	t.Logf("%d grants no call used (error paths, or candidates to remove):\n  %s", len(unused), strings.Join(unused, "\n  "))
+}
+
+// grantKey names the (statement, action pattern, resource pattern) of s
+// that allowed r.
+func grantKey(s *iampolicy.Statement, r iampolicy.Request) string {
+	var a, res string
+	for _, x := range s.Actions {
+		if iampolicy.Like(x, r.Action, true) {
+			a = x
+		}
+	}
+	for _, x := range s.Resources {
+		if iampolicy.Like(x, r.Resource, false) {
+			res = x
+		}
+	}
+	return s.Sid + " " + a + " " + res
+}
