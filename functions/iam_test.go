@@ -1,14 +1,19 @@
 package functions_test
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/vsecure/vsecure/shared/awsrec"
 	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
 
@@ -50,7 +55,7 @@ func (w *world) record(t *testing.T, root string) {
 	w.stack = tpl
 	pks := map[string]string{w.vars["VSECURE_TABLE"]: schema.State().PartitionKey, w.vars["VSECURE_AUDIT_TABLE"]: schema.Audit().PartitionKey}
 	secrets := map[string]string{}
-	for _, fn := range []string{"secrets-list"} {
+	for _, fn := range []string{"secrets-list", "mcp"} {
 		f, err := tpl.Function(stackName(fn))
 		if err != nil {
 			t.Fatal(err)
@@ -198,4 +203,63 @@ func grantKey(s *iampolicy.Statement, r iampolicy.Request) string {
 		}
 	}
 	return s.Sid + " " + a + " " + res
+}
+
+// variants invokes the functions on the code paths the sample events do
+// not reach, so that their AWS calls are checked too: listings as an
+// agent and as an admin with each status filter (the VIS# partition, the
+// live index, gsi1), and every MCP tool.
+func variants(t *testing.T, ctx context.Context, w *world) {
+	admin := map[string]string{"principal": "admin", "roles": "admin", "keyId": sample.AdminKeyID}
+	agent := map[string]string{"principal": "agent-1", "roles": "agent", "keyId": sample.AgentKeyID}
+	for _, tc := range []struct {
+		fn, query string
+		who       map[string]string
+	}{
+		{"approvals-list", "", agent}, {"approvals-list", "status=approved", agent},
+		{"approvals-list", "", admin}, {"approvals-list", "status=pending", admin}, {"approvals-list", "status=approved", admin},
+		{"approvals-list", "status=denied", admin}, {"approvals-list", "limit=1", admin},
+		{"resources-list", "", agent}, {"secrets-list", "limit=1", agent}, {"keys-list", "limit=1", admin},
+		{"audit-list", "actor=agent-1", admin}, {"audit-list", "resource=" + url.QueryEscape(sample.StagingSecret), admin},
+		{"audit-list", "resource=" + url.QueryEscape("vsecure://secrets/staging/*"), admin}, {"audit-list", "limit=1", admin},
+	} {
+		var ev events.APIGatewayV2HTTPRequest
+		w.readEvent(t, tc.fn, &ev)
+		ev.RawQueryString, ev.QueryStringParameters = tc.query, nil
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{}}
+		for k, v := range tc.who {
+			ev.RequestContext.Authorizer.Lambda[k] = v
+		}
+		ev.RequestContext.RequestID = "variant-" + tc.fn + "-" + tc.who["principal"] + "-" + tc.query
+		var resp events.APIGatewayV2HTTPResponse
+		w.invoke(t, ctx, tc.fn, ev, &resp)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s ?%s as %s: %d %s", tc.fn, tc.query, tc.who["principal"], resp.StatusCode, resp.Body)
+		}
+	}
+	for i, call := range []struct{ tool, args string }{
+		{"list_resources", `{}`},
+		{"read_secret", `{"uri":"` + sample.StagingSecret + `","reason":"iam suite"}`},
+		{"read_secret", `{"uri":"` + sample.ProductionSecret + `","reason":"iam suite"}`},
+		{"write_secret", `{"uri":"vsecure://secrets/staging/MCP_WRITTEN","value":"v","reason":"iam suite"}`},
+		{"request_approval", `{"uri":"` + sample.ProductionSecret + `","operation":"read","reason":"iam suite"}`},
+		{"get_approval", `{"approvalId":"` + sample.PendingApproval + `"}`},
+		{"list_approvals", `{}`}, {"list_approvals", `{"status":"pending"}`}, {"list_approvals", `{"status":"approved","limit":1}`},
+		{"audit_log", `{}`},
+	} {
+		var ev events.APIGatewayV2HTTPRequest
+		w.readEvent(t, "mcp", &ev)
+		ev.Body = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, i+2, call.tool, call.args)
+		ev.Headers["content-length"] = fmt.Sprint(len(ev.Body))
+		ev.RequestContext.RequestID = fmt.Sprintf("variant-mcp-%d", i)
+		if call.tool == "audit_log" { // admins and auditors only
+			ev.Headers["authorization"] = "Bearer " + sample.AdminKey
+			ev.RequestContext.Authorizer.Lambda = map[string]any{"principal": "admin", "roles": "admin", "keyId": sample.AdminKeyID}
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		w.invoke(t, ctx, "mcp", ev, &resp)
+		if resp.StatusCode != 200 || strings.Contains(resp.Body, `"isError":true`) && !strings.Contains(resp.Body, "approval") {
+			t.Errorf("mcp %s: %d %s", call.tool, resp.StatusCode, resp.Body)
+		}
+	}
 }

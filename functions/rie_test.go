@@ -357,6 +357,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
 	t.Run("workflow_reconcile_repairs_once_and_emits_its_metric", func(t *testing.T) { workflowReconcile(t, ctx, w) })
 
+	t.Run("variants_reach_every_store_path", func(t *testing.T) { variants(t, ctx, w) })
 	t.Run("every_aws_call_is_allowed_by_its_functions_synthesized_policy", func(t *testing.T) { checkIAM(t, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
