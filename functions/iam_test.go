@@ -13,6 +13,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/awsrec"
 	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
@@ -262,4 +263,131 @@ func variants(t *testing.T, ctx context.Context, w *world) {
 			t.Errorf("mcp %s: %d %s", call.tool, resp.StatusCode, resp.Body)
 		}
 	}
+}
+
+// TestLeastPrivilegeConditions proves each item-level condition of the
+// synthesized policies with the evaluator, on requests as the recording
+// proxy builds them (no emulator needed).
+func TestLeastPrivilegeConditions(t *testing.T) {
+	root, err := rie.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := iampolicy.Load(filepath.Join(root, "infra", "testdata", "iam.dev.template.json"), account, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keyUUID = "6f1c7a52-0b7e-4c1e-9a0b-7a1d2e3f4a5b"
+	for _, b := range [][2]string{{"VSECURE_TABLE", "vsecure"}, {"VSECURE_AUDIT_TABLE", "vsecure-audit"}, {"VSECURE_KMS_KEY_ARN", keyUUID}} {
+		if err := tpl.Bind(stackName("resources-put"), b[0], b[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &world{stack: tpl}
+	state := "arn:aws:dynamodb:" + region + ":" + account + ":table/vsecure"
+	key := "arn:aws:kms:" + region + ":" + account + ":key/" + keyUUID
+	ddb := func(action, pk string, attrs ...string) iampolicy.Request {
+		r := iampolicy.Request{Action: action, Resource: state, Context: map[string][]string{"dynamodb:LeadingKeys": {pk}}}
+		if len(attrs) > 0 {
+			r.Context["dynamodb:Attributes"] = attrs
+		}
+		return r
+	}
+	dataKey := func(action string) iampolicy.Request {
+		return iampolicy.Request{Action: action, Resource: key, Context: map[string][]string{
+			"kms:EncryptionContext:uri": {sample.StagingSecret}, "kms:EncryptionContext:version": {"1"}, "kms:EncryptionContextKeys": {"uri", "version"}}}
+	}
+	for _, tc := range []struct {
+		name, fn string
+		r        iampolicy.Request
+		want     iampolicy.Decision
+	}{
+		{"mcp cannot mint a key", "mcp", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.ExplicitDeny},
+		{"mcp cannot write a key's hash item", "mcp", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk"), iampolicy.ExplicitDeny},
+		{"mcp cannot touch a key item in a transaction", "mcp", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", "pk", "sk", "roles"), iampolicy.ExplicitDeny},
+		{"mcp still writes secrets", "mcp", ddb("dynamodb:PutItem", "SECRET#"+sample.StagingSecret, "pk", "sk", "data"), iampolicy.Allow},
+		{"resources-put cannot write a key item", "resources-put", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x"), iampolicy.ExplicitDeny},
+		{"approvals-respond cannot delete a key item", "approvals-respond", ddb("dynamodb:DeleteItem", schema.KeyHashPrefix+"h"), iampolicy.ExplicitDeny},
+		{"keys-create mints keys", "keys-create", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},
+		{"keys-update changes keys", "keys-update", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk", "data"), iampolicy.Allow},
+		{"admin-bootstrap mints keys", "admin-bootstrap", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},
+		{"the authorizer marks a key used", "authorizer", ddb("dynamodb:UpdateItem", schema.KeyHashPrefix+"h", "keyId", "lastUsed", "pk", "sk"), iampolicy.Allow},
+		{"the authorizer cannot change a key's roles", "authorizer", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", "lastUsed", "pk", "roles", "sk"), iampolicy.ImplicitDeny},
+		{"the authorizer cannot update another item", "authorizer", ddb("dynamodb:UpdateItem", "SECRET#x", "lastUsed", "pk", "sk"), iampolicy.ImplicitDeny},
+		{"the authorizer cannot put a key", "authorizer", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk"), iampolicy.ImplicitDeny},
+		{"resources-get opens data keys", "resources-get", dataKey("kms:Decrypt"), iampolicy.Allow},
+		{"resources-put seals data keys", "resources-put", dataKey("kms:GenerateDataKey"), iampolicy.Allow},
+		{"resources-get cannot seal", "resources-get", dataKey("kms:GenerateDataKey"), iampolicy.ImplicitDeny},
+		{"audit-list cannot open data keys (the key policy denies it)", "audit-list", dataKey("kms:Decrypt"), iampolicy.ExplicitDeny},
+	} {
+		res, _, err := w.decide(tc.fn, tc.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Decision != tc.want {
+			t.Errorf("%s: %s by %s: %v, want %v", tc.name, tc.r, tc.fn, res.Decision, tc.want)
+		}
+	}
+
+	// The key policy: an account administrator (IAM kms:* on everything)
+	// is refused a secret's data key; the break-glass role is not.
+	kp, err := tpl.KeyPolicy(keyUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminIAM := []iampolicy.Statement{{Effect: "Allow", Actions: []string{"*"}, Resources: []string{"*"}}}
+	for _, tc := range []struct {
+		principal string
+		identity  []iampolicy.Statement
+		action    string
+		want      iampolicy.Decision
+	}{
+		{"arn:aws:iam::" + account + ":role/Administrator", adminIAM, "kms:Decrypt", iampolicy.ExplicitDeny},
+		{"arn:aws:iam::" + account + ":role/Administrator", adminIAM, "kms:GenerateDataKey", iampolicy.ExplicitDeny},
+		{"arn:aws:iam::" + account + ":role/Administrator", adminIAM, "kms:ReEncryptFrom", iampolicy.ExplicitDeny},
+		{"arn:aws:iam::" + account + ":role/vsecure-dev-break-glass", breakGlass(t, tpl), "kms:Decrypt", iampolicy.Allow},
+		{"arn:aws:iam::" + account + ":role/vsecure-dev-break-glass", breakGlass(t, tpl), "kms:GenerateDataKey", iampolicy.ImplicitDeny},
+	} {
+		r := dataKey(tc.action)
+		r.Principal = tc.principal
+		res, err := iampolicy.EvaluateWithKeyPolicy(tc.identity, kp, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Decision != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.principal, tc.action, res.Decision, tc.want)
+		}
+	}
+	// A table read by DynamoDB on the administrator's behalf is another
+	// context, untouched by the Deny.
+	r := iampolicy.Request{Principal: "arn:aws:iam::" + account + ":role/Administrator", Action: "kms:Decrypt", Resource: key,
+		Context: map[string][]string{"kms:EncryptionContext:aws:dynamodb:tableName": {"vsecure"}}}
+	if res, _ := iampolicy.EvaluateWithKeyPolicy(adminIAM, kp, r); res.Decision == iampolicy.ExplicitDeny {
+		t.Errorf("the Deny refuses DynamoDB's own use of the key: %v", res.Statement)
+	}
+}
+
+// breakGlass is the break-glass role's policy from the template.
+func breakGlass(t *testing.T, tpl *iampolicy.Template) []iampolicy.Statement {
+	t.Helper()
+	var out []iampolicy.Statement
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::IAM::Policy" {
+			continue
+		}
+		roles, _ := r.Properties["Roles"].([]any)
+		for _, x := range roles {
+			if m, _ := x.(map[string]any); strings.HasPrefix(fmt.Sprint(m["Ref"]), "BreakGlassRole") {
+				st, err := tpl.Statements(r.Properties["PolicyDocument"], id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, st...)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no break-glass role policy in the template")
+	}
+	return out
 }
