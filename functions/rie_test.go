@@ -43,14 +43,14 @@ func lastCall(w *world, op string) *sfntest.Call {
 // function gets from the CDK stack (pointed at DynamoDB Local and
 // local-kms).
 type world struct {
-	sfn    *sfntest.Fake // the Step Functions API the functions call
+	sfn *sfntest.Fake // the Step Functions API the functions call
 	// rec records every AWS call of every function (each function has its
 	// own endpoint for all services); stack is the synthesized template
 	// those calls are checked against (iam_test.go).
-	rec   *awsrec.Recorder
-	stack *iampolicy.Template
-	ends  map[string]string // function → its recording endpoint
-	stops []func()
+	rec    *awsrec.Recorder
+	stack  *iampolicy.Template
+	ends   map[string]string // function → its recording endpoint
+	stops  []func()
 	rieBin string
 	bins   string
 	env    []string
