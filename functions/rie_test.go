@@ -15,7 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vsecure/vsecure/shared/awsrec"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/iampolicy"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
@@ -41,7 +43,14 @@ func lastCall(w *world, op string) *sfntest.Call {
 // function gets from the CDK stack (pointed at DynamoDB Local and
 // local-kms).
 type world struct {
-	sfn    *sfntest.Fake // the Step Functions API the functions call
+	sfn *sfntest.Fake // the Step Functions API the functions call
+	// rec records every AWS call of every function (each function has its
+	// own endpoint for all services); stack is the synthesized template
+	// those calls are checked against (iam_test.go).
+	rec    *awsrec.Recorder
+	stack  *iampolicy.Template
+	ends   map[string]string // function → its recording endpoint
+	stops  []func()
 	rieBin string
 	bins   string
 	env    []string
@@ -82,7 +91,7 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 	fake := sfntest.New(t)
 	vars["VSECURE_STATE_MACHINE_ARN"] = stateMachineARN
 	vars["AWS_ENDPOINT_URL_SFN"] = fake.Server.URL
-	w := &world{sfn: fake, bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}}
+	w := &world{sfn: fake, bins: t.TempDir(), events: filepath.Join(root, "events"), rts: map[string]*rie.Runtime{}, ends: map[string]string{}}
 	if w.rieBin, err = rie.Install(ctx, root); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +103,13 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 		t.Fatal(err)
 	}
 	w.env, w.vars = sample.EnvList(vars), vars
+	w.record(t, root)
 	t.Cleanup(func() {
 		for _, r := range w.rts {
 			r.Close()
+		}
+		for _, stop := range w.stops {
+			stop()
 		}
 	})
 	return w
@@ -108,7 +121,7 @@ func (w *world) runtime(t *testing.T, ctx context.Context, fn string) *rie.Runti
 	if r, ok := w.rts[fn]; ok {
 		return r
 	}
-	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, fn), append(w.env, "AWS_LAMBDA_FUNCTION_NAME=vsecure-"+fn))
+	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, fn), append(w.env, w.stackEnv(t, fn)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +159,9 @@ func (w *world) invoke(t *testing.T, ctx context.Context, fn string, ev, out any
 	}
 }
 
-const stateMachineARN = "arn:aws:states:us-east-1:123456789012:stateMachine:vsecure-test-approvals"
+// stateMachineARN is the dev stack's approval workflow in the account and
+// region the template is resolved to (iam_test.go).
+const stateMachineARN = "arn:aws:states:" + region + ":" + account + ":stateMachine:vsecure-dev-approvals"
 
 // expectation of one sample event's main success case.
 type expectation struct {
@@ -342,6 +357,9 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("approval_flow_through_the_functions", func(t *testing.T) { approvalFlow(t, ctx, w) })
 	t.Run("workflow_reconcile_repairs_once_and_emits_its_metric", func(t *testing.T) { workflowReconcile(t, ctx, w) })
 	t.Run("audit_index_runs_passes_until_its_deadline_and_emits_its_lag", func(t *testing.T) { auditIndex(t, ctx, w) })
+
+	t.Run("variants_reach_every_store_path", func(t *testing.T) { variants(t, ctx, w) })
+	t.Run("every_aws_call_is_allowed_by_its_functions_synthesized_policy", func(t *testing.T) { checkIAM(t, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
 		for fn, r := range w.rts {

@@ -26,6 +26,38 @@ type grant struct {
 	Actions []string
 }
 
+// methodScope narrows every grant of a store method to some items.
+var methodScope = map[string]itemScope{"MarkKeyUsed": lastUsedOfKeys}
+
+// itemScope narrows a grant below the table with IAM's DynamoDB
+// condition keys.
+type itemScope string
+
+const (
+	anyItem itemScope = ""
+	// lastUsedOfKeys: only the key items (dynamodb:LeadingKeys KEY#,
+	// KEYHASH#), and of them only the attributes MarkKeyUsed names
+	// (dynamodb:Attributes: the key, lastUsed, and keyId in its condition).
+	lastUsedOfKeys itemScope = "lastUsedOfKeys"
+)
+
+// conditions are the IAM conditions of a scope.
+func (s itemScope) conditions() map[string]any {
+	switch s {
+	case lastUsedOfKeys:
+		return map[string]any{"ForAllValues:StringLike": map[string]any{
+			"dynamodb:LeadingKeys": []string{schema.KeyPrefix + "*", schema.KeyHashPrefix + "*"},
+			"dynamodb:Attributes":  []string{schema.PK, schema.SK, schema.LastUsed, schema.KeyIDAttr},
+		}}
+	}
+	return nil
+}
+
+// keyItemWriters are the store methods that write API key items: a
+// function calling none of them is denied every write whose partition key
+// is a key item's (keyItemsDeny), whatever else it may write.
+var keyItemWriters = []string{"CreateKey", "UpdateKey", "RotateKey"}
+
 var (
 	stateT = schema.State().Name
 	auditT = schema.Audit().Name
@@ -51,7 +83,9 @@ var storeAccess = map[string][]grant{
 
 	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}}},
 	"RecordRead": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}, appendAudit},
-	"PutSecret":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
+	// PutSecret: one transaction of an Update of the head (version,
+	// accessCount kept) and Puts of the latest and the version items.
+	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}}, appendAudit},
 	"ListSecrets": {
 		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
 	},
@@ -60,7 +94,13 @@ var storeAccess = map[string][]grant{
 	"GetApproval":     {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
 	"UpdateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}, appendAudit},
 	"ApprovalByToken": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
-	"ListApprovals":   {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+	// ListApprovals: the caller's VIS#<principal> partition of the table
+	// (non-admins), the live index (status pending or approved), or gsi1.
+	"ListApprovals": {
+		{target{stateT, ""}, []string{"dynamodb:Query"}},
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
+		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}},
+	},
 	"ListLiveApprovals": {
 		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}},
 	},
@@ -102,7 +142,8 @@ var storeAccess = map[string][]grant{
 	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"RotateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
 	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
-	// MarkKeyUsed is a TransactWriteItems of two Updates, no audit item.
+	// MarkKeyUsed is a TransactWriteItems of two Updates, no audit item,
+	// of lastUsed on the key's two items and nothing else.
 	"MarkKeyUsed": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}},
 
 	// Idempotency records: a conditional Put to reserve and to complete,
@@ -121,28 +162,35 @@ var storeAccess = map[string][]grant{
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these
-// targets.
+// targets (on the items Only allows).
 type dynamoStatement struct {
 	Actions []string
 	On      []target
+	Only    itemScope
+}
+
+type scoped struct {
+	On   target
+	Only itemScope
 }
 
 // dynamoStatements folds the store methods a function calls into as few
 // statements as possible: targets that need the same action set share one.
 // The output is sorted, so templates and tests are stable.
 func dynamoStatements(methods []string) ([]dynamoStatement, error) {
-	actions := map[target]map[string]bool{}
+	actions := map[scoped]map[string]bool{}
 	for _, m := range methods {
 		gs, ok := storeAccess[m]
 		if !ok {
 			return nil, errUnknownMethod(m)
 		}
 		for _, g := range gs {
-			if actions[g.On] == nil {
-				actions[g.On] = map[string]bool{}
+			k := scoped{g.On, methodScope[m]}
+			if actions[k] == nil {
+				actions[k] = map[string]bool{}
 			}
 			for _, a := range g.Actions {
-				actions[g.On][a] = true
+				actions[k][a] = true
 			}
 		}
 	}
@@ -153,11 +201,11 @@ func dynamoStatements(methods []string) ([]dynamoStatement, error) {
 			list = append(list, a)
 		}
 		slices.Sort(list)
-		k := strings.Join(list, ",")
+		k := strings.Join(list, ",") + " " + string(t.Only)
 		if bySet[k] == nil {
-			bySet[k] = &dynamoStatement{Actions: list}
+			bySet[k] = &dynamoStatement{Actions: list, Only: t.Only}
 		}
-		bySet[k].On = append(bySet[k].On, t)
+		bySet[k].On = append(bySet[k].On, t.On)
 	}
 	keys := make([]string, 0, len(bySet))
 	for k := range bySet {
@@ -177,4 +225,25 @@ type errUnknownMethod string
 
 func (e errUnknownMethod) Error() string {
 	return "store method " + string(e) + " has no entry in storeAccess"
+}
+
+// writesKeyItemsDenied reports whether a function calling methods gets
+// the explicit Deny on key items: it writes the state table, but through
+// none of keyItemWriters (MarkKeyUsed's grant is scoped to key items by
+// its own conditions).
+func writesKeyItemsDenied(methods []string) bool {
+	writes := false
+	for _, m := range methods {
+		if slices.Contains(keyItemWriters, m) {
+			return false
+		}
+		for _, g := range storeAccess[m] {
+			if g.On == (target{stateT, ""}) && methodScope[m] == anyItem && slices.ContainsFunc(g.Actions, func(a string) bool {
+				return a == "dynamodb:PutItem" || a == "dynamodb:UpdateItem" || a == "dynamodb:DeleteItem"
+			}) {
+				writes = true
+			}
+		}
+	}
+	return writes
 }

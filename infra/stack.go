@@ -98,6 +98,7 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 		return nil, err
 	}
 	v.uncachedAuthorizer()
+	v.protectDataKeys()
 	v.alarms()
 	v.outputs()
 	return v, nil
@@ -567,10 +568,29 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 			}
 			res = append(res, arn)
 		}
-		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		props := &awsiam.PolicyStatementProps{
 			Sid:       jsii.String(fmt.Sprintf("DynamoDB%d", i)),
 			Actions:   jsii.Strings(d.Actions...),
 			Resources: &res,
+		}
+		if c := d.Only.conditions(); c != nil {
+			props.Conditions = &c
+		}
+		out = append(out, awsiam.NewPolicyStatement(props))
+	}
+	if writesKeyItemsDenied(spec.Store) {
+		// Whatever its other grants, this function cannot write an API
+		// key's items: minting or changing a key is the key-management
+		// functions' alone (the internet-facing mcp function included).
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:    jsii.String("NoKeyItems"),
+			Effect: awsiam.Effect_DENY,
+			Actions: jsii.Strings("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+				"dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"),
+			Resources: &[]*string{v.Tables[stateT].TableArn()},
+			Conditions: &map[string]any{"ForAnyValue:StringLike": map[string]any{
+				"dynamodb:LeadingKeys": []string{schema.KeyPrefix + "*", schema.KeyHashPrefix + "*"},
+			}},
 		}))
 	}
 	if spec.Sealer != sealNone {

@@ -314,14 +314,19 @@ var wantPolicies = func() map[string][]string {
 	m := map[string][]string{
 		"health":              {logs, xray},
 		"fallback":            {logs, xray, audit},
-		"authorizer":          {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:UpdateItem on table:vsecure"},
+		// lastUsed on key items only: the authorizer can change nothing else.
+		"authorizer": {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure",
+			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:Attributes":["pk","sk","lastUsed","keyId"],"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`},
 		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
 		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem,dynamodb:UpdateItem on table:vsecure", "Allow kms:Decrypt on key" + context},
-		"resources-put":       {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
+		// UpdateItem: the head's update inside the write's transaction.
+		"resources-put": {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":        {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
 		"approvals-request":   {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit},
-		"approvals-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
+		// A non-admin's VIS# partition of the table, the live index for
+		// status=pending|approved, gsi1 for an admin's other listings.
+		"approvals-list": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live", cursor},
 		"approvals-get":       {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
 		"approvals-respond":   {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"approvals-revoke":    {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
@@ -336,9 +341,9 @@ var wantPolicies = func() map[string][]string {
 		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on " + gsi, slack},
 		"mcp": {logs, xray, audit, cursor,
-			"Allow dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure",
+			"Allow dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure",
 			"Allow dynamodb:Query on table:vsecure-audit/index/byActor,table:vsecure-audit/index/byKind," +
-				"table:vsecure-audit/index/byParent,table:vsecure-audit/index/byResource,table:vsecure-audit/index/byTime,table:vsecure/index/gsi1",
+				"table:vsecure-audit/index/byParent,table:vsecure-audit/index/byResource,table:vsecure-audit/index/byTime,table:vsecure/index/gsi1,table:vsecure/index/live",
 			"Allow kms:Decrypt,kms:GenerateDataKey on key" + context, "Allow states:StartExecution on " + machine},
 		"workflow-notify": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow states:SendTaskSuccess on " + machine, slack},
@@ -366,8 +371,15 @@ var wantPolicies = func() map[string][]string {
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).
-	for _, fn := range []string{"resources-list", "secrets-list", "approvals-list", "audit-list", "audit-verify", "audit-export", "keys-list", "whoami"} {
+	for _, fn := range []string{"resources-list", "secrets-list", "audit-list", "audit-verify", "audit-export", "keys-list", "whoami"} {
 		m[fn] = append(m[fn], "Allow dynamodb:GetItem on table:vsecure")
+	}
+	m["approvals-list"] = append(m["approvals-list"], "Allow dynamodb:GetItem,dynamodb:Query on table:vsecure")
+	// Every function that writes the state table but manages no keys is
+	// denied writing a key's items (dynamodb:LeadingKeys), mcp included.
+	for _, fn := range []string{"resources-configure", "resources-get", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
+		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile"} {
+		m[fn] = append(m[fn], `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`)
 	}
 	// Every function that appends audit entries may generate MAC keys
 	// (never decrypt them); only the digest step and audit-verify may

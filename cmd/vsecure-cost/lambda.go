@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/awsrec"
 	"github.com/vsecure/vsecure/shared/lambdafn/rie"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 )
@@ -78,12 +79,12 @@ func runLambdas(ctx context.Context, root string, warm int, progress func(string
 		return nil, err
 	}
 	rec := &recorder{}
-	ddbURL, stopDDB, err := serve(&ddbProxy{upstream: env["AWS_ENDPOINT_URL_DYNAMODB"], rec: rec})
+	ddbURL, stopDDB, err := awsrec.Serve(&ddbProxy{upstream: env["AWS_ENDPOINT_URL_DYNAMODB"], rec: rec})
 	if err != nil {
 		return nil, err
 	}
 	defer stopDDB()
-	kmsURL, stopKMS, err := serve(kmsProxy(env["AWS_ENDPOINT_URL_KMS"], rec))
+	kmsURL, stopKMS, err := awsrec.Serve(kmsProxy(env["AWS_ENDPOINT_URL_KMS"], rec))
 	if err != nil {
 		return nil, err
 	}

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/vsecure/vsecure/shared/awsrec"
 )
 
 // call is one DynamoDB or KMS request a function made.
@@ -43,53 +44,11 @@ func (r *recorder) take() []call {
 	return c
 }
 
-// serve runs h on a free loopback port and returns its URL.
-func serve(h http.Handler) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// forward sends body to upstream with the request's headers and returns
-// the answer's status, headers and body.
-func forward(upstream string, r *http.Request, body []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, upstream+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	for k, v := range r.Header {
-		if k != "Content-Length" {
-			req.Header[k] = v
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b, err
-}
-
-func reply(w http.ResponseWriter, status int, h http.Header, body []byte) {
-	for k, v := range h {
-		if k != "Content-Length" {
-			w.Header()[k] = v
-		}
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
 // kmsProxy counts the KMS requests that pass through it.
 func kmsProxy(upstream string, rec *recorder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		status, h, out, err := forward(upstream, r, body)
+		status, h, out, err := awsrec.Forward(upstream, r, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -97,7 +56,7 @@ func kmsProxy(upstream string, rec *recorder) http.Handler {
 		op := r.Header.Get("X-Amz-Target")
 		op = "kms:" + op[strings.LastIndexByte(op, '.')+1:]
 		rec.add(call{op: op, status: status})
-		reply(w, status, h, out)
+		awsrec.Reply(w, status, h, out)
 	})
 }
 
@@ -145,7 +104,7 @@ func (p *ddbProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := range writes {
 		writes[i].old = p.get(r, writes[i].table, writes[i].key)
 	}
-	status, h, out, err := forward(p.upstream, r, body)
+	status, h, out, err := awsrec.Forward(p.upstream, r, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -166,7 +125,7 @@ func (p *ddbProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.approx = p.billRead(r, op, in, res, c.billed)
 		p.rec.add(c)
 	}
-	reply(w, status, h, out)
+	awsrec.Reply(w, status, h, out)
 }
 
 var readOps = map[string]bool{"GetItem": true, "Query": true, "Scan": true, "BatchGetItem": true, "TransactGetItems": true}

@@ -116,7 +116,7 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, principal, idem, token s
 
 // lastUsed is the attribute MarkKeyUsed updates in place: the item's JSON
 // cannot be edited by an UpdateItem, so decodeKey lays it over the JSON.
-const lastUsedAttr = "lastUsed"
+const lastUsedAttr = schema.LastUsed
 
 // MarkKeyUsed updates both items of the key (the record ListKeys reads and
 // the hash copy authentication reads) in one transaction, conditional on

@@ -14,10 +14,10 @@ import (
 
 // Item keys of API keys (see README.md).
 const (
-	keyPrefix  = "KEY#"
+	keyPrefix  = schema.KeyPrefix
 	keySK      = "KEY"
 	keysGSI    = "KEYS"
-	hashPrefix = "KEYHASH#"
+	hashPrefix = schema.KeyHashPrefix
 	hashSK     = "KEYHASH"
 )
 

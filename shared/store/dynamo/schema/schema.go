@@ -67,6 +67,17 @@ const (
 	IndexGSI = "gsi1" // listings: policies, secrets, keys, approvals
 	// IndexLive holds pending and approved approvals only (sparse).
 	IndexLive = "live"
+
+	// KeyPrefix and KeyHashPrefix start the partition keys of an API
+	// key's two items (record and hash copy). The stack's IAM conditions
+	// (dynamodb:LeadingKeys) let only the key-management functions write
+	// them, and the authorizer only LastUsed on them.
+	KeyPrefix     = "KEY#"
+	KeyHashPrefix = "KEYHASH#"
+	// LastUsed is the attribute MarkKeyUsed sets in place on both items;
+	// KeyIDAttr is the hash copy's pointer to its record (its condition).
+	LastUsed  = "lastUsed"
+	KeyIDAttr = "keyId"
 )
 
 // Attribute names of the audit table.
