@@ -48,6 +48,7 @@ type config struct {
 	n, writers, queries, limit int
 	span                       time.Duration
 	seed                       uint64
+	load                       string // the machine's load average around the queries
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -119,10 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logf("model: %d entries (%d seeded, %d chain openings)", len(m.all), len(written), len(m.all)-len(written))
 
+	loadBefore := loadavg()
 	results, err := runQueries(ctx, s, p, m, w, c, logf)
 	if err != nil {
 		return err
 	}
+	c.load = loadBefore + " before, " + loadavg() + " after"
 
 	var b strings.Builder
 	report(&b, c, p, m, writes, indexing, idx, results, took)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/auditlog"
@@ -99,6 +101,7 @@ func runQueries(ctx context.Context, s *dynamo.Store, p *probe, m *model, w *wor
 		}
 	}
 	p.take()
+	logf("load average before the queries: %s", loadavg())
 	var out []kindResult
 	for _, k := range ks {
 		res := kindResult{kind: k.name, common: k.common, cost: newTally()}
@@ -140,6 +143,20 @@ func runQueries(ctx context.Context, s *dynamo.Store, p *probe, m *model, w *wor
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// loadavg is the machine's load (the latencies are wall time on a shared
+// machine, so the report says how busy it was).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func pct(sorted []time.Duration, p int) time.Duration {

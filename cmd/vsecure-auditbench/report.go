@@ -38,6 +38,7 @@ func report(w io.Writer, c config, p *probe, m *model, writes, indexing tally, i
 	fmt.Fprintln(w, "Items read counts every item DynamoDB returned to a Query or BatchGetItem (an index segment is one item however many refs it holds);")
 	fmt.Fprintln(w, "AWS RRU is billed from the answers' item sizes (Query: ⌈Σ sizes / 4 KB⌉, ½ if eventually consistent; BatchGetItem: per item).")
 	fmt.Fprintln(w, "¹ not a common filter: the rest of the filter is applied to what the chosen key returns.")
+	fmt.Fprintf(w, "Latency is wall time of QueryAudit, one query at a time, on this machine (load average %s).\n", c.load)
 	if offs := p.offences(); len(offs) > 0 {
 		fmt.Fprintf(w, "\n**FAILED: %d Scan/FilterExpression calls, first: %s**\n", len(offs), offs[0])
 	} else {
