@@ -65,6 +65,14 @@ func report(w io.Writer, c config, p *probe, m *model, writes, indexing tally, i
 		len(schema.Audit().Indexes), float64(p.entryBytes)/float64(max(p.entryItems, 1)), p.entryMax)
 	fmt.Fprintln(w, "AWS WRU follow AWS's published rules from the requests: 1 WRU per KB per item, 2 inside TransactWriteItems, 1 per KB per GSI the item is")
 	fmt.Fprintln(w, "projected into; the state table's items (secret heads, versions) are counted as one KB each, their GSI writes only in the Local column.")
+	if idx.present && idx.passes > 0 {
+		nc := 0
+		for _, k := range indexing.calls {
+			nc += k
+		}
+		fmt.Fprintf(w, "Indexer: %d passes of %.0f entries on average, %.1f calls per pass (run one after another: a pass starts where the last ended), %.0f entries/s on DynamoDB Local.\n",
+			idx.passes, float64(idx.entries)/float64(idx.passes), float64(nc)/float64(idx.passes), float64(idx.entries)/idx.took.Seconds())
+	}
 	if !idx.present {
 		fmt.Fprintln(w, "This layout has no indexer: DynamoDB writes the GSIs with every put.")
 	}
