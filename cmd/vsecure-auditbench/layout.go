@@ -1,3 +1,5 @@
+//go:build !auditv3
+
 package main
 
 import (
