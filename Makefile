@@ -147,6 +147,17 @@ test-infra: $(ASLV) ## CDK stack tests (template assertions, cdk-nag) and action
 	$(GO) run $(ACTIONLINT)
 	@echo "test-infra: ok"
 
+# --- audit-bench: the audit layout's proof (issue 13 item 5), not part of test
+# Seeds AUDIT_BENCH_N entries on DynamoDB Local (minutes on a small machine;
+# AUDIT_BENCH_N=5000 to iterate), indexes them, runs every filter kind.
+.PHONY: audit-bench
+AUDIT_BENCH_N     ?= 100000
+AUDIT_BENCH_FLAGS ?=
+# auditv3: the sharded layout with its indexer (h-layout); empty: the GSI layout
+AUDIT_BENCH_TAGS  ?=
+audit-bench: ## seed AUDIT_BENCH_N (100000) audit entries on DynamoDB Local, query every filter kind: calls, capacity, p50/p99, correctness
+	$(WITH_EMULATORS) $(GO) run $(if $(AUDIT_BENCH_TAGS),-tags $(AUDIT_BENCH_TAGS)) ./cmd/vsecure-auditbench -n $(AUDIT_BENCH_N) $(AUDIT_BENCH_FLAGS)
+
 # --- cost: the table of docs/cost.md, measured ------------------------------
 .PHONY: cost
 cost: build ## measure every operation (DynamoDB capacity, KMS, duration, memory, logs) and the stacks' fixed cost; rewrites docs/cost.md's table
