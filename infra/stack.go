@@ -119,6 +119,14 @@ func (v *Vsecure) systemLogLevel() awslambda.SystemLogLevel {
 	return awslambda.SystemLogLevel_INFO
 }
 
+// tracing is the functions' X-Ray mode (Config.Tracing; docs/cost.md).
+func (v *Vsecure) tracing() awslambda.Tracing {
+	if v.Config.tracing() {
+		return awslambda.Tracing_ACTIVE
+	}
+	return awslambda.Tracing_DISABLED
+}
+
 func (v *Vsecure) retention() awslogs.RetentionDays {
 	if v.Config.Prod() {
 		return awslogs.RetentionDays_ONE_YEAR
@@ -430,17 +438,19 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      v.systemLogLevel(),
-		Tracing:               awslambda.Tracing_ACTIVE,
+		Tracing:               v.tracing(),
 		// limits.go: the expensive functions cannot starve the authorizer.
 		ReservedConcurrentExecutions: v.reservedConcurrency(name),
 	})
-	// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
-	// on "*" to the role.
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
-		AppliesTo: &[]any{jsii.String("Resource::*")},
-	}}, jsii.Bool(true))
+	if v.Config.tracing() {
+		// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
+		// on "*" to the role.
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
+			AppliesTo: &[]any{jsii.String("Resource::*")},
+		}}, jsii.Bool(true))
+	}
 	if spec.Digest.checks() {
 		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 			Id:        jsii.String("AwsSolutions-IAM5"),

@@ -42,18 +42,26 @@ var (
 // checked by cdk-nag exactly as `cdk synth` does.
 func synth(t *testing.T, env string, cacheSeconds int) *synthesized {
 	t.Helper()
+	return synthConfig(t, Config{Env: env, AuthCacheSeconds: cacheSeconds})
+}
+
+// synthConfig is synth for a Config (its slack channel, alarm e-mail and
+// code are the tests' own).
+func synthConfig(t *testing.T, cfg Config) *synthesized {
+	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	k := fmt.Sprint(env, cacheSeconds)
+	k := fmt.Sprint(cfg.Env, cfg.AuthCacheSeconds)
+	if cfg.Tracing != nil {
+		k += fmt.Sprint(" tracing=", *cfg.Tracing)
+	}
 	if s, ok := synths[k]; ok {
 		return s
 	}
 	app := awscdk.NewApp(nil)
-	cfg := Config{
-		Env: env, SlackChannel: "#vsecure-approvals", AlarmEmail: "ops@example.com", AuthCacheSeconds: cacheSeconds,
-		Code: func(string) (awslambda.Code, error) {
-			return awslambda.Code_FromAsset(jsii.String("testdata/placeholder"), nil), nil
-		},
+	cfg.SlackChannel, cfg.AlarmEmail = "#vsecure-approvals", "ops@example.com"
+	cfg.Code = func(string) (awslambda.Code, error) {
+		return awslambda.Code_FromAsset(jsii.String("testdata/placeholder"), nil), nil
 	}
 	v, err := NewVsecure(app, cfg)
 	if err != nil {
@@ -715,6 +723,31 @@ func TestProdRetainsAndProtects(t *testing.T) {
 			t.Errorf("prod log group %s: retention %v", id, r.Properties["RetentionInDays"])
 		}
 	}
+}
+
+// TestTracingFollowsConfig: X-Ray active tracing is on in dev and off in
+// prod unless context says otherwise, and a function's role holds the
+// X-Ray actions exactly when it is traced.
+func TestTracingFollowsConfig(t *testing.T) {
+	check := func(t *testing.T, s *synthesized, traced bool) {
+		t.Helper()
+		for name, id := range s.functionIDs(t) {
+			mode := fmt.Sprint(s.resources[id].Properties["TracingConfig"])
+			if got := mode == "map[Mode:Active]"; got != traced {
+				t.Errorf("%s: TracingConfig %s, want traced=%v", name, mode, traced)
+			}
+			hasXRay := slices.ContainsFunc(s.policyLines(t, id), func(l string) bool { return strings.Contains(l, "xray:PutTraceSegments") })
+			if hasXRay != traced {
+				t.Errorf("%s: X-Ray permissions %v, want %v", name, hasXRay, traced)
+			}
+		}
+	}
+	t.Run("dev_default_on", func(t *testing.T) { check(t, synth(t, "dev", 30), true) })
+	t.Run("prod_default_off", func(t *testing.T) { check(t, synth(t, "prod", 30), false) })
+	t.Run("prod_context_on", func(t *testing.T) {
+		on := true
+		check(t, synthConfig(t, Config{Env: "prod", AuthCacheSeconds: 30, Tracing: &on}), true)
+	})
 }
 
 func TestNagFindsNothingUnsuppressed(t *testing.T) {
