@@ -291,11 +291,15 @@ func (v *Vsecure) stage() {
 		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(t.Rate), BurstLimit: jsii.Number(t.Burst)},
 	})
 	// Access log fields: who (principal from the authorizer, never the
-	// credential), what, outcome, and why it failed if it did.
-	format := `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime",` +
-		`"route":"$context.routeKey","status":"$context.status","latencyMs":"$context.responseLatency",` +
+	// credential), what, outcome, and why it failed if it did. It is the
+	// one line every request writes in prod (the functions log only
+	// failures and slow requests: httpapi.API.QuietRequests), so it is
+	// compact: no time field (the log event's timestamp is the request's),
+	// short names for latency ("ms") and user agent ("ua").
+	format := `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+		`"route":"$context.routeKey","status":"$context.status","ms":"$context.responseLatency",` +
 		`"principal":"$context.authorizer.principal","authError":"$context.authorizer.error",` +
-		`"integrationError":"$context.integrationErrorMessage","userAgent":"$context.identity.userAgent"}`
+		`"integrationError":"$context.integrationErrorMessage","ua":"$context.identity.userAgent"}`
 	cfn := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
 	cfn.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: logs.LogGroupArn(),

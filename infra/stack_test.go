@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -684,6 +685,23 @@ func TestAPIIsThrottledLoggedAndAuthorized(t *testing.T) {
 			"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"principal":"\$context.authorizer.principal"`)),
 		},
 	})
+	// The access log is every request's one line in prod: valid JSON with
+	// what an operator needs to follow a request, nothing it repeats.
+	for _, st := range s.ofType("AWS::ApiGatewayV2::Stage") {
+		format := st.Properties["AccessLogSettings"].(map[string]any)["Format"].(string)
+		var line map[string]any
+		if err := json.Unmarshal([]byte(regexp.MustCompile(`\$context\.[A-Za-z.]+`).ReplaceAllString(format, "x")), &line); err != nil {
+			t.Fatalf("access log format is not JSON: %v: %s", err, format)
+		}
+		for _, k := range []string{"requestId", "ip", "route", "status", "ms", "principal", "authError", "integrationError", "ua"} {
+			if _, ok := line[k]; !ok {
+				t.Errorf("access log format lacks %q: %s", k, format)
+			}
+		}
+		if len(line) != 9 {
+			t.Errorf("access log format has %d fields, want 9: %s", len(line), format)
+		}
+	}
 	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), &map[string]any{
 		"AuthorizerType":                 "REQUEST",
 		"EnableSimpleResponses":          true,
