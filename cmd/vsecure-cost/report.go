@@ -234,9 +234,16 @@ func (m model) readLines(key, env string, access int) []line {
 	miss := 1 - authorizerCacheHit
 	_, fn := m.fnCost(x)
 	_, afn := m.fnCost(auth)
-	kms := float64(x.kmsCold)*(1-dataKeyCacheHit) + float64(t.kms)*dataKeyCacheHit
+	// A container's first request also opens its audit chain's epoch
+	// (one GenerateDataKey), which the warm ones never repeat: that call
+	// is per container lifetime, not per data-key cache miss.
+	kms := float64(x.kmsCold-x.kmsEpoch)*(1-dataKeyCacheHit) + float64(t.kms)*dataKeyCacheHit
 	if x.which == "first" {
 		kms = float64(x.kmsCold) * (1 - dataKeyCacheHit)
+	}
+	epoch := ""
+	if x.kmsEpoch > 0 {
+		epoch = fmt.Sprintf(" (+%d per container: the audit chain's epoch key)", x.kmsEpoch)
 	}
 	logs := float64(m.logBytes(x, env)+access) + miss*float64(m.logBytes(auth, env))
 	return []line{
@@ -246,7 +253,7 @@ func (m model) readLines(key, env string, access int) []line {
 		{fmt.Sprintf("`%s` Lambda: request + %d MB × %.0f ms", x.fn, m.stacks[env].memoryMB[x.fn], math.Ceil(x.durationMs)), fn},
 		{fmt.Sprintf("DynamoDB reads: %g RRU billed", units(t.billed, "RRU")), units(t.billed, "RRU") * priceRRU},
 		{fmt.Sprintf("DynamoDB writes: %g WRU billed", units(t.billed, "WRU")), units(t.billed, "WRU") * priceWRU},
-		{fmt.Sprintf("KMS: %.2f requests at a %.0f %% data-key cache hit rate", kms, dataKeyCacheHit*100), kms * priceKMSPerRequest},
+		{fmt.Sprintf("KMS: %.2f requests at a %.0f %% data-key cache hit rate%s", kms, dataKeyCacheHit*100, epoch), kms * priceKMSPerRequest},
 		{fmt.Sprintf("CloudWatch Logs: %.0f bytes (function %d + access log %d + authorizer share)", logs, m.logBytes(x, env), access), logs / gb * priceLogsPerGB},
 		{xrayLabel(m.xray(x, env)), m.xray(x, env) * priceXRayPerTrace},
 	}
