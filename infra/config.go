@@ -38,6 +38,13 @@ type Config struct {
 	// locked in COMPLIANCE mode (context archiveRetentionDays; default
 	// 2557 — seven years — in prod, 1 in dev; 0 means the default).
 	ArchiveRetentionDays int
+	// Tracing turns on X-Ray active tracing of the functions (context
+	// tracing=true|false; the approval workflow is always traced: a few
+	// traces per approval, and cdk-nag's AwsSolutions-SF2). Nil means the env's
+	// default: on in dev, off in prod, where sampled traces would cost
+	// ≈ $0.25 per million reads (docs/cost.md) and the request id in the
+	// logs and access log already ties a request together.
+	Tracing *bool
 	// Code returns the deployment package of a function.
 	Code func(function string) (awslambda.Code, error)
 	// Account and Region pin the stack when the CLI knows them; empty
@@ -80,6 +87,13 @@ func configFromContext(app awscdk.App) (Config, error) {
 	if cfg.ArchiveRetentionDays, err = strconv.Atoi(contextString(app, "archiveRetentionDays", "0")); err != nil {
 		return cfg, fmt.Errorf("context archiveRetentionDays: %w", err)
 	}
+	if t := contextString(app, "tracing", ""); t != "" {
+		on, err := strconv.ParseBool(t)
+		if err != nil {
+			return cfg, fmt.Errorf("context tracing must be true or false, not %q", t)
+		}
+		cfg.Tracing = &on
+	}
 	code, err := assetCode(
 		contextString(app, "buildDir", "build"),
 		contextString(app, "placeholderCode", "") == "missing",
@@ -119,6 +133,15 @@ func (c Config) archiveRetentionDays() int {
 		return defaultArchiveRetentionDaysProd
 	}
 	return defaultArchiveRetentionDaysDev
+}
+
+// tracing reports whether X-Ray active tracing is on: Tracing, or on in
+// dev and off in prod.
+func (c Config) tracing() bool {
+	if c.Tracing != nil {
+		return *c.Tracing
+	}
+	return !c.Prod()
 }
 
 // defaultAuthCacheSeconds bounds how long a revoked key keeps working at

@@ -4,7 +4,7 @@
 // every synth so an unsuppressed finding fails `cdk synth` itself.
 //
 // Context (cdk.json or -c): env=dev|prod, slackChannel, alarmEmail,
-// authCacheSeconds, buildDir, placeholderCode=missing. See README.md.
+// authCacheSeconds, tracing, buildDir, placeholderCode=missing. See README.md.
 package main
 
 import (

@@ -123,6 +123,14 @@ func (v *Vsecure) systemLogLevel() awslambda.SystemLogLevel {
 	return awslambda.SystemLogLevel_INFO
 }
 
+// tracing is the functions' X-Ray mode (Config.Tracing; docs/cost.md).
+func (v *Vsecure) tracing() awslambda.Tracing {
+	if v.Config.tracing() {
+		return awslambda.Tracing_ACTIVE
+	}
+	return awslambda.Tracing_DISABLED
+}
+
 func (v *Vsecure) retention() awslogs.RetentionDays {
 	if v.Config.Prod() {
 		return awslogs.RetentionDays_ONE_YEAR
@@ -302,11 +310,15 @@ func (v *Vsecure) stage() {
 		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(t.Rate), BurstLimit: jsii.Number(t.Burst)},
 	})
 	// Access log fields: who (principal from the authorizer, never the
-	// credential), what, outcome, and why it failed if it did.
-	format := `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime",` +
-		`"route":"$context.routeKey","status":"$context.status","latencyMs":"$context.responseLatency",` +
+	// credential), what, outcome, and why it failed if it did. It is the
+	// one line every request writes in prod (the functions log only
+	// failures and slow requests: httpapi.API.QuietRequests), so it is
+	// compact: no time field (the log event's timestamp is the request's),
+	// short names for latency ("ms") and user agent ("ua").
+	format := `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+		`"route":"$context.routeKey","status":"$context.status","ms":"$context.responseLatency",` +
 		`"principal":"$context.authorizer.principal","authError":"$context.authorizer.error",` +
-		`"integrationError":"$context.integrationErrorMessage","userAgent":"$context.identity.userAgent"}`
+		`"integrationError":"$context.integrationErrorMessage","ua":"$context.identity.userAgent"}`
 	cfn := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
 	cfn.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: logs.LogGroupArn(),
@@ -449,17 +461,19 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      v.systemLogLevel(),
-		Tracing:               awslambda.Tracing_ACTIVE,
+		Tracing:               v.tracing(),
 		// limits.go: the expensive functions cannot starve the authorizer.
 		ReservedConcurrentExecutions: v.reservedConcurrency(name),
 	})
-	// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
-	// on "*" to the role.
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
-		AppliesTo: &[]any{jsii.String("Resource::*")},
-	}}, jsii.Bool(true))
+	if v.Config.tracing() {
+		// Active tracing adds xray:PutTraceSegments and PutTelemetryRecords
+		// on "*" to the role.
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; \"*\" is the only resource AWS accepts for them."),
+			AppliesTo: &[]any{jsii.String("Resource::*")},
+		}}, jsii.Bool(true))
+	}
 	if spec.Digest.checks() {
 		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 			Id:        jsii.String("AwsSolutions-IAM5"),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -43,18 +44,26 @@ var (
 // checked by cdk-nag exactly as `cdk synth` does.
 func synth(t *testing.T, env string, cacheSeconds int) *synthesized {
 	t.Helper()
+	return synthConfig(t, Config{Env: env, AuthCacheSeconds: cacheSeconds})
+}
+
+// synthConfig is synth for a Config (its slack channel, alarm e-mail and
+// code are the tests' own).
+func synthConfig(t *testing.T, cfg Config) *synthesized {
+	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	k := fmt.Sprint(env, cacheSeconds)
+	k := fmt.Sprint(cfg.Env, cfg.AuthCacheSeconds)
+	if cfg.Tracing != nil {
+		k += fmt.Sprint(" tracing=", *cfg.Tracing)
+	}
 	if s, ok := synths[k]; ok {
 		return s
 	}
 	app := awscdk.NewApp(nil)
-	cfg := Config{
-		Env: env, SlackChannel: "#vsecure-approvals", AlarmEmail: "ops@example.com", AuthCacheSeconds: cacheSeconds,
-		Code: func(string) (awslambda.Code, error) {
-			return awslambda.Code_FromAsset(jsii.String("testdata/placeholder"), nil), nil
-		},
+	cfg.SlackChannel, cfg.AlarmEmail = "#vsecure-approvals", "ops@example.com"
+	cfg.Code = func(string) (awslambda.Code, error) {
+		return awslambda.Code_FromAsset(jsii.String("testdata/placeholder"), nil), nil
 	}
 	v, err := NewVsecure(app, cfg)
 	if err != nil {
@@ -312,8 +321,8 @@ var wantPolicies = func() map[string][]string {
 		context = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
 	)
 	m := map[string][]string{
-		"health":              {logs, xray},
-		"fallback":            {logs, xray, audit},
+		"health":   {logs, xray},
+		"fallback": {logs, xray, audit},
 		// lastUsed on key items only: the authorizer can change nothing else.
 		"authorizer": {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure",
 			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:Attributes":["pk","sk","lastUsed","keyId"],"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`},
@@ -321,15 +330,15 @@ var wantPolicies = func() map[string][]string {
 		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem,dynamodb:UpdateItem on table:vsecure", "Allow kms:Decrypt on key" + context},
 		// UpdateItem: the head's update inside the write's transaction.
-		"resources-put": {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
-		"secrets-list":        {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
-		"approvals-request":   {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit},
+		"resources-put":     {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
+		"secrets-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
+		"approvals-request": {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit},
 		// A non-admin's VIS# partition of the table, the live index for
 		// status=pending|approved, gsi1 for an admin's other listings.
-		"approvals-list": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live", cursor},
-		"approvals-get":       {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
-		"approvals-respond":   {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
-		"approvals-revoke":    {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"approvals-list":    {logs, xray, audit, "Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live", cursor},
+		"approvals-get":     {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
+		"approvals-respond": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"approvals-revoke":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"audit-list": {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit/index/byActor,table:vsecure-audit/index/byKind," +
 			"table:vsecure-audit/index/byParent,table:vsecure-audit/index/byResource,table:vsecure-audit/index/byTime", cursor},
 		"keys-create": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
@@ -796,6 +805,23 @@ func TestAPIIsThrottledLoggedAndAuthorized(t *testing.T) {
 			"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"principal":"\$context.authorizer.principal"`)),
 		},
 	})
+	// The access log is every request's one line in prod: valid JSON with
+	// what an operator needs to follow a request, nothing it repeats.
+	for _, st := range s.ofType("AWS::ApiGatewayV2::Stage") {
+		format := st.Properties["AccessLogSettings"].(map[string]any)["Format"].(string)
+		var line map[string]any
+		if err := json.Unmarshal([]byte(regexp.MustCompile(`\$context\.[A-Za-z.]+`).ReplaceAllString(format, "x")), &line); err != nil {
+			t.Fatalf("access log format is not JSON: %v: %s", err, format)
+		}
+		for _, k := range []string{"requestId", "ip", "route", "status", "ms", "principal", "authError", "integrationError", "ua"} {
+			if _, ok := line[k]; !ok {
+				t.Errorf("access log format lacks %q: %s", k, format)
+			}
+		}
+		if len(line) != 9 {
+			t.Errorf("access log format has %d fields, want 9: %s", len(line), format)
+		}
+	}
 	s.template.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), &map[string]any{
 		"AuthorizerType":                 "REQUEST",
 		"EnableSimpleResponses":          true,
@@ -835,6 +861,31 @@ func TestProdRetainsAndProtects(t *testing.T) {
 			t.Errorf("prod log group %s: retention %v", id, r.Properties["RetentionInDays"])
 		}
 	}
+}
+
+// TestTracingFollowsConfig: X-Ray active tracing is on in dev and off in
+// prod unless context says otherwise, and a function's role holds the
+// X-Ray actions exactly when it is traced.
+func TestTracingFollowsConfig(t *testing.T) {
+	check := func(t *testing.T, s *synthesized, traced bool) {
+		t.Helper()
+		for name, id := range s.functionIDs(t) {
+			mode := fmt.Sprint(s.resources[id].Properties["TracingConfig"])
+			if got := mode == "map[Mode:Active]"; got != traced {
+				t.Errorf("%s: TracingConfig %s, want traced=%v", name, mode, traced)
+			}
+			hasXRay := slices.ContainsFunc(s.policyLines(t, id), func(l string) bool { return strings.Contains(l, "xray:PutTraceSegments") })
+			if hasXRay != traced {
+				t.Errorf("%s: X-Ray permissions %v, want %v", name, hasXRay, traced)
+			}
+		}
+	}
+	t.Run("dev_default_on", func(t *testing.T) { check(t, synth(t, "dev", 30), true) })
+	t.Run("prod_default_off", func(t *testing.T) { check(t, synth(t, "prod", 30), false) })
+	t.Run("prod_context_on", func(t *testing.T) {
+		on := true
+		check(t, synthConfig(t, Config{Env: "prod", AuthCacheSeconds: 30, Tracing: &on}), true)
+	})
 }
 
 func TestNagFindsNothingUnsuppressed(t *testing.T) {

@@ -49,11 +49,14 @@ type measured struct {
 	status       string  // the answer of the measured invocation
 	calls        []call  // DynamoDB and KMS calls of the measured invocation
 	kmsCold      int     // KMS calls of the first real invocation (data-key cache empty)
+	kmsEpoch     int     // of which kms:GenerateDataKey the warm invocations do not repeat: the audit chain's epoch key, once per container
 	durationMs   float64 // REPORT Duration of the measured invocation(s): median of warm ones
 	which        string  // "warm" or "first" (a mutating event answers differently when repeated)
 	maxMemoryMB  float64 // peak RSS of the bootstrap (VmHWM)
 	logBytes     int     // bytes the invocation printed, Lambda's START/END/REPORT lines included
 	platformLogB int     // of which START/END/REPORT lines
+	requestLogB  int     // of which the per-request "request" line (a quiet function drops it on success)
+	cpuMs        float64 // CPU time of the bootstrap per warm invocation (all threads)
 }
 
 // runLambdas runs every scenario's function under aws-lambda-rie against
@@ -145,6 +148,7 @@ func measure(ctx context.Context, rieBin, bootstrap string, env map[string]strin
 		return measured{}, err
 	}
 	rec.take()
+	cpu0 := cpuTime(bootstrap)
 	type inv struct {
 		status string
 		calls  []call
@@ -162,6 +166,7 @@ func measure(ctx context.Context, rieBin, bootstrap string, env map[string]strin
 		}
 		invs = append(invs, inv{status: answer(resp), calls: rec.take(), log: r.Output()[before:]})
 	}
+	cpu := cpuTime(bootstrap) - cpu0
 	reps := r.Reports()[1:]
 	m := measured{status: invs[0].status, which: "first"}
 	pick := invs[0]
@@ -174,15 +179,32 @@ func measure(ctx context.Context, rieBin, bootstrap string, env map[string]strin
 			}
 		}
 	}
+	warmGen := 0
+	for _, c := range pick.calls {
+		if c.op == "kms:GenerateDataKey" {
+			warmGen++
+		}
+	}
 	for _, c := range invs[0].calls {
 		if strings.HasPrefix(c.op, "kms:") {
 			m.kmsCold++
 		}
+		if c.op == "kms:GenerateDataKey" {
+			m.kmsEpoch++
+		}
+	}
+	if m.which == "first" {
+		m.kmsEpoch = 0
+	} else {
+		m.kmsEpoch = max(m.kmsEpoch-warmGen, 0)
 	}
 	m.calls = pick.calls
 	slices.Sort(ds)
 	m.durationMs = float64(ds[len(ds)/2]) / float64(time.Millisecond)
-	m.logBytes, m.platformLogB = logBytes(pick.log)
+	m.logBytes, m.platformLogB, m.requestLogB = logBytes(pick.log)
+	// The first invocation pays one-time work (connections, caches):
+	// CPU per invocation is over all of them, an upper bound for warm.
+	m.cpuMs = float64(cpu) / float64(time.Millisecond) / float64(warm+1)
 	m.maxMemoryMB = peakRSS(bootstrap)
 	return m, nil
 }
@@ -210,8 +232,8 @@ func answer(resp []byte) string {
 // logBytes counts what an invocation wrote to its log stream: the
 // function's lines and Lambda's START/END/REPORT lines (the emulator
 // prints those like Lambda; its own diagnostics, which Lambda does not
-// ship, are left out).
-func logBytes(out string) (all, platform int) {
+// ship, are left out), and of the function's lines its per-request one.
+func logBytes(out string) (all, platform, request int) {
 	for _, line := range strings.SplitAfter(out, "\n") {
 		t := strings.TrimSpace(line)
 		switch {
@@ -221,30 +243,69 @@ func logBytes(out string) (all, platform int) {
 			platform += len(line)
 		case strings.HasPrefix(t, "{"):
 			all += len(line)
+			var m struct {
+				Message string `json:"message"`
+				Msg     string `json:"msg"`
+				Status  int    `json:"status"`
+			}
+			if json.Unmarshal([]byte(t), &m) == nil && (m.Message == "request" || m.Msg == "request") && m.Status < 500 {
+				request += len(line)
+			}
 		}
 	}
-	return all, platform
+	return all, platform, request
+}
+
+// cpuTime is the on-CPU time of every thread of the running process whose
+// executable is bootstrap (/proc/<pid>/task/*/schedstat, nanoseconds).
+func cpuTime(bootstrap string) time.Duration {
+	pid := pidOf(bootstrap)
+	if pid == "" {
+		return 0
+	}
+	stats, _ := filepath.Glob(filepath.Join("/proc", pid, "task", "*", "schedstat"))
+	var ns int64
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += n
+		}
+	}
+	return time.Duration(ns)
+}
+
+// pidOf is the pid of the running process whose executable is bootstrap.
+func pidOf(bootstrap string) string {
+	abs, _ := filepath.Abs(bootstrap)
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range procs {
+		if exe, err := os.Readlink(p); err == nil && exe == abs {
+			return filepath.Base(filepath.Dir(p))
+		}
+	}
+	return ""
 }
 
 // peakRSS is the VmHWM of the running process whose executable is
 // bootstrap: the closest local figure to Lambda's "Max Memory Used" (which
 // also counts the runtime's own few MB).
 func peakRSS(bootstrap string) float64 {
-	abs, _ := filepath.Abs(bootstrap)
-	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
-	for _, p := range procs {
-		if exe, err := os.Readlink(p); err != nil || exe != abs {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return math.Round(kb/1024*10) / 10
-			}
+	pid := pidOf(bootstrap)
+	if pid == "" {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return math.Round(kb/1024*10) / 10
 		}
 	}
 	return 0

@@ -145,7 +145,26 @@ func (m model) logBytes(x measured, env string) int {
 	if m.stacks[env].dropsPlatformLines(x.fn) {
 		n -= x.platformLogB
 	}
+	if m.stacks[env].quietReqs[x.fn] {
+		n -= x.requestLogB
+	}
 	return n
+}
+
+// xray is the share of an operation's requests X-Ray records in env: the
+// default sampling's, if the function is traced at all.
+func (m model) xray(x measured, env string) float64 {
+	if m.stacks[env].traced[x.fn] {
+		return xraySampled
+	}
+	return 0
+}
+
+func xrayLabel(share float64) string {
+	if share == 0 {
+		return "X-Ray: tracing off (infra context tracing)"
+	}
+	return fmt.Sprintf("X-Ray: %.0f %% of requests traced", share*100)
 }
 
 const gb = 1e9 // CloudWatch bills decimal GB; 1e9 rounds the cost up against 2^30
@@ -181,14 +200,18 @@ func report(w io.Writer, m model) {
 	p("\n### Functions (aws-lambda-rie, host build of the deployed code)\n\n")
 	p("Duration: the emulator's REPORT Duration (median of the warm invocations; DynamoDB Local's and local-kms's latency\n")
 	p("included, which is slower than the AWS services), billed rounded up to 1 ms. Memory: peak RSS of the bootstrap\n")
-	p("process (Lambda's \"Max Memory Used\" adds the runtime's few MB). Log bytes: what one invocation writes at the default\n")
-	p("log level, Lambda's START/END/REPORT lines included (the prod stack sets SystemLogLevel WARN and drops them).\n\n")
-	p("| function (operation) | configured MB | max memory used MB | duration ms | billed ms | GB-s | $ per million invocations | log bytes (of which START/END/REPORT) |\n")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("process (Lambda's \"Max Memory Used\" adds the runtime's few MB). CPU: the bootstrap's on-CPU time per invocation\n")
+	p("(all threads, `/proc/<pid>/task/*/schedstat`, averaged over the first and the warm invocations) on this host's full\n")
+	p("core; Lambda gives a function memory/1769 of a vCPU, so that part of the duration stretches by 1769/memory. Log bytes:\n")
+	p("what one invocation writes at the default log level, Lambda's START/END/REPORT lines and the per-request line included\n")
+	p("(the prod stack drops the first with SystemLogLevel WARN, and the functions drop the second unless a request fails\n")
+	p("with a 5xx or is slow: VSECURE_REQUEST_LOG).\n\n")
+	p("| function (operation) | configured MB | max memory used MB | CPU ms | duration ms | billed ms | GB-s | $ per million invocations | log bytes (START/END/REPORT; request line) |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range m.ms {
 		gbs, usd := m.fnCost(x)
-		p("| %s (%s) | %d | %.1f | %.2f | %.0f | %.6f | %.2f | %d (%d) |\n", x.fn, x.key, m.stacks["prod"].memoryMB[x.fn], x.maxMemoryMB,
-			x.durationMs, math.Ceil(x.durationMs), gbs, usd*1e6, x.logBytes, x.platformLogB)
+		p("| %s (%s) | %d | %.1f | %.2f | %.2f | %.0f | %.6f | %.2f | %d (%d; %d) |\n", x.fn, x.key, m.stacks["prod"].memoryMB[x.fn], x.maxMemoryMB,
+			x.cpuMs, x.durationMs, math.Ceil(x.durationMs), gbs, usd*1e6, x.logBytes, x.platformLogB, x.requestLogB)
 	}
 
 	prod := m.stacks["prod"]
@@ -211,9 +234,16 @@ func (m model) readLines(key, env string, access int) []line {
 	miss := 1 - authorizerCacheHit
 	_, fn := m.fnCost(x)
 	_, afn := m.fnCost(auth)
-	kms := float64(x.kmsCold)*(1-dataKeyCacheHit) + float64(t.kms)*dataKeyCacheHit
+	// A container's first request also opens its audit chain's epoch
+	// (one GenerateDataKey), which the warm ones never repeat: that call
+	// is per container lifetime, not per data-key cache miss.
+	kms := float64(x.kmsCold-x.kmsEpoch)*(1-dataKeyCacheHit) + float64(t.kms)*dataKeyCacheHit
 	if x.which == "first" {
 		kms = float64(x.kmsCold) * (1 - dataKeyCacheHit)
+	}
+	epoch := ""
+	if x.kmsEpoch > 0 {
+		epoch = fmt.Sprintf(" (+%d per container: the audit chain's epoch key)", x.kmsEpoch)
 	}
 	logs := float64(m.logBytes(x, env)+access) + miss*float64(m.logBytes(auth, env))
 	return []line{
@@ -223,9 +253,9 @@ func (m model) readLines(key, env string, access int) []line {
 		{fmt.Sprintf("`%s` Lambda: request + %d MB × %.0f ms", x.fn, m.stacks[env].memoryMB[x.fn], math.Ceil(x.durationMs)), fn},
 		{fmt.Sprintf("DynamoDB reads: %g RRU billed", units(t.billed, "RRU")), units(t.billed, "RRU") * priceRRU},
 		{fmt.Sprintf("DynamoDB writes: %g WRU billed", units(t.billed, "WRU")), units(t.billed, "WRU") * priceWRU},
-		{fmt.Sprintf("KMS: %.2f requests at a %.0f %% data-key cache hit rate", kms, dataKeyCacheHit*100), kms * priceKMSPerRequest},
+		{fmt.Sprintf("KMS: %.2f requests at a %.0f %% data-key cache hit rate%s", kms, dataKeyCacheHit*100, epoch), kms * priceKMSPerRequest},
 		{fmt.Sprintf("CloudWatch Logs: %.0f bytes (function %d + access log %d + authorizer share)", logs, m.logBytes(x, env), access), logs / gb * priceLogsPerGB},
-		{fmt.Sprintf("X-Ray: %.0f %% of requests traced", xraySampled*100), xraySampled * priceXRayPerTrace},
+		{xrayLabel(m.xray(x, env)), m.xray(x, env) * priceXRayPerTrace},
 	}
 }
 
@@ -255,7 +285,7 @@ func (m model) apiCall(key string, access int, viaAPI bool) float64 {
 	if viaAPI {
 		miss := 1 - authorizerCacheHit
 		_, afn := m.fnCost(auth)
-		usd += priceHTTPAPIPerRequest + xraySampled*priceXRayPerTrace + float64(access)/gb*priceLogsPerGB +
+		usd += priceHTTPAPIPerRequest + m.xray(x, "prod")*priceXRayPerTrace + float64(access)/gb*priceLogsPerGB +
 			miss*(afn+units(at.billed, "RRU")*priceRRU+float64(m.logBytes(auth, "prod"))/gb*priceLogsPerGB)
 	}
 	return usd

@@ -14,8 +14,10 @@ type stack struct {
 	counts       map[string]int // resource type → count
 	memoryMB     map[string]int // function name (functions/<name>) → MemorySize
 	systemLog    map[string]string
-	accessFormat string // API Gateway access log format
-	authTTL      int    // authorizer result cache TTL, seconds
+	traced       map[string]bool // X-Ray active tracing
+	quietReqs    map[string]bool // the function logs its per-request line only on 5xx or slow requests
+	accessFormat string          // API Gateway access log format
+	authTTL      int             // authorizer result cache TTL, seconds
 }
 
 func readStack(path, env string) (*stack, error) {
@@ -32,7 +34,7 @@ func readStack(path, env string) (*stack, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, err
 	}
-	s := &stack{env: env, counts: map[string]int{}, memoryMB: map[string]int{}, systemLog: map[string]string{}}
+	s := &stack{env: env, counts: map[string]int{}, memoryMB: map[string]int{}, systemLog: map[string]string{}, traced: map[string]bool{}, quietReqs: map[string]bool{}}
 	for _, r := range t.Resources {
 		s.counts[r.Type]++
 		p := r.Properties
@@ -45,6 +47,14 @@ func readStack(path, env string) (*stack, error) {
 			if lc, ok := p["LoggingConfig"].(map[string]any); ok {
 				s.systemLog[name], _ = lc["SystemLogLevel"].(string)
 			}
+			if tc, ok := p["TracingConfig"].(map[string]any); ok {
+				s.traced[name] = tc["Mode"] == "Active"
+			}
+			// shared/lambdafn: VSECURE_REQUEST_LOG, default "errors" in prod.
+			vars, _ := p["Environment"].(map[string]any)
+			vars, _ = vars["Variables"].(map[string]any)
+			setting, _ := vars["VSECURE_REQUEST_LOG"].(string)
+			s.quietReqs[name] = setting == "errors" || (setting == "" && vars["VSECURE_ENV"] == "prod")
 		case "AWS::ApiGatewayV2::Stage":
 			if al, ok := p["AccessLogSettings"].(map[string]any); ok {
 				s.accessFormat, _ = al["Format"].(string)

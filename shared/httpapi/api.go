@@ -41,7 +41,16 @@ type API struct {
 	Extra map[string]http.Handler
 	// Limits throttles callers; nil fields do not limit.
 	Limits Limits
+	// QuietRequests logs the per-request line only for a 5xx answer or a
+	// request slower than SlowRequest. Behind API Gateway the access log
+	// already has every request's id, route, status and latency (and the
+	// audit log every decision), so in prod the line would pay twice for
+	// the same facts on the hot path (docs/cost.md).
+	QuietRequests bool
 }
+
+// SlowRequest is the duration from which a quiet API still logs a request.
+const SlowRequest = time.Second
 
 // Limits are the per-caller rate limits.
 type Limits struct {
@@ -214,8 +223,10 @@ func (a *API) route(rt Route) http.Handler {
 				a.Log.ErrorContext(ctx, "panic", "requestId", rid, "panic", v)
 				a.writeError(ctx, rec, vsecure.Errorf(vsecure.EInternal, "internal error"))
 			}
-			a.Log.InfoContext(ctx, "request", "requestId", rid, "method", r.Method, "route", rt.Path,
-				"function", rt.Function, "status", rec.status, "actor", c.Actor(), "durationMs", time.Since(start).Milliseconds())
+			if d := time.Since(start); !a.QuietRequests || rec.status >= 500 || d >= SlowRequest {
+				a.Log.InfoContext(ctx, "request", "requestId", rid, "method", r.Method, "route", rt.Path,
+					"function", rt.Function, "status", rec.status, "actor", c.Actor(), "durationMs", d.Milliseconds())
+			}
 		}()
 		if r.ContentLength > MaxBody {
 			a.writeError(ctx, rec, a.Gate.RecordRefusal(ctx, c, opOf(rt), "", tooLarge()))

@@ -97,6 +97,7 @@ type env struct {
 	store *faultyStore
 	gate  *gate.Gate
 	logs  *bytes.Buffer
+	logMu *sync.Mutex // guards logs
 	admin string
 }
 
@@ -121,7 +122,8 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	}
 	clk := &clock{now: time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)}
 	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lw := &lockedWriter{w: logs}
+	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := &faultyStore{Store: st}
 	cfg := gate.Config{
 		Store: fs, Sealer: sealer, PublicURL: "https://vsecure.example", CursorKey: bytes.Repeat([]byte("k"), 32),
@@ -140,7 +142,7 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, api: api, srv: srv, clock: clk, store: fs, gate: g, logs: logs, admin: adminKey}
+	return &env{t: t, api: api, srv: srv, clock: clk, store: fs, gate: g, logs: logs, logMu: &lw.mu, admin: adminKey}
 }
 
 type lockedWriter struct {

@@ -71,6 +71,12 @@ type Config struct {
 	// each archive object is locked; 0 is s3lock's default (7 years).
 	ArchiveRetentionDays int
 
+	// RequestLog (VSECURE_REQUEST_LOG) is "all" (a line per HTTP request)
+	// or "errors" (only 5xx answers and slow requests:
+	// httpapi.API.QuietRequests). Unset: "errors" when VSECURE_ENV is
+	// prod, where the access log has every request, else "all".
+	RequestLog string
+
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
 	AccessKeyID     string // AWS_ACCESS_KEY_ID
@@ -127,6 +133,10 @@ func configFromEnv(getenv func(string) string, store bool, optional ...string) (
 		CursorSecretARN:  strings.TrimSpace(getenv("VSECURE_CURSOR_SECRET_ARN")),
 		StateMachineARN:  strings.TrimSpace(getenv("VSECURE_STATE_MACHINE_ARN")),
 		WitnessBucket:    strings.TrimSpace(getenv("VSECURE_WITNESS_BUCKET")),
+		RequestLog:       strings.TrimSpace(getenv("VSECURE_REQUEST_LOG")),
+	}
+	if c.RequestLog == "" && strings.TrimSpace(getenv("VSECURE_ENV")) == "prod" {
+		c.RequestLog = "errors"
 	}
 	if c.KMSKeyID == "" {
 		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
@@ -152,6 +162,9 @@ func configFromEnv(getenv func(string) string, store bool, optional ...string) (
 			errs = append(errs, fmt.Errorf("VSECURE_AUDIT_RETENTION: %w", err))
 		}
 		c.AuditRetention = r
+	}
+	if c.RequestLog != "" && c.RequestLog != "all" && c.RequestLog != "errors" {
+		errs = append(errs, fmt.Errorf("VSECURE_REQUEST_LOG %q is neither all nor errors", c.RequestLog))
 	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", ")))

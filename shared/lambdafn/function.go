@@ -115,7 +115,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 	if deps.Workflow != nil {
 		g.SetWorkflow(deps.Workflow)
 	}
-	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}}
+	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}, QuietRequests: cfg.RequestLog == "errors"}
 	f := &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}
 	// The gate's store wraps this one (detached writes), hiding IndexAudit.
 	f.Indexer, _ = store.(auditindex.Indexer)

@@ -445,6 +445,19 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("%s=%q: err = %v, want it named", name, v, err)
 		}
 	}
+	// The per-request log line: every request unless prod (whose access
+	// log has them all) or VSECURE_REQUEST_LOG says otherwise.
+	for _, c := range []struct{ env, setting, want string }{
+		{"dev", "", ""}, {"prod", "", "errors"}, {"prod", "all", "all"}, {"dev", "errors", "errors"},
+	} {
+		m := map[string]string{"VSECURE_ENV": c.env, "VSECURE_REQUEST_LOG": c.setting}
+		if got, err := configFromEnv(env(m), false); err != nil || got.RequestLog != c.want {
+			t.Errorf("VSECURE_ENV=%s VSECURE_REQUEST_LOG=%q: RequestLog %q, %v; want %q", c.env, c.setting, got.RequestLog, err, c.want)
+		}
+	}
+	if _, err := configFromEnv(env(map[string]string{"VSECURE_REQUEST_LOG": "some"}), false); err == nil || !strings.Contains(err.Error(), "VSECURE_REQUEST_LOG") {
+		t.Errorf("VSECURE_REQUEST_LOG=some: err = %v, want it named", err)
+	}
 	// health gets only VSECURE_ENV from the stack.
 	if _, err := configFromEnv(env(map[string]string{"VSECURE_ENV": "dev"}), false); err != nil {
 		t.Errorf("a store-free function: %v", err)

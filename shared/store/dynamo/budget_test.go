@@ -28,7 +28,7 @@ import (
 type calls struct {
 	mu      sync.Mutex
 	n       map[string]int
-	batches [][]string
+	batches []batchGet
 }
 
 func (c *calls) option(o *dynamodb.Options) {
@@ -43,38 +43,72 @@ func (c *calls) option(o *dynamodb.Options) {
 	})
 }
 
-// recordBatchGets remembers the partition keys of every BatchGetItem, to
-// show which items a read decision fetched together.
+// batchGet is one BatchGetItem as sent: its consistency and the kind of
+// each key ("POLICY", "SECRET/HEAD", "SECRET/LATEST", "SECRET/V", "GRANT",
+// "KEY", "APPR"), sorted.
+type batchGet struct {
+	consistent bool
+	kinds      []string
+}
+
+func (b batchGet) String() string {
+	c := "eventual"
+	if b.consistent {
+		c = "strong"
+	}
+	return c + "[" + strings.Join(b.kinds, " ") + "]"
+}
+
+// recordBatchGets remembers every BatchGetItem, to show which items a
+// decision fetched together and how consistently.
 func (c *calls) recordBatchGets(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("vsecureBatchKeys",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				if bg, ok := in.Parameters.(*dynamodb.BatchGetItemInput); ok {
-					var pks []string
 					for _, ka := range bg.RequestItems {
+						b := batchGet{consistent: ka.ConsistentRead != nil && *ka.ConsistentRead}
 						for _, k := range ka.Keys {
-							if v, ok := k[schema.PK].(*types.AttributeValueMemberS); ok {
-								pks = append(pks, v.Value)
+							pk, _ := k[schema.PK].(*types.AttributeValueMemberS)
+							sk, _ := k[schema.SK].(*types.AttributeValueMemberS)
+							if pk == nil || sk == nil {
+								continue
 							}
+							kind, _, _ := strings.Cut(pk.Value, "#")
+							if kind == "SECRET" {
+								s, _, _ := strings.Cut(sk.Value, "#")
+								kind += "/" + s
+							}
+							b.kinds = append(b.kinds, kind)
 						}
+						slices.Sort(b.kinds)
+						c.mu.Lock()
+						c.batches = append(c.batches, b)
+						c.mu.Unlock()
 					}
-					c.mu.Lock()
-					c.batches = append(c.batches, pks)
-					c.mu.Unlock()
 				}
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
 }
 
-// lastBatch is the partition keys of the latest BatchGetItem.
-func (c *calls) lastBatch() []string {
+// takeBatches returns and forgets the BatchGetItems recorded so far,
+// strongly consistent ones first.
+func (c *calls) takeBatches() []batchGet {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.batches) == 0 {
-		return nil
-	}
-	return c.batches[len(c.batches)-1]
+	out := c.batches
+	c.batches = nil
+	slices.SortStableFunc(out, func(a, b batchGet) int {
+		if a.consistent == b.consistent {
+			return 0
+		}
+		if a.consistent {
+			return -1
+		}
+		return 1
+	})
+	return out
 }
 
 func (c *calls) take() map[string]int {
@@ -158,7 +192,8 @@ func (w *world) approve(t testing.TB) gate.ApprovalView {
 }
 
 // TestRoundTrips holds every API operation to its DynamoDB call budget,
-// counted by SDK middleware: a read decision is one BatchGetItem, every
+// counted by SDK middleware: a read decision is two parallel BatchGetItems
+// (one round trip of latency) split by consistency, every
 // state change one TransactWriteItems with its audit entry, a list page one
 // Query, and nothing ever scans.
 func TestRoundTrips(t *testing.T) {
@@ -168,54 +203,48 @@ func TestRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	var approvalID, token string
 	var tokenCall gate.Call
-	// fetched checks that the last BatchGetItem, the read's only one, also
-	// carried the caller's key (and a token's approval): their live state
-	// costs no round trip of its own.
-	fetched := func(pks ...string) error {
-		got := c.lastBatch()
-		for _, pk := range pks {
-			if !slices.Contains(got, pk) {
-				return fmt.Errorf("the read's BatchGetItem lacks %s: %v", pk, got)
-			}
-		}
-		return nil
+	// A decision reads in two BatchGetItems sent together: strongly
+	// consistent what revocation depends on (the grant, the caller's key,
+	// a token's approval), eventually consistent the policy candidates,
+	// the head and the value (docs/SECURITY.md "Read consistency").
+	policies := strings.TrimSpace(strings.Repeat("POLICY ", len(w.uri.Candidates())))
+	shape := func(strong, value string) string {
+		return "strong[" + strong + "] + eventual[" + policies + " SECRET/HEAD " + value + "]"
 	}
-
 	steps := []struct {
-		name string
-		do   func() error
-		want map[string]int
+		name  string
+		do    func() error
+		want  map[string]int
+		reads string // the BatchGetItems, as batchGet renders them
 	}{
 		// The first use of a key in a minute records its last use (two
 		// Updates in one transaction); every other use only reads.
 		{"authenticate (first use a minute)", func() error {
 			_, err := w.g.Authenticate(ctx, w.adminKey, gate.Call{})
 			return err
-		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}, ""},
 		{"authenticate (API key)", func() error {
 			_, err := w.g.Authenticate(ctx, w.adminKey, gate.Call{})
 			return err
-		}, map[string]int{"GetItem": 1}},
+		}, map[string]int{"GetItem": 1}, ""},
 		{"request approval", func() error {
 			a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
 			approvalID = a.ID
 			return err
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT", "SECRET/LATEST")},
 		{"decide (approve)", func() error {
 			a, err := w.g.Decide(ctx, w.alice, approvalID, gate.Respond{Action: "approve"})
 			token = a.AccessToken
 			return err
-		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}, ""},
 		{"read secret (latest)", func() error {
-			if _, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0); err != nil {
-				return err
-			}
-			return fetched("KEY#" + w.agent.Principal.KeyID)
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
+			return err
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT KEY", "SECRET/LATEST")},
 		{"read secret (version 1)", func() error {
 			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 1)
 			return err
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT KEY", "SECRET/V")},
 		{"authenticate (access token)", func() error {
 			if token == "" {
 				return fmt.Errorf("no access token issued")
@@ -223,62 +252,68 @@ func TestRoundTrips(t *testing.T) {
 			p, err := w.g.Authenticate(ctx, token, gate.Call{})
 			tokenCall = gate.Call{Principal: p}
 			return err
-		}, map[string]int{"GetItem": 2}}, // the token, then the key that requested it
+		}, map[string]int{"GetItem": 2}, ""}, // the token, then the key that requested it
 		{"read secret (access token)", func() error {
-			if _, err := w.g.ReadSecret(ctx, tokenCall, w.uri, 0); err != nil {
-				return err
-			}
-			return fetched("KEY#"+w.agent.Principal.KeyID, "APPR#"+approvalID)
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+			_, err := w.g.ReadSecret(ctx, tokenCall, w.uri, 0)
+			return err
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("APPR GRANT KEY", "SECRET/LATEST")},
 		{"write secret", func() error {
 			v := "postgres://app:pw2@db/app"
 			_, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v})
 			return err
-		}, map[string]int{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT KEY", "SECRET/LATEST")},
 		{"list approvals (agent page)", func() error {
 			_, _, err := w.g.ListApprovals(ctx, w.agent, gate.ApprovalQuery{Limit: 10})
 			return err
-		}, map[string]int{"Query": 1, "PutItem": 1}},
+		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"list approvals (admin, pending)", func() error {
 			_, _, err := w.g.ListApprovals(ctx, w.admin, gate.ApprovalQuery{Status: "pending", Limit: 10})
 			return err
-		}, map[string]int{"Query": 1, "PutItem": 1}},
+		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"list secrets (admin page)", func() error {
 			_, _, err := w.g.ListSecrets(ctx, w.admin, "vsecure://secrets/production/*", "", 10)
 			return err
-		}, map[string]int{"Query": 1, "PutItem": 1}},
+		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"audit by resource pattern", func() error {
 			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Resource: "vsecure://secrets/production/*", Limit: 5})
 			return err
-		}, map[string]int{"Query": 1, "PutItem": 1}},
+		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"audit by actor", func() error {
 			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Actor: "agent-1", Limit: 5})
 			return err
-		}, map[string]int{"Query": 1, "PutItem": 1}},
+		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"get approval", func() error {
 			_, err := w.g.GetApproval(ctx, w.agent, approvalID)
 			return err
-		}, map[string]int{"GetItem": 1, "PutItem": 1}},
+		}, map[string]int{"GetItem": 1, "PutItem": 1}, ""},
 		{"revoke", func() error {
 			_, err := w.g.Revoke(ctx, w.alice, approvalID)
 			return err
-		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}, ""},
 		{"refused read (after revoke)", func() error {
 			_, err := w.g.ReadSecret(ctx, w.agent, w.uri, 0)
 			if !vsecure.IsCode(err, vsecure.EApprovalRequired) {
 				return fmt.Errorf("got %v, want approval_required", err)
 			}
 			return nil
-		}, map[string]int{"BatchGetItem": 1, "PutItem": 1}},
+		}, map[string]int{"BatchGetItem": 2, "PutItem": 1}, shape("GRANT KEY", "SECRET/LATEST")},
 	}
 	c.take()
+	c.takeBatches()
 	var table strings.Builder
 	for _, st := range steps {
 		if err := st.do(); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
 		got := c.take()
-		fmt.Fprintf(&table, "  %-32s %s\n", st.name, render(got))
+		var reads []string
+		for _, b := range c.takeBatches() {
+			reads = append(reads, b.String())
+		}
+		fmt.Fprintf(&table, "  %-32s %s %s\n", st.name, render(got), strings.Join(reads, " + "))
+		if r := strings.Join(reads, " + "); r != st.reads {
+			t.Errorf("%s: reads %s, want %s", st.name, r, st.reads)
+		}
 		if got["Scan"] > 0 {
 			t.Errorf("%s scanned", st.name)
 		}

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -98,36 +99,74 @@ func queryAll[T any](ctx context.Context, s *Store, op, index, keyAttr, key stri
 	return nil, vsecure.Errorf(vsecure.EInternal, "%s: more than %d pages", op, maxPages)
 }
 
-// LoadAccess reads the policy candidates, the secret head, the wanted
-// value (the head's LATEST copy or a version item), the principal's grant,
-// and the caller's key and token approval when asked, in one BatchGetItem
-// with strongly consistent reads.
+// LoadAccess reads everything a decision needs in two BatchGetItems sent
+// in parallel (one round trip of latency), split by what each item must
+// guarantee (docs/SECURITY.md "Read consistency"):
+//   - strongly consistent, what revocation depends on: the caller's key,
+//     the principal's grant and the token's approval. A revocation is
+//     refused by the very next read;
+//   - eventually consistent (half the price): the policy candidates, the
+//     secret head and the value. A policy or value change is visible
+//     within about a second, as an IAM change is.
+//
+// A head and value that disagree (a write seen half-propagated) are read
+// again strongly consistent, so a lagging replica never looks like a torn
+// or tampered record.
 func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
 	uri := q.Resource.String()
 	cands := q.Resource.Candidates()
-	keys := make([]item, 0, len(cands)+5)
-	for _, c := range cands {
-		keys = append(keys, policyKey(c.String()))
-	}
-	keys = append(keys, headKey(uri))
+	valueKey := latestKey(uri)
 	if q.Version > 0 {
-		keys = append(keys, versionKey(uri, q.Version))
-	} else {
-		keys = append(keys, latestKey(uri))
+		valueKey = versionKey(uri, q.Version)
 	}
+	eventual := make([]item, 0, len(cands)+2)
+	for _, c := range cands {
+		eventual = append(eventual, policyKey(c.String()))
+	}
+	eventual = append(eventual, headKey(uri), valueKey)
+	var strong []item
 	if q.Principal != "" {
-		keys = append(keys, grantKey(q.Principal, q.Operation, uri))
+		strong = append(strong, grantKey(q.Principal, q.Operation, uri))
 	}
 	if q.KeyID != "" {
-		keys = append(keys, apiKeyKey(q.KeyID))
+		strong = append(strong, apiKeyKey(q.KeyID))
 	}
 	if q.ApprovalID != "" {
-		keys = append(keys, approvalKey(q.ApprovalID))
+		strong = append(strong, approvalKey(q.ApprovalID))
 	}
-	got, err := s.batchGet(ctx, "LoadAccess", keys)
+	var (
+		strongGot map[string]item
+		strongErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		if len(strong) > 0 {
+			strongGot, strongErr = s.batchGet(ctx, "LoadAccess", strong, true)
+		}
+	}()
+	got, err := s.batchGet(ctx, "LoadAccess", eventual, false)
+	<-done
+	if err == nil {
+		err = strongErr
+	}
 	if err != nil {
 		return vsecure.AccessView{}, err
 	}
+	if torn(got, uri, valueKey, q.Version) {
+		again, err := s.batchGet(ctx, "LoadAccess", []item{headKey(uri), valueKey}, true)
+		if err != nil {
+			return vsecure.AccessView{}, err
+		}
+		for _, k := range []item{headKey(uri), valueKey} {
+			ks := getS(k, schema.PK) + "|" + getS(k, schema.SK)
+			delete(got, ks)
+			if it, ok := again[ks]; ok {
+				got[ks] = it
+			}
+		}
+	}
+	maps.Copy(got, strongGot)
 	var v vsecure.AccessView
 	for _, c := range cands {
 		if it, ok := got[policyPrefix+c.String()+"|"+policySK]; ok {
@@ -145,10 +184,6 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 		}
 		v.Secret = &h
 		s.recent.put("s:"+uri, h)
-	}
-	valueKey := versionKey(uri, q.Version)
-	if q.Version <= 0 {
-		valueKey = latestKey(uri)
 	}
 	if it, ok := got[getS(valueKey, schema.PK)+"|"+getS(valueKey, schema.SK)]; ok && v.Secret != nil {
 		var sv vsecure.SecretVersion
@@ -188,9 +223,33 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 	return v, nil
 }
 
-// batchGet reads keys from the state table, keyed "pk|sk". Unprocessed
-// keys (throttling) are retried a bounded number of times.
-func (s *Store) batchGet(ctx context.Context, op string, keys []item) (map[string]item, error) {
+// torn reports whether an eventually consistent read saw a secret's head
+// and value from different sides of a write: the head present and the
+// value it names missing, or a LATEST copy of another version.
+func torn(got map[string]item, uri string, valueKey item, version int) bool {
+	h, ok := got[secretPrefix+uri+"|"+headSK]
+	if !ok {
+		return false
+	}
+	head := getN(h, "version")
+	val, ok := got[getS(valueKey, schema.PK)+"|"+getS(valueKey, schema.SK)]
+	if !ok {
+		return version <= 0 || int64(version) <= head
+	}
+	if version > 0 {
+		return false
+	}
+	var sv struct{ Version int64 }
+	if decodeData(val, &sv) != nil {
+		return false // the decode below reports it
+	}
+	return sv.Version != head
+}
+
+// batchGet reads keys from the state table, keyed "pk|sk", strongly
+// consistent or not. Unprocessed keys (throttling) are retried a bounded
+// number of times.
+func (s *Store) batchGet(ctx context.Context, op string, keys []item, consistent bool) (map[string]item, error) {
 	out := make(map[string]item, len(keys))
 	pending := keys
 	for try := 0; len(pending) > 0; try++ {
@@ -203,7 +262,7 @@ func (s *Store) batchGet(ctx context.Context, op string, keys []item) (map[strin
 			}
 		}
 		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+			s.table: {Keys: pending, ConsistentRead: aws.Bool(consistent)},
 		}}
 		if s.capacity != nil {
 			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
