@@ -125,8 +125,13 @@ func classify(err error) outcome {
 // (opening the chain's epoch first if needed) and advances, keeps or
 // retires the chain by the write's outcome. Without seals it just writes.
 func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item) error) error {
+	ctx, cancel, err := s.auditDeadline(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	if s.chains == nil {
-		it, _, err := auditItem(e)
+		it, _, err := s.auditItem(e)
 		if err != nil {
 			return err
 		}
@@ -142,7 +147,7 @@ func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item)
 			return err
 		}
 	}
-	it, data, err := auditItem(e)
+	it, data, err := s.auditItem(e)
 	if err != nil {
 		return err
 	}
@@ -180,7 +185,7 @@ func (s *Store) openChain(ctx context.Context, c *chain, first time.Time) error 
 	if c.ambiguous {
 		e.Metadata[MetaPrevAmbiguous] = "true"
 	}
-	it, data, err := auditItem(e)
+	it, data, err := s.auditItem(e)
 	if err != nil {
 		return err
 	}
@@ -224,13 +229,13 @@ func getSeal(it item) *vsecure.AuditSeal {
 	return s
 }
 
-// putAudit puts one audit item unless its id exists.
+// putAudit puts one audit item unless its key exists.
 func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	in := &dynamodb.PutItemInput{
 		TableName:                aws.String(s.audit),
 		Item:                     it,
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.AuditID},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK},
 		// An SDK retry of a put whose answer was lost finds its own item:
 		// telling it from another entry's lets the chain advance.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -246,7 +251,7 @@ func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 				return nil
 			}
 		}
-		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+getS(it, schema.AuditID)+" already exists")
+		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+entryID(getS(it, schema.AuditSK))+" already exists")
 	}
 	if err != nil {
 		return storeError(err, op)
