@@ -148,6 +148,7 @@ type merged struct {
 	op        string
 	ascending bool
 	h         shardHeap
+	empty     *shard // taken from the heap with more to read
 }
 
 func (s *Store) merge(ctx context.Context, op string, shards []*shard, ascending bool) (*merged, error) {
@@ -170,26 +171,37 @@ func (s *Store) merge(ctx context.Context, op string, shards []*shard, ascending
 	return m, nil
 }
 
-// next returns the next item, or nil at the end.
+// next returns the next item, or nil at the end. A shard whose buffer
+// ran out is read again only when the next item is asked for.
 func (m *merged) next(ctx context.Context) (item, error) {
+	if sh := m.empty; sh != nil {
+		m.empty = nil
+		if err := m.s.fill(ctx, m.op, sh); err != nil {
+			return nil, err
+		}
+		if len(sh.buf) > 0 {
+			heap.Push(&m.h, sh)
+		}
+	}
 	if len(m.h.shards) == 0 {
 		return nil, nil
 	}
 	sh := m.h.shards[0]
 	it := sh.buf[0]
 	sh.buf = sh.buf[1:]
-	if err := m.s.fill(ctx, m.op, sh); err != nil {
-		return nil, err
-	}
 	if len(sh.buf) == 0 {
 		heap.Pop(&m.h)
+		if !sh.done {
+			m.empty = sh
+		}
 	} else {
 		heap.Fix(&m.h, 0)
 	}
 	return it, nil
 }
 
-// peek returns the next item's sort key without taking it ("" at the end).
+// peek returns the sort key of the first item ("" if none), before any
+// next.
 func (m *merged) peek() string {
 	if len(m.h.shards) == 0 {
 		return ""

@@ -229,6 +229,21 @@ func getSeal(it item) *vsecure.AuditSeal {
 	return s
 }
 
+// ownItem reports whether old, the item a put's condition found, is the
+// very item it (or an earlier attempt of it) wrote: the same entry and,
+// if sealed, the same MAC.
+func ownItem(it, old item) bool {
+	if getS(old, schema.AuditData) != getS(it, schema.AuditData) {
+		return false
+	}
+	mine, sealed := it[attrSealMAC].(*types.AttributeValueMemberB)
+	got, ok := old[attrSealMAC].(*types.AttributeValueMemberB)
+	if !sealed {
+		return !ok
+	}
+	return ok && bytes.Equal(got.Value, mine.Value)
+}
+
 // putAudit puts one audit item unless its key exists.
 func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	in := &dynamodb.PutItemInput{
@@ -246,10 +261,8 @@ func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	out, err := s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		if mine, ok := it[attrSealMAC].(*types.AttributeValueMemberB); ok {
-			if got, ok := ccf.Item[attrSealMAC].(*types.AttributeValueMemberB); ok && bytes.Equal(got.Value, mine.Value) {
-				return nil
-			}
+		if ownItem(it, ccf.Item) {
+			return nil
 		}
 		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+entryID(getS(it, schema.AuditSK))+" already exists")
 	}
