@@ -72,7 +72,7 @@ func (s *Store) AppendAudit(ctx context.Context, e vsecure.Entry) error {
 	if e.ID == "" {
 		return vsecure.Errorf(vsecure.EInvalid, "audit entry has no id")
 	}
-	return s.sealed(ctx, e, func(it item) error { return s.putAudit(ctx, "AppendAudit", it) })
+	return s.sealed(ctx, e, func(ctx context.Context, it item) error { return s.putAudit(ctx, "AppendAudit", it) })
 }
 
 // --- reading the shards ---

@@ -435,3 +435,52 @@ func TestIndexSkipsSmallYoungWindows(t *testing.T) {
 	}
 	w.wantCounts()
 }
+
+// deadlines records the context deadline of every PutItem.
+type deadlines struct {
+	dynamo.API
+	mu  sync.Mutex
+	got []time.Time
+}
+
+func (d *deadlines) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	dl, _ := ctx.Deadline()
+	d.mu.Lock()
+	d.got = append(d.got, dl)
+	d.mu.Unlock()
+	return d.API.PutItem(ctx, in, o...)
+}
+
+// TestAuditPutBudget: an audit write must finish within 5 s of its
+// entry's timestamp (the indexer's settle relies on it): its call runs
+// with that deadline, and an entry already past it is refused unwritten.
+func TestAuditPutBudget(t *testing.T) {
+	db := client(t)
+	table, audit := tables(t, db)
+	api := &deadlines{API: db}
+	s, err := dynamo.New(api, table, audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now().UTC()
+	fresh := vsecure.Entry{ID: storetest.NewID("log_", now), Timestamp: now, Operation: vsecure.AuditRead, Resource: "vsecure://secrets/production/DB", Actor: "agent-1", Success: true}
+	if err := s.RecordRead(ctx, fresh.Resource, now, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.got) != 1 || !api.got[0].Equal(now.Add(5*time.Second)) {
+		t.Fatalf("put deadlines %v, want [%v]", api.got, now.Add(5*time.Second))
+	}
+	late := fresh
+	late.ID, late.Timestamp = storetest.NewID("log_", now), now.Add(-6*time.Second)
+	if err := s.AppendAudit(ctx, late); !vsecure.IsCode(err, vsecure.EUnavailable) {
+		t.Fatalf("append of an entry 6 s old: %v, want unavailable", err)
+	}
+	if len(api.got) != 1 {
+		t.Fatalf("the late entry was sent (%d puts)", len(api.got))
+	}
+	got, _, err := s.QueryAudit(ctx, vsecure.AuditFilter{}, "", 10)
+	if err != nil || len(got) != 1 || got[0].ID != fresh.ID {
+		t.Fatalf("log %v %v, want only the fresh entry", got, err)
+	}
+}

@@ -121,10 +121,11 @@ func classify(err error) outcome {
 	return unknown
 }
 
-// sealed runs write with e's audit item sealed by a chain of the pool
+// sealed runs write, under the put budget's deadline (the ctx it is
+// given), with e's audit item sealed by a chain of the pool
 // (opening the chain's epoch first if needed) and advances, keeps or
 // retires the chain by the write's outcome. Without seals it just writes.
-func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item) error) error {
+func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(ctx context.Context, it item) error) error {
 	ctx, cancel, err := s.auditDeadline(ctx, e)
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item)
 		if err != nil {
 			return err
 		}
-		return write(it)
+		return write(ctx, it)
 	}
 	c, err := s.chains.take(ctx)
 	if err != nil {
@@ -153,7 +154,7 @@ func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item)
 	}
 	seal, next := c.key.SealJSON(c.head, data)
 	setSeal(it, seal)
-	err = write(it)
+	err = write(ctx, it)
 	switch classify(err) {
 	case committed:
 		c.head = next

@@ -306,7 +306,7 @@ func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsec
 	if e.ID == "" {
 		return nil
 	}
-	return s.sealed(ctx, e, func(it item) error { return s.putAudit(ctx, "RecordRead", it) })
+	return s.sealed(ctx, e, func(ctx context.Context, it item) error { return s.putAudit(ctx, "RecordRead", it) })
 }
 
 // ListSecrets lists heads covered by pattern (or the one exact URI, or

@@ -270,7 +270,7 @@ func (s *Store) transact(ctx context.Context, op string, items []types.TransactW
 	if e.ID == "" {
 		return s.transactItems(ctx, op, items, nil, e, attempt)
 	}
-	return s.sealed(ctx, e, func(it item) error {
+	return s.sealed(ctx, e, func(ctx context.Context, it item) error {
 		return s.transactItems(ctx, op, items, s.auditPut(it), e, attempt)
 	})
 }
