@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -73,7 +74,8 @@ func writesAudit(spec functionSpec) bool {
 			continue
 		}
 		for _, g := range storeAccess[m] {
-			if g.On == appendAudit.On {
+			// The audit table's readers Query the table itself too.
+			if g.On == appendAudit.On && slices.Contains(g.Actions, "dynamodb:PutItem") {
 				return true
 			}
 		}

@@ -31,7 +31,8 @@ func encodeCursor(k map[string]types.AttributeValue) string {
 }
 
 // decodeCursor returns the ExclusiveStartKey of cursor, which must hold
-// exactly names and have partition attribute part equal to partValue.
+// exactly names and have partition attribute part equal to partValue
+// (part "": no partition to check).
 func decodeCursor(cursor string, names []string, part, partValue string) (map[string]types.AttributeValue, error) {
 	if cursor == "" {
 		return nil, nil
@@ -55,7 +56,7 @@ func decodeCursor(cursor string, names []string, part, partValue string) (map[st
 		}
 		k[name] = str(v)
 	}
-	if m[part] != partValue {
+	if part != "" && m[part] != partValue {
 		return nil, bad
 	}
 	return k, nil

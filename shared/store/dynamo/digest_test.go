@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/digest/digesttest"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
+	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -30,15 +32,42 @@ type tableWorld struct {
 
 func (w *tableWorld) Store() vsecure.Store { return w.s }
 
-func (w *tableWorld) get(t *testing.T, id string) map[string]types.AttributeValue {
+// find returns the key of the entry item whose sort key ends in "#"+id
+// (an insider reads the shard the id hashes to).
+func (w *tableWorld) find(t *testing.T, id string) map[string]types.AttributeValue {
 	t.Helper()
-	out, err := w.db.GetItem(t.Context(), &dynamodb.GetItemInput{
-		TableName: aws.String(w.audit), Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-	})
+	var start map[string]types.AttributeValue
+	for {
+		out, err := w.db.Query(t.Context(), &dynamodb.QueryInput{
+			TableName: aws.String(w.audit), KeyConditionExpression: aws.String("pk = :p"), ConsistentRead: aws.Bool(true),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: schema.AuditEntryPK(id)}},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			t.Fatalf("Query %s: %v", id, err)
+		}
+		for _, it := range out.Items {
+			if sk := it["sk"].(*types.AttributeValueMemberS).Value; strings.HasSuffix(sk, "#"+id) {
+				return map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}
+			}
+		}
+		if start = out.LastEvaluatedKey; len(start) == 0 {
+			t.Fatalf("no item of entry %s", id)
+		}
+	}
+}
+
+func (w *tableWorld) getKey(t *testing.T, k map[string]types.AttributeValue) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := w.db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(w.audit), Key: k, ConsistentRead: aws.Bool(true)})
 	if err != nil || len(out.Item) == 0 {
-		t.Fatalf("GetItem %s: %v (found %d attributes)", id, err, len(out.Item))
+		t.Fatalf("GetItem %v: %v (found %d attributes)", k, err, len(out.Item))
 	}
 	return out.Item
+}
+
+func (w *tableWorld) get(t *testing.T, id string) map[string]types.AttributeValue {
+	return w.getKey(t, w.find(t, id))
 }
 
 func (w *tableWorld) put(t *testing.T, it map[string]types.AttributeValue) {
@@ -48,15 +77,14 @@ func (w *tableWorld) put(t *testing.T, it map[string]types.AttributeValue) {
 	}
 }
 
-func (w *tableWorld) del(t *testing.T, id string) {
+func (w *tableWorld) delKey(t *testing.T, k map[string]types.AttributeValue) {
 	t.Helper()
-	_, err := w.db.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{
-		TableName: aws.String(w.audit), Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-	})
-	if err != nil {
-		t.Fatalf("DeleteItem %s: %v", id, err)
+	if _, err := w.db.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(w.audit), Key: k}); err != nil {
+		t.Fatalf("DeleteItem %v: %v", k, err)
 	}
 }
+
+func (w *tableWorld) del(t *testing.T, id string) { w.delKey(t, w.find(t, id)) }
 
 func data(t *testing.T, v any) types.AttributeValue {
 	b, err := json.Marshal(v)
@@ -66,44 +94,79 @@ func data(t *testing.T, v any) types.AttributeValue {
 	return &types.AttributeValueMemberS{Value: string(b)}
 }
 
+func stampOf(at time.Time) string { return at.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
 func tsk(at time.Time, id string) types.AttributeValue {
-	return &types.AttributeValueMemberS{Value: at.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + id}
+	return &types.AttributeValueMemberS{Value: stampOf(at) + "#" + id}
+}
+
+// entryItem is the item of the entry stored under id at time at.
+func entryItem(id string, at time.Time, e vsecure.Entry, t *testing.T) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: schema.AuditEntryPK(id)}, "sk": tsk(at, id), "data": data(t, e),
+	}
+}
+
+// replace puts it as the item of entry id, removing the one it had if
+// that sat at another time.
+func (w *tableWorld) replace(t *testing.T, id string, it map[string]types.AttributeValue) {
+	w.put(t, it)
+	if old, ok := w.tryFind(t, id, it["sk"].(*types.AttributeValueMemberS).Value); ok {
+		w.delKey(t, old)
+	}
+}
+
+// tryFind is find of an item of id other than the one at sk.
+func (w *tableWorld) tryFind(t *testing.T, id, sk string) (map[string]types.AttributeValue, bool) {
+	out, err := w.db.Query(t.Context(), &dynamodb.QueryInput{
+		TableName: aws.String(w.audit), KeyConditionExpression: aws.String("pk = :p"), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: schema.AuditEntryPK(id)}},
+	})
+	if err != nil {
+		t.Fatalf("Query %s: %v", id, err)
+	}
+	for _, it := range out.Items {
+		if s := it["sk"].(*types.AttributeValueMemberS).Value; s != sk && strings.HasSuffix(s, "#"+id) {
+			return map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]}, true
+		}
+	}
+	return nil, false
 }
 
 func (w *tableWorld) DeleteEntry(t *testing.T, key string) { w.del(t, key) }
 
-// PutEntry writes the item an insider would: the entry's JSON with the
-// index attributes that put it in the time index at its timestamp.
+// PutEntry writes the item an insider would: the entry's JSON under the
+// key that puts it at its timestamp in the shard of key.
 func (w *tableWorld) PutEntry(t *testing.T, key string, e vsecure.Entry) {
-	w.put(t, map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: key}, "tpk": &types.AttributeValueMemberS{Value: "ALL"},
-		"tsk": tsk(e.Timestamp, key), "data": data(t, e),
-	})
+	w.replace(t, key, entryItem(key, e.Timestamp, e, t))
 }
 
-// Swap exchanges two records, as the embedded world does: each id now
-// holds the other's item (its entry, seal and the index attributes that
-// go with them). Exchanging only the time index's sort keys is no
-// reorder: it changes nothing the log says, since chains are ordered by
-// Seq and never by how the index sorts (digesttest's time_index_order_is_not_evidence).
+// Swap exchanges two records, as the embedded world does: each id's item
+// now holds the other's entry and seal. Exchanging only the time part of
+// their sort keys is no reorder: it changes nothing the log says, since
+// chains are ordered by Seq and never by how the shards sort
+// (digesttest's time_index_order_is_not_evidence).
 func (w *tableWorld) Swap(t *testing.T, a, b string) {
-	ia, ib := w.get(t, a), w.get(t, b)
-	ia["id"], ib["id"] = ib["id"], ia["id"]
+	ka, kb := w.find(t, a), w.find(t, b)
+	ia, ib := w.getKey(t, ka), w.getKey(t, kb)
+	ia["pk"], ia["sk"], ib["pk"], ib["sk"] = kb["pk"], kb["sk"], ka["pk"], ka["sk"]
 	w.put(t, ia)
 	w.put(t, ib)
 }
 
-func digestID(from time.Time) string {
-	return "dig_" + from.UTC().Format("2006-01-02T15:04:05.000000000Z")
+func digestKey(from time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: schema.AuditDigestPK}, "sk": &types.AttributeValueMemberS{Value: stampOf(from)},
+	}
 }
 
 func (w *tableWorld) DeleteDigest(t *testing.T, from time.Time) {
-	w.get(t, digestID(from))
-	w.del(t, digestID(from))
+	w.getKey(t, digestKey(from))
+	w.delKey(t, digestKey(from))
 }
 
 func (w *tableWorld) PutDigest(t *testing.T, d vsecure.Digest) {
-	it := w.get(t, digestID(d.From))
+	it := w.getKey(t, digestKey(d.From))
 	it["data"] = data(t, d)
 	w.put(t, it)
 }
@@ -112,7 +175,7 @@ func TestDigestTamper(t *testing.T) {
 	db := client(t)
 	digesttest.Run(t, func(t *testing.T) digesttest.World {
 		table, audit := tables(t, db)
-		s, err := dynamo.New(db, table, audit)
+		s, err := dynamo.New(db, table, audit, dynamo.WithAuditPutBudget(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,10 +186,7 @@ func TestDigestTamper(t *testing.T) {
 // PutRecord overwrites the item under key with r's entry and seal, keeping
 // or deriving the index attributes, as an insider's PutItem would.
 func (w *tableWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) {
-	it := map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: key}, "tpk": &types.AttributeValueMemberS{Value: "ALL"},
-		"tsk": tsk(r.Entry.Timestamp, key), "data": data(t, r.Entry),
-	}
+	it := entryItem(key, r.Entry.Timestamp, r.Entry, t)
 	if r.Seal != nil {
 		it["sealEpoch"] = &types.AttributeValueMemberS{Value: r.Seal.Epoch}
 		it["sealSeq"] = &types.AttributeValueMemberN{Value: strconv.FormatUint(r.Seal.Seq, 10)}
@@ -135,7 +195,7 @@ func (w *tableWorld) PutRecord(t *testing.T, key string, r vsecure.AuditRecord) 
 		}
 		it["sealMac"] = &types.AttributeValueMemberB{Value: r.Seal.MAC}
 	}
-	w.put(t, it)
+	w.replace(t, key, it)
 }
 
 // Restart retires the writer's chain the only way a DynamoDB writer
@@ -170,7 +230,7 @@ func TestDigestTamperSealed(t *testing.T) {
 	digesttest.RunSealed(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.SealedWorld {
 		table, audit := tables(t, db)
 		api := &losingAPI{API: db}
-		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1))
+		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,21 +238,31 @@ func TestDigestTamperSealed(t *testing.T) {
 	})
 }
 
-// SwapIndex exchanges two items' time-index sort keys only: every record
-// and what it says is unchanged, so verification reports nothing
-// (digesttest.IndexWorld).
+// SwapIndex exchanges the time parts of two items' sort keys only: each
+// record, under its own id and shard, with what it says, is unchanged, so
+// verification reports nothing (digesttest.IndexWorld).
 func (w *tableWorld) SwapIndex(t *testing.T, a, b string) {
-	ia, ib := w.get(t, a), w.get(t, b)
-	ia["tsk"], ib["tsk"] = ib["tsk"], ia["tsk"]
+	ka, kb := w.find(t, a), w.find(t, b)
+	ia, ib := w.getKey(t, ka), w.getKey(t, kb)
+	at := func(k map[string]types.AttributeValue) string {
+		s, _, _ := strings.Cut(k["sk"].(*types.AttributeValueMemberS).Value, "#")
+		return s
+	}
+	ia["sk"] = &types.AttributeValueMemberS{Value: at(kb) + "#" + a}
+	ib["sk"] = &types.AttributeValueMemberS{Value: at(ka) + "#" + b}
+	w.delKey(t, ka)
+	w.delKey(t, kb)
 	w.put(t, ia)
 	w.put(t, ib)
 }
 
-// HideFromIndex moves an item's time-index sort key out of every range:
-// no time read finds it any more.
+// HideFromIndex moves an item's sort key out of every range: no time read
+// finds it any more.
 func (w *tableWorld) HideFromIndex(t *testing.T, key string) {
-	it := w.get(t, key)
-	it["tsk"] = &types.AttributeValueMemberS{Value: "9999-12-31T00:00:00.000000000Z#" + key}
+	k := w.find(t, key)
+	it := w.getKey(t, k)
+	it["sk"] = &types.AttributeValueMemberS{Value: "9999-12-31T00:00:00.000000000Z#" + key}
+	w.delKey(t, k)
 	w.put(t, it)
 }
 
@@ -203,7 +273,7 @@ func TestDigestTamperIndex(t *testing.T) {
 	digesttest.RunIndex(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.IndexWorld {
 		table, audit := tables(t, db)
 		api := &losingAPI{API: db}
-		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1))
+		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
 		if err != nil {
 			t.Fatal(err)
 		}

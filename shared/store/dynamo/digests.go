@@ -14,77 +14,54 @@ import (
 )
 
 // Digests live in the audit table, under its append-only resource policy,
-// as their own partition of the byTime index: tpk = DIGEST, tsk = the start
-// of the window. The id is derived from the window, so a second digest step
-// sealing the same window loses on attribute_not_exists.
-const (
-	digestPart   = "DIGEST"
-	digestPrefix = "dig_"
-)
+// in their own partition: pk = DIGEST, sk = the start of the window. The
+// key is derived from the window, so a second digest step sealing the
+// same window loses on attribute_not_exists.
 
-// AuditRange reads the byTime index oldest first between the window's
-// stamps, page by page. A sort key is "<stamp>#<id>", so BETWEEN
-// stamp(from) AND stamp(to) holds exactly the timestamps in [from, to).
+// AuditRange merges the 16 entry shards oldest first between the window's
+// stamps (strongly consistent Queries, page by page). A sort key is
+// "<stamp>#<id>", so BETWEEN stamp(from) AND stamp(to) holds exactly the
+// timestamps in [from, to).
 func (s *Store) AuditRange(ctx context.Context, from, to time.Time, fn func(r vsecure.AuditRecord) (bool, error)) error {
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.audit),
-		IndexName:                aws.String(schema.IndexAuditTime),
-		KeyConditionExpression:   aws.String("#p = :p AND #s BETWEEN :lo AND :hi"),
-		ExpressionAttributeNames: map[string]string{"#p": schema.AuditTimePK, "#s": schema.AuditTimeSK},
-		ExpressionAttributeValues: item{
-			":p": str(auditAll), ":lo": str(stamp(from)), ":hi": str(stamp(to)),
-		},
-		ScanIndexForward: aws.Bool(true),
+	m, err := s.merge(ctx, "AuditRange", s.shards(stamp(from), stamp(to), true, 500), true)
+	if err != nil {
+		return err
 	}
 	for {
-		out, err := s.query(ctx, "AuditRange", in)
-		if err != nil {
+		it, err := m.next(ctx)
+		if err != nil || it == nil {
 			return err
 		}
-		for _, it := range out.Items {
-			var e vsecure.Entry
-			if err := decodeData(it, &e); err != nil {
-				return err
-			}
-			more, err := fn(vsecure.AuditRecord{Key: getS(it, schema.AuditID), Entry: e, Seal: getSeal(it)})
-			if err != nil || !more {
-				return err
-			}
+		var e vsecure.Entry
+		if err := decodeData(it, &e); err != nil {
+			return err
 		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
+		more, err := fn(vsecure.AuditRecord{Key: entryID(getS(it, schema.AuditSK)), Entry: e, Seal: getSeal(it)})
+		if err != nil || !more {
+			return err
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
 
-// OldestAudit is one Query of the byTime index, oldest first, Limit 1.
+// OldestAudit is the oldest of the 16 shards' first entries (one Query,
+// Limit 1, each).
 func (s *Store) OldestAudit(ctx context.Context) (vsecure.Entry, error) {
-	out, err := s.query(ctx, "OldestAudit", &dynamodb.QueryInput{
-		TableName:                 aws.String(s.audit),
-		IndexName:                 aws.String(schema.IndexAuditTime),
-		KeyConditionExpression:    aws.String("#p = :p"),
-		ExpressionAttributeNames:  map[string]string{"#p": schema.AuditTimePK},
-		ExpressionAttributeValues: item{":p": str(auditAll)},
-		ScanIndexForward:          aws.Bool(true),
-		Limit:                     aws.Int32(1),
-	})
+	m, err := s.merge(ctx, "OldestAudit", s.shards("", "", true, 1), true)
 	if err != nil {
 		return vsecure.Entry{}, err
 	}
-	if len(out.Items) == 0 {
+	if len(m.h.shards) == 0 {
 		return vsecure.Entry{}, vsecure.Errorf(vsecure.ENotFound, "the audit log is empty")
 	}
 	var e vsecure.Entry
-	return e, decodeData(out.Items[0], &e)
+	return e, decodeData(m.h.shards[0].buf[0], &e)
 }
 
 // PutDigest puts d unless its window's digest exists.
 func (s *Store) PutDigest(ctx context.Context, d vsecure.Digest) error {
 	it, err := withData(item{
-		schema.AuditID:     str(digestPrefix + stamp(d.From)),
-		schema.AuditTimePK: str(digestPart),
-		schema.AuditTimeSK: str(stamp(d.From)),
+		schema.AuditPK: str(schema.AuditDigestPK),
+		schema.AuditSK: str(stamp(d.From)),
 	}, d)
 	if err != nil {
 		return err
@@ -92,8 +69,8 @@ func (s *Store) PutDigest(ctx context.Context, d vsecure.Digest) error {
 	in := &dynamodb.PutItemInput{
 		TableName:                aws.String(s.audit),
 		Item:                     it,
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.AuditID},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK},
 	}
 	_, err = s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
@@ -103,17 +80,23 @@ func (s *Store) PutDigest(ctx context.Context, d vsecure.Digest) error {
 	return storeError(err, "PutDigest")
 }
 
+func (s *Store) digestQuery(cond string, vals item, ascending bool) *dynamodb.QueryInput {
+	vals[":p"] = str(schema.AuditDigestPK)
+	return &dynamodb.QueryInput{
+		TableName:                 aws.String(s.audit),
+		KeyConditionExpression:    aws.String("#p = :p AND " + cond),
+		ExpressionAttributeNames:  map[string]string{"#p": schema.AuditPK, "#s": schema.AuditSK},
+		ExpressionAttributeValues: vals,
+		ScanIndexForward:          aws.Bool(ascending),
+		ConsistentRead:            aws.Bool(true),
+	}
+}
+
 // DigestBefore is one Query of the digest partition, newest first, Limit 1.
 func (s *Store) DigestBefore(ctx context.Context, t time.Time) (vsecure.Digest, error) {
-	out, err := s.query(ctx, "DigestBefore", &dynamodb.QueryInput{
-		TableName:                 aws.String(s.audit),
-		IndexName:                 aws.String(schema.IndexAuditTime),
-		KeyConditionExpression:    aws.String("#p = :p AND #s < :t"),
-		ExpressionAttributeNames:  map[string]string{"#p": schema.AuditTimePK, "#s": schema.AuditTimeSK},
-		ExpressionAttributeValues: item{":p": str(digestPart), ":t": str(stamp(t))},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(1),
-	})
+	in := s.digestQuery("#s < :t", item{":t": str(stamp(t))}, false)
+	in.Limit = aws.Int32(1)
+	out, err := s.query(ctx, "DigestBefore", in)
 	if err != nil {
 		return vsecure.Digest{}, err
 	}
@@ -126,14 +109,7 @@ func (s *Store) DigestBefore(ctx context.Context, t time.Time) (vsecure.Digest, 
 
 // Digests queries the digest partition oldest first, page by page.
 func (s *Store) Digests(ctx context.Context, from, to time.Time) ([]vsecure.Digest, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.audit),
-		IndexName:                 aws.String(schema.IndexAuditTime),
-		KeyConditionExpression:    aws.String("#p = :p AND #s BETWEEN :lo AND :hi"),
-		ExpressionAttributeNames:  map[string]string{"#p": schema.AuditTimePK, "#s": schema.AuditTimeSK},
-		ExpressionAttributeValues: item{":p": str(digestPart), ":lo": str(stamp(from)), ":hi": str(stamp(to))},
-		ScanIndexForward:          aws.Bool(true),
-	}
+	in := s.digestQuery("#s BETWEEN :lo AND :hi", item{":lo": str(stamp(from)), ":hi": str(stamp(to))}, true)
 	var ds []vsecure.Digest
 	for {
 		out, err := s.query(ctx, "Digests", in)

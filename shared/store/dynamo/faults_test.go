@@ -109,16 +109,17 @@ func take(t *testing.T, s vsecure.Store, uri, approvalID string) snapshot {
 	t.Helper()
 	ctx := context.Background()
 	u, _ := vsecure.ParseURI(uri)
-	v, err := s.LoadAccess(ctx, vsecure.AccessQuery{Principal: "agent-1", Resource: u, Operation: vsecure.OpRead})
-	if err != nil || v.Secret == nil {
-		t.Fatalf("LoadAccess: %v %+v", err, v)
+	// The listing's count: exact before the indexer has run.
+	secrets, _, err := s.ListSecrets(ctx, u.String(), "", 1)
+	if err != nil || len(secrets) != 1 {
+		t.Fatalf("ListSecrets: %v %+v", err, secrets)
 	}
 	a, err := s.GetApproval(ctx, approvalID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sn snapshot
-	sn.accessCount, sn.status = v.Secret.AccessCount, a.Status
+	sn.accessCount, sn.status = secrets[0].AccessCount, a.Status
 	seen := map[string]bool{}
 	cursor := ""
 	for {
@@ -166,13 +167,17 @@ func TestFaults(t *testing.T) {
 	}
 
 	for _, kind := range []faultKind{throttle, err500, err503, hang} {
-		for _, op := range []string{"", "TransactWriteItems", "BatchGetItem"} {
+		// A read writes its entry with PutItem, a decision with
+		// TransactWriteItems: each is faulted where it can fail.
+		for _, op := range []string{"", "PutItem", "TransactWriteItems", "BatchGetItem"} {
 			t.Run(fmt.Sprintf("%s_on_%s", kind, cmp(op, "every_call")), func(t *testing.T) {
 				before := take(t, s, uri, pending.ID)
 				f.set(op, kind, -1)
-				_, rerr := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
-				var derr error = vsecure.Errorf(vsecure.EUnavailable, "not tried")
-				if op != "BatchGetItem" { // a decision reads with GetItem
+				var rerr, derr error = vsecure.Errorf(vsecure.EUnavailable, "not tried"), vsecure.Errorf(vsecure.EUnavailable, "not tried")
+				if op != "TransactWriteItems" {
+					_, rerr = w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
+				}
+				if op == "" || op == "TransactWriteItems" { // a decision reads with GetItem
 					_, derr = w.g.Decide(t.Context(), w.alice, pending.ID, gate.Respond{Action: "approve"})
 				}
 				hits := f.hits
@@ -200,7 +205,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("transient_throttle_is_retried_once_written", func(t *testing.T) {
 		before := take(t, s, uri, pending.ID)
-		f.set("TransactWriteItems", throttle, 2)
+		f.set("PutItem", throttle, 2)
 		r, err := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
 		f.clear()
 		if err != nil || r.ApprovalID != granted.ID {
@@ -214,12 +219,13 @@ func TestFaults(t *testing.T) {
 
 	t.Run("lost_ack_is_not_written_twice", func(t *testing.T) {
 		before := take(t, s, uri, pending.ID)
-		f.set("TransactWriteItems", lostAck, 1)
+		f.set("PutItem", lostAck, 1)
 		_, err := w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
 		f.clear()
 		after := take(t, s, uri, pending.ID)
-		// DynamoDB committed the first attempt; the SDK's retry carries the
-		// same ClientRequestToken, so it is answered, not applied again.
+		// DynamoDB committed the first attempt; the SDK's retry finds the
+		// very item it wrote (ALL_OLD on the failed condition): success,
+		// and written once.
 		if err != nil {
 			t.Fatalf("read whose first answer was lost: %v", err)
 		}
@@ -245,7 +251,7 @@ func TestSealOutcomes(t *testing.T) {
 		o.HTTPClient = &http.Client{Transport: f, Timeout: 5 * time.Second}
 	})
 	keys := storetest.MACKeys(t)
-	s := newStore(t, db, dynamo.WithSeal(keys, "test", 1))
+	s := newStore(t, db, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	entry := func() vsecure.Entry {
 		at = at.Add(time.Second)

@@ -121,16 +121,22 @@ func classify(err error) outcome {
 	return unknown
 }
 
-// sealed runs write with e's audit item sealed by a chain of the pool
+// sealed runs write, under the put budget's deadline (the ctx it is
+// given), with e's audit item sealed by a chain of the pool
 // (opening the chain's epoch first if needed) and advances, keeps or
 // retires the chain by the write's outcome. Without seals it just writes.
-func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item) error) error {
+func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(ctx context.Context, it item) error) error {
+	ctx, cancel, err := s.auditDeadline(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	if s.chains == nil {
-		it, _, err := auditItem(e)
+		it, _, err := s.auditItem(e)
 		if err != nil {
 			return err
 		}
-		return write(it)
+		return write(ctx, it)
 	}
 	c, err := s.chains.take(ctx)
 	if err != nil {
@@ -142,13 +148,13 @@ func (s *Store) sealed(ctx context.Context, e vsecure.Entry, write func(it item)
 			return err
 		}
 	}
-	it, data, err := auditItem(e)
+	it, data, err := s.auditItem(e)
 	if err != nil {
 		return err
 	}
 	seal, next := c.key.SealJSON(c.head, data)
 	setSeal(it, seal)
-	err = write(it)
+	err = write(ctx, it)
 	switch classify(err) {
 	case committed:
 		c.head = next
@@ -180,7 +186,7 @@ func (s *Store) openChain(ctx context.Context, c *chain, first time.Time) error 
 	if c.ambiguous {
 		e.Metadata[MetaPrevAmbiguous] = "true"
 	}
-	it, data, err := auditItem(e)
+	it, data, err := s.auditItem(e)
 	if err != nil {
 		return err
 	}
@@ -224,13 +230,28 @@ func getSeal(it item) *vsecure.AuditSeal {
 	return s
 }
 
-// putAudit puts one audit item unless its id exists.
+// ownItem reports whether old, the item a put's condition found, is the
+// very item it (or an earlier attempt of it) wrote: the same entry and,
+// if sealed, the same MAC.
+func ownItem(it, old item) bool {
+	if getS(old, schema.AuditData) != getS(it, schema.AuditData) {
+		return false
+	}
+	mine, sealed := it[attrSealMAC].(*types.AttributeValueMemberB)
+	got, ok := old[attrSealMAC].(*types.AttributeValueMemberB)
+	if !sealed {
+		return !ok
+	}
+	return ok && bytes.Equal(got.Value, mine.Value)
+}
+
+// putAudit puts one audit item unless its key exists.
 func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	in := &dynamodb.PutItemInput{
 		TableName:                aws.String(s.audit),
 		Item:                     it,
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": schema.AuditID},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK},
 		// An SDK retry of a put whose answer was lost finds its own item:
 		// telling it from another entry's lets the chain advance.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -241,12 +262,10 @@ func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	out, err := s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		if mine, ok := it[attrSealMAC].(*types.AttributeValueMemberB); ok {
-			if got, ok := ccf.Item[attrSealMAC].(*types.AttributeValueMemberB); ok && bytes.Equal(got.Value, mine.Value) {
-				return nil
-			}
+		if ownItem(it, ccf.Item) {
+			return nil
 		}
-		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+getS(it, schema.AuditID)+" already exists")
+		return vsecure.Wrap(vsecure.EConflict, err, "audit entry "+entryID(getS(it, schema.AuditSK))+" already exists")
 	}
 	if err != nil {
 		return storeError(err, op)

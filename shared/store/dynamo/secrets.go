@@ -356,32 +356,16 @@ func (s *Store) PutSecret(ctx context.Context, head vsecure.Secret, v vsecure.Se
 	return err
 }
 
-// RecordRead adds one to the access count and sets accessedAt with a blind
-// ADD (no read of the head, so concurrent readers in any number of Lambda
-// containers never conflict) in the same TransactWriteItems as the audit
-// entry: one write round trip.
+// RecordRead is one PutItem of e: the read's audit entry is the only
+// write of an audited read. The gate has loaded the secret just before;
+// the indexer (IndexAudit) adds the read to the head's accessCount and
+// accessedAt (e's timestamp), and ListSecrets adds the reads it has not
+// indexed yet, so counts stay exact without a write to the state table.
 func (s *Store) RecordRead(ctx context.Context, uri string, at time.Time, e vsecure.Entry) error {
-	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName:                           aws.String(s.table),
-		Key:                                 headKey(uri),
-		UpdateExpression:                    aws.String("ADD #ac :one SET #at = :at"),
-		ConditionExpression:                 aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames:            map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#pk": schema.PK},
-		ExpressionAttributeValues:           item{":one": num(1), ":at": str(at.Format(time.RFC3339Nano))},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}}
-	err := s.transact(ctx, "RecordRead", items, e, 0)
-	if err == nil {
+	if e.ID == "" {
 		return nil
 	}
-	c, ok := err.(*canceled)
-	if !ok {
-		return err
-	}
-	if failed, cur := c.failed(0); failed && cur == nil {
-		return vsecure.Errorf(vsecure.ENotFound, "no secret at %s", uri)
-	}
-	return unexpected(err, "RecordRead")
+	return s.sealed(ctx, e, func(ctx context.Context, it item) error { return s.putAudit(ctx, "RecordRead", it) })
 }
 
 // ListSecrets lists heads covered by pattern (or the one exact URI, or
@@ -414,19 +398,60 @@ func (s *Store) ListSecrets(ctx context.Context, pattern string, cursor string, 
 			inRange = func(sk string) bool { return sk == u.String() }
 		}
 	}
+	// The watermark before the heads (see addTail).
+	through, err := s.watermark(ctx, "ListSecrets")
+	if err != nil {
+		return nil, "", err
+	}
 	items, next, err := s.page(ctx, "ListSecrets", in, gsiKeys, schema.GSI1PK, secretsGSI, inRangeOf(schema.GSI1SK, inRange), cursor, limit, false, nil)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]vsecure.Secret, 0, len(items))
+	indexed := make([]string, 0, len(items))
 	for _, it := range items {
 		h, err := decodeHead(it)
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, h)
+		indexed = append(indexed, getS(it, attrIndexed))
+	}
+	if len(out) > 0 {
+		if err := s.addTail(ctx, through, out, indexed); err != nil {
+			return nil, "", err
+		}
 	}
 	return out, next, nil
+}
+
+// addTail adds to each head the successful reads the indexer has not
+// counted into it yet: those at or above through, the watermark read
+// before the heads, and at or above the end of the pass that last counted
+// into the head (recorded on it, attrIndexed), since a pass may have
+// committed between the two reads. A head that no such pass touched had
+// no reads in it, so counting from through is exact.
+func (s *Store) addTail(ctx context.Context, through string, heads []vsecure.Secret, indexed []string) error {
+	reads, err := s.tailReads(ctx, "ListSecrets", through)
+	if err != nil {
+		return err
+	}
+	for i := range heads {
+		var last string
+		for _, sk := range reads[heads[i].URI] {
+			if sk >= indexed[i] { // every tail sk is >= through already
+				heads[i].AccessCount++
+				last = sk
+			}
+		}
+		if last != "" {
+			at := skTime(last).Truncate(time.Second)
+			if heads[i].AccessedAt == nil || at.After(*heads[i].AccessedAt) {
+				heads[i].AccessedAt = &at
+			}
+		}
+	}
+	return nil
 }
 
 // gsiKeys are the key attributes of an item listed through gsi1.

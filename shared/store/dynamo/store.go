@@ -46,6 +46,7 @@ type API interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 // Store implements vsecure.Store on DynamoDB. Build it once per process and
@@ -64,6 +65,16 @@ type Store struct {
 	chains  *chainPool
 	macKeys auditlog.MACKeys
 	writer  string
+	// putBudget bounds an audit write: it must finish within putBudget of
+	// its entry's timestamp (0: unbounded, for fixtures only).
+	putBudget time.Duration
+	// The indexer's timing (index.go).
+	settle     time.Duration
+	minEntries int
+	maxDelay   time.Duration
+	// retention, if set, gives every audit item a ttl (entries: their
+	// timestamp + retention; segments: their window's end + retention).
+	retention time.Duration
 }
 
 // Option configures a Store.
@@ -75,12 +86,39 @@ func WithCapacity(fn func(op string, cc []types.ConsumedCapacity)) Option {
 	return func(s *Store) { s.capacity = fn }
 }
 
+// WithAuditRetention sets the retention of audit items: each entry gets
+// ttl = unix(timestamp + d), each index segment ttl = unix(window end) + d,
+// so DynamoDB's TTL deletes them once the archive holds them. 0: no ttl.
+func WithAuditRetention(d time.Duration) Option {
+	return func(s *Store) { s.retention = d }
+}
+
+// WithAuditPutBudget changes how long after its entry's timestamp an
+// audit write may still finish (default 5 s, which the indexer's settle
+// relies on). d <= 0 removes the bound: only for fixtures written with
+// fixed or past timestamps (tests, seeded sample data) into a table that
+// no indexer has passed yet.
+func WithAuditPutBudget(d time.Duration) Option {
+	return func(s *Store) { s.putBudget = d }
+}
+
+// WithIndexTiming sets the indexer's settle (how far behind now a pass
+// ends), and its skip rule: a pass waits while its window holds fewer than
+// minEntries entries and the oldest is younger than maxDelay. Defaults:
+// 10 s, 200, 60 s. Tests set them to index at once.
+func WithIndexTiming(settle time.Duration, minEntries int, maxDelay time.Duration) Option {
+	return func(s *Store) { s.settle, s.minEntries, s.maxDelay = settle, minEntries, maxDelay }
+}
+
 // New returns a store over the state table and the audit table.
 func New(db API, table, auditTable string, opts ...Option) (*Store, error) {
 	if db == nil || table == "" || auditTable == "" {
 		return nil, errors.New("dynamo: client, table and audit table are required")
 	}
-	s := &Store{db: db, table: table, audit: auditTable, recent: newRecent(4096)}
+	s := &Store{
+		db: db, table: table, audit: auditTable, recent: newRecent(4096),
+		putBudget: auditPutBudget, settle: indexSettle, minEntries: indexMinEntries, maxDelay: indexMaxDelay,
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -217,12 +255,10 @@ func txToken(e vsecure.Entry, attempt int) string {
 // auditPut is the transaction item appending the audit item it.
 func (s *Store) auditPut(it item) *types.TransactWriteItem {
 	return &types.TransactWriteItem{Put: &types.Put{
-		TableName:           aws.String(s.audit),
-		Item:                it,
-		ConditionExpression: aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{
-			"#id": schema.AuditID,
-		},
+		TableName:                aws.String(s.audit),
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK},
 	}}
 }
 
@@ -234,7 +270,7 @@ func (s *Store) transact(ctx context.Context, op string, items []types.TransactW
 	if e.ID == "" {
 		return s.transactItems(ctx, op, items, nil, e, attempt)
 	}
-	return s.sealed(ctx, e, func(it item) error {
+	return s.sealed(ctx, e, func(ctx context.Context, it item) error {
 		return s.transactItems(ctx, op, items, s.auditPut(it), e, attempt)
 	})
 }

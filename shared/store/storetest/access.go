@@ -259,13 +259,18 @@ func testPutSecretKeepsStats(e *env) {
 	uri := "vsecure://secrets/production/DB"
 	e.putSecret(uri, 1)
 	var lastAt time.Time
-	for range 3 {
-		lastAt = e.now()
-		e.ok(e.s.RecordRead(e.ctx, uri, lastAt, e.entry(vsecure.AuditRead, uri, "agent-1")), "RecordRead")
+	for i := range 3 {
+		en := e.entry(vsecure.AuditRead, uri, "agent-1")
+		lastAt = en.Timestamp
+		e.ok(e.s.RecordRead(e.ctx, uri, lastAt, en), "RecordRead")
+		if i == 1 {
+			e.flush() // counted before the write, and one after it
+		}
 	}
 	last := vsecure.Secret{AccessedAt: &lastAt}
 	h, val := e.secret(uri, 2) // AccessCount 0, AccessedAt nil: a stale view
 	e.ok(e.s.PutSecret(e.ctx, h, val, e.entry(vsecure.AuditWrite, uri, "admin")), "PutSecret v2")
+	e.flush()
 	got := e.load("admin", uri, vsecure.OpRead, 0).Secret
 	if got.AccessCount != 3 || got.AccessedAt == nil || !got.AccessedAt.Equal(*last.AccessedAt) {
 		e.t.Fatalf("after PutSecret: accessCount %d accessedAt %v, want 3 and %v", got.AccessCount, got.AccessedAt, last.AccessedAt)
@@ -351,24 +356,35 @@ func testRecordRead(e *env) {
 	head, _ := e.putSecret(uri, 1)
 	entries := e.auditAll(vsecure.AuditFilter{})
 	for i := 1; i <= 3; i++ {
-		at := e.now()
 		en := e.entry(vsecure.AuditRead, uri, "agent-1")
+		at := en.Timestamp // accessedAt is the read's time, as its entry says
 		e.ok(e.s.RecordRead(e.ctx, uri, at, en), "RecordRead %d", i)
 		entries = append(entries, en)
 		want := head
 		want.AccessCount = int64(i)
 		want.AccessedAt = &at
+		e.flush()
 		e.same("head after RecordRead", *e.load("agent-1", uri, vsecure.OpRead, 0).Secret, want)
 	}
 	e.wantEntries(entries...)
 }
 
+// The gate loads the secret before it records a read, so a store need
+// not check that it exists: it may refuse (ENotFound, writing nothing) or
+// write the entry, but it never creates the secret, even once it applies
+// the read's count.
 func testRecordReadMissing(e *env) {
-	err := e.s.RecordRead(e.ctx, "vsecure://secrets/production/NONE", e.now(), e.entry(vsecure.AuditRead, "vsecure://secrets/production/NONE", "agent-1"))
-	e.code(err, vsecure.ENotFound, "RecordRead of a missing secret")
-	if n := e.auditCount(); n != 0 {
-		e.t.Fatalf("RecordRead of a missing secret wrote %d audit entries", n)
+	en := e.entry(vsecure.AuditRead, "vsecure://secrets/production/NONE", "agent-1")
+	err := e.s.RecordRead(e.ctx, "vsecure://secrets/production/NONE", en.Timestamp, en)
+	if err != nil {
+		e.code(err, vsecure.ENotFound, "RecordRead of a missing secret")
+		if n := e.auditCount(); n != 0 {
+			e.t.Fatalf("RecordRead of a missing secret refused but wrote %d audit entries", n)
+		}
+	} else {
+		e.wantEntries(en)
 	}
+	e.flush()
 	if v := e.load("agent-1", "vsecure://secrets/production/NONE", vsecure.OpRead, 0); v.Secret != nil {
 		e.t.Fatalf("RecordRead created a secret: %+v", v.Secret)
 	}
@@ -442,6 +458,45 @@ func testConcurrentDecisions(e *env) {
 	}
 }
 
+// ListSecrets shows every recorded read, whether or not the store has
+// applied it to the head yet, and counts none twice once it has.
+func testRecordReadListing(e *env) {
+	uri := "vsecure://secrets/production/DB"
+	head, _ := e.putSecret(uri, 1)
+	e.putSecret("vsecure://secrets/production/OTHER", 1)
+	read := func(n int) time.Time {
+		var at time.Time
+		for range n {
+			en := e.entry(vsecure.AuditRead, uri, "agent-1")
+			at = en.Timestamp
+			e.ok(e.s.RecordRead(e.ctx, uri, at, en), "RecordRead")
+		}
+		return at
+	}
+	want := func(what string, count int64, at time.Time) {
+		e.t.Helper()
+		got, _, err := e.s.ListSecrets(e.ctx, "vsecure://secrets/production/*", "", 10)
+		e.ok(err, "ListSecrets")
+		if len(got) != 2 || got[0].URI != uri {
+			e.t.Fatalf("%s: listed %v", what, ids(got, secretURI))
+		}
+		w := head
+		w.AccessCount, w.AccessedAt = count, &at
+		e.same(what, got[0], w)
+		if got[1].AccessCount != 0 || got[1].AccessedAt != nil {
+			e.t.Fatalf("%s: the unread secret shows %d reads", what, got[1].AccessCount)
+		}
+	}
+	at := read(3)
+	want("3 reads, none applied", 3, at)
+	e.flush()
+	want("3 reads, all applied", 3, at)
+	at = read(2)
+	want("5 reads, 3 applied", 5, at)
+	e.flush()
+	want("5 reads, all applied", 5, at)
+}
+
 // 50 readers × 20 reads: no increment may be lost and every read gets its
 // own count and audit entry.
 func testConcurrentRecordRead(e *env) {
@@ -465,6 +520,7 @@ func testConcurrentRecordRead(e *env) {
 	for g, err := range errs {
 		e.ok(err, "reader %d", g)
 	}
+	e.flush()
 	head := e.load("agent-1", uri, vsecure.OpRead, 0).Secret
 	if head.AccessCount != readers*reads {
 		e.t.Fatalf("accessCount %d, want %d", head.AccessCount, readers*reads)

@@ -7,6 +7,11 @@
 // things with different types); adapters translate.
 package schema
 
+import (
+	"fmt"
+	"hash/fnv"
+)
+
 // Projection types of an index, as DynamoDB and CloudFormation spell them.
 const (
 	ProjectAll      = "ALL"
@@ -28,8 +33,9 @@ type Table struct {
 	PartitionKey string
 	SortKey      string
 	Indexes      []Index
-	// TTLAttribute, if set, holds an epoch-seconds expiry on ephemeral
-	// items only (grant and token index items).
+	// TTLAttribute, if set, holds an epoch-seconds expiry: on ephemeral
+	// state items (grant and token index items), and on audit items when
+	// a retention is configured (they are archived before they expire).
 	TTLAttribute string
 	// Purpose is a line for humans (README, CDK descriptions).
 	Purpose string
@@ -80,22 +86,54 @@ const (
 	KeyIDAttr = "keyId"
 )
 
-// Attribute names of the audit table.
-const (
-	AuditID       = "id"
-	AuditTimePK   = "tpk"   // constant partition of the time index
-	AuditTimeSK   = "tsk"   // <timestamp>#<id>, the sort key of every audit index
-	AuditActor    = "actor" // actor
-	AuditResource = "res"   // exact resource URI
-	AuditParent   = "par"   // pattern one level up, e.g. vsecure://secrets/production/*
-	AuditKind     = "kind"  // pattern of the kind, e.g. vsecure://secrets/*
+// AuditShards is the number of partitions audit entries spread over: an
+// entry lives under AuditEntryPK(id). 16 partitions × 1,000 writes/s each
+// take 16,000 entries/s before any partition is hot.
+const AuditShards = 16
 
-	IndexAuditTime     = "byTime"
-	IndexAuditActor    = "byActor"
-	IndexAuditResource = "byResource"
-	IndexAuditParent   = "byParent"
-	IndexAuditKind     = "byKind"
+// Item layout of the audit table (see ../README.md). Every item has the
+// key pk/sk; what the partition key starts with says what the item is.
+const (
+	AuditPK      = "pk"
+	AuditSK      = "sk"
+	AuditData    = "data"    // entry or digest JSON (the seal's MAC covers an entry's)
+	AuditTTL     = "ttl"     // epoch seconds; set when a retention is configured
+	AuditTo      = "to"      // segment and claim: the end E of the pass window [W, E)
+	AuditRefs    = "refs"    // segment: the window's entry sks under its key, newest first, "\n"-separated
+	AuditThrough = "through" // watermark: every entry with sk < through is indexed
+
+	// AuditEntryPrefix + two digits is an entry's partition; its sort key
+	// is "<fixed-width UTC timestamp>#<id>".
+	AuditEntryPrefix = "T#"
+	// AuditDigestPK holds the digests, sorted by window start.
+	AuditDigestPK = "DIGEST"
+	// AuditIndexPrefix + filter key ("a:<actor>", "r:<resource>",
+	// "p:<pattern>", "o:<operation>", "f:") is a filter index partition of
+	// segments, sorted by pass start W.
+	AuditIndexPrefix = "I#"
+	// The indexer's watermark item (AuditWatermarkPK, AuditWatermarkSK) and
+	// its claims (AuditClaimPK, sk = the pass start W).
+	AuditWatermarkPK = "X#index"
+	AuditWatermarkSK = "W"
+	AuditClaimPK     = "X#pass"
 )
+
+// AuditEntryPK is the partition of the entry with id: "T#" and two decimal
+// digits of fnv32a(id) mod AuditShards.
+func AuditEntryPK(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("%s%02d", AuditEntryPrefix, h.Sum32()%AuditShards)
+}
+
+// AuditShardPKs lists every entry partition.
+func AuditShardPKs() []string {
+	out := make([]string, AuditShards)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%02d", AuditEntryPrefix, i)
+	}
+	return out
+}
 
 // State is the single table holding every piece of mutable state.
 func State() Table {
@@ -112,20 +150,18 @@ func State() Table {
 	}
 }
 
-// Audit is the append-only audit log. Its writers are granted PutItem
-// (with attribute_not_exists) and its readers Query, nothing else.
+// Audit is the append-only audit log: entries on AuditShards partitions,
+// digests, and the filter index the indexer writes. No secondary index:
+// every read is a Query of the base table (strongly consistent where it
+// must be). Its writers are granted PutItem (with attribute_not_exists),
+// the indexer BatchWriteItem of segments, readers Query and BatchGetItem.
 func Audit() Table {
 	return Table{
 		Name:         "vsecure-audit",
-		PartitionKey: AuditID,
-		Indexes: []Index{
-			{Name: IndexAuditTime, PartitionKey: AuditTimePK, SortKey: AuditTimeSK, Projection: ProjectAll},
-			{Name: IndexAuditActor, PartitionKey: AuditActor, SortKey: AuditTimeSK, Projection: ProjectAll},
-			{Name: IndexAuditResource, PartitionKey: AuditResource, SortKey: AuditTimeSK, Projection: ProjectAll},
-			{Name: IndexAuditParent, PartitionKey: AuditParent, SortKey: AuditTimeSK, Projection: ProjectAll},
-			{Name: IndexAuditKind, PartitionKey: AuditKind, SortKey: AuditTimeSK, Projection: ProjectAll},
-		},
-		Purpose: "vsecure audit log: append-only, queried newest first by time, actor or resource pattern",
+		PartitionKey: AuditPK,
+		SortKey:      AuditSK,
+		TTLAttribute: AuditTTL,
+		Purpose:      "vsecure audit log: append-only entries on 16 time-sorted shards, digests and the indexer's filter segments",
 	}
 }
 

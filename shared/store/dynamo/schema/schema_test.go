@@ -1,6 +1,9 @@
 package schema
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestTables(t *testing.T) {
 	names := map[string]bool{}
@@ -26,7 +29,19 @@ func TestTables(t *testing.T) {
 	if got := State().KeyAttributes(); len(got) != 6 {
 		t.Fatalf("state key attributes %v", got)
 	}
-	if Audit().TTLAttribute != "" {
-		t.Fatal("audit entries must never expire by TTL")
+	if a := Audit(); len(a.Indexes) != 0 || a.PartitionKey != AuditPK || a.SortKey != AuditSK || a.TTLAttribute != AuditTTL {
+		t.Fatalf("audit table %+v: want pk/sk, no index, ttl", a)
+	}
+	seen := map[string]int{}
+	for i := range 1000 {
+		seen[AuditEntryPK(fmt.Sprint("log_", i))]++
+	}
+	if len(seen) != AuditShards || len(AuditShardPKs()) != AuditShards {
+		t.Fatalf("1000 ids on %d partitions, want %d", len(seen), AuditShards)
+	}
+	for _, pk := range AuditShardPKs() {
+		if seen[pk] == 0 {
+			t.Fatalf("no id on shard %s", pk)
+		}
 	}
 }
