@@ -98,7 +98,8 @@ func fatal(log *slog.Logger, err error) {
 // of config.LoadDefaultConfig: a Lambda always has its role's credentials and
 // region in the environment, and skipping the shared-config, SSO, STS and
 // IMDS providers keeps both the binary and the cold start small.
-func Open(cfg Config, log *slog.Logger) (*Function, error) {
+// Extra store options (tests, the emulator deploy) come after the config's.
+func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, error) {
 	ac := aws.Config{
 		Region:      cfg.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken),
@@ -131,7 +132,7 @@ func Open(cfg Config, log *slog.Logger) (*Function, error) {
 	if cfg.AuditRetention > 0 {
 		opts = append(opts, dynamo.WithAuditRetention(cfg.AuditRetention))
 	}
-	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, opts...)
+	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}

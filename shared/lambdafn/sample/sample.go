@@ -69,10 +69,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	// they differ per seeding: two deployments into one emulator within
 	// DynamoDB's ten-minute idempotency window must not collide.
 	run := strconv.FormatUint(rand.Uint64(), 36)
-	// Entries are dated when they are written: a store refuses an entry
-	// it cannot put within seconds of its timestamp (the audit indexer's
-	// settle), whatever the world's own times.
-	boot := vsecure.Entry{Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true}
+	boot := vsecure.Entry{Operation: vsecure.AuditKeyCreate, Actor: "bootstrap", Success: true, Timestamp: issued}
 	keys := []struct {
 		id, principal, secret, slackUser string
 		roles                            []vsecure.Role
@@ -86,7 +83,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 	}
 	for i, k := range keys {
 		e := boot
-		e.ID, e.Timestamp = fmt.Sprintf("log_sample_key_%s_%d", run, i), time.Now().UTC()
+		e.ID = fmt.Sprintf("log_sample_key_%s_%d", run, i)
 		e.Metadata = map[string]string{"keyId": k.id, "principal": k.principal}
 		err := st.CreateKey(ctx, vsecure.Key{ID: k.id, Principal: k.principal, Roles: k.roles, SlackUserID: k.slackUser,
 			Hash: gate.HashCredential(k.secret), CreatedAt: issued, CreatedBy: "bootstrap"}, e)
@@ -119,7 +116,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,
 			Status: vsecure.StatusPending, Approvers: []string{"alice"}, RequiredApprovals: 1, Version: 1,
 		}
-		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%s_%d", run, i), Timestamp: time.Now().UTC(), Resource: a.Resource,
+		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_appr_%s_%d", run, i), Timestamp: now, Resource: a.Resource,
 			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
 			Metadata: map[string]string{"requestId": "seed"}}
 		if err := st.CreateApproval(ctx, a, e); err != nil {
@@ -136,7 +133,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 		if id == LapsedApproval {
 			a.Status, a.ApprovedBy, a.ApprovedAt = vsecure.StatusApproved, "alice", &a.RequestedAt
 		}
-		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_due_%s_%d", run, i), Timestamp: time.Now().UTC(), Resource: a.Resource,
+		e := vsecure.Entry{ID: fmt.Sprintf("log_sample_due_%s_%d", run, i), Timestamp: now, Resource: a.Resource,
 			Operation: vsecure.AuditRequestApproval, Actor: "agent-1", Success: true, ApprovalID: id,
 			Metadata: map[string]string{"requestId": "seed"}}
 		if err := st.CreateApproval(ctx, a, e); err != nil {
