@@ -406,7 +406,8 @@ var wantPolicies = func() map[string][]string {
 	m["approvals-list"] = append(m["approvals-list"], "Allow dynamodb:GetItem,dynamodb:Query on table:vsecure")
 	// Every function that writes the state table but manages no keys is
 	// denied writing a key's items (dynamodb:LeadingKeys), mcp included.
-	for _, fn := range []string{"resources-configure", "resources-get", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
+	// (resources-get writes only its audit entry since the indexer counts reads.)
+	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
 		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile", "audit-index"} {
 		m[fn] = append(m[fn], `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`)
 	}
