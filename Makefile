@@ -16,6 +16,7 @@ install: ## install the vsecure CLI into GOBIN, default GOPATH/bin (without a cl
 	$(GO) install ./cmd/vsecure
 
 run: ## run the local server on its embedded store (127.0.0.1:8080, data in ./.vsecure)
+	@echo "make run: compiling vsecure (a minute or two on a cold Go cache), then serving on 127.0.0.1:8080" >&2
 	$(GO) run ./cmd/vsecure dev
 
 .PHONY: asl-deps asl

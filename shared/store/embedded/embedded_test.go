@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,10 @@ func TestOpenLockedFileUnavailable(t *testing.T) {
 	_, err := embedded.Open(path, embedded.WithLockTimeout(50*time.Millisecond))
 	if !vsecure.IsCode(err, vsecure.EUnavailable) {
 		t.Fatalf("second Open: %v, want unavailable", err)
+	}
+	// What a user starting a second server sees must say why.
+	if !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second Open: %q does not say the directory is in use", err)
 	}
 }
 

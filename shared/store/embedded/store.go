@@ -119,6 +119,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 		NoFreelistSync:  true, // rebuilt on open; saves a write per commit
 		InitialMmapSize: cfg.mmapSize,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		// bbolt's flock: another process has the file open.
+		return nil, vsecure.Errorf(vsecure.EUnavailable, "the data directory %s is in use by another process (another vsecure dev?); stop it or pass another --data", filepath.Dir(path))
+	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
