@@ -174,7 +174,7 @@ func decodePolicies(raw []byte) ([]client.ResourceConfig, error) {
 
 func runApprove(ctx context.Context, args []string, env func(string) string, std stdio) int {
 	fs := newFlags("mcp:approve", "mcp:approve --resource URI [--operation read|write] --reason TEXT [--ttl SECONDS] [--json]",
-		"Requests approval for one operation on one resource. If the policy needs no\napproval (or auto-approves), the request is approved at once and the one-time\naccess token is printed.", std)
+		"Requests approval for one operation on one resource. If the policy needs no\napproval (or auto-approves), the request is approved at once and its access token is printed\n(shown only this once; valid until expiresAt).", std)
 	resource := fs.String("resource", "", "resource URI, e.g. vsecure://secrets/production/DATABASE_URL or production/DATABASE_URL (required)")
 	op := fs.String("operation", "read", "read or write")
 	reason := fs.String("reason", "", "why access is needed; shown to approvers")

@@ -163,7 +163,7 @@ func (c *Client) GetApproval(ctx context.Context, id string) (gate.ApprovalView,
 }
 
 // Respond approves or denies an approval (approver). The response to the
-// decision that grants access carries the one-time access token.
+// decision that grants access carries the access token, shown only in that response and valid until expiresAt.
 func (c *Client) Respond(ctx context.Context, id string, r gate.Respond) (gate.ApprovalView, error) {
 	var out gate.ApprovalView
 	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/respond", nil, r, &out)
