@@ -61,14 +61,14 @@ type measured struct {
 
 // runLambdas runs every scenario's function under aws-lambda-rie against
 // DynamoDB Local and local-kms through the recording proxies.
-func runLambdas(ctx context.Context, root string, warm int, progress func(string)) ([]measured, error) {
+func runLambdas(ctx context.Context, root string, warm, indexEntries int, progress func(string)) ([]measured, *indexerRun, error) {
 	env, err := sample.EmulatorEnv(os.Getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rieBin, err := rie.Install(ctx, root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bins := filepath.Join(root, ".cache", "cost-functions")
 	var pkgs []string
@@ -79,17 +79,17 @@ func runLambdas(ctx context.Context, root string, warm int, progress func(string
 	}
 	progress("building " + strings.Join(pkgs, " "))
 	if err := rie.Build(ctx, root, bins, pkgs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec := &recorder{}
 	ddbURL, stopDDB, err := awsrec.Serve(&ddbProxy{upstream: env["AWS_ENDPOINT_URL_DYNAMODB"], rec: rec})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer stopDDB()
 	kmsURL, stopKMS, err := awsrec.Serve(kmsProxy(env["AWS_ENDPOINT_URL_KMS"], rec))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer stopKMS()
 
@@ -102,24 +102,29 @@ func runLambdas(ctx context.Context, root string, warm int, progress func(string
 		senv["VSECURE_TABLE"] += "-" + sc.key
 		senv["VSECURE_AUDIT_TABLE"] += "-" + sc.key
 		if err := sample.Deploy(ctx, senv); err != nil {
-			return nil, fmt.Errorf("seed for %s: %w", sc.title, err)
+			return nil, nil, fmt.Errorf("seed for %s: %w", sc.title, err)
 		}
 		senv["AWS_ENDPOINT_URL_DYNAMODB"], senv["AWS_ENDPOINT_URL_KMS"] = ddbURL, kmsURL
 		payload, err := os.ReadFile(filepath.Join(root, "events", sc.event))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if sc.mutate != nil {
 			payload = sc.mutate(payload)
 		}
 		m, err := measure(ctx, rieBin, filepath.Join(bins, sc.fn), senv, payload, warm, rec)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sc.title, err)
+			return nil, nil, fmt.Errorf("%s: %w", sc.title, err)
 		}
 		m.scenario = sc
 		out = append(out, m)
 	}
-	return out, nil
+	progress(fmt.Sprintf("audit indexer over %d entries", indexEntries))
+	ix, err := measureIndexer(ctx, env, ddbURL, kmsURL, rec, indexEntries)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit indexer: %w", err)
+	}
+	return out, ix, nil
 }
 
 func maps(m map[string]string) map[string]string {

@@ -40,6 +40,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vsecure-cost", flag.ContinueOnError)
 	warm := fs.Int("warm", 10, "warm invokes per operation after the first")
+	indexEntries := fs.Int("index-entries", 2000, "audit entries seeded for the indexer's amortized cost")
 	doc := fs.String("doc", "docs/cost.md", "document whose generated section is replaced (empty: print only)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ms, err := runLambdas(ctx, root, *warm, func(s string) { fmt.Fprintln(stderr, "cost:", s) })
+	ms, ix, err := runLambdas(ctx, root, *warm, *indexEntries, func(s string) { fmt.Fprintln(stderr, "cost:", s) })
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var b bytes.Buffer
-	report(&b, model{ms: ms, stacks: stacks, transitions: transitions, path: path, access: accessVals})
+	report(&b, model{ms: ms, ix: ix, stacks: stacks, transitions: transitions, path: path, access: accessVals})
 	writeStorage(ctx, &b)
 	fmt.Fprint(stdout, b.String())
 	if *doc == "" {

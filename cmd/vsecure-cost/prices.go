@@ -40,4 +40,13 @@ const (
 	// approvalStatusPolls: an agent polls an approval's status about twice
 	// before the decision lands.
 	approvalStatusPolls = 2
+	// indexRunsPerMonth: the audit-index rule fires every minute (30 days).
+	indexRunsPerMonth = 43200
+	// indexRunMargin: each audit-index run loops a pass a second until
+	// this long before its deadline (shared/lambdafn indexMargin), so a
+	// run lasts its timeout minus this, busy or idle.
+	indexRunMargin = 5
+	// indexLogBytesPerRun: the run's one summary line (EMF, ≈ 500 B) and
+	// Lambda's platform lines where kept; not measured, a bound.
+	indexLogBytesPerRun = 1000
 )

@@ -15,12 +15,13 @@ import (
 
 // call is one DynamoDB or KMS request a function made.
 type call struct {
-	op     string             // e.g. TransactWriteItems, kms:Decrypt
-	status int                // HTTP status of the answer
-	errTyp string             // __type of an error answer
-	local  map[string]float64 // DynamoDB Local's ConsumedCapacity: "RRU table[/index]" → units
-	billed map[string]float64 // AWS's rules from item sizes: same keys
-	approx bool               // billed read of a filtered or projected query: scaled, not exact
+	op      string             // e.g. TransactWriteItems, kms:Decrypt
+	status  int                // HTTP status of the answer
+	errTyp  string             // __type of an error answer
+	local   map[string]float64 // DynamoDB Local's ConsumedCapacity: "RRU table[/index]" → units
+	billed  map[string]float64 // AWS's rules from item sizes: same keys
+	approx  bool               // billed read of a filtered or projected query: scaled, not exact
+	entries int                // audit entry items written (the indexer indexes each once)
 }
 
 // recorder keeps the calls of the current invocation.
@@ -119,6 +120,9 @@ func (p *ddbProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		localCapacity(res, c.local, readOps[op])
 		for _, wt := range writes {
+			if pk, _ := wt.key["pk"].(map[string]any); status == http.StatusOK && !wt.check && pk != nil && strings.HasPrefix(fmt.Sprint(pk["S"]), "T#") {
+				c.entries++
+			}
 			wt.new = p.get(r, wt.table, wt.key)
 			p.billWrite(r, wt, c.billed)
 		}

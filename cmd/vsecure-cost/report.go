@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vsecure/vsecure/shared/lambdafn"
 )
 
 type model struct {
 	ms          []measured
+	ix          *indexerRun
 	stacks      map[string]*stack
 	transitions int
 	path        []string
@@ -70,6 +73,7 @@ func units(m map[string]float64, kind string) float64 {
 
 type opTotals struct {
 	ddbCalls, kms int
+	entries       int // audit entries written
 	local, billed map[string]float64
 	approx        bool
 	errs          []string
@@ -83,6 +87,7 @@ func totals(x measured) opTotals {
 			continue
 		}
 		t.ddbCalls++
+		t.entries += c.entries
 		for k, v := range c.local {
 			t.local[k] += v
 		}
@@ -214,6 +219,8 @@ func report(w io.Writer, m model) {
 			x.cpuMs, x.durationMs, math.Ceil(x.durationMs), gbs, usd*1e6, x.logBytes, x.platformLogB, x.requestLogB)
 	}
 
+	m.indexerTable(w)
+
 	prod := m.stacks["prod"]
 	access := prod.accessLogBytes(m.access)
 	for _, env := range []string{"prod", "dev"} {
@@ -256,7 +263,20 @@ func (m model) readLines(key, env string, access int) []line {
 		{fmt.Sprintf("KMS: %.2f requests at a %.0f %% data-key cache hit rate%s", kms, dataKeyCacheHit*100, epoch), kms * priceKMSPerRequest},
 		{fmt.Sprintf("CloudWatch Logs: %.0f bytes (function %d + access log %d + authorizer share)", logs, m.logBytes(x, env), access), logs / gb * priceLogsPerGB},
 		{xrayLabel(m.xray(x, env)), m.xray(x, env) * priceXRayPerTrace},
+		{m.indexerLabel(), m.indexerPerEntry()},
 	}
+}
+
+// indexerPerEntry is what indexing one audit entry costs: the billed
+// units of the passes that indexed the seeded workload, per entry. Their
+// Lambda time is inside the scheduled run's fixed duration (fixed table).
+func (m model) indexerPerEntry() float64 {
+	return m.ix.perEntry("WRU")*priceWRU + m.ix.perEntry("RRU")*priceRRU
+}
+
+func (m model) indexerLabel() string {
+	return fmt.Sprintf("audit indexer, amortized over %d entries: %.2f WRU + %.2f RRU per entry (Lambda time: fixed, below)",
+		m.ix.entries, m.ix.perEntry("WRU"), m.ix.perEntry("RRU"))
 }
 
 func (m model) readTable(w io.Writer, env string, access int) {
@@ -291,6 +311,13 @@ func (m model) apiCall(key string, access int, viaAPI bool) float64 {
 	return usd
 }
 
+// flowEntries is the audit entries one approval writes (request, polls,
+// decision, workflow revoke), as measured.
+func (m model) flowEntries() int {
+	return totals(m.get("request")).entries + approvalStatusPolls*totals(m.get("poll")).entries +
+		totals(m.get("decision")).entries + totals(m.get("wf-revoke")).entries
+}
+
 func (m model) approvalTable(w io.Writer, access int) {
 	p := func(f string, a ...any) { fmt.Fprintf(w, f, a...) }
 	p("\n### Per thousand approvals (prod stack)\n\n")
@@ -304,6 +331,7 @@ func (m model) approvalTable(w io.Writer, access int) {
 		{fmt.Sprintf("status polls (`approvals-get`) × %d", approvalStatusPolls), approvalStatusPolls, m.apiCall("poll", access, true)},
 		{"decision (`approvals-respond`)", 1, m.apiCall("decision", access, true)},
 		{"revoke at expiry (`workflow-revoke`, called by the workflow)", 1, m.apiCall("wf-revoke", access, false)},
+		{fmt.Sprintf("audit indexer: %d entries of the flow, amortized", m.flowEntries()), float64(m.flowEntries()), m.indexerPerEntry()},
 		{fmt.Sprintf("Step Functions: %d transitions (%s)", m.transitions, strings.Join(m.path, " → ")), 1, float64(m.transitions) * priceSFNPerTransition},
 	}
 	var total float64
@@ -341,5 +369,69 @@ func (m model) fixedTable(w io.Writer) {
 		td += float64(d.counts[r.typ]) * r.price
 		tp += float64(pr.counts[r.typ]) * r.price
 	}
+	for _, r := range m.indexerFixed() {
+		p("| %s | | | | %.2f | %.2f |\n", r.name, r.dev, r.prod)
+		td += r.dev
+		tp += r.prod
+	}
 	p("| **total** | | | | **%.2f** | **%.2f** |\n", td, tp)
+	p("\nNot counted: the other scheduled functions' runs (`audit-digest`, `workflow-reconcile`; short, a few a hour),\n")
+	p("archive PUT/LIST requests (see Storage), and EventBridge scheduled rules (no charge).\n")
+}
+
+type fixedRow struct {
+	name      string
+	dev, prod float64
+}
+
+// indexerFixed is the monthly cost of the scheduled audit indexer that no
+// traffic changes: a run a minute, each lasting its timeout minus the
+// margin (it loops a pass a second), and each second's pass reading the
+// watermark, the claim and the 16 shards' tails (an idle pass, measured).
+func (m model) indexerFixed() []fixedRow {
+	per := func(env string) (lambda, ddb, logs float64, secs int) {
+		st := m.stacks[env]
+		secs = st.timeoutS[lambdafn.IndexFunction] - indexRunMargin
+		gbs := float64(st.memoryMB[lambdafn.IndexFunction]) / 1024 * float64(secs)
+		lambda = indexRunsPerMonth * (priceLambdaPerRequest + gbs*priceLambdaPerGBs)
+		idle := units(m.ix.emptyIdle, "RRU")*priceRRU + units(m.ix.emptyIdle, "WRU")*priceWRU
+		ddb = indexRunsPerMonth * float64(secs) * idle
+		logs = indexRunsPerMonth * indexLogBytesPerRun / gb * priceLogsPerGB
+		return lambda, ddb, logs, secs
+	}
+	dl, dd, dg, _ := per("dev")
+	pl, pd, pg, secs := per("prod")
+	return []fixedRow{
+		{fmt.Sprintf("audit-index runs: %d × (request + %d MB × %d s: its timeout minus %d s, a pass a second)",
+			indexRunsPerMonth, m.stacks["prod"].memoryMB[lambdafn.IndexFunction], secs, indexRunMargin), dl, pl},
+		{fmt.Sprintf("audit-index idle passes: %d × %d × %g RRU (watermark, claim, 16 shard tails; measured)",
+			indexRunsPerMonth, secs, units(m.ix.emptyIdle, "RRU")), dd, pd},
+		{fmt.Sprintf("audit-index logs: ≤ %d B per run (not measured)", indexLogBytesPerRun), dg, pg},
+	}
+}
+
+// indexerTable shows the audit indexer's measured run and the WRU an
+// audit entry costs, hot path and indexer together (issue 13 item 5: ≤ 3).
+func (m model) indexerTable(w io.Writer) {
+	p := func(f string, a ...any) { fmt.Fprintf(w, f, a...) }
+	r := m.ix
+	hot := totals(m.get("read"))
+	p("\n### Audit indexer (store's RecordRead + IndexAudit through the recording proxy)\n\n")
+	p("%d audit entries (%d successful reads by %d agents over %d secrets, one write per %d entries, one refusal per %d)\n",
+		r.entries, r.reads, indexAgents, indexSecrets, writeEvery, refuseEvery)
+	p("written at %.0f per second through the store's real `RecordRead`/`AppendAudit` (sealed with the KMS MAC key), while\n", indexRate)
+	p("the store's real `IndexAudit` runs a simulated second apart with its default timing (10 s settle; a pass waits for 200\n")
+	p("entries or a 60 s old entry), as the `audit-index` loop does. Passes that indexed nothing are the loop's idle seconds\n")
+	p("(fixed cost, below). Measured on main's indexer (`shared/store/dynamo/index.go`).\n\n")
+	p("| measured | value |\n| --- | ---: |\n")
+	p("| passes that indexed / idle calls | %d / %d |\n", r.passes, r.idle)
+	p("| entries per pass | %.0f |\n", float64(r.entries)/float64(max(r.passes, 1)))
+	p("| segments written (per pass) | %d (%.0f) |\n", r.segments, float64(r.segments)/float64(max(r.passes, 1)))
+	p("| requests of the passes | %s |\n", opsSummary(r.passOps))
+	p("| passes' billed units | %s |\n", detail(r.pass))
+	p("| one idle call on a caught-up table | %s |\n", detail(r.emptyIdle))
+	p("| hot path WRU per entry (seeded workload; the read operation above: %g) | %.2f |\n", units(hot.billed, "WRU"), units(r.hot, "WRU")/float64(r.entries))
+	p("| indexer WRU per entry | %.2f |\n", r.perEntry("WRU"))
+	p("| indexer RRU per entry | %.2f |\n", r.perEntry("RRU"))
+	p("| **WRU per audited read, indexes included (hot path + indexer)** | **%.2f** |\n", units(hot.billed, "WRU")+r.perEntry("WRU"))
 }

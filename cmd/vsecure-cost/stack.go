@@ -13,6 +13,7 @@ type stack struct {
 	env          string
 	counts       map[string]int // resource type → count
 	memoryMB     map[string]int // function name (functions/<name>) → MemorySize
+	timeoutS     map[string]int // function name → Timeout, seconds
 	systemLog    map[string]string
 	traced       map[string]bool // X-Ray active tracing
 	quietReqs    map[string]bool // the function logs its per-request line only on 5xx or slow requests
@@ -34,7 +35,7 @@ func readStack(path, env string) (*stack, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, err
 	}
-	s := &stack{env: env, counts: map[string]int{}, memoryMB: map[string]int{}, systemLog: map[string]string{}, traced: map[string]bool{}, quietReqs: map[string]bool{}}
+	s := &stack{env: env, counts: map[string]int{}, memoryMB: map[string]int{}, timeoutS: map[string]int{}, systemLog: map[string]string{}, traced: map[string]bool{}, quietReqs: map[string]bool{}}
 	for _, r := range t.Resources {
 		s.counts[r.Type]++
 		p := r.Properties
@@ -44,6 +45,8 @@ func readStack(path, env string) (*stack, error) {
 			name = strings.TrimPrefix(name, "vsecure-"+env+"-")
 			mem, _ := p["MemorySize"].(float64)
 			s.memoryMB[name] = int(mem)
+			timeout, _ := p["Timeout"].(float64)
+			s.timeoutS[name] = int(timeout)
 			if lc, ok := p["LoggingConfig"].(map[string]any); ok {
 				s.systemLog[name], _ = lc["SystemLogLevel"].(string)
 			}
