@@ -42,10 +42,11 @@ const (
 	approvalStatusPolls = 2
 	// indexRunsPerMonth: the audit-index rule fires every minute (30 days).
 	indexRunsPerMonth = 43200
-	// indexRunMargin: each audit-index run loops a pass a second until
-	// this long before its deadline (shared/lambdafn indexMargin), so a
-	// run lasts its timeout minus this, busy or idle.
-	indexRunMargin = 5
+	// indexIdleRunSeconds: an audit-index run on an idle table ends after
+	// its first pass that indexes nothing (auditindex.Loop.UntilIdle): one
+	// pass of a few parallel Queries, billed here as a whole second, an
+	// upper bound that also covers a cold start.
+	indexIdleRunSeconds = 1
 	// indexLogBytesPerRun: the run's one summary line (EMF, ≈ 500 B) and
 	// Lambda's platform lines where kept; not measured, a bound.
 	indexLogBytesPerRun = 1000

@@ -385,27 +385,26 @@ type fixedRow struct {
 }
 
 // indexerFixed is the monthly cost of the scheduled audit indexer that no
-// traffic changes: a run a minute, each lasting its timeout minus the
-// margin (it loops a pass a second), and each second's pass reading the
-// watermark, the claim and the 16 shards' tails (an idle pass, measured).
+// traffic changes: a run a minute, which on an idle table ends after its
+// first pass that indexes nothing (auditindex.Loop.UntilIdle): one idle pass
+// reading the watermark, the claim and the 16 shards' tails (measured).
 func (m model) indexerFixed() []fixedRow {
-	per := func(env string) (lambda, ddb, logs float64, secs int) {
+	per := func(env string) (lambda, ddb, logs float64) {
 		st := m.stacks[env]
-		secs = st.timeoutS[lambdafn.IndexFunction] - indexRunMargin
-		gbs := float64(st.memoryMB[lambdafn.IndexFunction]) / 1024 * float64(secs)
+		gbs := float64(st.memoryMB[lambdafn.IndexFunction]) / 1024 * indexIdleRunSeconds
 		lambda = indexRunsPerMonth * (priceLambdaPerRequest + gbs*priceLambdaPerGBs)
 		idle := units(m.ix.emptyIdle, "RRU")*priceRRU + units(m.ix.emptyIdle, "WRU")*priceWRU
-		ddb = indexRunsPerMonth * float64(secs) * idle
+		ddb = indexRunsPerMonth * idle
 		logs = indexRunsPerMonth * indexLogBytesPerRun / gb * priceLogsPerGB
-		return lambda, ddb, logs, secs
+		return lambda, ddb, logs
 	}
-	dl, dd, dg, _ := per("dev")
-	pl, pd, pg, secs := per("prod")
+	dl, dd, dg := per("dev")
+	pl, pd, pg := per("prod")
 	return []fixedRow{
-		{fmt.Sprintf("audit-index runs: %d × (request + %d MB × %d s: its timeout minus %d s, a pass a second)",
-			indexRunsPerMonth, m.stacks["prod"].memoryMB[lambdafn.IndexFunction], secs, indexRunMargin), dl, pl},
-		{fmt.Sprintf("audit-index idle passes: %d × %d × %g RRU (watermark, claim, 16 shard tails; measured)",
-			indexRunsPerMonth, secs, units(m.ix.emptyIdle, "RRU")), dd, pd},
+		{fmt.Sprintf("audit-index runs on an idle table: %d × (request + %d MB × %d s, bound: it ends at its first empty pass)",
+			indexRunsPerMonth, m.stacks["prod"].memoryMB[lambdafn.IndexFunction], indexIdleRunSeconds), dl, pl},
+		{fmt.Sprintf("audit-index idle passes: %d × %g RRU (watermark, claim, 16 shard tails; measured)",
+			indexRunsPerMonth, units(m.ix.emptyIdle, "RRU")), dd, pd},
 		{fmt.Sprintf("audit-index logs: ≤ %d B per run (not measured)", indexLogBytesPerRun), dg, pg},
 	}
 }

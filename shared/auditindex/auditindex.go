@@ -38,6 +38,12 @@ type Loop struct {
 	Log     *slog.Logger
 	Every   time.Duration    // 0: Every
 	Now     func() time.Time // nil: time.Now
+	// UntilIdle ends the run after the first successful pass that indexed
+	// nothing (caught up, or a window too small and young to be worth a
+	// pass). The scheduled Lambda sets it: it is started again within a
+	// minute, and an idle table then costs one short invocation a minute
+	// instead of a 65-second loop of empty passes (≈ $15 a month).
+	UntilIdle bool
 	// wait pauses for d or until ctx is done (false); tests record it.
 	wait func(ctx context.Context, d time.Duration) bool
 }
@@ -95,6 +101,9 @@ func (l *Loop) Run(ctx context.Context, stop time.Time) Result {
 					"lagSeconds", st.Lag.Seconds(), "through", st.Through)
 			}
 			pause = every
+			if l.UntilIdle && st.Entries == 0 {
+				break
+			}
 		}
 		if !stop.IsZero() && !now().Add(pause).Before(stop) {
 			break

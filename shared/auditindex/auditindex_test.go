@@ -52,7 +52,7 @@ func (c *clock) wait(ctx context.Context, d time.Duration) bool {
 	return ctx.Err() == nil
 }
 
-func run(t *testing.T, passes []pass, stop func(t0 time.Time) time.Time) (Result, *script, *clock, string) {
+func run(t *testing.T, passes []pass, stop func(t0 time.Time) time.Time, opts ...func(*Loop)) (Result, *script, *clock, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -60,6 +60,9 @@ func run(t *testing.T, passes []pass, stop func(t0 time.Time) time.Time) (Result
 	c := &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	var buf bytes.Buffer
 	l := &Loop{Indexer: s, Log: slog.New(slog.NewJSONHandler(&buf, nil)), Now: c.now, wait: c.wait}
+	for _, o := range opts {
+		o(l)
+	}
 	var until time.Time
 	if stop != nil {
 		until = stop(c.t)
@@ -179,4 +182,20 @@ type indexerFunc func(context.Context, time.Time) (dynamo.IndexStats, error)
 
 func (f indexerFunc) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexStats, error) {
 	return f(ctx, now)
+}
+
+// The scheduled run ends once it has caught up: busy passes go on a second
+// apart, the first one that indexes nothing ends it; a failure does not.
+func TestUntilIdleEndsAtTheFirstEmptyPass(t *testing.T) {
+	busy := pass{st: dynamo.IndexStats{Entries: 500, Segments: 40}}
+	passes := []pass{busy, {err: errThrottled}, busy, {}, busy, busy}
+	r, s, _, _ := run(t, passes, nil, func(l *Loop) { l.UntilIdle = true })
+	if s.calls != 4 || r.Passes != 4 || r.Failed != 1 || r.Entries != 1000 {
+		t.Errorf("ran %d passes (%d failed, %d entries), want 4 ending at the empty one (1 failed, 1000 entries)", s.calls, r.Failed, r.Entries)
+	}
+	// Without it (vsecure dev), empty passes do not end the loop.
+	_, s, _, _ = run(t, passes, nil)
+	if s.calls != len(passes)+1 {
+		t.Errorf("dev loop ran %d passes, want all %d then the cancel", s.calls, len(passes)+1)
+	}
 }

@@ -16,7 +16,8 @@ import (
 
 // IndexFunction is the scheduled audit indexer. It serves no route: an
 // EventBridge rule invokes it every minute, and it runs indexer passes
-// (dynamo.Store.IndexAudit) until shortly before its deadline.
+// (dynamo.Store.IndexAudit) while they find work, until shortly before its
+// deadline.
 const IndexFunction = "audit-index"
 
 // AuditIndexLagMetric names the CloudWatch metric (seconds) of how far the
@@ -38,8 +39,9 @@ type IndexResult struct {
 	Through    time.Time `json:"through,omitzero"`
 }
 
-// IndexHandler runs indexer passes about once a second until indexMargin
-// before the invocation's deadline, then logs the run with the newest
+// IndexHandler runs indexer passes about once a second until one indexes
+// nothing (caught up: the next run is a minute away) or indexMargin before
+// the invocation's deadline, then logs the run with the newest
 // pass's lag as an embedded metric format record. A failed pass is logged
 // and the next one carries on (passes are resumable); the run fails only
 // when no pass succeeded, so Lambda records the error (alarms).
@@ -53,7 +55,7 @@ func (f *Function) IndexHandler() (func(context.Context, events.EventBridgeEvent
 		if d, ok := ctx.Deadline(); ok {
 			stop = d.Add(-indexMargin)
 		}
-		r := (&auditindex.Loop{Indexer: ix, Log: f.Log}).Run(ctx, stop)
+		r := (&auditindex.Loop{Indexer: ix, Log: f.Log, UntilIdle: true}).Run(ctx, stop)
 		res := IndexResult{Passes: r.Passes, Failed: r.Failed, Entries: r.Entries, Segments: r.Segments,
 			LagSeconds: r.Lag.Seconds(), Through: r.Through}
 		if r.Failed == r.Passes {
