@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -50,7 +51,9 @@ func entryID(sk string) string {
 
 // auditItem is e's item: its shard and sort key, the entry's JSON (which
 // the seal's MAC covers, returned too) and, with a retention, its ttl.
-// Nothing else: no index reads an entry's other attributes.
+// Nothing else: no index reads an entry's other attributes. An epoch's
+// opening entry gets no ttl: it holds the wrapped MAC key, so any later
+// entry of its chain that is still kept can be checked.
 func (s *Store) auditItem(e vsecure.Entry) (item, []byte, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -61,7 +64,7 @@ func (s *Store) auditItem(e vsecure.Entry) (item, []byte, error) {
 		schema.AuditSK:   str(auditSK(e)),
 		schema.AuditData: str(string(b)),
 	}
-	if s.retention > 0 {
+	if s.retention > 0 && e.Operation != auditlog.OpEpoch {
 		it[schema.AuditTTL] = num(e.Timestamp.Add(s.retention).Unix())
 	}
 	return it, b, nil
@@ -251,6 +254,49 @@ func (s *Store) watermark(ctx context.Context, op string) (string, error) {
 	return getS(out.Items[0], schema.AuditThrough), nil
 }
 
+// seenMark is the highest watermark this Store has read.
+type seenMark struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (m *seenMark) get() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.v
+}
+
+func (m *seenMark) raise(v string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.v = max(m.v, v)
+	return m.v
+}
+
+// queryWatermark is a watermark for QueryAudit: an eventually consistent
+// read (half the cost), raised to the highest this Store has seen. It may
+// be behind the true watermark, never ahead of it (the watermark only
+// moves forward, and a stale read returns a value it had), and a query is
+// exact for any value at or below the true one: the entries between it
+// and the true one come from the shards, and the segments below it were
+// written before the watermark passed them.
+func (s *Store) queryWatermark(ctx context.Context) (string, error) {
+	out, err := s.query(ctx, "QueryAudit", &dynamodb.QueryInput{
+		TableName:                 aws.String(s.audit),
+		KeyConditionExpression:    aws.String("#p = :p AND #s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#p": schema.AuditPK, "#s": schema.AuditSK},
+		ExpressionAttributeValues: item{":p": str(schema.AuditWatermarkPK), ":s": str(schema.AuditWatermarkSK)},
+	})
+	if err != nil {
+		return "", err
+	}
+	v := ""
+	if len(out.Items) > 0 {
+		v = getS(out.Items[0], schema.AuditThrough)
+	}
+	return s.seen.raise(v), nil
+}
+
 // --- QueryAudit ---
 
 // filterKey is the one index key that serves f best (exact resource >
@@ -330,9 +376,13 @@ func (s *Store) QueryAudit(ctx context.Context, f vsecure.AuditFilter, cursor st
 	key := filterKey(f)
 	through := ""
 	if key != "" {
-		var err error
-		if through, err = s.watermark(ctx, "QueryAudit"); err != nil {
-			return nil, "", err
+		// A range that ends below a watermark seen before needs neither
+		// the watermark nor the tail.
+		if through = s.seen.get(); through == "" || hi >= through {
+			var err error
+			if through, err = s.queryWatermark(ctx); err != nil {
+				return nil, "", err
+			}
 		}
 	}
 	// The shards: everything (time-only) or the tail at or above through.
@@ -341,7 +391,10 @@ func (s *Store) QueryAudit(ctx context.Context, f vsecure.AuditFilter, cursor st
 		tailLo = through
 	}
 	if through == "" || hi >= through {
-		pageSize := limit/schema.AuditShards + 2
+		// A Query costs at least 1 RRU (strong) up to 4 KB, about 7
+		// entries: asking each shard for a few more than its share costs
+		// nothing more and saves the refills an uneven page would need.
+		pageSize := limit/schema.AuditShards + 4
 		if key != "" {
 			pageSize = 0 // the tail is filtered: read it in 1 MB pages
 		}
@@ -392,7 +445,9 @@ func (s *Store) indexed(ctx context.Context, key, lo, upper, after, through stri
 		// Segments are written just before the watermark moves past them:
 		// an eventually consistent read could miss the newest.
 		ConsistentRead: aws.Bool(true),
-		Limit:          aws.Int32(4),
+		// A segment is at most 4 KB (about 95 refs): start with two and
+		// read more at a time only while the key is sparse.
+		Limit: aws.Int32(2),
 	}
 	var refs []string
 	flush := func() error {
@@ -443,35 +498,60 @@ func (s *Store) indexed(ctx context.Context, key, lo, upper, after, through stri
 			return flush()
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.Limit = aws.Int32(min(*in.Limit*2, 16))
 	}
 	return nil
 }
 
-// entries reads the entry items with sort keys sks (BatchGetItem,
-// eventually consistent: entries never change once written), keyed by sk.
+// entries reads the entry items with sort keys sks, keyed by sk: an
+// eventually consistent BatchGetItem (half the cost; entries never change
+// once written), then a strongly consistent one for any it missed, since
+// a ref names an entry that exists (one gone is past its ttl).
 func (s *Store) entries(ctx context.Context, sks []string) (map[string]item, error) {
 	keys := make([]item, len(sks))
 	for i, sk := range sks {
 		keys[i] = item{schema.AuditPK: str(schema.AuditEntryPK(entryID(sk))), schema.AuditSK: str(sk)}
 	}
 	out := make(map[string]item, len(sks))
+	if err := s.auditBatchGet(ctx, keys, false, out); err != nil {
+		return nil, err
+	}
+	var missed []item
+	for i, sk := range sks {
+		if _, ok := out[sk]; !ok {
+			missed = append(missed, keys[i])
+		}
+	}
+	if len(missed) > 0 {
+		if err := s.auditBatchGet(ctx, missed, true, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// auditBatchGet reads the audit items keys (at most 100) into out by sk,
+// retrying unprocessed keys a bounded number of times.
+func (s *Store) auditBatchGet(ctx context.Context, keys []item, consistent bool, out map[string]item) error {
 	pending := keys
 	for try := 0; len(pending) > 0; try++ {
 		if try > 0 {
 			if try > 4 {
-				return nil, vsecure.Errorf(vsecure.EUnavailable, "the store is unavailable")
+				return vsecure.Errorf(vsecure.EUnavailable, "the store is unavailable")
 			}
 			if err := sleep(ctx, try); err != nil {
-				return nil, storeError(err, "QueryAudit")
+				return storeError(err, "QueryAudit")
 			}
 		}
-		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.audit: {Keys: pending}}}
+		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.audit: {Keys: pending, ConsistentRead: aws.Bool(consistent)},
+		}}
 		if s.capacity != nil {
 			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
 		}
 		res, err := s.db.BatchGetItem(ctx, in)
 		if err != nil {
-			return nil, storeError(err, "QueryAudit")
+			return storeError(err, "QueryAudit")
 		}
 		if s.capacity != nil {
 			s.capacity("QueryAudit", res.ConsumedCapacity)
@@ -481,7 +561,7 @@ func (s *Store) entries(ctx context.Context, sks []string) (map[string]item, err
 		}
 		pending = res.UnprocessedKeys[s.audit].Keys
 	}
-	return out, nil
+	return nil
 }
 
 // tailReads counts the successful reads per secret among the entries with

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,8 +33,16 @@ const (
 	// indexMaxEntries keeps a segment under DynamoDB's 400 KB item limit
 	// (about 40 bytes a ref).
 	indexMaxEntries = 5000
-	// indexMaxSecrets heads plus the watermark fit one transaction (100).
-	indexMaxSecrets = 98
+	// indexChunk heads go in one TransactWriteItems (limit 100, one left
+	// for the watermark in the last).
+	indexChunk = 99
+	// indexParallel bounds the calls one pass has in flight at once.
+	indexParallel = 4
+	// segmentBytes bounds the refs of one segment item, so that a segment
+	// is read for 1 RRU (4 KB, strongly consistent) with its other
+	// attributes: a page of a filtered query reads about what it returns
+	// however large the pass.
+	segmentBytes = 3800
 	// A claim outlives any pass by far.
 	claimTTL = 24 * time.Hour
 )
@@ -55,12 +64,13 @@ type IndexStats struct {
 }
 
 // IndexAudit runs at most one indexer pass over the audit entries not yet
-// indexed: it writes the filter index's segments of the window and then,
-// in one transaction, moves the watermark past it and adds the window's
-// successful reads to the secrets' access counts. Runners may overlap:
-// the window of a pass is fixed by its claim, its segments are the same
-// whoever writes them, and only one runner's transaction can move the
-// watermark from the pass's start, so no read is ever counted twice.
+// indexed: it writes the filter index's segments of the window, adds the
+// window's successful reads to the secrets' access counts in chunks of
+// heads, and then moves the watermark past it. Runners may overlap: the
+// window of a pass is fixed by its claim, its segments are the same
+// whoever writes them, each head's update is conditional on the head not
+// being counted through the pass's end yet, and only one runner can move
+// the watermark from the pass's start, so no read is ever counted twice.
 func (s *Store) IndexAudit(ctx context.Context, now time.Time) (IndexStats, error) {
 	through, err := s.watermark(ctx, "IndexAudit")
 	if err != nil {
@@ -114,7 +124,7 @@ func (s *Store) IndexAudit(ctx context.Context, now time.Time) (IndexStats, erro
 			}
 		}
 	}
-	segs, reads, err := s.segments(w, end, entries)
+	segs, reads, err := s.segments(end, entries)
 	if err != nil {
 		return st, err
 	}
@@ -136,8 +146,7 @@ func (s *Store) lag(st IndexStats, now time.Time) IndexStats {
 }
 
 // window reads the entries with w <= sk < end from the shards, oldest
-// first. With cut, it stops early, at most indexMaxEntries entries with
-// successful reads of at most indexMaxSecrets secrets, and returns the
+// first. With cut, it stops after indexMaxEntries entries and returns the
 // sort key it stopped at as the window's end (else end).
 func (s *Store) window(ctx context.Context, w, end string, cut bool) ([]item, string, error) {
 	m, err := s.merge(ctx, "IndexAudit", s.shards(w, end, true, indexMaxEntries/schema.AuditShards+2), true)
@@ -145,7 +154,6 @@ func (s *Store) window(ctx context.Context, w, end string, cut bool) ([]item, st
 		return nil, "", err
 	}
 	var out []item
-	secrets := map[string]bool{}
 	for {
 		it, err := m.next(ctx)
 		if err != nil {
@@ -158,28 +166,11 @@ func (s *Store) window(ctx context.Context, w, end string, cut bool) ([]item, st
 		if sk >= end {
 			return out, end, nil
 		}
-		if cut {
-			if len(out) == indexMaxEntries {
-				return out, sk, nil
-			}
-			if uri, ok := readOf(it); ok && !secrets[uri] {
-				if len(secrets) == indexMaxSecrets {
-					return out, sk, nil
-				}
-				secrets[uri] = true
-			}
+		if cut && len(out) == indexMaxEntries {
+			return out, sk, nil
 		}
 		out = append(out, it)
 	}
-}
-
-// readOf is the secret a successful read entry counts for.
-func readOf(it item) (string, bool) {
-	var e vsecure.Entry
-	if decodeData(it, &e) != nil {
-		return "", false
-	}
-	return e.Resource, e.Operation == vsecure.AuditRead && e.Success && e.Resource != ""
 }
 
 func claimKey(w string) item {
@@ -260,10 +251,13 @@ type passReads struct {
 	last time.Time
 }
 
-// segments builds the window's segment items, one per index key, and
-// counts its successful reads per secret. The same window always gives
-// the same items.
-func (s *Store) segments(w, end string, entries []item) ([]item, map[string]passReads, error) {
+// segments builds the window's segment items and counts its successful
+// reads per secret. A key's refs (newest first) are cut into segments of
+// at most segmentBytes; each segment's sort key is its oldest ref and its
+// to the next newer segment's oldest ref (the window's end for the
+// newest), so every ref r of a segment has sk <= r < to. The same window
+// always gives the same items.
+func (s *Store) segments(end string, entries []item) ([]item, map[string]passReads, error) {
 	refs := map[string][]string{}
 	reads := map[string]passReads{}
 	for i := len(entries) - 1; i >= 0; i-- { // newest first
@@ -289,32 +283,59 @@ func (s *Store) segments(w, end string, entries []item) ([]item, map[string]pass
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	segs := make([]item, 0, len(keys))
+	var segs []item
 	for _, k := range keys {
-		it := item{
-			schema.AuditPK:   str(schema.AuditIndexPrefix + k),
-			schema.AuditSK:   str(w),
-			schema.AuditTo:   str(end),
-			schema.AuditRefs: str(strings.Join(refs[k], "\n")),
+		to := end
+		for rs := refs[k]; len(rs) > 0; {
+			n, size := 0, 0
+			for n < len(rs) && (n == 0 || size+len(rs[n])+1 <= segmentBytes) {
+				size += len(rs[n]) + 1
+				n++
+			}
+			oldest := rs[n-1]
+			it := item{
+				schema.AuditPK:   str(schema.AuditIndexPrefix + k),
+				schema.AuditSK:   str(oldest),
+				schema.AuditTo:   str(to),
+				schema.AuditRefs: str(strings.Join(rs[:n], "\n")),
+			}
+			if s.retention > 0 {
+				it[schema.AuditTTL] = num(skTime(end).Add(s.retention).Unix())
+			}
+			segs = append(segs, it)
+			to, rs = oldest, rs[n:]
 		}
-		if s.retention > 0 {
-			it[schema.AuditTTL] = num(skTime(end).Add(s.retention).Unix())
-		}
-		segs = append(segs, it)
 	}
 	return segs, reads, nil
 }
 
-// batchWrite puts items into the audit table 25 at a time, retrying
-// unprocessed items a bounded number of times.
+// parallel runs fn(0..n-1) with at most indexParallel in flight and
+// returns the first error.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, indexParallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// batchWrite puts items into the audit table 25 a call, indexParallel
+// calls at once, retrying unprocessed items a bounded number of times.
 func (s *Store) batchWrite(ctx context.Context, items []item) error {
-	for len(items) > 0 {
-		n := min(len(items), 25)
-		reqs := make([]types.WriteRequest, n)
-		for i, it := range items[:n] {
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+	n := (len(items) + 24) / 25
+	return parallel(n, func(i int) error {
+		batch := items[i*25 : min(len(items), (i+1)*25)]
+		reqs := make([]types.WriteRequest, len(batch))
+		for j, it := range batch {
+			reqs[j] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
 		}
-		items = items[n:]
 		for try := 0; len(reqs) > 0; try++ {
 			if try > 0 {
 				if try > 8 {
@@ -337,15 +358,35 @@ func (s *Store) batchWrite(ctx context.Context, items []item) error {
 			}
 			reqs = out.UnprocessedItems[s.audit]
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
-// advance moves the watermark from through (its value read by this pass,
-// "" for none) to end, with the pass's reads added to their heads, in one
-// transaction. Lost on the watermark: another runner did it, which is
-// fine. A head that no longer exists is dropped and the rest retried.
+// advance adds the pass's reads to their heads and then moves the
+// watermark from through (its value read by this pass, "" for none) to
+// end. The heads go indexChunk to a TransactWriteItems, indexParallel at
+// once, the last chunk with the watermark after all others have landed:
+// the next pass cannot start before every count of this one is in. Each
+// head's update holds only while its indexedThrough is below end, so a
+// chunk applied by another runner, or by a runner that stopped before the
+// watermark, is never applied again (a pass's heads were last counted by
+// an earlier pass, whose end is at most this pass's start). ListSecrets
+// counts the tail from max(through, indexedThrough) per head, so listings
+// stay exact while chunks land.
 func (s *Store) advance(ctx context.Context, through, w, end string, reads map[string]passReads) error {
+	uris := make([]string, 0, len(reads))
+	for u := range reads {
+		uris = append(uris, u)
+	}
+	slices.Sort(uris)
+	var chunks [][]string
+	for len(uris) > indexChunk {
+		chunks = append(chunks, uris[:indexChunk])
+		uris = uris[indexChunk:]
+	}
+	if err := parallel(len(chunks), func(i int) error { return s.countReads(ctx, w, end, chunks[i], reads, nil) }); err != nil {
+		return err
+	}
 	wm := item{
 		schema.AuditPK: str(schema.AuditWatermarkPK), schema.AuditSK: str(schema.AuditWatermarkSK),
 		schema.AuditThrough: str(end),
@@ -358,27 +399,38 @@ func (s *Store) advance(ctx context.Context, through, w, end string, reads map[s
 		put.ExpressionAttributeNames = map[string]string{"#t": schema.AuditThrough}
 		put.ExpressionAttributeValues = item{":w": str(through)}
 	}
-	uris := make([]string, 0, len(reads))
-	for u := range reads {
-		uris = append(uris, u)
+	return s.countReads(ctx, w, end, uris, reads, put)
+}
+
+// countReads applies the reads of the heads uris of the pass [w, end) in
+// one transaction, with the watermark's put wm if not nil (its item
+// first). A head whose condition fails (gone, or counted through end
+// already) is dropped and the rest retried; a failed watermark means
+// another runner finished the pass, which is fine.
+func (s *Store) countReads(ctx context.Context, w, end string, uris []string, reads map[string]passReads, wm *types.Put) error {
+	first := 0
+	if wm != nil {
+		first = 1
 	}
-	slices.Sort(uris)
-	for try := 0; ; try++ {
-		txItems := []types.TransactWriteItem{{Put: put}}
+	for try := 0; len(uris)+first > 0; try++ {
+		var txItems []types.TransactWriteItem
+		if wm != nil {
+			txItems = append(txItems, types.TransactWriteItem{Put: wm})
+		}
 		for _, u := range uris {
 			r := reads[u]
 			txItems = append(txItems, types.TransactWriteItem{Update: &types.Update{
 				TableName:                aws.String(s.table),
 				Key:                      headKey(u),
 				UpdateExpression:         aws.String("ADD #ac :n SET #at = :at, #ix = :e"),
-				ConditionExpression:      aws.String("attribute_exists(#pk)"),
+				ConditionExpression:      aws.String("attribute_exists(#pk) AND (attribute_not_exists(#ix) OR #ix < :e)"),
 				ExpressionAttributeNames: map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#ix": attrIndexed, "#pk": schema.PK},
 				ExpressionAttributeValues: item{
 					":n": num(r.n), ":at": str(r.last.Format(time.RFC3339Nano)), ":e": str(end),
 				},
 			}})
 		}
-		sum := sha256.Sum256([]byte("index#" + w + "#" + end + "#" + strings.Join(uris, "\n") + "#" + strconv.Itoa(try)))
+		sum := sha256.Sum256([]byte("index#" + w + "#" + end + "#" + strings.Join(uris, "\n") + "#" + strconv.Itoa(first) + "#" + strconv.Itoa(try)))
 		in := &dynamodb.TransactWriteItemsInput{TransactItems: txItems, ClientRequestToken: aws.String(hex.EncodeToString(sum[:18]))}
 		if s.capacity != nil {
 			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
@@ -395,12 +447,12 @@ func (s *Store) advance(ctx context.Context, through, w, end string, reads map[s
 			return storeError(err, "IndexAudit")
 		}
 		c := &canceled{reasons: tce.CancellationReasons, err: err}
-		if f, _ := c.failed(0); f {
+		if f, _ := c.failed(0); f && wm != nil {
 			return nil // another runner moved the watermark past this pass
 		}
 		var keep []string
 		for i, u := range uris {
-			if f, _ := c.failed(i + 1); !f {
+			if f, _ := c.failed(i + first); !f {
 				keep = append(keep, u)
 			}
 		}
@@ -411,4 +463,5 @@ func (s *Store) advance(ctx context.Context, through, w, end string, reads map[s
 		}
 		uris = keep
 	}
+	return nil
 }

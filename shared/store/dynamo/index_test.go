@@ -377,28 +377,141 @@ func TestIndexResumesAClaimedPass(t *testing.T) {
 	}
 }
 
-// TestIndexCutsAt98Secrets: a pass holds reads of at most 98 secrets, so
-// its counts fit one transaction with the watermark.
-func TestIndexCutsAt98Secrets(t *testing.T) {
-	w := newLogWorld(t, nil, dynamo.WithIndexTiming(0, 0, 0))
+// crashBeforeWatermark fails every TransactWriteItems that moves the
+// watermark (a runner that stopped after its counts' chunks), until off.
+type crashBeforeWatermark struct {
+	dynamo.API
+	mu    sync.Mutex
+	on    bool
+	heads int // head updates sent in chunks without the watermark
+}
+
+func (c *crashBeforeWatermark) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.mu.Lock()
+	on := c.on
+	c.mu.Unlock()
+	moves := false
+	for _, ti := range in.TransactItems {
+		if ti.Put != nil && sv(ti.Put.Item, "pk") == schema.AuditWatermarkPK {
+			moves = true
+		}
+	}
+	if moves && on {
+		return nil, fmt.Errorf("runner stopped")
+	}
+	if !moves && len(in.TransactItems) > 0 && in.TransactItems[0].Update != nil {
+		c.mu.Lock()
+		c.heads += len(in.TransactItems)
+		c.mu.Unlock()
+	}
+	return c.API.TransactWriteItems(ctx, in, o...)
+}
+
+// TestIndexPassOf300Secrets: a pass holds every entry of its window
+// however many secrets were read in it (here 300, three transactions of
+// heads): a runner that stops after the heads' chunks but before the
+// watermark leaves listings exact, and two runners finishing that pass
+// at once count every read exactly once. No segment is over 4 KB.
+func TestIndexPassOf300Secrets(t *testing.T) {
+	db := client(t)
+	crash := &crashBeforeWatermark{API: db, on: true}
+	w := newLogWorld(t, crash, dynamo.WithIndexTiming(0, 0, 0))
 	var uris []string
-	for i := range 100 {
+	for i := range 300 {
 		uris = append(uris, fmt.Sprintf("vsecure://secrets/production/S%03d", i))
 		w.secret(uris[i])
 	}
 	for _, u := range uris {
 		w.read(u, "agent-1", true)
-		w.read(u, "agent-1", true)
+		w.read(u, "agent-2", true)
 	}
-	passes := w.drain(w.at.Add(time.Hour))
-	if len(passes) != 2 {
-		t.Fatalf("%d passes, want 2: %+v", len(passes), passes)
+	now := w.at.Add(time.Hour)
+	if _, err := w.s.IndexAudit(t.Context(), now); err == nil {
+		t.Fatal("the stopped runner's pass finished")
 	}
-	// The first pass: 100 writes and the reads of the first 98 secrets.
-	if passes[0].Entries != 100+2*98 {
-		t.Fatalf("first pass %d entries, want %d", passes[0].Entries, 100+2*98)
+	if crash.heads < 2*99 {
+		t.Fatalf("%d heads counted before the watermark, want the first chunks of 99", crash.heads)
 	}
-	w.wantCounts()
+	w.wantListed("vsecure://secrets/production/*")
+
+	crash.mu.Lock()
+	crash.on = false
+	crash.mu.Unlock()
+	stats := make([]dynamo.IndexStats, 2)
+	var wg sync.WaitGroup
+	for i := range stats {
+		wg.Go(func() {
+			var err error
+			if stats[i], err = w.s.IndexAudit(t.Context(), now); err != nil {
+				t.Errorf("IndexAudit: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, st := range stats {
+		if st.Entries != len(w.all) {
+			t.Fatalf("pass %+v, want all %d entries in one pass", st, len(w.all))
+		}
+	}
+	if passes := w.drain(now); len(passes) != 0 {
+		t.Fatalf("%d more passes after the first: %+v", len(passes), passes)
+	}
+	w.wantListed("vsecure://secrets/production/*")
+	for _, u := range uris {
+		pu, _ := vsecure.ParseURI(u)
+		v, err := w.s.LoadAccess(t.Context(), vsecure.AccessQuery{Resource: pu, Operation: vsecure.OpRead})
+		if err != nil || v.Secret == nil || v.Secret.AccessCount != w.reads[u] {
+			t.Fatalf("LoadAccess %s: %v, want count %d", u, err, w.reads[u])
+		}
+	}
+	segs := w.segments("o:" + vsecure.AuditRead)
+	if len(segs) < 2 {
+		t.Fatalf("%d segments for 600 reads, want them cut at 4 KB", len(segs))
+	}
+	var refs []string
+	for i := len(segs) - 1; i >= 0; i-- {
+		size := 0
+		for name, v := range segs[i] {
+			size += len(name) + len(sv(map[string]types.AttributeValue{name: v}, name))
+		}
+		if size > 4096 {
+			t.Fatalf("segment %s is %d bytes", sv(segs[i], "sk"), size)
+		}
+		refs = append(refs, strings.Split(sv(segs[i], "refs"), "\n")...)
+	}
+	if want := w.want(vsecure.AuditFilter{Operation: vsecure.AuditRead}); len(refs) != len(want) {
+		t.Fatalf("o:read segments hold %d refs, want %d", len(refs), len(want))
+	}
+	for _, f := range []vsecure.AuditFilter{{Operation: vsecure.AuditRead}, {Actor: "agent-2"}, {Resource: "vsecure://secrets/production/S123"}} {
+		if got, want := w.query(f), w.want(f); !slices.Equal(got, want) {
+			t.Fatalf("filter %+v: %d entries, want %d", f, len(got), len(want))
+		}
+	}
+}
+
+// wantListed checks the listing's counts of every secret under pattern.
+func (w *logWorld) wantListed(pattern string) {
+	w.t.Helper()
+	seen, cursor := 0, ""
+	for {
+		l, next, err := w.s.ListSecrets(w.t.Context(), pattern, cursor, 100)
+		if err != nil {
+			w.t.Fatalf("ListSecrets: %v", err)
+		}
+		for _, h := range l {
+			if h.AccessCount != w.reads[h.URI] {
+				w.t.Fatalf("ListSecrets %s: count %d, want %d", h.URI, h.AccessCount, w.reads[h.URI])
+			}
+			seen++
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if seen == 0 {
+		w.t.Fatal("nothing listed")
+	}
 }
 
 // TestIndexSkipsSmallYoungWindows: with the default timing, a window of

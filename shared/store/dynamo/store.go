@@ -75,6 +75,8 @@ type Store struct {
 	// retention, if set, gives every audit item a ttl (entries: their
 	// timestamp + retention; segments: their window's end + retention).
 	retention time.Duration
+	// seen is the highest audit watermark read (QueryAudit).
+	seen seenMark
 }
 
 // Option configures a Store.

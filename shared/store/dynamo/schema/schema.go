@@ -98,8 +98,8 @@ const (
 	AuditSK      = "sk"
 	AuditData    = "data"    // entry or digest JSON (the seal's MAC covers an entry's)
 	AuditTTL     = "ttl"     // epoch seconds; set when a retention is configured
-	AuditTo      = "to"      // segment and claim: the end E of the pass window [W, E)
-	AuditRefs    = "refs"    // segment: the window's entry sks under its key, newest first, "\n"-separated
+	AuditTo      = "to"      // claim: the end E of the pass window [W, E); segment: the bound its refs are below
+	AuditRefs    = "refs"    // segment: entry sks of a pass under its key, newest first, "\n"-separated, ≤ 4 KB
 	AuditThrough = "through" // watermark: every entry with sk < through is indexed
 
 	// AuditEntryPrefix + two digits is an entry's partition; its sort key
@@ -109,7 +109,7 @@ const (
 	AuditDigestPK = "DIGEST"
 	// AuditIndexPrefix + filter key ("a:<actor>", "r:<resource>",
 	// "p:<pattern>", "o:<operation>", "f:") is a filter index partition of
-	// segments, sorted by pass start W.
+	// segments, each keyed by its oldest ref (so sorted by time).
 	AuditIndexPrefix = "I#"
 	// The indexer's watermark item (AuditWatermarkPK, AuditWatermarkSK) and
 	// its claims (AuditClaimPK, sk = the pass start W).
