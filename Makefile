@@ -154,10 +154,8 @@ test-infra: $(ASLV) ## CDK stack tests (template assertions, cdk-nag) and action
 .PHONY: audit-bench
 AUDIT_BENCH_N     ?= 100000
 AUDIT_BENCH_FLAGS ?=
-# auditv3: the sharded layout with its indexer (h-layout); empty: the GSI layout
-AUDIT_BENCH_TAGS  ?=
 audit-bench: ## seed AUDIT_BENCH_N (100000) audit entries on DynamoDB Local, query every filter kind: calls, capacity, p50/p99, correctness
-	$(WITH_EMULATORS) $(GO) run $(if $(AUDIT_BENCH_TAGS),-tags $(AUDIT_BENCH_TAGS)) ./cmd/vsecure-auditbench -n $(AUDIT_BENCH_N) $(AUDIT_BENCH_FLAGS)
+	$(WITH_EMULATORS) $(GO) run ./cmd/vsecure-auditbench -n $(AUDIT_BENCH_N) $(AUDIT_BENCH_FLAGS)
 
 # --- cost: the table of docs/cost.md, measured ------------------------------
 .PHONY: cost
