@@ -5,6 +5,7 @@ GO      ?= go
 PKGS    ?= ./...
 TSCLIENT := cmd/vsecure/testdata/tsclient
 ASLV     := infra/asl/node_modules/.bin/asl-validator
+REDOCLY  := docs/openapi-lint/node_modules/.bin/redocly
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
 .PHONY: help run install test vet fmt bench bench-wrk fuzz soak
@@ -25,6 +26,13 @@ asl-deps: $(ASLV) ## install the pinned asl-validator (infra/asl)
 asl: $(ASLV) ## validate the approval state machine's definition (infra/testdata) with asl-validator
 	$(ASLV) --json-path infra/testdata/approval-workflow.asl.json
 
+.PHONY: openapi openapi-lint
+openapi: ## regenerate docs/openapi.json from the route table and the API types (a test fails while it is stale)
+	UPDATE_GOLDEN=1 $(GO) test -count=1 -run '^TestOpenAPIDocIsCurrent$$' ./shared/httpapi/
+
+openapi-lint: $(REDOCLY) ## lint docs/openapi.json with the pinned @redocly/cli (recommended rules: docs/openapi-lint/redocly.yaml)
+	$(REDOCLY) lint --config docs/openapi-lint/redocly.yaml docs/openapi.json
+
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -33,7 +41,7 @@ vet: ## go vet and gofmt check
 include .ci/emulators.mk
 
 .PHONY: test-deps
-test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator)
+test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) $(REDOCLY) ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator, @redocly/cli)
 
 $(TSCLIENT)/node_modules/.package-lock.json: $(TSCLIENT)/package-lock.json
 	npm ci --prefix $(TSCLIENT) --no-audit --no-fund
@@ -43,9 +51,14 @@ $(ASLV): infra/asl/package-lock.json
 	npm ci --prefix infra/asl --no-audit --no-fund
 	@touch $@
 
-test: vet test-deps ## every test under -race with DynamoDB Local and local-kms (installed, started and stopped here), then the CDK tests
+$(REDOCLY): docs/openapi-lint/package-lock.json
+	npm ci --prefix docs/openapi-lint --no-audit --no-fund
+	@touch $@
+
+test: vet test-deps ## every test under -race with DynamoDB Local and local-kms (installed, started and stopped here), then the CDK tests and the OpenAPI lint
 	.ci/emulators.sh run $(GO) test -race -count=1 $(PKGS)
 	$(MAKE) test-infra
+	$(MAKE) --no-print-directory openapi-lint
 	@echo "test: ok"
 
 bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev

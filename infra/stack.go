@@ -395,7 +395,7 @@ func (v *Vsecure) routes() error {
 		case httpapi.AuthKey:
 			opts.Authorizer = auth
 		case httpapi.AuthNone:
-			why = "The health check is public by design: it returns a constant and touches no data."
+			why = "Public by design: the health check and the OpenAPI document are constants and touch no data."
 		case httpapi.AuthSlack:
 			why = "Slack cannot send an API key; the function verifies X-Slack-Signature (HMAC-SHA256, 5-minute window) before doing anything."
 		default:

@@ -85,7 +85,7 @@ func queryInt(r *http.Request, name string) (int, error) {
 }
 
 func (a *API) health(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
 	return nil
 }
 
@@ -94,7 +94,7 @@ func (a *API) listResources(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resources": rs})
+	writeJSON(w, http.StatusOK, ResourceList{Resources: rs})
 	return nil
 }
 
@@ -186,7 +186,7 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"secrets": items, "pagination": page})
+	writeJSON(w, http.StatusOK, SecretList{Secrets: items, Pagination: page})
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": items, "pagination": page})
+	writeJSON(w, http.StatusOK, ApprovalList{Data: items, Pagination: page})
 	return nil
 }
 
@@ -297,7 +297,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	if logs == nil {
 		logs = []vsecure.Entry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"logs": logs, "pagination": page})
+	writeJSON(w, http.StatusOK, AuditLog{Logs: logs, Pagination: page})
 	return nil
 }
 
@@ -353,7 +353,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if keys == nil {
 		keys = []vsecure.Key{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys, "pagination": page})
+	writeJSON(w, http.StatusOK, KeyList{Keys: keys, Pagination: page})
 	return nil
 }
 

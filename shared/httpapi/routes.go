@@ -13,7 +13,7 @@ const (
 	// AuthKey routes need an API key or access token (the API Gateway
 	// authorizer in AWS, middleware locally).
 	AuthKey Auth = iota
-	// AuthNone routes are public (health).
+	// AuthNone routes are public (health, the OpenAPI document).
 	AuthNone
 	// AuthSlack routes verify Slack's request signature themselves.
 	AuthSlack
@@ -75,6 +75,9 @@ func JudgesKey(function string) bool {
 func Routes() []Route {
 	return []Route{
 		{"GET", "/healthz", "health", AuthNone, (*API).health},
+		// The API's OpenAPI document, a constant like the health check,
+		// served by the same function (no Lambda of its own).
+		{"GET", "/openapi.json", "health", AuthNone, (*API).openapi},
 		{"GET", "/v1/security/mcp/resources", "resources-list", AuthKey, (*API).listResources},
 		{"POST", "/v1/security/mcp/resources", "resources-configure", AuthKey, (*API).configure},
 		{"GET", "/v1/security/mcp/resources/{uri...}", "resources-get", AuthKey, (*API).getResource},
