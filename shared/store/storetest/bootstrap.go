@@ -49,7 +49,8 @@ func testRaceBootstrap(e *env) {
 		}
 	}
 	if len(minted) != 1 {
-		e.t.Fatalf("%d of %d concurrent bootstraps minted a key, want exactly 1: %+v", len(minted), bootstrapRacers, minted)
+		e.t.Fatalf("%d of %d concurrent bootstraps minted a key, want exactly 1: %v", len(minted), bootstrapRacers,
+			ids(minted, func(k gate.CreatedKey) string { return k.ID }))
 	}
 	glass, err := bootstrap(true)
 	e.ok(err, "break-glass bootstrap")
