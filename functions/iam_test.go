@@ -122,6 +122,19 @@ func (w *world) decide(fn string, r iampolicy.Request) (iampolicy.Result, *iampo
 		return res, f, err
 	}
 	res, err := iampolicy.Evaluate(f.Statements, r)
+	if err != nil || !strings.HasPrefix(r.Action, "dynamodb:") {
+		return res, f, err
+	}
+	// Same account: the table's resource policy can only add an explicit
+	// Deny to what the role's policy decided (the audit table's append-only
+	// statements).
+	tp, err := w.stack.TablePolicy(r.Resource)
+	if err != nil {
+		return res, f, err
+	}
+	if tr, err := iampolicy.Evaluate(tp, r); err != nil || tr.Decision == iampolicy.ExplicitDeny {
+		return tr, f, err
+	}
 	return res, f, err
 }
 
@@ -293,6 +306,15 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		}
 		return r
 	}
+	audit := "arn:aws:dynamodb:" + region + ":" + account + ":table/vsecure-audit"
+	// onAudit is a write of items with partition keys pks to the audit
+	// table (a BatchWriteItem names every item's).
+	onAudit := func(action string, pks ...string) iampolicy.Request {
+		return iampolicy.Request{Action: action, Resource: audit, Context: map[string][]string{"dynamodb:LeadingKeys": pks}}
+	}
+	entry, segment := schema.AuditEntryPK("log_x"), schema.AuditIndexPrefix+"r:"+sample.StagingSecret
+	head := "SECRET#" + sample.StagingSecret
+	counters := []string{"accessCount", "accessedAt", "indexedThrough", "pk", "sk"}
 	dataKey := func(action string) iampolicy.Request {
 		return iampolicy.Request{Action: action, Resource: key, Context: map[string][]string{
 			"kms:EncryptionContext:uri": {sample.StagingSecret}, "kms:EncryptionContext:version": {"1"}, "kms:EncryptionContextKeys": {"uri", "version"}}}
@@ -315,6 +337,33 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		{"the authorizer cannot change a key's roles", "authorizer", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", "lastUsed", "pk", "roles", "sk"), iampolicy.ImplicitDeny},
 		{"the authorizer cannot update another item", "authorizer", ddb("dynamodb:UpdateItem", "SECRET#x", "lastUsed", "pk", "sk"), iampolicy.ImplicitDeny},
 		{"the authorizer cannot put a key", "authorizer", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk"), iampolicy.ImplicitDeny},
+
+		// The audit table, item by item: entries (T#), digests, the
+		// indexer's segments (I#) and state (X#).
+		{"resources-get appends an entry", "resources-get", onAudit("dynamodb:PutItem", entry), iampolicy.Allow},
+		{"resources-get cannot put an index segment", "resources-get", onAudit("dynamodb:PutItem", segment), iampolicy.ImplicitDeny},
+		{"resources-get cannot move the indexer's watermark", "resources-get", onAudit("dynamodb:PutItem", schema.AuditWatermarkPK), iampolicy.ImplicitDeny},
+		{"resources-get cannot claim an indexer pass", "resources-get", onAudit("dynamodb:PutItem", schema.AuditClaimPK), iampolicy.ImplicitDeny},
+		{"resources-get cannot put a digest", "resources-get", onAudit("dynamodb:PutItem", schema.AuditDigestPK), iampolicy.ImplicitDeny},
+		{"mcp cannot put an index segment", "mcp", onAudit("dynamodb:PutItem", segment), iampolicy.ImplicitDeny},
+		{"admin-bootstrap cannot put the watermark", "admin-bootstrap", onAudit("dynamodb:PutItem", schema.AuditWatermarkPK), iampolicy.ImplicitDeny},
+		{"the digest step puts a digest", "audit-digest", onAudit("dynamodb:PutItem", schema.AuditDigestPK), iampolicy.Allow},
+		{"the digest step cannot put an entry", "audit-digest", onAudit("dynamodb:PutItem", entry), iampolicy.ImplicitDeny},
+		{"the digest step cannot put a segment", "audit-digest", onAudit("dynamodb:PutItem", segment), iampolicy.ImplicitDeny},
+		{"the indexer writes segments", "audit-index", onAudit("dynamodb:BatchWriteItem", segment, schema.AuditIndexPrefix+"a:agent-1"), iampolicy.Allow},
+		{"the indexer claims a pass", "audit-index", onAudit("dynamodb:PutItem", schema.AuditClaimPK), iampolicy.Allow},
+		{"the indexer moves its watermark", "audit-index", onAudit("dynamodb:PutItem", schema.AuditWatermarkPK), iampolicy.Allow},
+		{"the indexer cannot put an entry", "audit-index", onAudit("dynamodb:PutItem", entry), iampolicy.ImplicitDeny},
+		{"the indexer cannot batch-write an entry among segments", "audit-index", onAudit("dynamodb:BatchWriteItem", segment, entry), iampolicy.ExplicitDeny},
+		{"the indexer cannot put a digest", "audit-index", onAudit("dynamodb:PutItem", schema.AuditDigestPK), iampolicy.ImplicitDeny},
+		{"the indexer counts a secret's reads", "audit-index", ddb("dynamodb:UpdateItem", head, counters...), iampolicy.Allow},
+		{"the indexer cannot update a key item", "audit-index", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", counters...), iampolicy.ImplicitDeny},
+		{"the indexer cannot change a secret head's data", "audit-index", ddb("dynamodb:UpdateItem", head, "accessCount", "data", "pk", "sk"), iampolicy.ImplicitDeny},
+		{"the indexer cannot put a state item", "audit-index", ddb("dynamodb:PutItem", head, "pk", "sk", "data"), iampolicy.ImplicitDeny},
+		// The bootstrap marker: admin-bootstrap's writes are key items and it.
+		{"admin-bootstrap puts the bootstrap marker", "admin-bootstrap", ddb("dynamodb:PutItem", schema.BootstrapPK, "keyId", "pk", "sk"), iampolicy.Allow},
+		{"admin-bootstrap cannot put a secret", "admin-bootstrap", ddb("dynamodb:PutItem", head, "pk", "sk", "data"), iampolicy.ImplicitDeny},
+
 		{"resources-get opens data keys", "resources-get", dataKey("kms:Decrypt"), iampolicy.Allow},
 		{"resources-put seals data keys", "resources-put", dataKey("kms:GenerateDataKey"), iampolicy.Allow},
 		{"resources-get cannot seal", "resources-get", dataKey("kms:GenerateDataKey"), iampolicy.ImplicitDeny},
@@ -326,6 +375,37 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		}
 		if res.Decision != tc.want {
 			t.Errorf("%s: %s by %s: %v, want %v", tc.name, tc.r, tc.fn, res.Decision, tc.want)
+		}
+	}
+
+	// No function may update or delete any audit item (entry, digest,
+	// segment, indexer state), and the table's resource policy refuses it
+	// to every principal, an account administrator included.
+	var fns []string
+	for _, r := range tpl.Resources {
+		if n, _ := r.Properties["FunctionName"].(string); r.Type == "AWS::Lambda::Function" && strings.HasPrefix(n, stackName("")) {
+			fns = append(fns, strings.TrimPrefix(n, stackName("")))
+		}
+	}
+	if len(fns) < 30 {
+		t.Fatalf("%d functions in the template", len(fns))
+	}
+	rp, err := tpl.TablePolicy(audit)
+	if err != nil || len(rp) == 0 {
+		t.Fatalf("the audit table has no resource policy (%v)", err)
+	}
+	for _, action := range []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
+		for _, pk := range []string{entry, schema.AuditDigestPK, segment, schema.AuditWatermarkPK, schema.AuditClaimPK} {
+			for _, fn := range fns {
+				if res, _, err := w.decide(fn, onAudit(action, pk)); err != nil || res.Decision == iampolicy.Allow {
+					t.Errorf("%s may %s audit item %s (%v)", fn, action, pk, err)
+				}
+			}
+			r := onAudit(action, pk)
+			r.Principal = "arn:aws:iam::" + account + ":role/Administrator"
+			if res, err := iampolicy.Evaluate(rp, r); err != nil || res.Decision != iampolicy.ExplicitDeny {
+				t.Errorf("the audit table's resource policy lets an administrator %s %s: %v (%v)", action, pk, res.Decision, err)
+			}
 		}
 	}
 

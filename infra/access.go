@@ -20,14 +20,12 @@ func (t target) String() string {
 	return t.Table + "/index/" + t.Index
 }
 
-// grant is DynamoDB actions on one target.
+// grant is DynamoDB actions on one target (on the items Only allows).
 type grant struct {
 	On      target
 	Actions []string
+	Only    itemScope
 }
-
-// methodScope narrows every grant of a store method to some items.
-var methodScope = map[string]itemScope{"MarkKeyUsed": lastUsedOfKeys}
 
 // itemScope narrows a grant below the table with IAM's DynamoDB
 // condition keys.
@@ -39,7 +37,35 @@ const (
 	// KEYHASH#), and of them only the attributes MarkKeyUsed names
 	// (dynamodb:Attributes: the key, lastUsed, and keyId in its condition).
 	lastUsedOfKeys itemScope = "lastUsedOfKeys"
+	// auditEntries: the audit entries' shards (T#00..T#15) only.
+	auditEntries itemScope = "auditEntries"
+	// auditDigests: the digests' partition (DIGEST) only.
+	auditDigests itemScope = "auditDigests"
+	// auditIndexItems: the indexer's own items only: filter segments (I#)
+	// and its watermark and claims (X#); never an entry or a digest.
+	auditIndexItems itemScope = "auditIndexItems"
+	// countedHeads: secret heads only (SECRET#), and of them only the
+	// attributes the indexer's Update names (the key, accessCount,
+	// accessedAt, indexedThrough: shared/store/dynamo/index.go).
+	countedHeads itemScope = "countedHeads"
+	// bootstrapItems: an API key's two items and the bootstrap marker
+	// (schema.BootstrapPK), which admits exactly one bootstrap.
+	bootstrapItems itemScope = "bootstrapItems"
 )
+
+// The state table's attributes IndexAudit's Update touches (besides the
+// key); index.go names them.
+const (
+	attrAccessCount    = "accessCount"
+	attrAccessedAt     = "accessedAt"
+	attrIndexedThrough = "indexedThrough"
+)
+
+// leadingKeys is the condition allowing only items whose partition key
+// matches one of patterns.
+func leadingKeys(patterns ...string) map[string]any {
+	return map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": patterns}}
+}
 
 // conditions are the IAM conditions of a scope.
 func (s itemScope) conditions() map[string]any {
@@ -49,6 +75,19 @@ func (s itemScope) conditions() map[string]any {
 			"dynamodb:LeadingKeys": []string{schema.KeyPrefix + "*", schema.KeyHashPrefix + "*"},
 			"dynamodb:Attributes":  []string{schema.PK, schema.SK, schema.LastUsed, schema.KeyIDAttr},
 		}}
+	case auditEntries:
+		return leadingKeys(schema.AuditEntryPrefix + "*")
+	case auditDigests:
+		return leadingKeys(schema.AuditDigestPK)
+	case auditIndexItems:
+		return leadingKeys(schema.AuditIndexPrefix+"*", schema.AuditWatermarkPK, schema.AuditClaimPK)
+	case countedHeads:
+		return map[string]any{"ForAllValues:StringLike": map[string]any{
+			"dynamodb:LeadingKeys": []string{schema.SecretPrefix + "*"},
+			"dynamodb:Attributes":  []string{schema.PK, schema.SK, attrAccessCount, attrAccessedAt, attrIndexedThrough},
+		}}
+	case bootstrapItems:
+		return leadingKeys(schema.KeyPrefix+"*", schema.KeyHashPrefix+"*", schema.BootstrapPK)
 	}
 	return nil
 }
@@ -56,18 +95,20 @@ func (s itemScope) conditions() map[string]any {
 // keyItemWriters are the store methods that write API key items: a
 // function calling none of them is denied every write whose partition key
 // is a key item's (keyItemsDeny), whatever else it may write.
-var keyItemWriters = []string{"CreateKey", "UpdateKey", "RotateKey"}
+var keyItemWriters = []string{"CreateKey", "UpdateKey", "RotateKey", "BootstrapKey"}
 
 var (
 	stateT = schema.State().Name
 	auditT = schema.Audit().Name
 )
 
-// appendAudit is the only way anything writes the audit table: a Put
-// (attribute_not_exists on the random id), alone or inside the same
-// TransactWriteItems as the state change. IAM authorizes each item of a
-// transaction by its own action, so a transactional Put needs PutItem.
-var appendAudit = grant{target{auditT, ""}, []string{"dynamodb:PutItem"}}
+// appendAudit is how everything but the indexer writes the audit table: a
+// Put (attribute_not_exists on the random id) of an entry, alone or inside
+// the same TransactWriteItems as the state change, into the entry shards
+// only. IAM authorizes each item of a transaction by its own action, so a
+// transactional Put needs PutItem. Nobody is granted UpdateItem or
+// DeleteItem on the audit table (and its resource policy denies them).
+var appendAudit = grant{target{auditT, ""}, []string{"dynamodb:PutItem"}, auditEntries}
 
 // storeAccess maps each vsecure.Store method to the DynamoDB actions the
 // dynamo adapter performs for it. It is the one place to change when the
@@ -78,88 +119,93 @@ var appendAudit = grant{target{auditT, ""}, []string{"dynamodb:PutItem"}}
 // point reads, Query on the gsi1 listing index or the sparse live index.
 // Writes: TransactWriteItems of Put/Update/Delete items with the audit Put.
 var storeAccess = map[string][]grant{
-	"PutPolicy":    {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
-	"ListPolicies": {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+	"PutPolicy":    {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"ListPolicies": {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem}},
 
-	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}}},
+	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}, anyItem}},
 	// An audited read's only write is its entry; the indexer counts it.
 	"RecordRead": {appendAudit},
 	// PutSecret: one transaction of an Update of the head (version,
 	// accessCount kept) and Puts of the latest and the version items.
-	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}}, appendAudit},
+	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, anyItem}, appendAudit},
 	// ListSecrets adds the reads the indexer has not counted yet: the
 	// watermark and the unindexed tail of the entry shards.
 	"ListSecrets": {
-		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
-		{target{auditT, ""}, []string{"dynamodb:Query"}},
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem},
+		{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem},
 	},
 
-	"CreateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
-	"GetApproval":     {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
-	"UpdateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}, appendAudit},
-	"ApprovalByToken": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"CreateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"GetApproval":     {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
+	"UpdateApproval":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}, anyItem}, appendAudit},
+	"ApprovalByToken": {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
 	// ListApprovals: the caller's VIS#<principal> partition of the table
 	// (non-admins), the live index (status pending or approved), or gsi1.
 	"ListApprovals": {
-		{target{stateT, ""}, []string{"dynamodb:Query"}},
-		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
-		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}},
+		{target{stateT, ""}, []string{"dynamodb:Query"}, anyItem},
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem},
+		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}, anyItem},
 	},
 	"ListLiveApprovals": {
-		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}},
+		{target{stateT, schema.IndexLive}, []string{"dynamodb:Query"}, anyItem},
 	},
 
 	"AppendAudit": {appendAudit},
 	// The audit table has no index: the shards, the watermark and the
 	// filter segments are Queries of the table, the entries the segments
 	// name one BatchGetItem.
-	"QueryAudit": {{target{auditT, ""}, []string{"dynamodb:Query", "dynamodb:BatchGetItem"}}},
+	"QueryAudit": {{target{auditT, ""}, []string{"dynamodb:Query", "dynamodb:BatchGetItem"}, anyItem}},
 
 	// Audit digests: windows are read from the entry shards, digests from
 	// their partition (pk=DIGEST); a digest is one more conditional Put
 	// into the append-only audit table.
-	"AuditRange":   {{target{auditT, ""}, []string{"dynamodb:Query"}}},
-	"OldestAudit":  {{target{auditT, ""}, []string{"dynamodb:Query"}}},
-	"DigestBefore": {{target{auditT, ""}, []string{"dynamodb:Query"}}},
-	"Digests":      {{target{auditT, ""}, []string{"dynamodb:Query"}}},
-	"PutDigest":    {appendAudit},
+	"AuditRange":   {{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"OldestAudit":  {{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"DigestBefore": {{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"Digests":      {{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"PutDigest":    {{target{auditT, ""}, []string{"dynamodb:PutItem"}, auditDigests}},
 
 	// The audit indexer: strongly consistent Queries of the watermark, a
 	// pass's claim and the entry shards; a conditional PutItem of the
 	// claim; BatchWriteItem of the filter segments; then one
 	// TransactWriteItems (IAM authorizes each part by its own action) of
 	// the watermark's conditional Put and an Update per read secret head
-	// (ADD accessCount).
+	// (ADD accessCount). Its writes reach its own items and the counters
+	// of secret heads, nothing else.
 	"IndexAudit": {
-		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"}},
-		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}},
+		{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem},
+		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem"}, auditIndexItems},
+		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}, countedHeads},
 	},
 
-	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
-	"KeyByHash": {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
-	"GetKey":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}}},
+	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	// BootstrapKey: CreateKey's transaction plus the marker's conditional
+	// Put, onto those items only.
+	"BootstrapKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, bootstrapItems}, appendAudit},
+	"KeyByHash":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
+	"GetKey":       {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
 	// UpdateKey and RotateKey: conditional Puts (version, revokedAt) of
 	// the key's two items, RotateKey's with the new key's two.
-	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
-	"RotateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}, appendAudit},
-	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}}},
+	"UpdateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"RotateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"ListKeys":  {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem}},
 	// MarkKeyUsed is a TransactWriteItems of two Updates, no audit item,
 	// of lastUsed on the key's two items and nothing else.
-	"MarkKeyUsed": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}}},
+	"MarkKeyUsed": {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}, lastUsedOfKeys}},
 
 	// Idempotency records: a conditional Put to reserve and to complete,
 	// a transactional Delete to release.
-	"ReserveIdempotency":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:GetItem"}}},
-	"CompleteIdempotency": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
-	"ReleaseIdempotency":  {{target{stateT, ""}, []string{"dynamodb:DeleteItem"}}},
+	"ReserveIdempotency":  {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:GetItem"}, anyItem}},
+	"CompleteIdempotency": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}},
+	"ReleaseIdempotency":  {{target{stateT, ""}, []string{"dynamodb:DeleteItem"}, anyItem}},
 
 	// Slack: the user's keys through the sparse gsi1 partition, each then
 	// re-read consistently; the replay guard's conditional PutItem.
 	"KeysBySlackUser": {
-		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}},
-		{target{stateT, ""}, []string{"dynamodb:GetItem"}},
+		{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem},
+		{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem},
 	},
-	"Remember": {{target{stateT, ""}, []string{"dynamodb:PutItem"}}},
+	"Remember": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}},
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these
@@ -186,7 +232,7 @@ func dynamoStatements(methods []string) ([]dynamoStatement, error) {
 			return nil, errUnknownMethod(m)
 		}
 		for _, g := range gs {
-			k := scoped{g.On, methodScope[m]}
+			k := scoped{g.On, g.Only}
 			if actions[k] == nil {
 				actions[k] = map[string]bool{}
 			}
@@ -230,8 +276,8 @@ func (e errUnknownMethod) Error() string {
 
 // writesKeyItemsDenied reports whether a function calling methods gets
 // the explicit Deny on key items: it writes the state table, but through
-// none of keyItemWriters (MarkKeyUsed's grant is scoped to key items by
-// its own conditions).
+// none of keyItemWriters (a scoped grant, like MarkKeyUsed's, keeps to
+// its items by its own conditions).
 func writesKeyItemsDenied(methods []string) bool {
 	writes := false
 	for _, m := range methods {
@@ -239,7 +285,7 @@ func writesKeyItemsDenied(methods []string) bool {
 			return false
 		}
 		for _, g := range storeAccess[m] {
-			if g.On == (target{stateT, ""}) && methodScope[m] == anyItem && slices.ContainsFunc(g.Actions, func(a string) bool {
+			if g.On == (target{stateT, ""}) && g.Only == anyItem && slices.ContainsFunc(g.Actions, func(a string) bool {
 				return a == "dynamodb:PutItem" || a == "dynamodb:UpdateItem" || a == "dynamodb:DeleteItem"
 			}) {
 				writes = true

@@ -171,7 +171,7 @@ var functionSpecs = map[string]functionSpec{
 	// admin-bootstrap looks for an active admin key in the keys listing
 	// (the GSI Query, bounded), then creates one with its audit entry.
 	bootstrapFunction: {MemoryMB: 128, TimeoutSeconds: 30, Why: "128 MB / 30 s: a few keys-listing pages and one write; invoked by hand, never on a request path",
-		Store: []string{"ListKeys", "CreateKey", "AppendAudit"}},
+		Store: []string{"ListKeys", "BootstrapKey", "AppendAudit"}},
 	"keys-create": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"CreateKey", "AppendAudit"}, idempotent, liveKey)},
 	"keys-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListKeys", "AppendAudit"}, liveKey), Cursor: true},

@@ -9,7 +9,7 @@ import (
 
 // iamGolden is the part of the dev stack's template that decides what
 // each function may do: roles, policies, the functions (name, role,
-// environment), tables, keys with their key policies, secrets and the
+// environment), tables (key schema, resource policy), keys with their key policies, secrets and the
 // state machine's name. The functions' RIE suite (functions/iam_test.go)
 // checks every AWS call the functions make against it, so it is the
 // synthesized policy, never one written a second time by hand.
@@ -20,7 +20,7 @@ func TestIAMTemplateIsCurrent(t *testing.T) {
 	s := synth(t, "dev", 30)
 	keep := map[string][]string{ // type → properties kept (nil: all)
 		"AWS::IAM::Role": nil, "AWS::IAM::Policy": nil, "AWS::IAM::ManagedPolicy": nil, "AWS::KMS::Key": nil,
-		"AWS::DynamoDB::Table": {"KeySchema"}, "AWS::SecretsManager::Secret": {"Description"},
+		"AWS::DynamoDB::Table": {"KeySchema", "ResourcePolicy"}, "AWS::SecretsManager::Secret": {"Description"},
 		"AWS::StepFunctions::StateMachine": {"StateMachineName"}, "AWS::S3::Bucket": {},
 		"AWS::Lambda::Function": {"FunctionName", "Role", "Environment"}, "AWS::Logs::LogGroup": {},
 	}

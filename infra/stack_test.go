@@ -326,14 +326,16 @@ func tableNameOf(r resource) string {
 // to storeAccess or functionSpecs shows up here as a reviewed diff.
 var wantPolicies = func() map[string][]string {
 	const (
-		logs  = "Allow logs:CreateLogStream,logs:PutLogEvents on own-logs"
-		xray  = "Allow xray:PutTraceSegments,xray:PutTelemetryRecords on *"
-		audit = "Allow dynamodb:PutItem on table:vsecure-audit"
+		logs = "Allow logs:CreateLogStream,logs:PutLogEvents on own-logs"
+		xray = "Allow xray:PutTraceSegments,xray:PutTelemetryRecords on *"
+		// Appending an entry: a Put into the entry shards (T#00..T#15) only,
+		// never a digest, an index segment or the indexer's state.
+		audit = `Allow dynamodb:PutItem on table:vsecure-audit if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["T#*"]}}`
 		// Audit readers Query the table itself (no index); a listing of
 		// secrets reads the not yet indexed reads; a filtered audit query
 		// fetches the entries its segments name.
-		auditQuery = "Allow dynamodb:PutItem,dynamodb:Query on table:vsecure-audit"
-		auditFetch = "Allow dynamodb:BatchGetItem,dynamodb:PutItem,dynamodb:Query on table:vsecure-audit"
+		auditQuery = "Allow dynamodb:Query on table:vsecure-audit"
+		auditFetch = "Allow dynamodb:BatchGetItem,dynamodb:Query on table:vsecure-audit"
 		gsi        = "table:vsecure/index/gsi1"
 		cursor     = "Allow secretsmanager:GetSecretValue on secret:HMAC"
 		slack      = "Allow secretsmanager:GetSecretValue on secret:Slack"
@@ -353,7 +355,7 @@ var wantPolicies = func() map[string][]string {
 		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", "Allow kms:Decrypt on key" + context},
 		// UpdateItem: the head's update inside the write's transaction.
 		"resources-put":     {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
-		"secrets-list":      {logs, xray, auditQuery, "Allow dynamodb:Query on " + gsi, cursor},
+		"secrets-list":      {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit," + gsi, cursor},
 		"approvals-request": {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure", audit},
 		// A non-admin's VIS# partition of the table, the live index for
 		// status=pending|approved, gsi1 for an admin's other listings.
@@ -361,7 +363,7 @@ var wantPolicies = func() map[string][]string {
 		"approvals-get":     {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
 		"approvals-respond": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"approvals-revoke":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
-		"audit-list":        {logs, xray, auditFetch, cursor},
+		"audit-list":        {logs, xray, audit, auditFetch, cursor},
 		"keys-create":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-rotate":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-list":         {logs, xray, audit, "Allow dynamodb:Query on " + gsi, cursor},
@@ -370,7 +372,7 @@ var wantPolicies = func() map[string][]string {
 		"whoami":            {logs, xray, audit},
 		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on " + gsi, slack},
-		"mcp": {logs, xray, auditFetch, cursor,
+		"mcp": {logs, xray, audit, auditFetch, cursor,
 			"Allow dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure",
 			"Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live",
 			"Allow kms:Decrypt,kms:GenerateDataKey on key" + context, "Allow states:StartExecution on " + machine},
@@ -383,20 +385,26 @@ var wantPolicies = func() map[string][]string {
 		"workflow-reconcile": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on table:vsecure/index/live", slack,
 			"Allow states:StartExecution on " + machine, "Allow states:DescribeExecution on states:execution:vsecure-dev-approvals:*"},
-		"audit-verify": {logs, xray, auditQuery,
+		"audit-verify": {logs, xray, audit, auditQuery,
 			"Allow kms:GetPublicKey on signing-key"},
-		"audit-digest": {logs, xray, auditQuery,
+		// The digest step puts digests (pk DIGEST) and no entry.
+		"audit-digest": {logs, xray, auditQuery, `Allow dynamodb:PutItem on table:vsecure-audit if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["DIGEST"]}}`,
 			"Allow kms:Sign on signing-key"},
-		"audit-export": {logs, xray, auditQuery,
+		"audit-export": {logs, xray, audit, auditQuery,
 			"Allow kms:GetPublicKey on signing-key", cursor},
 		// The indexer: exactly the calls of one pass (dynamo.Store.IndexAudit)
 		// on the audit table, the accessCount Update of the secret heads on
 		// the state table; no KMS (it writes no entry, opens no secret).
-		"audit-index": {logs, xray, "Allow dynamodb:BatchWriteItem,dynamodb:PutItem,dynamodb:Query on table:vsecure-audit",
-			"Allow dynamodb:UpdateItem on table:vsecure"},
+		// Its writes: its own items (segments I#, watermark, claims), and
+		// on the state table only the counters of secret heads.
+		"audit-index": {logs, xray, auditQuery,
+			`Allow dynamodb:BatchWriteItem,dynamodb:PutItem on table:vsecure-audit if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["I#*","X#index","X#pass"]}}`,
+			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:Attributes":["pk","sk","accessCount","accessedAt","indexedThrough"],"dynamodb:LeadingKeys":["SECRET#*"]}}`},
 		// Lists keys (GSI Query) and creates one with its entry; nothing else.
-		// (the key and its entry in one transaction of Puts).
-		"admin-bootstrap": {logs, xray, "Allow dynamodb:PutItem on table:vsecure,table:vsecure-audit", "Allow dynamodb:Query on " + gsi},
+		// (the key's two items, the bootstrap marker and the entry in one
+		// transaction of Puts).
+		"admin-bootstrap": {logs, xray, audit, "Allow dynamodb:Query on " + gsi,
+			`Allow dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*","BOOTSTRAP#admin"]}}`},
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).
@@ -406,9 +414,10 @@ var wantPolicies = func() map[string][]string {
 	m["approvals-list"] = append(m["approvals-list"], "Allow dynamodb:GetItem,dynamodb:Query on table:vsecure")
 	// Every function that writes the state table but manages no keys is
 	// denied writing a key's items (dynamodb:LeadingKeys), mcp included.
+	// (The indexer's state-table grant is itself limited to secret heads.)
 	// (resources-get writes only its audit entry since the indexer counts reads.)
 	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
-		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile", "audit-index"} {
+		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile"} {
 		m[fn] = append(m[fn], `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`)
 	}
 	// Every function that appends audit entries may generate MAC keys

@@ -23,7 +23,7 @@ type BootstrapRequest struct {
 const bootstrapScanPages = 20
 
 // Bootstrap mints an admin key for r.Principal if no active admin key
-// exists, or always with r.BreakGlass. It is called only by the operator's
+// exists and no bootstrap minted one before, or always with r.BreakGlass. It is called only by the operator's
 // own AWS credentials (no route reaches it). The key is audited as
 // key_bootstrap with the break-glass flag and the claimed caller.
 func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, error) {
@@ -52,7 +52,12 @@ func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, e
 		}
 	}
 	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: []vsecure.Role{vsecure.RoleAdmin}})
-	if err := g.store.CreateKey(ctx, k.Key, e); err != nil {
+	// The listing above cannot stop two bootstraps running at once (each
+	// finds no admin); the store's bootstrap marker, written with the key,
+	// lets exactly one of them mint. It stays: once bootstrapped, a stack
+	// without an admin key is recovered with breakGlass.
+	if err := g.store.BootstrapKey(ctx, k.Key, e, r.BreakGlass); err != nil {
+		delete(e.Metadata, "keyId") // never minted
 		return CreatedKey{}, g.stateFail(ctx, e, err)
 	}
 	return k, nil

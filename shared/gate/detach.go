@@ -71,6 +71,12 @@ func (s detachedStore) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.E
 	return s.Store.CreateKey(ctx, k, e)
 }
 
+func (s detachedStore) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry, breakGlass bool) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	return s.Store.BootstrapKey(ctx, k, e, breakGlass)
+}
+
 func (s detachedStore) UpdateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()

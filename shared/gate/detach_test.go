@@ -39,6 +39,9 @@ func (p *ctxProbe) UpdateApproval(ctx context.Context, _ vsecure.Approval, _ vse
 func (p *ctxProbe) CreateKey(ctx context.Context, _ vsecure.Key, _ vsecure.Entry) error {
 	return p.saw(ctx)
 }
+func (p *ctxProbe) BootstrapKey(ctx context.Context, _ vsecure.Key, _ vsecure.Entry, _ bool) error {
+	return p.saw(ctx)
+}
 func (p *ctxProbe) UpdateKey(ctx context.Context, _ vsecure.Key, _ vsecure.Entry) error {
 	return p.saw(ctx)
 }

@@ -382,3 +382,23 @@ func (t *Template) Bind(fn, env, physical string) error {
 	}
 	return fmt.Errorf("iampolicy: no function named %s in the template", fn)
 }
+
+// TablePolicy is the resource policy of the DynamoDB table that resource
+// (a table or index ARN) names; nil if the table has none.
+func (t *Template) TablePolicy(resource string) ([]Statement, error) {
+	for id, r := range t.Resources {
+		if r.Type != "AWS::DynamoDB::Table" {
+			continue
+		}
+		arn, _ := t.arn(id, r)
+		if resource != arn && !strings.HasPrefix(resource, arn+"/") {
+			continue
+		}
+		rp, _ := r.Properties["ResourcePolicy"].(map[string]any)
+		if rp == nil {
+			return nil, nil
+		}
+		return t.Statements(rp["PolicyDocument"], id)
+	}
+	return nil, nil
+}

@@ -67,6 +67,15 @@ type Config struct {
 	// every sealed hour long before, and audit-verify checks entries
 	// past it against the archive.
 	AuditRetention time.Duration
+	// IndexTiming (VSECURE_AUDIT_INDEX_TIMING: "settle,minEntries,maxDelay",
+	// e.g. "0s,0,0s") overrides the audit indexer's timing
+	// (dynamo.WithIndexTiming): how far behind now a pass ends, and the
+	// skip rule (wait while a window holds fewer than minEntries entries
+	// and its oldest is younger than maxDelay). Unset, the default: the
+	// store's production values (10 s, 200, 60 s). Only emulator runs set
+	// it, to index what they just wrote: a settle shorter than the audit
+	// put budget (5 s) could end a pass before an entry still being put.
+	IndexTiming *IndexTiming
 	// ArchiveRetentionDays (VSECURE_ARCHIVE_RETENTION_DAYS) is how long
 	// each archive object is locked; 0 is s3lock's default (7 years).
 	ArchiveRetentionDays int
@@ -163,6 +172,13 @@ func configFromEnv(getenv func(string) string, store bool, optional ...string) (
 		}
 		c.AuditRetention = r
 	}
+	if v := strings.TrimSpace(getenv("VSECURE_AUDIT_INDEX_TIMING")); v != "" {
+		it, err := parseIndexTiming(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("VSECURE_AUDIT_INDEX_TIMING: %w", err))
+		}
+		c.IndexTiming = it
+	}
 	if c.RequestLog != "" && c.RequestLog != "all" && c.RequestLog != "errors" {
 		errs = append(errs, fmt.Errorf("VSECURE_REQUEST_LOG %q is neither all nor errors", c.RequestLog))
 	}
@@ -187,6 +203,28 @@ func configFromEnv(getenv func(string) string, store bool, optional ...string) (
 		return Config{}, fmt.Errorf("lambdafn: %w", err)
 	}
 	return c, nil
+}
+
+// IndexTiming is the audit indexer's timing (Config.IndexTiming).
+type IndexTiming struct {
+	Settle     time.Duration
+	MinEntries int
+	MaxDelay   time.Duration
+}
+
+// parseIndexTiming reads "settle,minEntries,maxDelay" ("0s,0,0s").
+func parseIndexTiming(s string) (*IndexTiming, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%q is not settle,minEntries,maxDelay (e.g. 0s,0,0s)", s)
+	}
+	settle, err1 := time.ParseDuration(strings.TrimSpace(parts[0]))
+	min, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
+	delay, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
+	if err1 != nil || err2 != nil || err3 != nil || settle < 0 || min < 0 || delay < 0 {
+		return nil, fmt.Errorf("%q is not settle,minEntries,maxDelay with durations and a count ≥ 0 (e.g. 0s,0,0s)", s)
+	}
+	return &IndexTiming{Settle: settle, MinEntries: min, MaxDelay: delay}, nil
 }
 
 // ParseRetention reads a retention: a number of days ("400"), days with a

@@ -458,6 +458,20 @@ func TestConfigFromEnv(t *testing.T) {
 	if _, err := configFromEnv(env(map[string]string{"VSECURE_REQUEST_LOG": "some"}), false); err == nil || !strings.Contains(err.Error(), "VSECURE_REQUEST_LOG") {
 		t.Errorf("VSECURE_REQUEST_LOG=some: err = %v, want it named", err)
 	}
+	// The indexer's timing: unset is the store's production defaults
+	// (no override); the emulator runs set all three, or nothing.
+	if c.IndexTiming != nil {
+		t.Errorf("IndexTiming %+v without VSECURE_AUDIT_INDEX_TIMING, want the store's defaults", c.IndexTiming)
+	}
+	if got, err := configFromEnv(env(map[string]string{"VSECURE_AUDIT_INDEX_TIMING": "0s, 0, 1m"}), false); err != nil ||
+		got.IndexTiming == nil || *got.IndexTiming != (IndexTiming{Settle: 0, MinEntries: 0, MaxDelay: time.Minute}) {
+		t.Errorf("VSECURE_AUDIT_INDEX_TIMING=0s,0,1m: %+v, %v", got.IndexTiming, err)
+	}
+	for _, v := range []string{"0s", "0s,0", "1x,0,0s", "0s,-1,0s", "-1s,0,0s", "0s,0,0s,1"} {
+		if _, err := configFromEnv(env(map[string]string{"VSECURE_AUDIT_INDEX_TIMING": v}), false); err == nil || !strings.Contains(err.Error(), "VSECURE_AUDIT_INDEX_TIMING") {
+			t.Errorf("VSECURE_AUDIT_INDEX_TIMING=%q: err = %v, want it named", v, err)
+		}
+	}
 	// health gets only VSECURE_ENV from the stack.
 	if _, err := configFromEnv(env(map[string]string{"VSECURE_ENV": "dev"}), false); err != nil {
 		t.Errorf("a store-free function: %v", err)

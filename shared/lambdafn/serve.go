@@ -132,6 +132,9 @@ func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, erro
 	if cfg.AuditRetention > 0 {
 		opts = append(opts, dynamo.WithAuditRetention(cfg.AuditRetention))
 	}
+	if it := cfg.IndexTiming; it != nil {
+		opts = append(opts, dynamo.WithIndexTiming(it.Settle, it.MinEntries, it.MaxDelay))
+	}
 	store, err := dynamo.New(db, cfg.Table, cfg.AuditTable, append(opts, extra...)...)
 	if err != nil {
 		return nil, err

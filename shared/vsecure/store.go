@@ -54,6 +54,12 @@ type Store interface {
 	QueryAudit(ctx context.Context, f AuditFilter, cursor string, limit int) ([]Entry, string, error)
 
 	CreateKey(ctx context.Context, k Key, e Entry) error
+	// BootstrapKey creates k as CreateKey does and, unless breakGlass,
+	// also creates the store's one bootstrap marker in the same atomic
+	// write: once any bootstrap has minted, every later one (however
+	// concurrent) fails with EAlreadyDecided and writes nothing. A
+	// break-glass key ignores the marker.
+	BootstrapKey(ctx context.Context, k Key, e Entry, breakGlass bool) error
 	KeyByHash(ctx context.Context, hash string) (Key, error)
 	GetKey(ctx context.Context, id string) (Key, error)
 	// UpdateKey stores k (revocation, roles, Slack id) with e if the

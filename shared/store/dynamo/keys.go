@@ -85,6 +85,33 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 	return err
 }
 
+// BootstrapKey is CreateKey's transaction with the bootstrap marker's
+// conditional Put (unless breakGlass): DynamoDB lets exactly one of
+// concurrent bootstraps commit it.
+func (s *Store) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry, breakGlass bool) error {
+	if k.ID == "" || k.Hash == "" {
+		return vsecure.Errorf(vsecure.EInvalid, "key has no id or hash")
+	}
+	rec, idx, err := keyItems(k)
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{s.putNew(rec), s.putNew(idx)}
+	if !breakGlass {
+		items = append(items, s.putNew(item{
+			schema.PK: str(schema.BootstrapPK), schema.SK: str(schema.BootstrapPK), schema.KeyIDAttr: str(k.ID),
+		}))
+	}
+	err = s.transact(ctx, "BootstrapKey", items, e, 0)
+	if c, ok := err.(*canceled); ok {
+		if f, _ := c.failed(2); f && !breakGlass {
+			return vsecure.Wrap(vsecure.EAlreadyDecided, c, "an admin key was already bootstrapped; create further keys with an admin key, or bootstrap with breakGlass")
+		}
+		return vsecure.Wrap(vsecure.EConflict, c, "key id or hash already exists")
+	}
+	return err
+}
+
 // putNew puts it unless its key exists.
 func (s *Store) putNew(it item) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: &types.Put{

@@ -20,7 +20,7 @@ const (
 	policyPrefix  = "POLICY#"
 	policySK      = "POLICY"
 	policiesGSI   = "POLICIES"
-	secretPrefix  = "SECRET#"
+	secretPrefix  = schema.SecretPrefix
 	headSK        = "HEAD"
 	latestSK      = "LATEST"
 	versionPrefix = "V#"

@@ -33,6 +33,31 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 	})
 }
 
+// bootstrapMarker is the key of the bootstrap marker in bucketMeta.
+var bootstrapMarker = []byte("bootstrap#admin")
+
+// BootstrapKey is CreateKey plus, unless breakGlass, the bootstrap marker
+// in the same transaction: bbolt serializes writers, so of concurrent
+// bootstraps the first to commit creates it and the others find it.
+func (s *Store) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry, breakGlass bool) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if !breakGlass {
+			if meta.Get(bootstrapMarker) != nil {
+				return vsecure.Errorf(vsecure.EAlreadyDecided,
+					"an admin key was already bootstrapped; create further keys with an admin key, or bootstrap with breakGlass")
+			}
+			if err := meta.Put(bootstrapMarker, []byte(k.ID)); err != nil {
+				return err
+			}
+		}
+		if err := createKey(tx, k); err != nil {
+			return err
+		}
+		return s.putEntry(tx, e)
+	})
+}
+
 func createKey(tx *bolt.Tx, k vsecure.Key) error {
 	if k.ID == "" || k.Hash == "" {
 		return vsecure.Errorf(vsecure.EInvalid, "key needs an id and a hash")

@@ -58,12 +58,14 @@ var (
 	bucketKeyHash   = []byte("keyhash")
 	bucketDigests   = []byte("digests")
 	bucketIdem      = []byte("idempotency")
+	// bucketMeta holds store-wide markers (the bootstrap marker).
+	bucketMeta = []byte("meta")
 )
 
 var allBuckets = [][]byte{
 	bucketStats,
 	bucketPolicies, bucketSecrets, bucketVersions, bucketGrants, bucketApprovals,
-	bucketTokens, bucketAudit, bucketAuditTime, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem, bucketHead,
+	bucketTokens, bucketAudit, bucketAuditTime, bucketKeys, bucketKeyHash, bucketDigests, bucketIdem, bucketHead, bucketMeta,
 }
 
 const (

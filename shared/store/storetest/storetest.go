@@ -133,6 +133,8 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"revoke_x_rotate": testRaceRevokeRotate,
 		"rotate_x_rotate": testRaceRotateRotate,
 		"patch_x_patch":   testRacePatchPatch,
+		// Concurrent admin bootstraps: exactly one mints.
+		"bootstrap_x20": testRaceBootstrap,
 	})
 	su.group(t, "Idempotency", map[string]func(*env){
 		"reserve_then_replay":        testIdemReserveThenReplay,

@@ -84,6 +84,13 @@ const (
 	// KeyIDAttr is the hash copy's pointer to its record (its condition).
 	LastUsed  = "lastUsed"
 	KeyIDAttr = "keyId"
+	// SecretPrefix starts a secret's partition key (head, latest,
+	// versions); the audit indexer may update only its heads' counters.
+	SecretPrefix = "SECRET#"
+	// BootstrapPK is the marker item an admin bootstrap puts, on
+	// attribute_not_exists, in the same write as its key: of concurrent
+	// bootstraps exactly one mints.
+	BootstrapPK = "BOOTSTRAP#admin"
 )
 
 // AuditShards is the number of partitions audit entries spread over: an
