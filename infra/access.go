@@ -181,7 +181,9 @@ var storeAccess = map[string][]grant{
 	"CreateKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
 	// BootstrapKey: CreateKey's transaction plus the marker's conditional
 	// Put, onto those items only.
-	"BootstrapKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, bootstrapItems}, appendAudit},
+	// BootstrapKey reads the marker and the key it names (GetItem), then
+	// puts the key's items and the marker in one transaction.
+	"BootstrapKey": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, bootstrapItems}, {target{stateT, ""}, []string{"dynamodb:GetItem"}, bootstrapItems}, appendAudit},
 	"KeyByHash":    {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
 	"GetKey":       {{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem}},
 	// UpdateKey and RotateKey: conditional Puts (version, revokedAt) of

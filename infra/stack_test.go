@@ -404,7 +404,7 @@ var wantPolicies = func() map[string][]string {
 		// (the key's two items, the bootstrap marker and the entry in one
 		// transaction of Puts).
 		"admin-bootstrap": {logs, xray, audit, "Allow dynamodb:Query on " + gsi,
-			`Allow dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*","BOOTSTRAP#admin"]}}`},
+			`Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*","BOOTSTRAP#admin"]}}`},
 	}
 	// The functions that had no other read of the state table now read the
 	// caller's key (GetItem; lambdafn.AuthorizerContext).

@@ -27,8 +27,8 @@ const bootstrapOutput = "AdminBootstrapFunctionName"
 func runAdminBootstrap(ctx context.Context, args []string, env func(string) string, std stdio) int {
 	fs := newFlags("admin:bootstrap", "admin:bootstrap --stack NAME | --function NAME [--principal admin] [--break-glass]",
 		"Mints the first admin key of a deployed stack with your AWS credentials (the default\n"+
-			"chain: AWS_PROFILE, SSO, environment). Refused if an active admin key exists or a\n"+
-			"bootstrap already minted one (even concurrently), unless --break-glass. The key is printed once on stdout; it is stored only as a hash.", std)
+			"chain: AWS_PROFILE, SSO, environment). Refused if an active admin key exists (of\n"+
+			"concurrent bootstraps exactly one mints), unless --break-glass. The key is printed once on stdout; it is stored only as a hash.", std)
 	stack := fs.String("stack", "", "CloudFormation stack (vsecure-<env>); the function name is its "+bootstrapOutput+" output")
 	function := fs.String("function", "", "the function's name or ARN, instead of --stack")
 	principal := fs.String("principal", "admin", "principal of the new admin key")

@@ -54,8 +54,8 @@ func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, e
 	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: []vsecure.Role{vsecure.RoleAdmin}})
 	// The listing above cannot stop two bootstraps running at once (each
 	// finds no admin); the store's bootstrap marker, written with the key,
-	// lets exactly one of them mint. It stays: once bootstrapped, a stack
-	// without an admin key is recovered with breakGlass.
+	// lets exactly one of them mint. It names the key it bootstrapped, and
+	// a later bootstrap may replace it only once that key is inactive.
 	if err := g.store.BootstrapKey(ctx, k.Key, e, r.BreakGlass); err != nil {
 		delete(e.Metadata, "keyId") // never minted
 		return CreatedKey{}, g.stateFail(ctx, e, err)

@@ -85,9 +85,13 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 	return err
 }
 
-// BootstrapKey is CreateKey's transaction with the bootstrap marker's
-// conditional Put (unless breakGlass): DynamoDB lets exactly one of
-// concurrent bootstraps commit it.
+// BootstrapKey is CreateKey's transaction with the bootstrap marker, which
+// names the key (unless breakGlass): absent, it is put on
+// attribute_not_exists; naming a key that is no longer active (revoked or
+// expired: no admin is left that could mint one), it is replaced on the
+// condition that it still names that key. Either way exactly one of
+// concurrent bootstraps commits, and one that listed no admin before
+// another committed finds the marker naming an active key.
 func (s *Store) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry, breakGlass bool) error {
 	if k.ID == "" || k.Hash == "" {
 		return vsecure.Errorf(vsecure.EInvalid, "key has no id or hash")
@@ -98,9 +102,31 @@ func (s *Store) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry
 	}
 	items := []types.TransactWriteItem{s.putNew(rec), s.putNew(idx)}
 	if !breakGlass {
-		items = append(items, s.putNew(item{
-			schema.PK: str(schema.BootstrapPK), schema.SK: str(schema.BootstrapPK), schema.KeyIDAttr: str(k.ID),
-		}))
+		markerKey := item{schema.PK: str(schema.BootstrapPK), schema.SK: str(schema.BootstrapPK)}
+		prev, err := s.getItem(ctx, "BootstrapKey", markerKey)
+		if err != nil {
+			return err
+		}
+		marker := item{schema.PK: str(schema.BootstrapPK), schema.SK: str(schema.BootstrapPK), schema.KeyIDAttr: str(k.ID)}
+		if prev == nil {
+			items = append(items, s.putNew(marker))
+		} else {
+			prevID := getS(prev, schema.KeyIDAttr)
+			pk, err := s.GetKey(ctx, prevID)
+			if err != nil && !vsecure.IsCode(err, vsecure.ENotFound) {
+				return err
+			}
+			if err == nil && pk.Active(e.Timestamp) {
+				return vsecure.Errorf(vsecure.EAlreadyDecided,
+					"an admin key was already bootstrapped (%s) and is active; create further keys with an admin key, or bootstrap with breakGlass", prevID)
+			}
+			items = append(items, types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(s.table), Item: marker,
+				ConditionExpression:       aws.String("#kid = :prev"),
+				ExpressionAttributeNames:  map[string]string{"#kid": schema.KeyIDAttr},
+				ExpressionAttributeValues: item{":prev": str(prevID)},
+			}})
+		}
 	}
 	err = s.transact(ctx, "BootstrapKey", items, e, 0)
 	if c, ok := err.(*canceled); ok {

@@ -37,15 +37,25 @@ func (s *Store) CreateKey(ctx context.Context, k vsecure.Key, e vsecure.Entry) e
 var bootstrapMarker = []byte("bootstrap#admin")
 
 // BootstrapKey is CreateKey plus, unless breakGlass, the bootstrap marker
-// in the same transaction: bbolt serializes writers, so of concurrent
-// bootstraps the first to commit creates it and the others find it.
+// naming the key, in the same transaction. bbolt serializes writers: of
+// concurrent bootstraps the first to commit writes the marker and the
+// others find it naming an active key. A marker whose key is no longer
+// active (revoked or expired: no admin is left that could mint one) may be
+// replaced, so a stack whose admins are all gone can bootstrap again.
 func (s *Store) BootstrapKey(ctx context.Context, k vsecure.Key, e vsecure.Entry, breakGlass bool) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if !breakGlass {
-			if meta.Get(bootstrapMarker) != nil {
-				return vsecure.Errorf(vsecure.EAlreadyDecided,
-					"an admin key was already bootstrapped; create further keys with an admin key, or bootstrap with breakGlass")
+			if prev := meta.Get(bootstrapMarker); prev != nil {
+				var rec keyRecord
+				found, err := get(tx.Bucket(bucketKeys), string(prev), &rec)
+				if err != nil {
+					return err
+				}
+				if found && rec.Key.Active(e.Timestamp) {
+					return vsecure.Errorf(vsecure.EAlreadyDecided,
+						"an admin key was already bootstrapped (%s) and is active; create further keys with an admin key, or bootstrap with breakGlass", prev)
+				}
 			}
 			if err := meta.Put(bootstrapMarker, []byte(k.ID)); err != nil {
 				return err

@@ -16,7 +16,9 @@ const bootstrapRacers = 20
 // finds no admin key in the listing), exactly one mints a key and audits
 // it as a success; every other is refused with already_decided and
 // audited as a failure naming no key. Break-glass mints afterwards
-// regardless, and a later plain bootstrap is still refused.
+// regardless, and a later plain bootstrap is still refused. Once every
+// admin key is revoked, a plain bootstrap mints again, exactly one of
+// concurrent ones.
 func testRaceBootstrap(e *env) {
 	r := e.raceGate()
 	bootstrap := func(breakGlass bool) (gate.CreatedKey, error) {
@@ -85,5 +87,39 @@ func testRaceBootstrap(e *env) {
 		if x.Error != string(vsecure.EAlreadyDecided) || x.Metadata["keyId"] != "" {
 			e.t.Fatalf("refused entry %+v: want already_decided and no key id", x)
 		}
+	}
+
+	// No admin left: the stack can be bootstrapped again, once.
+	for _, id := range want {
+		k, err := e.s.GetKey(e.ctx, id)
+		e.ok(err, "GetKey")
+		at := e.now()
+		k.RevokedAt = &at
+		k.Version++
+		e.ok(e.s.UpdateKey(e.ctx, k, e.entry(vsecure.AuditKeyRevoke, "", "admin")), "UpdateKey revoke")
+	}
+	again := make([]error, bootstrapRacers)
+	start = make(chan struct{})
+	for i := range bootstrapRacers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, again[i] = bootstrap(false)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	n := 0
+	for i, err := range again {
+		switch {
+		case err == nil:
+			n++
+		case !vsecure.IsCode(err, vsecure.EAlreadyDecided):
+			e.t.Fatalf("re-bootstrap %d: %v, want success or already_decided", i, err)
+		}
+	}
+	if n != 1 {
+		e.t.Fatalf("%d of %d concurrent bootstraps after every admin was revoked minted a key, want exactly 1", n, bootstrapRacers)
 	}
 }
