@@ -4,6 +4,12 @@
 // (package digest). It serves no route.
 package main
 
-import "github.com/vsecure/vsecure/shared/lambdafn"
+import (
+	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/lambdafn/s3witness"
+)
 
-func main() { lambdafn.ServeDigest() }
+func main() {
+	lambdafn.Buckets = s3witness.Open
+	lambdafn.ServeDigest()
+}

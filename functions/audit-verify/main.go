@@ -4,6 +4,12 @@
 // public key it fetches once (kms:GetPublicKey).
 package main
 
-import "github.com/vsecure/vsecure/shared/lambdafn"
+import (
+	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/lambdafn/s3witness"
+)
 
-func main() { lambdafn.Serve("audit-verify") }
+func main() {
+	lambdafn.Buckets = s3witness.Open
+	lambdafn.Serve("audit-verify")
+}

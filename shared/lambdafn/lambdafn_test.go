@@ -15,8 +15,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -541,5 +544,27 @@ func TestAuthorizerAggregatesRefusals(t *testing.T) {
 	}
 	if len(st.audit) != 2 || st.audit[1].Metadata["count"] != "49" || st.audit[1].Metadata["ipAddress"] != "203.0.113.10" {
 		t.Fatalf("entries %+v, want the first and a summary of 49", st.audit)
+	}
+}
+
+// A function given the witness bucket but built without the S3 opener
+// refuses to start rather than run the digest step or verifier without its
+// witness; with an opener, Open hands it the bucket's name.
+func TestOpenNeedsTheBucketOpenerForTheWitness(t *testing.T) {
+	cfg := Config{
+		Table: "t", AuditTable: "a", Region: "eu-west-1", AccessKeyID: "AKIA", SecretAccessKey: "s",
+		FunctionName: "audit-digest", WitnessBucket: "vsecure-witness", CursorKey: bytes.Repeat([]byte{9}, 32),
+	}
+	if _, err := Open(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "s3witness") {
+		t.Fatalf("Open with a witness bucket and no opener: %v, want a refusal naming s3witness", err)
+	}
+	var got string
+	Buckets = func(_ aws.Config, c Config) (digest.Witness, archive.Bucket, error) {
+		got = c.WitnessBucket
+		return nil, nil, nil
+	}
+	t.Cleanup(func() { Buckets = nil })
+	if _, err := Open(cfg, slog.New(slog.DiscardHandler)); err != nil || got != "vsecure-witness" {
+		t.Fatalf("Open with an opener: %v (opener saw %q)", err, got)
 	}
 }

@@ -1,6 +1,7 @@
 package lambdafn
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,12 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/vsecure/vsecure/shared/archive/s3lock"
+	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
+	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -98,6 +99,14 @@ func fatal(log *slog.Logger, err error) {
 // of config.LoadDefaultConfig: a Lambda always has its role's credentials and
 // region in the environment, and skipping the shared-config, SSO, STS and
 // IMDS providers keeps both the binary and the cold start small.
+// BucketOpener opens the audit witness and archive on cfg.WitnessBucket.
+type BucketOpener func(ac aws.Config, cfg Config) (digest.Witness, archive.Bucket, error)
+
+// Buckets is set by the main of the functions given VSECURE_WITNESS_BUCKET
+// (audit-digest, audit-verify) to s3witness.Open, before they serve: the
+// S3 client it links is ≈ 0.8 MB, kept out of every other bootstrap.
+var Buckets BucketOpener
+
 // Extra store options (tests, the emulator deploy) come after the config's.
 func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, error) {
 	ac := aws.Config{
@@ -176,19 +185,10 @@ func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, erro
 		}
 	}
 	if cfg.WitnessBucket != "" {
-		var opts []s3lock.Option
-		if cfg.WitnessRetentionDays > 0 {
-			opts = append(opts, s3lock.WithRetention(time.Duration(cfg.WitnessRetentionDays)*24*time.Hour))
+		if Buckets == nil {
+			return nil, fmt.Errorf("lambdafn: VSECURE_WITNESS_BUCKET is set but %s was built without an S3 opener (lambdafn.Buckets = s3witness.Open in its main)", cfg.FunctionName)
 		}
-		sc := s3.NewFromConfig(ac)
-		if deps.Witness, err = s3lock.New(sc, cfg.WitnessBucket, opts...); err != nil {
-			return nil, err
-		}
-		var aopts []s3lock.Option
-		if cfg.ArchiveRetentionDays > 0 {
-			aopts = append(aopts, s3lock.WithRetention(time.Duration(cfg.ArchiveRetentionDays)*24*time.Hour))
-		}
-		if deps.Archive, err = s3lock.NewArchive(sc, cfg.WitnessBucket, aopts...); err != nil {
+		if deps.Witness, deps.Archive, err = Buckets(ac, cfg); err != nil {
 			return nil, err
 		}
 	}
