@@ -108,7 +108,7 @@ func WithAuditPutBudget(d time.Duration) Option {
 // WithIndexTiming sets the indexer's settle (how far behind now a pass
 // ends), and its skip rule: a pass waits while its window holds fewer than
 // minEntries entries and the oldest is younger than maxDelay. Defaults:
-// 10 s, 200, 60 s. Tests set them to index at once.
+// 10 s, 1,000, 120 s. Tests set them to index at once.
 func WithIndexTiming(settle time.Duration, minEntries int, maxDelay time.Duration) Option {
 	return func(s *Store) { s.settle, s.minEntries, s.maxDelay = settle, minEntries, maxDelay }
 }
