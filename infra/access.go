@@ -167,11 +167,11 @@ var storeAccess = map[string][]grant{
 
 	// The audit indexer: strongly consistent Queries of the watermark, a
 	// pass's claim and the entry shards; a conditional PutItem of the
-	// claim; BatchWriteItem of the filter segments; then one
-	// TransactWriteItems (IAM authorizes each part by its own action) of
-	// the watermark's conditional Put and an Update per read secret head
-	// (ADD accessCount). Its writes reach its own items and the counters
-	// of secret heads, nothing else.
+	// claim; BatchWriteItem of the filter segments; a conditional
+	// UpdateItem per read secret head (ADD accessCount, SET accessedAt and
+	// indexedThrough); then the watermark's conditional PutItem. Its
+	// writes reach its own items (X#, I#) and the counters of secret
+	// heads, nothing else.
 	"IndexAudit": {
 		{target{auditT, ""}, []string{"dynamodb:Query"}, anyItem},
 		{target{auditT, ""}, []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem"}, auditIndexItems},

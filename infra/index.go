@@ -14,9 +14,10 @@ import (
 // far the indexed watermark trails the clock, one value per run.
 const auditIndexLagMetric = "AuditIndexLag"
 
-// The lag alarm: healthy is the indexer's settle delay plus at most a
-// minute (a quiet pass waits for 200 entries or 60 s), so 5 minutes is an
-// indexer that is stuck or falling behind, and 10 minutes of it pages.
+// The lag alarm: healthy is at most ~190 s (a quiet pass waits for 1,000
+// entries or a 120 s old entry, the runs come a minute apart, the settle
+// is 10 s), so 5 minutes is an indexer that is stuck or falling behind,
+// and 10 minutes of it pages.
 const (
 	indexLagAlarmSeconds = 300
 	indexLagAlarmMinutes = 10

@@ -23,7 +23,7 @@ import (
 const (
 	indexAgents  = 5
 	indexSecrets = 40  // staging|production × 20 names: two pattern levels each
-	indexRate    = 4.0 // entries per second: above 200 per minute, so the skip rule's 200-entry minimum cuts the passes
+	indexRate    = 4.0 // entries per second: below 1,000 per 110 s, so the skip rule's 120 s age cuts the passes
 	writeEvery   = 100 // one secret write per 100 entries
 	refuseEvery  = 50  // one refused read per 50 entries
 )

@@ -419,8 +419,8 @@ func (m model) indexerTable(w io.Writer) {
 	p("%d audit entries (%d successful reads by %d agents over %d secrets, one write per %d entries, one refusal per %d)\n",
 		r.entries, r.reads, indexAgents, indexSecrets, writeEvery, refuseEvery)
 	p("written at %.0f per second through the store's real `RecordRead`/`AppendAudit` (sealed with the KMS MAC key), while\n", indexRate)
-	p("the store's real `IndexAudit` runs a simulated second apart with its default timing (10 s settle; a pass waits for 200\n")
-	p("entries or a 60 s old entry), as the `audit-index` loop does. Passes that indexed nothing are the loop's idle seconds\n")
+	p("the store's real `IndexAudit` runs a simulated second apart with its default timing (10 s settle; a pass waits for 1,000\n")
+	p("entries or a 120 s old entry), as the `audit-index` loop does. Passes that indexed nothing are the loop's idle seconds\n")
 	p("(fixed cost, below). Measured on main's indexer (`shared/store/dynamo/index.go`).\n\n")
 	p("| measured | value |\n| --- | ---: |\n")
 	p("| passes that indexed / idle calls | %d / %d |\n", r.passes, r.idle)

@@ -72,7 +72,7 @@ type Config struct {
 	// (dynamo.WithIndexTiming): how far behind now a pass ends, and the
 	// skip rule (wait while a window holds fewer than minEntries entries
 	// and its oldest is younger than maxDelay). Unset, the default: the
-	// store's production values (10 s, 200, 60 s). Only emulator runs set
+	// store's production values (10 s, 1000, 120 s). Only emulator runs set
 	// it, to index what they just wrote: a settle shorter than the audit
 	// put budget (5 s) could end a pass before an entry still being put.
 	IndexTiming *IndexTiming

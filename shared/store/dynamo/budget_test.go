@@ -290,8 +290,9 @@ func TestRoundTrips(t *testing.T) {
 			return err
 			// The watermark, the 16 shards' oldest entries (a first pass
 			// only), the claim, the window from 16 shards; the claim's Put,
-			// the segments, the watermark with the counts.
-		}, map[string]int{"Query": 34, "PutItem": 1, "BatchWriteItem": 1, "TransactWriteItems": 1}, ""},
+			// the segments, an UpdateItem per read secret (one here), the
+			// watermark's Put.
+		}, map[string]int{"Query": 34, "PutItem": 2, "BatchWriteItem": 1, "UpdateItem": 1}, ""},
 		{"audit by actor (indexed)", func() error {
 			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Actor: "agent-1", Limit: 5})
 			return err

@@ -2,11 +2,8 @@ package dynamo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,17 +24,19 @@ const (
 	indexSettle = 10 * time.Second
 	// A pass waits while its window holds fewer than indexMinEntries
 	// entries and the oldest is younger than indexMaxDelay: at low traffic
-	// a pass still covers a minute, which bounds index writes per entry.
-	indexMinEntries = 200
-	indexMaxDelay   = 60 * time.Second
+	// a pass still covers two minutes, which bounds index writes per entry
+	// (a pass's segments and heads are shared by all its entries), while
+	// the lag (at most indexMaxDelay + indexSettle + the minute between
+	// runs) stays well below the AuditIndexLag alarm's 300 s.
+	indexMinEntries = 1000
+	indexMaxDelay   = 120 * time.Second
 	// indexMaxEntries keeps a segment under DynamoDB's 400 KB item limit
 	// (about 40 bytes a ref).
 	indexMaxEntries = 5000
-	// indexChunk heads go in one TransactWriteItems (limit 100, one left
-	// for the watermark in the last).
-	indexChunk = 99
-	// indexParallel bounds the calls one pass has in flight at once.
+	// indexParallel bounds the segment writes one pass has in flight at
+	// once, headParallel its head updates (small single-item calls).
 	indexParallel = 4
+	headParallel  = 16
 	// segmentBytes bounds the refs of one segment item, so that a segment
 	// is read for 1 RRU (4 KB, strongly consistent) with its other
 	// attributes: a page of a filtered query reads about what it returns
@@ -131,7 +130,7 @@ func (s *Store) IndexAudit(ctx context.Context, now time.Time) (IndexStats, erro
 	if err := s.batchWrite(ctx, segs); err != nil {
 		return st, err
 	}
-	if err := s.advance(ctx, through, w, end, reads); err != nil {
+	if err := s.advance(ctx, through, end, reads); err != nil {
 		return st, err
 	}
 	st.Entries, st.Segments, st.Through = len(entries), len(segs), skTime(end)
@@ -309,11 +308,11 @@ func (s *Store) segments(end string, entries []item) ([]item, map[string]passRea
 	return segs, reads, nil
 }
 
-// parallel runs fn(0..n-1) with at most indexParallel in flight and
-// returns the first error.
-func parallel(n int, fn func(i int) error) error {
+// parallel runs fn(0..n-1) with at most limit in flight and returns
+// their errors.
+func parallel(n, limit int, fn func(i int) error) error {
 	errs := make([]error, n)
-	sem := make(chan struct{}, indexParallel)
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
@@ -330,7 +329,7 @@ func parallel(n int, fn func(i int) error) error {
 // calls at once, retrying unprocessed items a bounded number of times.
 func (s *Store) batchWrite(ctx context.Context, items []item) error {
 	n := (len(items) + 24) / 25
-	return parallel(n, func(i int) error {
+	return parallel(n, indexParallel, func(i int) error {
 		batch := items[i*25 : min(len(items), (i+1)*25)]
 		reqs := make([]types.WriteRequest, len(batch))
 		for j, it := range batch {
@@ -364,104 +363,83 @@ func (s *Store) batchWrite(ctx context.Context, items []item) error {
 
 // advance adds the pass's reads to their heads and then moves the
 // watermark from through (its value read by this pass, "" for none) to
-// end. The heads go indexChunk to a TransactWriteItems, indexParallel at
-// once, the last chunk with the watermark after all others have landed:
-// the next pass cannot start before every count of this one is in. Each
-// head's update holds only while its indexedThrough is below end, so a
-// chunk applied by another runner, or by a runner that stopped before the
-// watermark, is never applied again (a pass's heads were last counted by
-// an earlier pass, whose end is at most this pass's start). ListSecrets
-// counts the tail from max(through, indexedThrough) per head, so listings
-// stay exact while chunks land.
-func (s *Store) advance(ctx context.Context, through, w, end string, reads map[string]passReads) error {
+// end. Each head is one plain UpdateItem (1 WRU and its gsi1 copy, half a
+// transactional write), headParallel at once; the watermark goes after
+// every head has landed, so the next pass cannot start before every count
+// of this one is in. Each head's update holds only while its
+// indexedThrough is below end, so an update applied by another runner, by
+// a runner that stopped before the watermark, or by an SDK retry whose
+// first answer was lost, is never applied again (a pass's heads were last
+// counted by an earlier pass, whose end is at most this pass's start).
+// ListSecrets counts the tail from max(through, indexedThrough) per head,
+// so listings stay exact while the heads land.
+func (s *Store) advance(ctx context.Context, through, end string, reads map[string]passReads) error {
 	uris := make([]string, 0, len(reads))
 	for u := range reads {
 		uris = append(uris, u)
 	}
 	slices.Sort(uris)
-	var chunks [][]string
-	for len(uris) > indexChunk {
-		chunks = append(chunks, uris[:indexChunk])
-		uris = uris[indexChunk:]
-	}
-	if err := parallel(len(chunks), func(i int) error { return s.countReads(ctx, w, end, chunks[i], reads, nil) }); err != nil {
+	if err := parallel(len(uris), headParallel, func(i int) error { return s.countReads(ctx, end, uris[i], reads[uris[i]]) }); err != nil {
 		return err
 	}
-	wm := item{
-		schema.AuditPK: str(schema.AuditWatermarkPK), schema.AuditSK: str(schema.AuditWatermarkSK),
-		schema.AuditThrough: str(end),
+	in := &dynamodb.PutItemInput{
+		TableName: aws.String(s.audit),
+		Item: item{
+			schema.AuditPK: str(schema.AuditWatermarkPK), schema.AuditSK: str(schema.AuditWatermarkSK),
+			schema.AuditThrough: str(end),
+		},
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK},
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 	}
-	put := &types.Put{TableName: aws.String(s.audit), Item: wm, ExpressionAttributeNames: map[string]string{"#pk": schema.AuditPK}}
-	if through == "" {
-		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-	} else {
-		put.ConditionExpression = aws.String("#t = :w")
-		put.ExpressionAttributeNames = map[string]string{"#t": schema.AuditThrough}
-		put.ExpressionAttributeValues = item{":w": str(through)}
+	if through != "" {
+		in.ConditionExpression = aws.String("#t = :w")
+		in.ExpressionAttributeNames = map[string]string{"#t": schema.AuditThrough}
+		in.ExpressionAttributeValues = item{":w": str(through)}
 	}
-	return s.countReads(ctx, w, end, uris, reads, put)
+	if s.capacity != nil {
+		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
+	}
+	out, err := s.db.PutItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil // another runner moved the watermark past this pass
+	}
+	if err != nil {
+		return storeError(err, "IndexAudit")
+	}
+	if s.capacity != nil && out.ConsumedCapacity != nil {
+		s.capacity("IndexAudit", []types.ConsumedCapacity{*out.ConsumedCapacity})
+	}
+	return nil
 }
 
-// countReads applies the reads of the heads uris of the pass [w, end) in
-// one transaction, with the watermark's put wm if not nil (its item
-// first). A head whose condition fails (gone, or counted through end
-// already) is dropped and the rest retried; a failed watermark means
-// another runner finished the pass, which is fine.
-func (s *Store) countReads(ctx context.Context, w, end string, uris []string, reads map[string]passReads, wm *types.Put) error {
-	first := 0
-	if wm != nil {
-		first = 1
+// countReads adds r, the reads of the pass ending at end, to the head of
+// uri. A failed condition (the head is gone, or counted through end
+// already) is not an error: there is nothing left to count.
+func (s *Store) countReads(ctx context.Context, end, uri string, r passReads) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      headKey(uri),
+		UpdateExpression:         aws.String("ADD #ac :n SET #at = :at, #ix = :e"),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND (attribute_not_exists(#ix) OR #ix < :e)"),
+		ExpressionAttributeNames: map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#ix": attrIndexed, "#pk": schema.PK},
+		ExpressionAttributeValues: item{
+			":n": num(r.n), ":at": str(r.last.Format(time.RFC3339Nano)), ":e": str(end),
+		},
 	}
-	for try := 0; len(uris)+first > 0; try++ {
-		var txItems []types.TransactWriteItem
-		if wm != nil {
-			txItems = append(txItems, types.TransactWriteItem{Put: wm})
-		}
-		for _, u := range uris {
-			r := reads[u]
-			txItems = append(txItems, types.TransactWriteItem{Update: &types.Update{
-				TableName:                aws.String(s.table),
-				Key:                      headKey(u),
-				UpdateExpression:         aws.String("ADD #ac :n SET #at = :at, #ix = :e"),
-				ConditionExpression:      aws.String("attribute_exists(#pk) AND (attribute_not_exists(#ix) OR #ix < :e)"),
-				ExpressionAttributeNames: map[string]string{"#ac": "accessCount", "#at": "accessedAt", "#ix": attrIndexed, "#pk": schema.PK},
-				ExpressionAttributeValues: item{
-					":n": num(r.n), ":at": str(r.last.Format(time.RFC3339Nano)), ":e": str(end),
-				},
-			}})
-		}
-		sum := sha256.Sum256([]byte("index#" + w + "#" + end + "#" + strings.Join(uris, "\n") + "#" + strconv.Itoa(first) + "#" + strconv.Itoa(try)))
-		in := &dynamodb.TransactWriteItemsInput{TransactItems: txItems, ClientRequestToken: aws.String(hex.EncodeToString(sum[:18]))}
-		if s.capacity != nil {
-			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-		}
-		out, err := s.db.TransactWriteItems(ctx, in)
-		if err == nil {
-			if s.capacity != nil {
-				s.capacity("IndexAudit", out.ConsumedCapacity)
-			}
-			return nil
-		}
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) || try >= 6 {
-			return storeError(err, "IndexAudit")
-		}
-		c := &canceled{reasons: tce.CancellationReasons, err: err}
-		if f, _ := c.failed(0); f && wm != nil {
-			return nil // another runner moved the watermark past this pass
-		}
-		var keep []string
-		for i, u := range uris {
-			if f, _ := c.failed(i + first); !f {
-				keep = append(keep, u)
-			}
-		}
-		if len(keep) == len(uris) { // a conflict or throttling: back off
-			if err := sleep(ctx, try); err != nil {
-				return storeError(err, "IndexAudit")
-			}
-		}
-		uris = keep
+	if s.capacity != nil {
+		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
+	}
+	out, err := s.db.UpdateItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil
+	}
+	if err != nil {
+		return storeError(err, "IndexAudit")
+	}
+	if s.capacity != nil && out.ConsumedCapacity != nil {
+		s.capacity("IndexAudit", []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	return nil
 }

@@ -23,9 +23,11 @@ import (
 type logWorld struct {
 	t     *testing.T
 	db    *dynamodb.Client
+	table string
 	audit string
 	s     *dynamo.Store
 	at    time.Time
+	step  time.Duration // between entries (0: a second)
 	all   []vsecure.Entry
 	reads map[string]int64 // successful reads per secret
 }
@@ -40,11 +42,14 @@ func newLogWorld(t *testing.T, api dynamo.API, opts ...dynamo.Option) *logWorld 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &logWorld{t: t, db: db, audit: audit, s: s, at: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), reads: map[string]int64{}}
+	return &logWorld{t: t, db: db, table: table, audit: audit, s: s, at: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), reads: map[string]int64{}}
 }
 
 func (w *logWorld) entry(op, resource, actor string, ok bool) vsecure.Entry {
-	w.at = w.at.Add(time.Second)
+	if w.step == 0 {
+		w.step = time.Second
+	}
+	w.at = w.at.Add(w.step)
 	return vsecure.Entry{ID: storetest.NewID("log_", w.at), Timestamp: w.at, Operation: op, Resource: resource, Actor: actor, Success: ok}
 }
 
@@ -377,39 +382,109 @@ func TestIndexResumesAClaimedPass(t *testing.T) {
 	}
 }
 
-// crashBeforeWatermark fails every TransactWriteItems that moves the
-// watermark (a runner that stopped after its counts' chunks), until off.
+// crashBeforeWatermark fails every PutItem that moves the watermark (a
+// runner that stopped after its heads), until off.
 type crashBeforeWatermark struct {
 	dynamo.API
 	mu    sync.Mutex
 	on    bool
-	heads int // head updates sent in chunks without the watermark
+	heads int // head updates sent
 }
 
-func (c *crashBeforeWatermark) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+func (c *crashBeforeWatermark) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.mu.Lock()
 	on := c.on
 	c.mu.Unlock()
-	moves := false
-	for _, ti := range in.TransactItems {
-		if ti.Put != nil && sv(ti.Put.Item, "pk") == schema.AuditWatermarkPK {
-			moves = true
-		}
-	}
-	if moves && on {
+	if on && sv(in.Item, "pk") == schema.AuditWatermarkPK {
 		return nil, fmt.Errorf("runner stopped")
 	}
-	if !moves && len(in.TransactItems) > 0 && in.TransactItems[0].Update != nil {
-		c.mu.Lock()
-		c.heads += len(in.TransactItems)
-		c.mu.Unlock()
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c *crashBeforeWatermark) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.mu.Lock()
+	c.heads++
+	c.mu.Unlock()
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+// killedRunner lets the first `applied` head updates through, then
+// applies `lost` more whose answers it loses (the SDK would retry them),
+// then fails every other call, as a runner killed mid-pass.
+type killedRunner struct {
+	dynamo.API
+	mu            sync.Mutex
+	applied, lost int
+}
+
+func (k *killedRunner) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	k.mu.Lock()
+	ok, lost := k.applied > 0, k.applied == 0 && k.lost > 0
+	switch {
+	case ok:
+		k.applied--
+	case lost:
+		k.lost--
 	}
-	return c.API.TransactWriteItems(ctx, in, o...)
+	k.mu.Unlock()
+	if !ok && !lost {
+		return nil, fmt.Errorf("runner killed")
+	}
+	out, err := k.API.UpdateItem(ctx, in, o...)
+	if lost && err == nil {
+		return nil, fmt.Errorf("connection reset after the update")
+	}
+	return out, err
+}
+
+func (k *killedRunner) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if sv(in.Item, "pk") == schema.AuditWatermarkPK {
+		return nil, fmt.Errorf("runner killed")
+	}
+	return k.API.PutItem(ctx, in, o...)
+}
+
+// TestIndexRunnerKilledMidHeads: a runner killed after some of its pass's
+// head updates (some of them applied with their answers lost) and before
+// the watermark leaves listings exact; another runner (a new process)
+// resumes the claimed pass and every head ends up counted exactly once,
+// the already counted ones not again.
+func TestIndexRunnerKilledMidHeads(t *testing.T) {
+	kill := &killedRunner{API: client(t), applied: 25, lost: 5}
+	w := newLogWorld(t, kill, dynamo.WithIndexTiming(0, 0, 0))
+	var uris []string
+	for i := range 80 {
+		uris = append(uris, fmt.Sprintf("vsecure://secrets/production/K%02d", i))
+		w.secret(uris[i])
+	}
+	for i := range 240 {
+		w.read(uris[i*7%len(uris)], "agent-1", i%13 != 0)
+	}
+	now := w.at.Add(time.Hour)
+	if _, err := w.s.IndexAudit(t.Context(), now); err == nil {
+		t.Fatal("the killed runner's pass finished")
+	}
+	w.wantListed("vsecure://secrets/production/*")
+
+	next, err := dynamo.New(client(t), w.table, w.audit, dynamo.WithAuditPutBudget(0), dynamo.WithIndexTiming(0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := next.IndexAudit(t.Context(), now)
+	if err != nil || st.Entries != len(w.all) {
+		t.Fatalf("resumed pass %+v %v, want all %d entries", st, err, len(w.all))
+	}
+	w.s = next
+	if passes := w.drain(now); len(passes) != 0 {
+		t.Fatalf("%d more passes after the resumed one: %+v", len(passes), passes)
+	}
+	w.wantCounts()
+	w.wantListed("vsecure://secrets/production/*")
 }
 
 // TestIndexPassOf300Secrets: a pass holds every entry of its window
-// however many secrets were read in it (here 300, three transactions of
-// heads): a runner that stops after the heads' chunks but before the
+// however many secrets were read in it (here 300 heads): a runner that
+// stops after the heads' updates but before the
 // watermark leaves listings exact, and two runners finishing that pass
 // at once count every read exactly once. No segment is over 4 KB.
 func TestIndexPassOf300Secrets(t *testing.T) {
@@ -429,8 +504,8 @@ func TestIndexPassOf300Secrets(t *testing.T) {
 	if _, err := w.s.IndexAudit(t.Context(), now); err == nil {
 		t.Fatal("the stopped runner's pass finished")
 	}
-	if crash.heads < 2*99 {
-		t.Fatalf("%d heads counted before the watermark, want the first chunks of 99", crash.heads)
+	if crash.heads != len(uris) {
+		t.Fatalf("%d heads counted before the watermark, want all %d", crash.heads, len(uris))
 	}
 	w.wantListed("vsecure://secrets/production/*")
 
@@ -515,8 +590,8 @@ func (w *logWorld) wantListed(pattern string) {
 }
 
 // TestIndexSkipsSmallYoungWindows: with the default timing, a window of
-// fewer than 200 entries waits until its oldest entry is a minute old,
-// and never covers the last 10 s.
+// fewer than 1,000 entries waits until its oldest entry is two minutes
+// old, and never covers the last 10 s.
 func TestIndexSkipsSmallYoungWindows(t *testing.T) {
 	w := newLogWorld(t, nil)
 	w.secret("vsecure://secrets/production/DB")
@@ -524,27 +599,32 @@ func TestIndexSkipsSmallYoungWindows(t *testing.T) {
 		w.read("vsecure://secrets/production/DB", "agent-1", true)
 	}
 	oldest := w.all[0].Timestamp
-	for _, now := range []time.Time{w.at.Add(time.Second), oldest.Add(59 * time.Second)} {
+	for _, now := range []time.Time{w.at.Add(time.Second), oldest.Add(119 * time.Second)} {
 		st, err := w.s.IndexAudit(t.Context(), now)
 		if err != nil || st.Entries != 0 {
 			t.Fatalf("at %v: %+v %v, want the pass skipped", now.Sub(oldest), st, err)
 		}
 	}
-	st, err := w.s.IndexAudit(t.Context(), oldest.Add(60*time.Second))
+	st, err := w.s.IndexAudit(t.Context(), oldest.Add(120*time.Second))
 	if err != nil || st.Entries != 11 {
-		t.Fatalf("a minute on: %+v %v, want all 11 entries", st, err)
+		t.Fatalf("two minutes on: %+v %v, want all 11 entries", st, err)
 	}
-	if want := oldest.Add(50 * time.Second); !st.Through.Equal(want) || st.Lag != 10*time.Second {
+	if want := oldest.Add(110 * time.Second); !st.Through.Equal(want) || st.Lag != 10*time.Second {
 		t.Fatalf("through %v lag %v, want %v and the 10 s settle", st.Through, st.Lag, want)
 	}
-	// 200 new entries (after the watermark) index at once, up to the settle.
-	w.at = st.Through
-	for range 200 {
+	// 999 new entries (after the watermark, 10 ms apart) wait; the 1,000th
+	// indexes them at once, up to the settle.
+	w.at, w.step = st.Through, 10*time.Millisecond
+	for range 999 {
 		w.read("vsecure://secrets/production/DB", "agent-1", true)
 	}
+	if st, err := w.s.IndexAudit(t.Context(), w.at.Add(10*time.Second+time.Millisecond)); err != nil || st.Entries != 0 {
+		t.Fatalf("999 entries: %+v %v, want the pass skipped", st, err)
+	}
+	w.read("vsecure://secrets/production/DB", "agent-1", true)
 	st, err = w.s.IndexAudit(t.Context(), w.at.Add(10*time.Second+time.Millisecond))
-	if err != nil || st.Entries != 200 {
-		t.Fatalf("200 entries: %+v %v", st, err)
+	if err != nil || st.Entries != 1000 {
+		t.Fatalf("1,000 entries: %+v %v", st, err)
 	}
 	w.wantCounts()
 }

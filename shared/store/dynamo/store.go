@@ -47,6 +47,7 @@ type API interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 // Store implements vsecure.Store on DynamoDB. Build it once per process and
@@ -107,7 +108,7 @@ func WithAuditPutBudget(d time.Duration) Option {
 // WithIndexTiming sets the indexer's settle (how far behind now a pass
 // ends), and its skip rule: a pass waits while its window holds fewer than
 // minEntries entries and the oldest is younger than maxDelay. Defaults:
-// 10 s, 200, 60 s. Tests set them to index at once.
+// 10 s, 1,000, 120 s. Tests set them to index at once.
 func WithIndexTiming(settle time.Duration, minEntries int, maxDelay time.Duration) Option {
 	return func(s *Store) { s.settle, s.minEntries, s.maxDelay = settle, minEntries, maxDelay }
 }
