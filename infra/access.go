@@ -51,6 +51,9 @@ const (
 	// bootstrapItems: an API key's two items and the bootstrap marker
 	// (schema.BootstrapPK), which admits exactly one bootstrap.
 	bootstrapItems itemScope = "bootstrapItems"
+	// policySetVersion: the policy-set version item (schema.PolicySetPK)
+	// only, which every policy write bumps.
+	policySetVersion itemScope = "policySetVersion"
 )
 
 // The state table's attributes IndexAudit's Update touches (besides the
@@ -88,6 +91,8 @@ func (s itemScope) conditions() map[string]any {
 		}}
 	case bootstrapItems:
 		return leadingKeys(schema.KeyPrefix+"*", schema.KeyHashPrefix+"*", schema.BootstrapPK)
+	case policySetVersion:
+		return leadingKeys(schema.PolicySetPK)
 	}
 	return nil
 }
@@ -119,7 +124,13 @@ var appendAudit = grant{target{auditT, ""}, []string{"dynamodb:PutItem"}, auditE
 // point reads, Query on the gsi1 listing index or the sparse live index.
 // Writes: TransactWriteItems of Put/Update/Delete items with the audit Put.
 var storeAccess = map[string][]grant{
-	"PutPolicy":    {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	// PutPolicy: the policy's Put, and the ADD to the policy-set version
+	// that invalidates every container's cached policies.
+	"PutPolicy": {
+		{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem},
+		{target{stateT, ""}, []string{"dynamodb:UpdateItem"}, policySetVersion},
+		appendAudit,
+	},
 	"ListPolicies": {{target{stateT, schema.IndexGSI}, []string{"dynamodb:Query"}, anyItem}},
 
 	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}, anyItem}},

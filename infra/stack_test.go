@@ -350,9 +350,10 @@ var wantPolicies = func() map[string][]string {
 		// lastUsed on key items only: the authorizer can change nothing else.
 		"authorizer": {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure",
 			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:Attributes":["pk","sk","lastUsed","keyId"],"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`},
-		"resources-list":      {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
-		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
-		"resources-get":       {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", "Allow kms:Decrypt on key" + context},
+		"resources-list": {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
+		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
+			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["POLICYSET"]}}`},
+		"resources-get": {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", "Allow kms:Decrypt on key" + context},
 		// UpdateItem: the head's update inside the write's transaction.
 		"resources-put":     {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":      {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit," + gsi, cursor},

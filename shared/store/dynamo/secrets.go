@@ -42,7 +42,9 @@ func grantKey(principal string, op vsecure.Operation, resource string) item {
 	return key(grantPrefix+principal+"#"+string(op)+"#"+resource, grantSK)
 }
 
-// PutPolicy creates or replaces the policy at p.URI with its entry.
+// PutPolicy creates or replaces the policy at p.URI with its entry, and
+// moves the policy-set version on in the same transaction, so every
+// process's cached candidates are read again (policycache.go).
 func (s *Store) PutPolicy(ctx context.Context, p vsecure.Policy, e vsecure.Entry) error {
 	it := policyKey(p.URI)
 	it[schema.GSI1PK], it[schema.GSI1SK] = str(policiesGSI), str(p.URI)
@@ -50,7 +52,10 @@ func (s *Store) PutPolicy(ctx context.Context, p vsecure.Policy, e vsecure.Entry
 	if err != nil {
 		return err
 	}
-	err = s.transact(ctx, "PutPolicy", []types.TransactWriteItem{{Put: &types.Put{TableName: aws.String(s.table), Item: it}}}, e, 0)
+	err = s.transact(ctx, "PutPolicy", []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.table), Item: it}},
+		s.policySetBump(),
+	}, e, 0)
 	return unexpected(err, "PutPolicy")
 }
 
@@ -105,25 +110,34 @@ func queryAll[T any](ctx context.Context, s *Store, op, index, keyAttr, key stri
 //   - strongly consistent, what revocation depends on: the caller's key,
 //     the principal's grant and the token's approval. A revocation is
 //     refused by the very next read;
-//   - eventually consistent (half the price): the policy candidates, the
+//   - eventually consistent (half the price): the policy-set version, the
 //     secret head and the value. A policy or value change is visible
 //     within about a second, as an IAM change is.
+//
+// The policy candidates come from the process's cache (policycache.go)
+// while the version read is not newer than it. Otherwise they are read
+// strongly consistent: in the first round trip when this URI's candidates
+// are not cached yet, or in a second one, after the version was seen to
+// move, so what is cached under a version is never older than it.
 //
 // A head and value that disagree (a write seen half-propagated) are read
 // again strongly consistent, so a lagging replica never looks like a torn
 // or tampered record.
 func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
 	uri := q.Resource.String()
-	cands := q.Resource.Candidates()
+	cands := make([]string, 0, 8)
+	for _, c := range q.Resource.Candidates() {
+		cands = append(cands, c.String())
+	}
+	policyKeys := make([]item, len(cands))
+	for i, c := range cands {
+		policyKeys[i] = policyKey(c)
+	}
 	valueKey := latestKey(uri)
 	if q.Version > 0 {
 		valueKey = versionKey(uri, q.Version)
 	}
-	eventual := make([]item, 0, len(cands)+2)
-	for _, c := range cands {
-		eventual = append(eventual, policyKey(c.String()))
-	}
-	eventual = append(eventual, headKey(uri), valueKey)
+	eventual := []item{policySetKey(), headKey(uri), valueKey}
 	var strong []item
 	if q.Principal != "" {
 		strong = append(strong, grantKey(q.Principal, q.Operation, uri))
@@ -133,6 +147,12 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 	}
 	if q.ApprovalID != "" {
 		strong = append(strong, approvalKey(q.ApprovalID))
+	}
+	// Read now, strongly, the candidates show the set at tag or later.
+	tag := s.policies.version()
+	cached := s.policies.has(cands)
+	if !cached {
+		strong = append(strong, policyKeys...)
 	}
 	var (
 		strongGot map[string]item
@@ -153,6 +173,22 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 	if err != nil {
 		return vsecure.AccessView{}, err
 	}
+	setVersion := getN(got[schema.PolicySetPK+"|"+policySetSK], policySetAttr)
+	var data []string
+	ok := false
+	switch {
+	case cached:
+		data, ok = s.policies.lookup(cands, setVersion)
+	case setVersion <= tag:
+		data, ok = s.cachePolicies(tag, cands, strongGot), true
+	}
+	if !ok {
+		again, err := s.batchGet(ctx, "LoadAccess", policyKeys, true)
+		if err != nil {
+			return vsecure.AccessView{}, err
+		}
+		data = s.cachePolicies(setVersion, cands, again)
+	}
 	if torn(got, uri, valueKey, q.Version) {
 		again, err := s.batchGet(ctx, "LoadAccess", []item{headKey(uri), valueKey}, true)
 		if err != nil {
@@ -168,10 +204,10 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 	}
 	maps.Copy(got, strongGot)
 	var v vsecure.AccessView
-	for _, c := range cands {
-		if it, ok := got[policyPrefix+c.String()+"|"+policySK]; ok {
+	for _, d := range data {
+		if d != "" {
 			var p vsecure.Policy
-			if err := decodeData(it, &p); err != nil {
+			if err := decodeData(item{"data": str(d)}, &p); err != nil {
 				return v, err
 			}
 			v.Policies = append(v.Policies, p)
@@ -221,6 +257,22 @@ func (s *Store) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.
 		}
 	}
 	return v, nil
+}
+
+// cachePolicies caches the candidates found in got (read strongly after
+// version tag was seen) and returns their data in candidate order, "" for
+// a candidate that does not exist.
+func (s *Store) cachePolicies(tag int64, cands []string, got map[string]item) []string {
+	data := make([]string, len(cands))
+	byURI := make(map[string]string, len(cands))
+	for i, c := range cands {
+		if it, ok := got[policyPrefix+c+"|"+policySK]; ok {
+			data[i] = getS(it, "data")
+		}
+		byURI[c] = data[i]
+	}
+	s.policies.store(tag, byURI)
+	return data
 }
 
 // torn reports whether an eventually consistent read saw a secret's head

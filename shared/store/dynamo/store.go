@@ -60,6 +60,8 @@ type Store struct {
 	// is only ever a guess that a conditional write verifies, and it lets
 	// RecordRead and UpdateApproval write without reading first.
 	recent *recent
+	// policies caches policy candidates per policy-set version.
+	policies *policyCache
 	// capacity, if set, receives the consumed capacity of every call.
 	capacity func(op string, cc []types.ConsumedCapacity)
 	// chains is the pool of audit chains (nil: entries are unsealed).
@@ -119,7 +121,7 @@ func New(db API, table, auditTable string, opts ...Option) (*Store, error) {
 		return nil, errors.New("dynamo: client, table and audit table are required")
 	}
 	s := &Store{
-		db: db, table: table, audit: auditTable, recent: newRecent(4096),
+		db: db, table: table, audit: auditTable, recent: newRecent(4096), policies: newPolicyCache(4096),
 		putBudget: auditPutBudget, settle: indexSettle, minEntries: indexMinEntries, maxDelay: indexMaxDelay,
 	}
 	for _, o := range opts {

@@ -91,6 +91,10 @@ const (
 	// attribute_not_exists, in the same write as its key: of concurrent
 	// bootstraps exactly one mints.
 	BootstrapPK = "BOOTSTRAP#admin"
+	// PolicySetPK is the policy-set version counter, bumped (ADD) by
+	// every policy write in the same transaction; readers cache policies
+	// per version (shared/store/dynamo/policycache.go).
+	PolicySetPK = "POLICYSET"
 )
 
 // AuditShards is the number of partitions audit entries spread over: an
