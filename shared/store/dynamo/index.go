@@ -58,7 +58,10 @@ type IndexStats struct {
 	Segments int
 	// Through is the time up to which every entry is indexed afterwards.
 	Through time.Time
-	// Lag is how far Through is behind now.
+	// Lag is how long the oldest entry not yet indexed has waited: now −
+	// Through after a pass, that entry's age when a small young window is
+	// left for a bigger pass, 0 when nothing settled is unindexed (a quiet
+	// table's watermark may be old: it only moves when a pass runs).
 	Lag time.Duration
 }
 
@@ -100,17 +103,22 @@ func (s *Store) IndexAudit(ctx context.Context, now time.Time) (IndexStats, erro
 	} else {
 		bound := stamp(now.Add(-s.settle))
 		if bound <= w {
-			return s.lag(st, now), nil
+			return st, nil // caught up: Lag 0
 		}
 		if entries, end, err = s.window(ctx, w, bound, true); err != nil {
 			return st, err
 		}
 		if len(entries) == 0 {
-			return s.lag(st, now), nil
+			// Nothing settled is unindexed: a quiet table is caught up
+			// however old its watermark (the lag alarm must not page).
+			return st, nil
 		}
 		oldest := skTime(getS(entries[0], schema.AuditSK))
 		if len(entries) < s.minEntries && now.Sub(oldest) < s.maxDelay {
-			return s.lag(st, now), nil
+			// Waiting for a bigger pass: the lag is the oldest unindexed
+			// entry's age, under maxDelay.
+			st.Lag = now.Sub(oldest)
+			return st, nil
 		}
 		won, err := s.claim(ctx, w, end, now)
 		if err != nil {

@@ -604,6 +604,11 @@ func TestIndexSkipsSmallYoungWindows(t *testing.T) {
 		if err != nil || st.Entries != 0 {
 			t.Fatalf("at %v: %+v %v, want the pass skipped", now.Sub(oldest), st, err)
 		}
+		// Skipped, the lag is the oldest unindexed entry's age (or 0 while
+		// nothing has settled yet).
+		if want := now.Sub(oldest); now.Sub(oldest) > 10*time.Second && st.Lag != want {
+			t.Fatalf("skipped at %v: lag %v, want %v", now.Sub(oldest), st.Lag, want)
+		}
 	}
 	st, err := w.s.IndexAudit(t.Context(), oldest.Add(120*time.Second))
 	if err != nil || st.Entries != 11 {
@@ -611,6 +616,11 @@ func TestIndexSkipsSmallYoungWindows(t *testing.T) {
 	}
 	if want := oldest.Add(110 * time.Second); !st.Through.Equal(want) || st.Lag != 10*time.Second {
 		t.Fatalf("through %v lag %v, want %v and the 10 s settle", st.Through, st.Lag, want)
+	}
+	// A quiet table an hour later is caught up: its watermark is an hour
+	// old, its lag 0 (the AuditIndexLag alarm must not page on silence).
+	if q, err := w.s.IndexAudit(t.Context(), st.Through.Add(time.Hour)); err != nil || q.Entries != 0 || q.Lag != 0 {
+		t.Fatalf("quiet hour: %+v %v, want nothing indexed and lag 0", q, err)
 	}
 	// 999 new entries (after the watermark, 10 ms apart) wait; the 1,000th
 	// indexes them at once, up to the settle.
