@@ -85,3 +85,22 @@ func NewEntryID(t time.Time) string {
 	rand.Read(b[6:])
 	return "log_" + b32.EncodeToString(b[:])
 }
+
+// EntryIDBytes returns the 16 bytes a NewEntryID id encodes, and whether id
+// is of that form (ids written by other means, e.g. fixed sample ids, are
+// not).
+func EntryIDBytes(id string) (b [16]byte, ok bool) {
+	rest, found := strings.CutPrefix(id, "log_")
+	if !found || len(rest) != b32.EncodedLen(16) {
+		return b, false
+	}
+	raw, err := b32.DecodeString(rest)
+	if err != nil || len(raw) != 16 || b32.EncodeToString(raw) != rest {
+		return b, false
+	}
+	copy(b[:], raw)
+	return b, true
+}
+
+// EntryIDFromBytes is the id whose bytes are b (EntryIDBytes' inverse).
+func EntryIDFromBytes(b [16]byte) string { return "log_" + b32.EncodeToString(b[:]) }

@@ -482,7 +482,11 @@ func (s *Store) indexed(ctx context.Context, key, lo, upper, after, through stri
 			if lo != "" && getS(seg, schema.AuditTo) <= lo {
 				return flush() // this segment and every older one end below lo
 			}
-			for _, sk := range strings.Split(getS(seg, schema.AuditRefs), "\n") {
+			rs, err := segmentRefs(seg)
+			if err != nil {
+				return err
+			}
+			for _, sk := range rs {
 				if sk == "" || sk > upper || sk < lo || sk >= through || sk == after {
 					continue
 				}
@@ -589,6 +593,22 @@ func (s *Store) tailReads(ctx context.Context, op, through string) (map[string][
 }
 
 // skTime is the timestamp at the start of a sort key.
+// segmentRefs reads a segment's refs: packed (refs.go), or the
+// newline-separated text of segments written before the packing.
+func segmentRefs(seg item) ([]string, error) {
+	switch v := seg[schema.AuditRefs].(type) {
+	case *types.AttributeValueMemberB:
+		rs, err := decodeRefs(v.Value)
+		if err != nil {
+			return nil, vsecure.Wrap(vsecure.EInternal, err, "decode stored item")
+		}
+		return rs, nil
+	case *types.AttributeValueMemberS:
+		return strings.Split(v.Value, "\n"), nil
+	}
+	return nil, nil
+}
+
 func skTime(sk string) time.Time {
 	t, _ := time.Parse("2006-01-02T15:04:05.000000000Z", strings.SplitN(sk, "#", 2)[0])
 	return t

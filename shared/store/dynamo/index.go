@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -294,9 +293,10 @@ func (s *Store) segments(end string, entries []item) ([]item, map[string]passRea
 	for _, k := range keys {
 		to := end
 		for rs := refs[k]; len(rs) > 0; {
-			n, size := 0, 0
-			for n < len(rs) && (n == 0 || size+len(rs[n])+1 <= segmentBytes) {
-				size += len(rs[n]) + 1
+			enc := newRefsEncoder()
+			n, size := 0, 1
+			for n < len(rs) && (n == 0 || size+enc.size(rs[n]) <= segmentBytes) {
+				size += enc.add(rs[n])
 				n++
 			}
 			oldest := rs[n-1]
@@ -304,7 +304,7 @@ func (s *Store) segments(end string, entries []item) ([]item, map[string]passRea
 				schema.AuditPK:   str(schema.AuditIndexPrefix + k),
 				schema.AuditSK:   str(oldest),
 				schema.AuditTo:   str(to),
-				schema.AuditRefs: str(strings.Join(rs[:n], "\n")),
+				schema.AuditRefs: &types.AttributeValueMemberB{Value: enc.bytes()},
 			}
 			if s.retention > 0 {
 				it[schema.AuditTTL] = num(skTime(end).Add(s.retention).Unix())

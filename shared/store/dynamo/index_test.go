@@ -158,6 +158,25 @@ func sv(it map[string]types.AttributeValue, name string) string {
 	return ""
 }
 
+// refsOf unpacks a segment's refs (t nil: panics on corrupt refs).
+func refsOf(t *testing.T, it map[string]types.AttributeValue) []string {
+	b, ok := it["refs"].(*types.AttributeValueMemberB)
+	if !ok {
+		if t != nil {
+			t.Fatalf("segment %s has no packed refs", sv(it, "sk"))
+		}
+		panic("segment without packed refs")
+	}
+	rs, err := dynamo.DecodeRefs(b.Value)
+	if err != nil {
+		if t != nil {
+			t.Fatalf("segment %s: %v", sv(it, "sk"), err)
+		}
+		panic(err)
+	}
+	return rs
+}
+
 func sk(e vsecure.Entry) string {
 	return e.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + e.ID
 }
@@ -239,7 +258,7 @@ func TestIndexSegments(t *testing.T) {
 		segs := w.segments(k)
 		var got []string
 		for i := len(segs) - 1; i >= 0; i-- { // newest segment first
-			got = append(got, strings.Split(sv(segs[i], "refs"), "\n")...)
+			got = append(got, refsOf(t, segs[i])...)
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("segments of %s: refs\n%v\nwant\n%v", k, got, want)
@@ -289,7 +308,7 @@ func (r *recorder) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteIt
 	for _, reqs := range in.RequestItems {
 		for _, q := range reqs {
 			it := q.PutRequest.Item
-			m[sv(it, "pk")+"|"+sv(it, "sk")+"|"+sv(it, "to")] = sv(it, "refs")
+			m[sv(it, "pk")+"|"+sv(it, "sk")+"|"+sv(it, "to")] = strings.Join(refsOf(nil, it), "\n")
 		}
 	}
 	r.mu.Lock()
@@ -548,11 +567,14 @@ func TestIndexPassOf300Secrets(t *testing.T) {
 		size := 0
 		for name, v := range segs[i] {
 			size += len(name) + len(sv(map[string]types.AttributeValue{name: v}, name))
+			if b, ok := v.(*types.AttributeValueMemberB); ok {
+				size += len(b.Value)
+			}
 		}
 		if size > 4096 {
 			t.Fatalf("segment %s is %d bytes", sv(segs[i], "sk"), size)
 		}
-		refs = append(refs, strings.Split(sv(segs[i], "refs"), "\n")...)
+		refs = append(refs, refsOf(t, segs[i])...)
 	}
 	if want := w.want(vsecure.AuditFilter{Operation: vsecure.AuditRead}); len(refs) != len(want) {
 		t.Fatalf("o:read segments hold %d refs, want %d", len(refs), len(want))

@@ -110,7 +110,7 @@ const (
 	AuditData    = "data"    // entry or digest JSON (the seal's MAC covers an entry's)
 	AuditTTL     = "ttl"     // epoch seconds; set when a retention is configured
 	AuditTo      = "to"      // claim: the end E of the pass window [W, E); segment: the bound its refs are below
-	AuditRefs    = "refs"    // segment: entry sks of a pass under its key, newest first, "\n"-separated, ≤ 4 KB
+	AuditRefs    = "refs"    // segment: entry sks of a pass under its key, newest first, packed (binary, dynamo/refs.go), ≤ 4 KB
 	AuditThrough = "through" // watermark: every entry with sk < through is indexed
 
 	// AuditEntryPrefix + two digits is an entry's partition; its sort key

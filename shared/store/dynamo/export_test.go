@@ -1,0 +1,4 @@
+package dynamo
+
+// DecodeRefs lets the external tests read a segment's packed refs.
+func DecodeRefs(b []byte) ([]string, error) { return decodeRefs(b) }
