@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"strconv"
 	"sync"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/vsecure/vsecure/cmd/internal/ddbsize"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -334,7 +334,7 @@ func valueSize(v types.AttributeValue) int {
 	case *types.AttributeValueMemberS:
 		return len(x.Value)
 	case *types.AttributeValueMemberN:
-		return numberSize(x.Value)
+		return ddbsize.Number(x.Value)
 	case *types.AttributeValueMemberB:
 		return len(x.Value)
 	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
@@ -348,7 +348,7 @@ func valueSize(v types.AttributeValue) int {
 	case *types.AttributeValueMemberNS:
 		n := 0
 		for _, s := range x.Value {
-			n += numberSize(s)
+			n += ddbsize.Number(s)
 		}
 		return n
 	case *types.AttributeValueMemberBS:
@@ -371,17 +371,4 @@ func valueSize(v types.AttributeValue) int {
 		return n
 	}
 	return 0
-}
-
-func numberSize(s string) int {
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == 0 {
-		return 1
-	}
-	digits := 0
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			digits++
-		}
-	}
-	return (digits+1)/2 + 1
 }

@@ -3,7 +3,8 @@ package main
 import (
 	"encoding/base64"
 	"math"
-	"strings"
+
+	"github.com/vsecure/vsecure/cmd/internal/ddbsize"
 )
 
 // DynamoDB bills request units from item sizes and the kind of request,
@@ -100,7 +101,7 @@ func valueSize(v any) int {
 			return len(s)
 		case "N":
 			s, _ := x.(string)
-			return numberSize(s)
+			return ddbsize.Number(s)
 		case "B":
 			s, _ := x.(string)
 			return binSize(s)
@@ -115,7 +116,7 @@ func valueSize(v any) int {
 				case "SS":
 					n += len(s)
 				case "NS":
-					n += numberSize(s)
+					n += ddbsize.Number(s)
 				default:
 					n += binSize(s)
 				}
@@ -138,17 +139,6 @@ func valueSize(v any) int {
 		}
 	}
 	return 0
-}
-
-func numberSize(s string) int {
-	s = strings.TrimLeft(s, "+-")
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		s = s[:i]
-	}
-	s = strings.ReplaceAll(s, ".", "")
-	s = strings.TrimLeft(s, "0")
-	s = strings.TrimRight(s, "0")
-	return (len(s)+1)/2 + 1
 }
 
 func binSize(b64 string) int {

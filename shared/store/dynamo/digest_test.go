@@ -224,17 +224,23 @@ func (a *losingAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ..
 	return a.API.PutItem(ctx, in, o...)
 }
 
+// sealedWorld is a sealing store on fresh tables whose next audit put can
+// be made to lose its answer.
+func sealedWorld(t *testing.T, db *dynamodb.Client, keys auditlog.MACKeys) *tableWorld {
+	table, audit := tables(t, db)
+	api := &losingAPI{API: db}
+	s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tableWorld{db: db, audit: audit, s: s, api: api}
+}
+
 // TestDigestTamperSealed runs issue 13's tamper cases on a sealing store.
 func TestDigestTamperSealed(t *testing.T) {
 	db := client(t)
 	digesttest.RunSealed(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.SealedWorld {
-		table, audit := tables(t, db)
-		api := &losingAPI{API: db}
-		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &tableWorld{db: db, audit: audit, s: s, api: api}
+		return sealedWorld(t, db, keys)
 	})
 }
 
@@ -271,12 +277,6 @@ func (w *tableWorld) HideFromIndex(t *testing.T, key string) {
 func TestDigestTamperIndex(t *testing.T) {
 	db := client(t)
 	digesttest.RunIndex(t, func(t *testing.T, keys auditlog.MACKeys) digesttest.IndexWorld {
-		table, audit := tables(t, db)
-		api := &losingAPI{API: db}
-		s, err := dynamo.New(api, table, audit, dynamo.WithSeal(keys, "test", 1), dynamo.WithAuditPutBudget(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &tableWorld{db: db, audit: audit, s: s, api: api}
+		return sealedWorld(t, db, keys)
 	})
 }

@@ -295,8 +295,13 @@ func (s *Store) segments(end string, entries []item) ([]item, map[string]passRea
 		for rs := refs[k]; len(rs) > 0; {
 			enc := newRefsEncoder()
 			n, size := 0, 1
-			for n < len(rs) && (n == 0 || size+enc.size(rs[n]) <= segmentBytes) {
-				size += enc.add(rs[n])
+			for n < len(rs) {
+				m := enc.next(rs[n])
+				if n > 0 && size+m > segmentBytes {
+					break
+				}
+				enc.add()
+				size += m
 				n++
 			}
 			oldest := rs[n-1]

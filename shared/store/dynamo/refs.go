@@ -20,50 +20,37 @@ import (
 const refsV1 = 1
 
 // refsEncoder packs refs one at a time, so the caller can cut a segment at
-// a size.
+// a size: next packs a ref aside, add keeps the last one packed.
 type refsEncoder struct {
-	buf  []byte
-	prev int64
+	buf, ref []byte
+	prev, ns int64
 }
 
 func newRefsEncoder() *refsEncoder { return &refsEncoder{buf: []byte{refsV1}} }
 
-// add appends sk and returns the bytes it took.
-func (e *refsEncoder) add(sk string) int {
-	n0 := len(e.buf)
+// next packs sk after what add kept and returns its size; add(sk) keeps it.
+func (e *refsEncoder) next(sk string) int {
 	at, id := splitSK(sk)
-	ns := at.UnixNano()
-	d := ns
-	if n0 > 1 {
-		d = e.prev - ns
+	e.ns = at.UnixNano()
+	d := e.ns
+	if len(e.buf) > 1 {
+		d = e.prev - e.ns
 	}
-	e.prev = ns
-	e.buf = binary.AppendUvarint(e.buf, uint64(d))
+	e.ref = binary.AppendUvarint(e.ref[:0], uint64(d))
 	if b, ok := auditlog.EntryIDBytes(id); ok {
-		e.buf = append(e.buf, 0)
-		e.buf = append(e.buf, b[:]...)
+		e.ref = append(append(e.ref, 0), b[:]...)
 	} else {
-		e.buf = append(e.buf, 1)
-		e.buf = binary.AppendUvarint(e.buf, uint64(len(id)))
-		e.buf = append(e.buf, id...)
+		e.ref = append(e.ref, 1)
+		e.ref = binary.AppendUvarint(e.ref, uint64(len(id)))
+		e.ref = append(e.ref, id...)
 	}
-	return len(e.buf) - n0
+	return len(e.ref)
 }
 
-// size is what adding sk would take, without adding it.
-func (e *refsEncoder) size(sk string) int {
-	at, id := splitSK(sk)
-	ns := at.UnixNano()
-	d := ns
-	if len(e.buf) > 1 {
-		d = e.prev - ns
-	}
-	var tmp [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(tmp[:], uint64(d)) + 1
-	if _, ok := auditlog.EntryIDBytes(id); ok {
-		return n + 16
-	}
-	return n + binary.PutUvarint(tmp[:], uint64(len(id))) + len(id)
+// add keeps the ref that next packed last.
+func (e *refsEncoder) add() {
+	e.buf = append(e.buf, e.ref...)
+	e.prev = e.ns
 }
 
 // bytes is the packed refs.

@@ -23,9 +23,11 @@ func TestRefsRoundTrip(t *testing.T) {
 	enc := newRefsEncoder()
 	text := 0
 	for _, sk := range sks {
-		want := enc.size(sk)
-		if got := enc.add(sk); got != want {
-			t.Fatalf("%s: size said %d, add took %d", sk, want, got)
+		before := len(enc.bytes())
+		n := enc.next(sk)
+		enc.add()
+		if got := len(enc.bytes()) - before; got != n {
+			t.Fatalf("%s: next said %d bytes, add took %d", sk, n, got)
 		}
 		text += len(sk) + 1
 	}
