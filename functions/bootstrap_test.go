@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
@@ -30,15 +31,15 @@ func TestRIEAdminBootstrap(t *testing.T) {
 	}
 	const caller = "arn:aws:sts::123456789012:assumed-role/Operator/alice"
 	r := w.runtime(t, ctx, lambdafn.BootstrapFunction)
-	call := func(breakGlass bool) (gate.CreatedKey, string) {
+	call := func(breakGlass bool) (api.CreatedKey, string) {
 		t.Helper()
-		ev, _ := json.Marshal(gate.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass, RequestedBy: caller})
+		ev, _ := json.Marshal(api.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass, RequestedBy: caller})
 		body, err := r.Invoke(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out struct {
-			gate.CreatedKey
+			api.CreatedKey
 			ErrorMessage string `json:"errorMessage"`
 		}
 		if err := json.Unmarshal(body, &out); err != nil {
@@ -59,7 +60,7 @@ func TestRIEAdminBootstrap(t *testing.T) {
 		t.Fatalf("break-glass bootstrap: key %+v, error %q", glass.Key, msg)
 	}
 
-	for _, k := range []gate.CreatedKey{first, glass} {
+	for _, k := range []api.CreatedKey{first, glass} {
 		p, err := f.Gate.Authenticate(ctx, k.Secret, gate.Call{RequestID: "test"})
 		if err != nil || p.ID != "root-admin" || !p.Has(vsecure.RoleAdmin) {
 			t.Fatalf("bootstrapped key %s: principal %+v, %v", k.ID, p, err)

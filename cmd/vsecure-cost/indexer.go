@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
@@ -87,7 +88,7 @@ func measureIndexer(ctx context.Context, env map[string]string, ddbURL, kmsURL s
 			return nil, err
 		}
 		v := "value-" + strconv.Itoa(i)
-		if _, err := direct.Gate.WriteSecret(ctx, admin, u, gate.SecretWrite{Value: &v}); err != nil {
+		if _, err := direct.Gate.WriteSecret(ctx, admin, u, api.SecretWrite{Value: &v}); err != nil {
 			return nil, fmt.Errorf("seed %s: %w", uri, err)
 		}
 		uris = append(uris, uri)

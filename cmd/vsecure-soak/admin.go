@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/cmd/vsecure-soak/invariant"
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -61,7 +61,7 @@ func (w *world) revokeKey(a *agent, rng *mrand.Rand) bool {
 		})
 	} else {
 		wg.Go(func() {
-			var r gate.RotatedKey
+			var r api.RotatedKey
 			op := w.admin.do(invariant.Op{Kind: "key_rotate"}, "POST", "/v1/security/keys/"+url.PathEscape(old.id)+"/rotate", w.adminKey,
 				map[string]int{"overlapSeconds": 3600}, &r)
 			if op.Outcome() == "ok" {
@@ -129,7 +129,7 @@ func (w *world) rotateKey(a *agent, rng *mrand.Rand) bool {
 	if rng.Float64() < 0.5 {
 		overlap = 2
 	}
-	var r gate.RotatedKey
+	var r api.RotatedKey
 	op := w.admin.do(invariant.Op{Kind: "key_rotate"}, "POST", "/v1/security/keys/"+url.PathEscape(old.id)+"/rotate", w.adminKey,
 		map[string]int{"overlapSeconds": overlap}, &r)
 	switch {
@@ -157,7 +157,7 @@ func (w *world) rotateKey(a *agent, rng *mrand.Rand) bool {
 // the requester's key.
 func (w *world) revokeApproval(rng *mrand.Rand) bool {
 	var list struct {
-		Data []gate.ApprovalView `json:"data"`
+		Data []api.ApprovalView `json:"data"`
 	}
 	w.admin.do(invariant.Op{Kind: "list"}, "GET", "/v1/security/mcp/approvals?status=approved&limit=50", w.adminKey, nil, &list)
 	if len(list.Data) == 0 {

@@ -15,13 +15,13 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/vsecure/vsecure/cmd/vsecure-soak/invariant"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/devserver"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -61,18 +61,18 @@ func collect(w *world) (invariant.Input, error) {
 
 type auditPage struct {
 	Logs       []vsecure.Entry `json:"logs"`
-	Pagination gate.Pagination `json:"pagination"`
+	Pagination api.Pagination  `json:"pagination"`
 }
 type approvalPage struct {
-	Data       []gate.ApprovalView `json:"data"`
-	Pagination gate.Pagination     `json:"pagination"`
+	Data       []api.ApprovalView `json:"data"`
+	Pagination api.Pagination     `json:"pagination"`
 }
 type secretPage struct {
-	Secrets    []gate.SecretInfo `json:"secrets"`
-	Pagination gate.Pagination   `json:"pagination"`
+	Secrets    []api.SecretInfo `json:"secrets"`
+	Pagination api.Pagination   `json:"pagination"`
 }
 
-func next(p gate.Pagination) string {
+func next(p api.Pagination) string {
 	if !p.HasMore {
 		return ""
 	}

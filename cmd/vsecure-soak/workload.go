@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/cmd/vsecure-soak/invariant"
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -74,9 +74,9 @@ func (w *world) stopped() bool { return w.stop.Load() || w.rec.next.Load() >= w.
 func (w *world) die(t token) { w.mu.Lock(); w.dead = append(w.dead, t); w.mu.Unlock() }
 
 func (w *world) createKey(principal string, role vsecure.Role) (cred, bool) {
-	var k gate.CreatedKey
+	var k api.CreatedKey
 	op := w.admin.do(invariant.Op{Kind: "key_create"}, "POST", "/v1/security/keys", w.adminKey,
-		gate.KeyRequest{Principal: principal, Roles: []string{string(role)}}, &k)
+		api.KeyRequest{Principal: principal, Roles: []string{string(role)}}, &k)
 	if op.Status != 201 && op.Status != 200 {
 		return cred{}, false
 	}
@@ -136,7 +136,7 @@ func (w *world) setup(agents, approvers int) error {
 func (w *world) write(c *caller, k cred, uri string) bool {
 	v := newValue()
 	w.rec.secret("secret value", v)
-	op := c.do(invariant.Op{Kind: "write", Resource: uri}, "PUT", resPath(uri), k, gate.SecretWrite{Value: &v}, nil)
+	op := c.do(invariant.Op{Kind: "write", Resource: uri}, "PUT", resPath(uri), k, api.SecretWrite{Value: &v}, nil)
 	return op.Outcome() == "ok"
 }
 
@@ -198,9 +198,9 @@ func (w *world) runAgent(a *agent, seed uint64) {
 
 func (w *world) request(a *agent, k cred, uri string, rng *mrand.Rand) invariant.Op {
 	ttl := 4 + rng.IntN(40)
-	var v gate.ApprovalView
+	var v api.ApprovalView
 	op := a.c.do(invariant.Op{Kind: "request", Resource: uri}, "POST", "/v1/security/mcp/approve", k,
-		gate.ApprovalRequest{Resource: uri, Operation: "read", Reason: "soak", TTL: &ttl}, &v)
+		api.ApprovalRequest{Resource: uri, Operation: "read", Reason: "soak", TTL: &ttl}, &v)
 	if op.Outcome() != "ok" || v.ID == "" {
 		return op
 	}
@@ -217,7 +217,7 @@ func (w *world) request(a *agent, k cred, uri string, rng *mrand.Rand) invariant
 }
 
 // grant hands a freshly issued access token to the agent that asked.
-func (w *world) grant(v gate.ApprovalView, tok string) {
+func (w *world) grant(v api.ApprovalView, tok string) {
 	w.rec.secret("access token", tok)
 	t := token{cred{tok, "tok:" + v.ID}, v.Resource, v.ExpiresAt}
 	w.mu.Lock()
@@ -237,10 +237,10 @@ func (w *world) runApprover(i int, seed uint64) {
 	c, k, me := w.apprs[i], w.apprKeys[i], w.apprIDs[i]
 	for !w.stopped() {
 		var list struct {
-			Data []gate.ApprovalView `json:"data"`
+			Data []api.ApprovalView `json:"data"`
 		}
 		c.do(invariant.Op{Kind: "list"}, "GET", "/v1/security/mcp/approvals?status=pending&limit=10", k, nil, &list)
-		var open []gate.ApprovalView
+		var open []api.ApprovalView
 		for _, a := range list.Data {
 			voted := false
 			for _, d := range a.Decisions {
@@ -279,9 +279,9 @@ func (w *world) runApprover(i int, seed uint64) {
 }
 
 func (w *world) respond(c *caller, k cred, id, action string) {
-	var v gate.ApprovalView
+	var v api.ApprovalView
 	op := c.do(invariant.Op{Kind: "respond", ApprovalID: id}, "POST", "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/respond", k,
-		gate.Respond{Action: action, Reason: "soak"}, &v)
+		api.Respond{Action: action, Reason: "soak"}, &v)
 	if op.Outcome() == "ok" && v.AccessToken != "" {
 		w.grant(v, v.AccessToken)
 	}

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -83,7 +83,7 @@ func verifyOffline(ctx context.Context, path, key string, jsonOut bool, std stdi
 		return fail("%s: %v", path, err)
 	}
 	if jsonOut {
-		emitJSON(std.Out, gate.AuditVerification{Report: r.Report, TrustedKey: r.key})
+		emitJSON(std.Out, api.AuditVerification{Report: r.Report, TrustedKey: r.key})
 		return verdict(r.Report)
 	}
 	printKey(std, r.key)
@@ -108,7 +108,7 @@ func parsePublicKey(s string) ([]byte, error) {
 	return der, nil
 }
 
-func printKey(std stdio, k gate.TrustedKey) {
+func printKey(std stdio, k api.TrustedKey) {
 	if k.KeyID == "" {
 		fmt.Fprintln(std.Out, "Trusted key: none named by the server")
 		return

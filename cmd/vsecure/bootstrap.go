@@ -13,7 +13,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 )
 
 // bootstrapOutput is the stack output naming the admin-bootstrap function
@@ -73,7 +73,7 @@ func runAdminBootstrap(ctx context.Context, args []string, env func(string) stri
 	if err != nil {
 		return fail("who am I (sts:GetCallerIdentity): %v", err)
 	}
-	payload, err := json.Marshal(gate.BootstrapRequest{Principal: *principal, BreakGlass: *breakGlass, RequestedBy: aws.ToString(id.Arn)})
+	payload, err := json.Marshal(api.BootstrapRequest{Principal: *principal, BreakGlass: *breakGlass, RequestedBy: aws.ToString(id.Arn)})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -91,7 +91,7 @@ func runAdminBootstrap(ctx context.Context, args []string, env func(string) stri
 	if out.FunctionError != nil || fe.ErrorMessage != "" {
 		return fail("refused: %s", strings.TrimSpace(fe.ErrorMessage))
 	}
-	var k gate.CreatedKey
+	var k api.CreatedKey
 	if err := json.Unmarshal(out.Payload, &k); err != nil || k.Secret == "" {
 		return fail("%s answered without a key: %v", name, err)
 	}

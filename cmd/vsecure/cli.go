@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
-	"github.com/vsecure/vsecure/shared/gate"
 )
 
 // Exit codes of the client commands.
@@ -135,7 +135,7 @@ func table(w io.Writer, header []string, rows [][]string) {
 }
 
 // pageHint tells a human on stderr that a list has more pages.
-func (e *cmdEnv) pageHint(p gate.Pagination) {
+func (e *cmdEnv) pageHint(p api.Pagination) {
 	if p.HasMore && !e.json {
 		fmt.Fprintf(e.std.Err, "(more results: rerun with --all, or --cursor %s)\n", p.Cursor)
 	}
@@ -176,11 +176,11 @@ func (l *listFlags) register(fs *flag.FlagSet) {
 }
 
 // collect fetches one page, or every page with --all.
-func collect[T any](ctx context.Context, l listFlags, page func(ctx context.Context, cursor string) ([]T, gate.Pagination, error)) ([]T, gate.Pagination, error) {
+func collect[T any](ctx context.Context, l listFlags, page func(ctx context.Context, cursor string) ([]T, api.Pagination, error)) ([]T, api.Pagination, error) {
 	if !l.all {
 		items, p, err := page(ctx, l.cursor)
 		return items, p, err
 	}
 	items, err := client.Collect(client.All(ctx, l.cursor, page))
-	return items, gate.Pagination{}, err
+	return items, api.Pagination{}, err
 }

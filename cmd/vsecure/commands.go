@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/client"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -131,7 +131,7 @@ func runConfigure(ctx context.Context, args []string, env func(string) string, s
 	if !ok {
 		return code
 	}
-	var out []gate.ResourceView
+	var out []api.ResourceView
 	for _, p := range policies {
 		p.URI = vsecure.ExpandShort(p.URI)
 		v, err := e.api.Configure(ctx, p)
@@ -151,12 +151,12 @@ func runConfigure(ctx context.Context, args []string, env func(string) string, s
 
 // decodePolicies reads one policy or an array, refusing unknown fields
 // locally so a typo fails before anything is sent.
-func decodePolicies(raw []byte) ([]client.ResourceConfig, error) {
+func decodePolicies(raw []byte) ([]api.ResourceConfig, error) {
 	raw = bytes.TrimSpace(raw)
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if len(raw) > 0 && raw[0] == '[' {
-		var ps []client.ResourceConfig
+		var ps []api.ResourceConfig
 		if err := dec.Decode(&ps); err != nil {
 			return nil, err
 		}
@@ -165,11 +165,11 @@ func decodePolicies(raw []byte) ([]client.ResourceConfig, error) {
 		}
 		return ps, nil
 	}
-	var p client.ResourceConfig
+	var p api.ResourceConfig
 	if err := dec.Decode(&p); err != nil {
 		return nil, err
 	}
-	return []client.ResourceConfig{p}, nil
+	return []api.ResourceConfig{p}, nil
 }
 
 func runApprove(ctx context.Context, args []string, env func(string) string, std stdio) int {
@@ -195,7 +195,7 @@ func runApprove(ctx context.Context, args []string, env func(string) string, std
 	if !ok {
 		return code
 	}
-	r := gate.ApprovalRequest{Resource: vsecure.ExpandShort(*resource), Operation: *op, Reason: *reason}
+	r := api.ApprovalRequest{Resource: vsecure.ExpandShort(*resource), Operation: *op, Reason: *reason}
 	if *ttl != 0 {
 		r.TTL = ttl
 	}
@@ -231,11 +231,11 @@ func runApprovals(ctx context.Context, args []string, env func(string) string, s
 	if !ok {
 		return code
 	}
-	q := client.ApprovalsQuery{Status: *status, Limit: l.limit}
+	q := api.ApprovalsQuery{Status: *status, Limit: l.limit}
 	if *resource != "" {
 		q.Resource = vsecure.ExpandShort(*resource)
 	}
-	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]gate.ApprovalView, gate.Pagination, error) {
+	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]api.ApprovalView, api.Pagination, error) {
 		q.Cursor = cursor
 		return e.api.ListApprovals(ctx, q)
 	})
@@ -244,7 +244,7 @@ func runApprovals(ctx context.Context, args []string, env func(string) string, s
 	}
 	if e.json {
 		if items == nil {
-			items = []gate.ApprovalView{}
+			items = []api.ApprovalView{}
 		}
 		return e.emit(map[string]any{"data": items, "pagination": p})
 	}
@@ -281,7 +281,7 @@ func runRespond(ctx context.Context, args []string, env func(string) string, std
 	if *approve {
 		action = string(vsecure.ActionApprove)
 	}
-	a, err := e.api.Respond(ctx, pos[0], gate.Respond{Action: action, Reason: *reason})
+	a, err := e.api.Respond(ctx, pos[0], api.Respond{Action: action, Reason: *reason})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -345,7 +345,7 @@ func runAudit(ctx context.Context, args []string, env func(string) string, std s
 	if !ok {
 		return code
 	}
-	q := client.AuditQuery{Actor: *actor, Operation: *operation, From: from, To: *until, Limit: l.limit}
+	q := api.AuditQuery{Actor: *actor, Operation: *operation, From: from, To: *until, Limit: l.limit}
 	if *resource != "" {
 		q.Resource = vsecure.ExpandShort(*resource)
 	}
@@ -353,7 +353,7 @@ func runAudit(ctx context.Context, args []string, env func(string) string, std s
 		f := false
 		q.Success = &f
 	}
-	logs, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Entry, gate.Pagination, error) {
+	logs, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Entry, api.Pagination, error) {
 		q.Cursor = cursor
 		return e.api.Audit(ctx, q)
 	})
@@ -403,7 +403,7 @@ func runSecretPut(ctx context.Context, args []string, env func(string) string, s
 		}
 		v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	}
-	w := gate.SecretWrite{Value: &v, Name: *name, Description: *desc}
+	w := api.SecretWrite{Value: &v, Name: *name, Description: *desc}
 	if len(meta) > 0 {
 		w.Metadata = map[string]string{}
 		for _, kv := range meta {
@@ -467,11 +467,11 @@ func runSecretList(ctx context.Context, args []string, env func(string) string, 
 	if !ok {
 		return code
 	}
-	q := client.SecretsQuery{Limit: l.limit}
+	q := api.SecretsQuery{Limit: l.limit}
 	if *pattern != "" {
 		q.Pattern = vsecure.ExpandShort(*pattern)
 	}
-	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
+	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]api.SecretInfo, api.Pagination, error) {
 		q.Cursor = cursor
 		return e.api.ListSecrets(ctx, q)
 	})
@@ -480,7 +480,7 @@ func runSecretList(ctx context.Context, args []string, env func(string) string, 
 	}
 	if e.json {
 		if items == nil {
-			items = []gate.SecretInfo{}
+			items = []api.SecretInfo{}
 		}
 		return e.emit(map[string]any{"secrets": items, "pagination": p})
 	}
@@ -513,7 +513,7 @@ func runKeyCreate(ctx context.Context, args []string, env func(string) string, s
 	if !ok {
 		return code
 	}
-	k, err := e.api.CreateKey(ctx, gate.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
+	k, err := e.api.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -540,7 +540,7 @@ func runKeyList(ctx context.Context, args []string, env func(string) string, std
 	if !ok {
 		return code
 	}
-	keys, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+	keys, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Key, api.Pagination, error) {
 		return e.api.ListKeys(ctx, l.limit, cursor)
 	})
 	if err != nil {

@@ -8,14 +8,14 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/gate"
 )
 
 // offlineResult is an offline report and the key it trusted.
 type offlineResult struct {
 	digest.Report
-	key gate.TrustedKey
+	key api.TrustedKey
 }
 
 // offlineVerify checks exp against the PKIX DER public key der: the key's
@@ -36,7 +36,7 @@ func offlineVerify(ctx context.Context, exp *digest.Export, der []byte) (offline
 	if err != nil {
 		return offlineResult{}, err
 	}
-	return offlineResult{Report: rep, key: gate.TrustedKey{KeyID: id, Algorithm: pub.Algorithm(), PublicKey: der}}, nil
+	return offlineResult{Report: rep, key: api.TrustedKey{KeyID: id, Algorithm: pub.Algorithm(), PublicKey: der}}, nil
 }
 
 func emitJSON(w io.Writer, v any) {

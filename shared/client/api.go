@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -23,16 +23,16 @@ func (c *Client) Health(ctx context.Context) error {
 
 // Whoami describes the caller as its credential makes it: principal,
 // roles, key id and, for an access token, its scope.
-func (c *Client) Whoami(ctx context.Context) (gate.Identity, error) {
-	var out gate.Identity
+func (c *Client) Whoami(ctx context.Context) (api.Identity, error) {
+	var out api.Identity
 	err := c.do(ctx, http.MethodGet, "/v1/security/whoami", nil, nil, &out)
 	return out, err
 }
 
 // ListResources lists the configured resource policies.
-func (c *Client) ListResources(ctx context.Context) ([]gate.ResourceView, error) {
+func (c *Client) ListResources(ctx context.Context) ([]api.ResourceView, error) {
 	var out struct {
-		Resources []gate.ResourceView `json:"resources"`
+		Resources []api.ResourceView `json:"resources"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/resources", nil, nil, &out)
 	return out.Resources, err
@@ -40,77 +40,54 @@ func (c *Client) ListResources(ctx context.Context) ([]gate.ResourceView, error)
 
 // GetPolicy returns the policy configured exactly at a pattern URI
 // (vsecure://secrets/production/*).
-func (c *Client) GetPolicy(ctx context.Context, pattern string) (gate.ResourceView, error) {
-	var out gate.ResourceView
+func (c *Client) GetPolicy(ctx context.Context, pattern string) (api.ResourceView, error) {
+	var out api.ResourceView
 	err := c.do(ctx, http.MethodGet, resourcePath(pattern), nil, nil, &out)
 	return out, err
 }
 
 // GetSecret reads a secret's value (version 0: the latest). A gated
 // secret without an approved request fails with CodeApprovalRequired.
-func (c *Client) GetSecret(ctx context.Context, uri string, version int) (gate.SecretRead, error) {
+func (c *Client) GetSecret(ctx context.Context, uri string, version int) (api.SecretRead, error) {
 	var q url.Values
 	if version > 0 {
 		q = url.Values{"version": {strconv.Itoa(version)}}
 	}
-	var out gate.SecretRead
+	var out api.SecretRead
 	err := c.do(ctx, http.MethodGet, resourcePath(uri), q, nil, &out)
 	return out, err
 }
 
-// ResourceConfig is the body of POST /v1/security/mcp/resources.
-type ResourceConfig struct {
-	URI               string               `json:"uri"`
-	Name              string               `json:"name,omitempty"`
-	Description       string               `json:"description,omitempty"`
-	Permissions       []vsecure.Operation  `json:"permissions"`
-	RequiresApproval  bool                 `json:"requiresApproval"`
-	Approvers         []string             `json:"approvers,omitempty"`
-	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
-	MaxTTL            int                  `json:"maxTtl,omitempty"`
-	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
-	SlackChannel      string               `json:"slackChannel,omitempty"`
-	Metadata          map[string]string    `json:"metadata,omitempty"`
-}
-
 // Configure creates or replaces the policy at cfg.URI (admin).
-func (c *Client) Configure(ctx context.Context, cfg ResourceConfig) (gate.ResourceView, error) {
-	var out gate.ResourceView
+func (c *Client) Configure(ctx context.Context, cfg api.ResourceConfig) (api.ResourceView, error) {
+	var out api.ResourceView
 	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/resources", nil, cfg, &out)
 	return out, err
 }
 
 // PutSecret writes a new version of the secret at uri.
-func (c *Client) PutSecret(ctx context.Context, uri string, w gate.SecretWrite) (gate.SecretInfo, error) {
-	var out gate.SecretInfo
+func (c *Client) PutSecret(ctx context.Context, uri string, w api.SecretWrite) (api.SecretInfo, error) {
+	var out api.SecretInfo
 	err := c.do(ctx, http.MethodPut, resourcePath(uri), nil, w, &out)
 	return out, err
 }
 
-// SecretsQuery filters GET /v1/security/mcp/secrets.
-type SecretsQuery struct {
-	// Pattern is a URI pattern ending in /* (empty: every visible secret).
-	Pattern string
-	Limit   int
-	Cursor  string
-}
-
 // ListSecrets lists one page of secrets the caller may use (never values).
-func (c *Client) ListSecrets(ctx context.Context, q SecretsQuery) ([]gate.SecretInfo, gate.Pagination, error) {
+func (c *Client) ListSecrets(ctx context.Context, q api.SecretsQuery) ([]api.SecretInfo, api.Pagination, error) {
 	v := url.Values{}
 	set(v, "pattern", q.Pattern)
 	setPage(v, q.Limit, q.Cursor)
 	var out struct {
-		Secrets    []gate.SecretInfo `json:"secrets"`
-		Pagination gate.Pagination   `json:"pagination"`
+		Secrets    []api.SecretInfo `json:"secrets"`
+		Pagination api.Pagination   `json:"pagination"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/secrets", v, nil, &out)
 	return out.Secrets, out.Pagination, err
 }
 
 // AllSecrets follows cursors over every page of ListSecrets.
-func (c *Client) AllSecrets(ctx context.Context, q SecretsQuery) iter.Seq2[gate.SecretInfo, error] {
-	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
+func (c *Client) AllSecrets(ctx context.Context, q api.SecretsQuery) iter.Seq2[api.SecretInfo, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]api.SecretInfo, api.Pagination, error) {
 		q.Cursor = cursor
 		return c.ListSecrets(ctx, q)
 	})
@@ -119,77 +96,58 @@ func (c *Client) AllSecrets(ctx context.Context, q SecretsQuery) iter.Seq2[gate.
 // RequestApproval asks for approval of one operation on one resource.
 // When the policy needs no approval (or auto-approves), the response is
 // already approved.
-func (c *Client) RequestApproval(ctx context.Context, r gate.ApprovalRequest) (gate.ApprovalView, error) {
-	var out gate.ApprovalView
+func (c *Client) RequestApproval(ctx context.Context, r api.ApprovalRequest) (api.ApprovalView, error) {
+	var out api.ApprovalView
 	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approve", nil, r, &out)
 	return out, err
 }
 
-// ApprovalsQuery filters GET /v1/security/mcp/approvals.
-type ApprovalsQuery struct {
-	Status   string // pending, approved, denied, expired, revoked
-	Resource string // exact resource URI
-	Limit    int
-	Cursor   string
-}
-
 // ListApprovals lists one page of approvals the caller may see, newest first.
-func (c *Client) ListApprovals(ctx context.Context, q ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error) {
+func (c *Client) ListApprovals(ctx context.Context, q api.ApprovalsQuery) ([]api.ApprovalView, api.Pagination, error) {
 	v := url.Values{}
 	set(v, "status", q.Status)
 	set(v, "resource", q.Resource)
 	setPage(v, q.Limit, q.Cursor)
 	var out struct {
-		Data       []gate.ApprovalView `json:"data"`
-		Pagination gate.Pagination     `json:"pagination"`
+		Data       []api.ApprovalView `json:"data"`
+		Pagination api.Pagination     `json:"pagination"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/approvals", v, nil, &out)
 	return out.Data, out.Pagination, err
 }
 
 // AllApprovals follows cursors over every page of ListApprovals.
-func (c *Client) AllApprovals(ctx context.Context, q ApprovalsQuery) iter.Seq2[gate.ApprovalView, error] {
-	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]gate.ApprovalView, gate.Pagination, error) {
+func (c *Client) AllApprovals(ctx context.Context, q api.ApprovalsQuery) iter.Seq2[api.ApprovalView, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]api.ApprovalView, api.Pagination, error) {
 		q.Cursor = cursor
 		return c.ListApprovals(ctx, q)
 	})
 }
 
 // GetApproval returns one approval.
-func (c *Client) GetApproval(ctx context.Context, id string) (gate.ApprovalView, error) {
-	var out gate.ApprovalView
+func (c *Client) GetApproval(ctx context.Context, id string) (api.ApprovalView, error) {
+	var out api.ApprovalView
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/approvals/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
 // Respond approves or denies an approval (approver). The response to the
 // decision that grants access carries the access token, shown only in that response and valid until expiresAt.
-func (c *Client) Respond(ctx context.Context, id string, r gate.Respond) (gate.ApprovalView, error) {
-	var out gate.ApprovalView
+func (c *Client) Respond(ctx context.Context, id string, r api.Respond) (api.ApprovalView, error) {
+	var out api.ApprovalView
 	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/respond", nil, r, &out)
 	return out, err
 }
 
 // Revoke ends granted access at once (listed approver or admin).
-func (c *Client) Revoke(ctx context.Context, id string) (gate.ApprovalView, error) {
-	var out gate.ApprovalView
+func (c *Client) Revoke(ctx context.Context, id string) (api.ApprovalView, error) {
+	var out api.ApprovalView
 	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/revoke", nil, struct{}{}, &out)
 	return out, err
 }
 
-// AuditQuery filters GET /v1/security/mcp/audit.
-type AuditQuery struct {
-	Resource  string // exact URI or pattern
-	Actor     string
-	Operation string
-	Success   *bool
-	From, To  string // RFC 3339
-	Limit     int
-	Cursor    string
-}
-
 // Audit returns one page of audit entries, newest first (admin, auditor).
-func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]vsecure.Entry, gate.Pagination, error) {
+func (c *Client) Audit(ctx context.Context, q api.AuditQuery) ([]vsecure.Entry, api.Pagination, error) {
 	v := url.Values{}
 	set(v, "resource", q.Resource)
 	set(v, "actor", q.Actor)
@@ -202,34 +160,34 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]vsecure.Entry, gate
 	setPage(v, q.Limit, q.Cursor)
 	var out struct {
 		Logs       []vsecure.Entry `json:"logs"`
-		Pagination gate.Pagination `json:"pagination"`
+		Pagination api.Pagination  `json:"pagination"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit", v, nil, &out)
 	return out.Logs, out.Pagination, err
 }
 
 // AllAudit follows cursors over every page of Audit.
-func (c *Client) AllAudit(ctx context.Context, q AuditQuery) iter.Seq2[vsecure.Entry, error] {
-	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]vsecure.Entry, gate.Pagination, error) {
+func (c *Client) AllAudit(ctx context.Context, q api.AuditQuery) iter.Seq2[vsecure.Entry, error] {
+	return All(ctx, q.Cursor, func(ctx context.Context, cursor string) ([]vsecure.Entry, api.Pagination, error) {
 		q.Cursor = cursor
 		return c.Audit(ctx, q)
 	})
 }
 
 // CreateKey mints an API key (admin). The secret is in the result only.
-func (c *Client) CreateKey(ctx context.Context, r gate.KeyRequest) (gate.CreatedKey, error) {
-	var out gate.CreatedKey
+func (c *Client) CreateKey(ctx context.Context, r api.KeyRequest) (api.CreatedKey, error) {
+	var out api.CreatedKey
 	err := c.do(ctx, http.MethodPost, "/v1/security/keys", nil, r, &out)
 	return out, err
 }
 
 // ListKeys lists one page of keys without secrets (admin).
-func (c *Client) ListKeys(ctx context.Context, limit int, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+func (c *Client) ListKeys(ctx context.Context, limit int, cursor string) ([]vsecure.Key, api.Pagination, error) {
 	v := url.Values{}
 	setPage(v, limit, cursor)
 	var out struct {
-		Keys       []vsecure.Key   `json:"keys"`
-		Pagination gate.Pagination `json:"pagination"`
+		Keys       []vsecure.Key  `json:"keys"`
+		Pagination api.Pagination `json:"pagination"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/security/keys", v, nil, &out)
 	return out.Keys, out.Pagination, err
@@ -237,7 +195,7 @@ func (c *Client) ListKeys(ctx context.Context, limit int, cursor string) ([]vsec
 
 // AllKeys follows cursors over every page of ListKeys.
 func (c *Client) AllKeys(ctx context.Context, limit int) iter.Seq2[vsecure.Key, error] {
-	return All(ctx, "", func(ctx context.Context, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+	return All(ctx, "", func(ctx context.Context, cursor string) ([]vsecure.Key, api.Pagination, error) {
 		return c.ListKeys(ctx, limit, cursor)
 	})
 }
@@ -252,17 +210,17 @@ func (c *Client) DeleteKey(ctx context.Context, id string) (vsecure.Key, error) 
 // RotateKey mints a replacement for key id with the same principal and
 // roles; the old key keeps working for overlap (admin). The new secret is
 // in the result only.
-func (c *Client) RotateKey(ctx context.Context, id string, overlap time.Duration) (gate.RotatedKey, error) {
+func (c *Client) RotateKey(ctx context.Context, id string, overlap time.Duration) (api.RotatedKey, error) {
 	secs := int(overlap / time.Second)
-	var out gate.RotatedKey
-	err := c.do(ctx, http.MethodPost, "/v1/security/keys/"+url.PathEscape(id)+"/rotate", nil, gate.RotateRequest{OverlapSeconds: &secs}, &out)
+	var out api.RotatedKey
+	err := c.do(ctx, http.MethodPost, "/v1/security/keys/"+url.PathEscape(id)+"/rotate", nil, api.RotateRequest{OverlapSeconds: &secs}, &out)
 	return out, err
 }
 
 // All turns a paged list call into an iterator over every item, following
 // cursors from start until a page says hasMore: false. Iteration stops at
 // the first error, which is yielded with a zero item.
-func All[T any](ctx context.Context, start string, page func(ctx context.Context, cursor string) ([]T, gate.Pagination, error)) iter.Seq2[T, error] {
+func All[T any](ctx context.Context, start string, page func(ctx context.Context, cursor string) ([]T, api.Pagination, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		cursor := start
 		for {
@@ -312,11 +270,11 @@ func setPage(v url.Values, limit int, cursor string) {
 
 // VerifyAudit checks the audit log of [from, to) (RFC 3339, empty for
 // unbounded) against its signed digests (admin, auditor).
-func (c *Client) VerifyAudit(ctx context.Context, from, to string) (gate.AuditVerification, error) {
+func (c *Client) VerifyAudit(ctx context.Context, from, to string) (api.AuditVerification, error) {
 	v := url.Values{}
 	set(v, "from", from)
 	set(v, "to", to)
-	var out gate.AuditVerification
+	var out api.AuditVerification
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit/verify", v, nil, &out)
 	return out, err
 }
@@ -324,12 +282,12 @@ func (c *Client) VerifyAudit(ctx context.Context, from, to string) (gate.AuditVe
 // SetKeySlackUser sets (or with "" clears) the Slack user id of a key's
 // principal for Slack approvals (admin).
 func (c *Client) SetKeySlackUser(ctx context.Context, id, slackUserID string) (vsecure.Key, error) {
-	return c.UpdateKey(ctx, id, gate.KeyUpdateRequest{SlackUserID: &slackUserID})
+	return c.UpdateKey(ctx, id, api.KeyUpdateRequest{SlackUserID: &slackUserID})
 }
 
 // UpdateKey changes the fields of key id that r sets: its roles, its Slack
 // user id, or both (admin).
-func (c *Client) UpdateKey(ctx context.Context, id string, r gate.KeyUpdateRequest) (vsecure.Key, error) {
+func (c *Client) UpdateKey(ctx context.Context, id string, r api.KeyUpdateRequest) (vsecure.Key, error) {
 	var out vsecure.Key
 	err := c.do(ctx, http.MethodPatch, "/v1/security/keys/"+url.PathEscape(id), nil, r, &out)
 	return out, err

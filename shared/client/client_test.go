@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -42,7 +42,7 @@ func TestGetSecret(t *testing.T) {
 		var got, raw, auth string
 		mux.HandleFunc("GET /v1/security/mcp/resources/{uri...}", func(w http.ResponseWriter, r *http.Request) {
 			got, raw, auth = r.PathValue("uri"), r.URL.EscapedPath(), r.Header.Get("Authorization")
-			json.NewEncoder(w).Encode(gate.SecretRead{URI: got, Value: "v", Version: 3})
+			json.NewEncoder(w).Encode(api.SecretRead{URI: got, Value: "v", Version: 3})
 		})
 		c := newTest(t, mux, Config{Key: "vsk_test"})
 		s, err := c.GetSecret(context.Background(), "vsecure://secrets/production/DATABASE_URL", 0)
@@ -97,7 +97,7 @@ func TestRetries(t *testing.T) {
 			if tc.method == "GET" {
 				_, err = c.GetApproval(context.Background(), "appr_1")
 			} else {
-				_, err = c.RequestApproval(context.Background(), gate.ApprovalRequest{Resource: "vsecure://secrets/a/b"})
+				_, err = c.RequestApproval(context.Background(), api.ApprovalRequest{Resource: "vsecure://secrets/a/b"})
 			}
 			if err == nil || hits.Load() != tc.wantHits {
 				t.Fatalf("err=%v hits=%d want %d", err, hits.Load(), tc.wantHits)
@@ -163,7 +163,7 @@ func TestAllFollowsCursors(t *testing.T) {
 		next := map[string]string{"": "c1", "c1": "c2", "c2": ""}[cur]
 		fmt.Fprintf(w, `{"data":[{"approvalId":"appr_%s"}],"pagination":{"cursor":%q,"hasMore":%v}}`, cur, next, next != "")
 	}), Config{})
-	items, err := Collect(c.AllApprovals(context.Background(), ApprovalsQuery{Status: "pending", Resource: "vsecure://secrets/a/b"}))
+	items, err := Collect(c.AllApprovals(context.Background(), api.ApprovalsQuery{Status: "pending", Resource: "vsecure://secrets/a/b"}))
 	if err != nil {
 		t.Fatal(err)
 	}

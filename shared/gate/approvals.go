@@ -7,47 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// ApprovalRequest is the body of POST /v1/security/mcp/approve.
-type ApprovalRequest struct {
-	Resource    string `json:"resource"`
-	Operation   string `json:"operation"`
-	Reason      string `json:"reason"`
-	RequestedBy string `json:"requestedBy"`
-	TTL         *int   `json:"ttl"`
-}
-
-// ApprovalView is an approval as callers see it: never the token hash or
-// workflow internals. AccessToken is set only in the one response that
-// issued it.
-type ApprovalView struct {
-	ID                string             `json:"approvalId"`
-	Status            vsecure.Status     `json:"status"`
-	Resource          string             `json:"resource"`
-	Operation         vsecure.Operation  `json:"operation"`
-	Reason            string             `json:"reason,omitempty"`
-	RequestedBy       string             `json:"requestedBy"`
-	RequestedAt       time.Time          `json:"requestedAt"`
-	ExpiresAt         time.Time          `json:"expiresAt"`
-	TTL               int                `json:"ttl"`
-	Approvers         []string           `json:"approvers"`
-	RequiredApprovals int                `json:"requiredApprovals"`
-	Approvals         int                `json:"approvals"`
-	Decisions         []vsecure.Decision `json:"decisions,omitempty"`
-	ApprovedBy        string             `json:"approvedBy,omitempty"`
-	ApprovedAt        *time.Time         `json:"approvedAt,omitempty"`
-	DeniedBy          string             `json:"deniedBy,omitempty"`
-	DeniedAt          *time.Time         `json:"deniedAt,omitempty"`
-	RevokedBy         string             `json:"revokedBy,omitempty"`
-	RevokedAt         *time.Time         `json:"revokedAt,omitempty"`
-	AccessToken       string             `json:"accessToken,omitempty"`
-	ApprovalURL       string             `json:"approvalUrl"`
-}
-
-func (g *Gate) view(a vsecure.Approval, now time.Time) ApprovalView {
-	return ApprovalView{
+func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
+	return api.ApprovalView{
 		ID: a.ID, Status: a.StatusAt(now), Resource: a.Resource, Operation: a.Operation, Reason: a.Reason,
 		RequestedBy: a.RequestedBy, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
 		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, Approvals: a.Approvals(),
@@ -67,51 +32,51 @@ const maxReason = 1000
 // RequestApproval records a request for op on a concrete resource. It is
 // approved at once when the policy needs no approval or its autoApprove
 // conditions hold; then the response carries the access token.
-func (g *Gate) RequestApproval(ctx context.Context, c Call, r ApprovalRequest) (ApprovalView, error) {
+func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalRequest) (api.ApprovalView, error) {
 	e := g.entry(c, vsecure.AuditRequestApproval, r.Resource)
 	p := c.Principal
 	if !p.HasAny(vsecure.RoleAgent, vsecure.RoleAdmin) {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "requesting approval needs the agent role"))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "requesting approval needs the agent role"))
 	}
 	if r.RequestedBy != "" && r.RequestedBy != p.ID {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "requestedBy must be the caller (%s) or omitted", p.ID))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "requestedBy must be the caller (%s) or omitted", p.ID))
 	}
 	u, err := vsecure.ParseURI(r.Resource)
 	if err != nil {
-		return ApprovalView{}, g.fail(ctx, e, err)
+		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	if u.IsPattern() {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "approval is requested for one resource, not a pattern"))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "approval is requested for one resource, not a pattern"))
 	}
 	e.Resource = u.String()
 	op, err := vsecure.ParseOperation(r.Operation)
 	if err != nil {
-		return ApprovalView{}, g.fail(ctx, e, err)
+		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	if len(r.Reason) > maxReason {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "reason may have at most %d bytes", maxReason))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "reason may have at most %d bytes", maxReason))
 	}
 	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: p.ID, Resource: u, Operation: op})
 	if err != nil {
-		return ApprovalView{}, g.fail(ctx, e, err)
+		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	pol := vsecure.Governing(view.Policies, u)
 	if pol == nil {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "no policy covers %s", u))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "no policy covers %s", u))
 	}
 	if !pol.Permits(op) {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EOperationNotAllowed, "the policy %s does not permit %s; an approval cannot widen it", pol.URI, op))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EOperationNotAllowed, "the policy %s does not permit %s; an approval cannot widen it", pol.URI, op))
 	}
 	ttl := vsecure.DefaultTTL
 	if r.TTL != nil {
 		ttl = *r.TTL
 	}
 	if ttl < 1 || ttl > pol.EffectiveMaxTTL() {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
 	}
 	if g.requests != nil {
 		if ok, wait := g.requests.Allow(p.ID); !ok {
-			return ApprovalView{}, g.fail(ctx, e, vsecure.RateLimited(wait, "too many approval requests from "+p.ID+"; retry later"))
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.RateLimited(wait, "too many approval requests from "+p.ID+"; retry later"))
 		}
 	}
 	now := g.clock().Truncate(time.Second)
@@ -130,7 +95,7 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r ApprovalRequest) (
 	}
 	e.ApprovalID = a.ID
 	if err := g.store.CreateApproval(ctx, a, e); err != nil {
-		return ApprovalView{}, g.stateFail(ctx, e, err)
+		return api.ApprovalView{}, g.stateFail(ctx, e, err)
 	}
 	if err := g.workflow.Started(ctx, a); err != nil {
 		g.log.WarnContext(ctx, "workflow start failed; the approval stands", "approvalId", a.ID, "err", err)
@@ -140,13 +105,6 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r ApprovalRequest) (
 	return v, nil
 }
 
-// Respond is the body of POST /v1/security/mcp/approvals/:id/respond.
-type Respond struct {
-	Action     string `json:"action"`
-	Reason     string `json:"reason"`
-	ApprovedBy string `json:"approvedBy"`
-}
-
 // maxRaceRetries bounds re-reads after a lost conditional write (quorum
 // votes racing each other).
 const maxRaceRetries = 8
@@ -154,7 +112,7 @@ const maxRaceRetries = 8
 // Decide applies an approver's decision. Racing approvers each re-read
 // after a lost conditional write, so exactly one completes the decision and
 // the others see already_decided (or add their vote to a quorum).
-func (g *Gate) Decide(ctx context.Context, c Call, id string, r Respond) (ApprovalView, error) {
+func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (api.ApprovalView, error) {
 	e := g.entry(c, vsecure.AuditRespond, "")
 	e.ApprovalID = id
 	p := c.Principal
@@ -165,27 +123,27 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r Respond) (Approv
 	case vsecure.ActionDeny:
 		e.Operation = vsecure.AuditDeny
 	default:
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "action must be approve or deny"))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "action must be approve or deny"))
 	}
 	if r.ApprovedBy != "" && r.ApprovedBy != p.ID {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "approvedBy must be the caller (%s) or omitted", p.ID))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "approvedBy must be the caller (%s) or omitted", p.ID))
 	}
 	if !p.HasAny(vsecure.RoleApprover, vsecure.RoleAdmin) {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "deciding approvals needs the approver role"))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "deciding approvals needs the approver role"))
 	}
 	if len(r.Reason) > maxReason {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "reason may have at most %d bytes", maxReason))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "reason may have at most %d bytes", maxReason))
 	}
 	for attempt := 0; ; attempt++ {
 		a, err := g.store.GetApproval(ctx, id)
 		if err != nil {
-			return ApprovalView{}, g.fail(ctx, e, err)
+			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		e.Resource = a.Resource
 		now := g.clock()
 		next, err := a.Decide(p.ID, action, r.Reason, now)
 		if err != nil {
-			return ApprovalView{}, g.fail(ctx, e, err)
+			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		var token string
 		if next.Status == vsecure.StatusApproved {
@@ -201,7 +159,7 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r Respond) (Approv
 			continue
 		}
 		if err != nil {
-			return ApprovalView{}, g.stateFail(ctx, e, err)
+			return api.ApprovalView{}, g.stateFail(ctx, e, err)
 		}
 		if next.Status != vsecure.StatusPending {
 			if err := g.workflow.Decided(ctx, next); err != nil {
@@ -215,49 +173,49 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r Respond) (Approv
 }
 
 // GetApproval returns one approval the caller may see.
-func (g *Gate) GetApproval(ctx context.Context, c Call, id string) (ApprovalView, error) {
+func (g *Gate) GetApproval(ctx context.Context, c Call, id string) (api.ApprovalView, error) {
 	e := g.entry(c, vsecure.AuditGetApproval, "")
 	e.ApprovalID = id
 	a, err := g.store.GetApproval(ctx, id)
 	if err != nil {
-		return ApprovalView{}, g.fail(ctx, e, err)
+		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	e.Resource = a.Resource
 	if c.Principal.Scope != nil || !a.CanView(c.Principal) {
-		return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no approval %s", id))
+		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no approval %s", id))
 	}
 	if err := g.appendOK(ctx, e); err != nil {
-		return ApprovalView{}, err
+		return api.ApprovalView{}, err
 	}
 	return g.view(a, g.clock()), nil
 }
 
 // Revoke ends granted access at once (a listed approver or an admin).
-func (g *Gate) Revoke(ctx context.Context, c Call, id string) (ApprovalView, error) {
+func (g *Gate) Revoke(ctx context.Context, c Call, id string) (api.ApprovalView, error) {
 	e := g.entry(c, vsecure.AuditRevoke, "")
 	e.ApprovalID = id
 	p := c.Principal
 	for attempt := 0; ; attempt++ {
 		a, err := g.store.GetApproval(ctx, id)
 		if err != nil {
-			return ApprovalView{}, g.fail(ctx, e, err)
+			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		e.Resource = a.Resource
 		listed := p.Has(vsecure.RoleApprover) && slices.Contains(a.Approvers, p.ID)
 		if !listed && !p.Has(vsecure.RoleAdmin) {
-			return ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotApprover, "only a listed approver or an admin can revoke"))
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotApprover, "only a listed approver or an admin can revoke"))
 		}
 		now := g.clock()
 		next, err := a.Revoke(p.ID, now)
 		if err != nil {
-			return ApprovalView{}, g.fail(ctx, e, err)
+			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		err = g.store.UpdateApproval(ctx, next, e)
 		if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxRaceRetries {
 			continue
 		}
 		if err != nil {
-			return ApprovalView{}, g.stateFail(ctx, e, err)
+			return api.ApprovalView{}, g.stateFail(ctx, e, err)
 		}
 		if err := g.workflow.Revoked(ctx, next); err != nil {
 			g.log.WarnContext(ctx, "workflow notify of revocation failed; the revocation stands", "approvalId", id, "err", err)
@@ -299,11 +257,11 @@ type ApprovalQuery struct {
 }
 
 // ListApprovals lists approvals the caller may see, newest first.
-func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]ApprovalView, Pagination, error) {
+func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]api.ApprovalView, api.Pagination, error) {
 	e := g.entry(c, vsecure.AuditListApprovals, q.Resource)
 	p := c.Principal
 	if p.Scope != nil {
-		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
 	}
 	now := g.clock()
 	f := vsecure.ApprovalFilter{Now: now}
@@ -313,40 +271,40 @@ func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]Ap
 	if q.Status != "" {
 		st, err := vsecure.ParseStatus(q.Status)
 		if err != nil {
-			return nil, Pagination{}, g.fail(ctx, e, err)
+			return nil, api.Pagination{}, g.fail(ctx, e, err)
 		}
 		f.Status = st
 	}
 	if q.Resource != "" {
 		u, err := vsecure.ParseURI(q.Resource)
 		if err != nil {
-			return nil, Pagination{}, g.fail(ctx, e, err)
+			return nil, api.Pagination{}, g.fail(ctx, e, err)
 		}
 		f.Resource = u.String()
 	}
 	n, err := pageLimit(q.Limit)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "approvals\x00" + p.ID + "\x00" + f.Visible + "\x00" + string(f.Status) + "\x00" + f.Resource
 	cs, err := g.cursors(ctx)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	raw, err := cs.open(scope, q.Cursor)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	items, next, err := g.store.ListApprovals(ctx, f, raw, n)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	if err := g.appendOK(ctx, e); err != nil {
-		return nil, Pagination{}, err
+		return nil, api.Pagination{}, err
 	}
-	out := make([]ApprovalView, 0, len(items))
+	out := make([]api.ApprovalView, 0, len(items))
 	for _, a := range items {
 		out = append(out, g.view(a, now))
 	}
-	return out, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
+	return out, api.Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -22,36 +23,36 @@ type AuditQuery struct {
 }
 
 // QueryAudit returns audit entries, newest first (admin, auditor).
-func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.Entry, Pagination, error) {
+func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.Entry, api.Pagination, error) {
 	e := g.entry(c, vsecure.AuditQuery, q.Resource)
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
-		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "reading the audit log needs the admin or auditor role"))
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "reading the audit log needs the admin or auditor role"))
 	}
 	f, err := parseAuditFilter(q)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	n, err := pageLimit(q.Limit)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "audit\x00" + c.Principal.ID + "\x00" + f.Resource + "\x00" + f.Actor + "\x00" + f.Operation + "\x00" + q.Success + "\x00" + q.From + "\x00" + q.To
 	cs, err := g.cursors(ctx)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	raw, err := cs.open(scope, q.Cursor)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	entries, next, err := g.store.QueryAudit(ctx, f, raw, n)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	if err := g.appendOK(ctx, e); err != nil {
-		return nil, Pagination{}, err
+		return nil, api.Pagination{}, err
 	}
-	return entries, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
+	return entries, api.Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 func parseAuditFilter(q AuditQuery) (vsecure.AuditFilter, error) {
@@ -115,57 +116,42 @@ type AuditVerifier interface {
 // VerifyAudit checks the audit log of [from, to) against its digests
 // (admin, auditor). Findings are the answer, not an error: the call
 // succeeds and says what was tampered with.
-func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (AuditVerification, error) {
+func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (api.AuditVerification, error) {
 	e := g.entry(c, vsecure.AuditVerify, "")
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
-		return AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
+		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
 	}
 	f, err := parseAuditFilter(AuditQuery{From: from, To: to})
 	if err != nil {
-		return AuditVerification{}, g.fail(ctx, e, err)
+		return api.AuditVerification{}, g.fail(ctx, e, err)
 	}
 	if g.verifier == nil {
-		return AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnavailable, "audit verification is not configured on this server"))
+		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnavailable, "audit verification is not configured on this server"))
 	}
 	key, err := g.trustedKey(ctx)
 	if err != nil {
-		return AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit signing key could not be read"))
+		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit signing key could not be read"))
 	}
 	r, err := g.verifier.Verify(ctx, f.From, f.To)
 	if err != nil {
-		return AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
+		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
 	}
 	e.Metadata["digests"] = strconv.Itoa(r.Digests)
 	e.Metadata["entries"] = strconv.Itoa(r.Entries)
 	e.Metadata["findings"] = strconv.Itoa(len(r.Findings))
 	if err := g.appendOK(ctx, e); err != nil {
-		return AuditVerification{}, err
+		return api.AuditVerification{}, err
 	}
-	return AuditVerification{Report: r, TrustedKey: key}, nil
+	return api.AuditVerification{Report: r, TrustedKey: key}, nil
 }
 
-// TrustedKey is the key digests are checked against, so that an auditor
-// can compare it with the one they were given.
-type TrustedKey struct {
-	KeyID     string `json:"keyId"`
-	Algorithm string `json:"algorithm"`
-	// PublicKey is PKIX DER (base64 in JSON).
-	PublicKey []byte `json:"publicKey"`
-}
-
-// AuditVerification is a verification report and the key it trusted.
-type AuditVerification struct {
-	digest.Report
-	TrustedKey TrustedKey `json:"trustedKey"`
-}
-
-func (g *Gate) trustedKey(ctx context.Context) (TrustedKey, error) {
+func (g *Gate) trustedKey(ctx context.Context) (api.TrustedKey, error) {
 	if g.auditKey == nil {
-		return TrustedKey{}, nil
+		return api.TrustedKey{}, nil
 	}
 	pub, err := g.auditKey.PublicKey(ctx)
 	if err != nil {
-		return TrustedKey{}, err
+		return api.TrustedKey{}, err
 	}
-	return TrustedKey{KeyID: g.auditKey.KeyID(), Algorithm: g.auditKey.Algorithm(), PublicKey: pub}, nil
+	return api.TrustedKey{KeyID: g.auditKey.KeyID(), Algorithm: g.auditKey.Algorithm(), PublicKey: pub}, nil
 }

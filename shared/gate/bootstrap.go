@@ -5,18 +5,9 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
-
-// BootstrapRequest is the admin-bootstrap function's event. RequestedBy is
-// the caller's ARN as the CLI read it from STS: a direct Lambda invoke
-// carries no identity the function can see, so it is recorded as claimed
-// (CloudTrail's Invoke record names the real caller).
-type BootstrapRequest struct {
-	Principal   string `json:"principal"`
-	BreakGlass  bool   `json:"breakGlass"`
-	RequestedBy string `json:"requestedBy"`
-}
 
 // bootstrapScanPages bounds the search for an active admin key: pages of
 // the keys listing (a Query, never a Scan), 100 keys each.
@@ -26,7 +17,7 @@ const bootstrapScanPages = 20
 // exists and no bootstrap minted one before, or always with r.BreakGlass. It is called only by the operator's
 // own AWS credentials (no route reaches it). The key is audited as
 // key_bootstrap with the break-glass flag and the claimed caller.
-func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, error) {
+func (g *Gate) Bootstrap(ctx context.Context, r api.BootstrapRequest) (api.CreatedKey, error) {
 	if r.Principal == "" {
 		r.Principal = "admin"
 	}
@@ -35,19 +26,19 @@ func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, e
 	}}
 	e := g.entry(c, vsecure.AuditKeyBootstrap, "")
 	if err := vsecure.ValidatePrincipal(r.Principal); err != nil {
-		return CreatedKey{}, g.fail(ctx, e, err)
+		return api.CreatedKey{}, g.fail(ctx, e, err)
 	}
 	if r.RequestedBy == "" {
-		return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "requestedBy (the caller's ARN) is required"))
+		return api.CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "requestedBy (the caller's ARN) is required"))
 	}
 	if !r.BreakGlass {
 		id, err := g.activeAdmin(ctx)
 		if err != nil {
-			return CreatedKey{}, g.fail(ctx, e, err)
+			return api.CreatedKey{}, g.fail(ctx, e, err)
 		}
 		if id != "" {
 			e.Metadata["existingKeyId"] = id
-			return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided,
+			return api.CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EAlreadyDecided,
 				"an active admin key exists (%s); create further keys with it, or bootstrap with breakGlass", id))
 		}
 	}
@@ -58,7 +49,7 @@ func (g *Gate) Bootstrap(ctx context.Context, r BootstrapRequest) (CreatedKey, e
 	// a later bootstrap may replace it only once that key is inactive.
 	if err := g.store.BootstrapKey(ctx, k.Key, e, r.BreakGlass); err != nil {
 		delete(e.Metadata, "keyId") // never minted
-		return CreatedKey{}, g.stateFail(ctx, e, err)
+		return api.CreatedKey{}, g.stateFail(ctx, e, err)
 	}
 	return k, nil
 }
@@ -70,7 +61,7 @@ func (g *Gate) activeAdmin(ctx context.Context) (string, error) {
 	now := g.clock()
 	cursor := ""
 	for range bootstrapScanPages {
-		keys, next, err := g.store.ListKeys(ctx, cursor, MaxLimit)
+		keys, next, err := g.store.ListKeys(ctx, cursor, api.MaxLimit)
 		if err != nil {
 			return "", err
 		}
@@ -84,5 +75,5 @@ func (g *Gate) activeAdmin(ctx context.Context) (string, error) {
 		}
 		cursor = next
 	}
-	return "", vsecure.Errorf(vsecure.EInvalid, "more than %d keys and no active admin among the first of them; bootstrap with breakGlass", bootstrapScanPages*MaxLimit)
+	return "", vsecure.Errorf(vsecure.EInvalid, "more than %d keys and no active admin among the first of them; bootstrap with breakGlass", bootstrapScanPages*api.MaxLimit)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -76,24 +77,12 @@ func (c cursorSigner) mac(scope, raw string) []byte {
 	return m.Sum(nil)[:16]
 }
 
-// Page limits.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
 func pageLimit(n int) (int, error) {
 	switch {
 	case n == 0:
-		return DefaultLimit, nil
-	case n < 1 || n > MaxLimit:
-		return 0, vsecure.Errorf(vsecure.EInvalid, "limit must be between 1 and %d", MaxLimit)
+		return api.DefaultLimit, nil
+	case n < 1 || n > api.MaxLimit:
+		return 0, vsecure.Errorf(vsecure.EInvalid, "limit must be between 1 and %d", api.MaxLimit)
 	}
 	return n, nil
-}
-
-// Pagination is the page metadata of list responses.
-type Pagination struct {
-	Cursor  string `json:"cursor"`
-	HasMore bool   `json:"hasMore"`
 }

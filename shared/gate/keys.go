@@ -6,41 +6,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// KeyRequest is the body of POST /v1/security/keys.
-type KeyRequest struct {
-	Principal   string   `json:"principal"`
-	Roles       []string `json:"roles"`
-	SlackUserID string   `json:"slackUserId"`
-}
-
-// CreatedKey is shown once: Key is never retrievable again.
-type CreatedKey struct {
-	vsecure.Key
-	Secret string `json:"key"`
-}
-
 // CreateKey mints an API key for a principal (admin).
-func (g *Gate) CreateKey(ctx context.Context, c Call, r KeyRequest) (CreatedKey, error) {
+func (g *Gate) CreateKey(ctx context.Context, c Call, r api.KeyRequest) (api.CreatedKey, error) {
 	e := g.entry(c, vsecure.AuditKeyCreate, "")
 	if !c.Principal.Has(vsecure.RoleAdmin) {
-		return CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
+		return api.CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
 	}
 	if err := vsecure.ValidatePrincipal(r.Principal); err != nil {
-		return CreatedKey{}, g.fail(ctx, e, err)
+		return api.CreatedKey{}, g.fail(ctx, e, err)
 	}
 	roles, err := parseRoles(r.Roles)
 	if err != nil {
-		return CreatedKey{}, g.fail(ctx, e, err)
+		return api.CreatedKey{}, g.fail(ctx, e, err)
 	}
 	if err := ValidateSlackUserID(r.SlackUserID); err != nil {
-		return CreatedKey{}, g.fail(ctx, e, err)
+		return api.CreatedKey{}, g.fail(ctx, e, err)
 	}
 	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
 	if err := g.store.CreateKey(ctx, k.Key, e); err != nil {
-		return CreatedKey{}, g.stateFail(ctx, e, err)
+		return api.CreatedKey{}, g.stateFail(ctx, e, err)
 	}
 	return k, nil
 }
@@ -66,13 +54,13 @@ func parseRoles(names []string) ([]vsecure.Role, error) {
 
 // newKey returns a key shaped like k with a fresh id and secret, at
 // version 1, and names it in e.
-func (g *Gate) newKey(c Call, e vsecure.Entry, k vsecure.Key) CreatedKey {
+func (g *Gate) newKey(c Call, e vsecure.Entry, k vsecure.Key) api.CreatedKey {
 	now := g.clock()
 	secret := g.secret(KeyPrefix)
 	k.ID, k.Hash, k.Version = g.newID("key_", g.now()), HashCredential(secret), 1
 	k.CreatedAt, k.CreatedBy = now.Truncate(time.Second), c.Principal.ID
 	e.Metadata["keyId"], e.Metadata["principal"] = k.ID, k.Principal
-	return CreatedKey{Key: k, Secret: secret}
+	return api.CreatedKey{Key: k, Secret: secret}
 }
 
 // changeKey applies change to key id and stores the result with write,
@@ -111,25 +99,11 @@ func notRevoked(k *vsecure.Key) error {
 	return nil
 }
 
-// RotateRequest is the body of POST /v1/security/keys/:id/rotate.
-type RotateRequest struct {
-	// OverlapSeconds is how long the old key keeps working; nil means
-	// DefaultOverlap, 0 ends it at once.
-	OverlapSeconds *int `json:"overlapSeconds"`
-}
-
 // Rotation bounds.
 const (
 	DefaultOverlap = time.Hour
 	MaxOverlap     = 30 * 24 * time.Hour
 )
-
-// RotatedKey is the new key (its secret shown once) and the old key with
-// the expiry the rotation gave it.
-type RotatedKey struct {
-	CreatedKey
-	Replaces vsecure.Key `json:"replaces"`
-}
 
 // RotateKey mints a new key for the same principal, roles and Slack user
 // as key id and makes the old one expire after the overlap (admin), so
@@ -139,21 +113,21 @@ type RotatedKey struct {
 // atomic write: a rotation either happened entirely or not at all. Racing
 // rotations of one key both succeed, one after the other; the old key ends
 // at the earlier of their two ends.
-func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r RotateRequest) (RotatedKey, error) {
+func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r api.RotateRequest) (api.RotatedKey, error) {
 	e := g.entry(c, vsecure.AuditKeyRotate, "")
 	e.Metadata["rotatedKeyId"] = id
 	if !c.Principal.Has(vsecure.RoleAdmin) {
-		return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
+		return api.RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
 	}
 	overlap := DefaultOverlap
 	if r.OverlapSeconds != nil {
 		overlap = time.Duration(*r.OverlapSeconds) * time.Second
 		if *r.OverlapSeconds < 0 || overlap > MaxOverlap {
-			return RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "overlapSeconds must be between 0 and %d", int(MaxOverlap.Seconds())))
+			return api.RotatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "overlapSeconds must be between 0 and %d", int(MaxOverlap.Seconds())))
 		}
 	}
 	e.Metadata["overlapSeconds"] = itoa(int(overlap.Seconds()))
-	var nk CreatedKey
+	var nk api.CreatedKey
 	old, err := g.changeKey(ctx, e, id, func(old *vsecure.Key) error {
 		if err := notRevoked(old); err != nil {
 			return err
@@ -176,38 +150,38 @@ func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r RotateRequest
 		return g.store.RotateKey(ctx, old, nk.Key, e)
 	})
 	if err != nil {
-		return RotatedKey{}, err
+		return api.RotatedKey{}, err
 	}
-	return RotatedKey{CreatedKey: nk, Replaces: old}, nil
+	return api.RotatedKey{CreatedKey: nk, Replaces: old}, nil
 }
 
 // ListKeys lists keys without their secrets (admin).
-func (g *Gate) ListKeys(ctx context.Context, c Call, cursor string, limit int) ([]vsecure.Key, Pagination, error) {
+func (g *Gate) ListKeys(ctx context.Context, c Call, cursor string, limit int) ([]vsecure.Key, api.Pagination, error) {
 	e := g.entry(c, vsecure.AuditKeyList, "")
 	if !c.Principal.Has(vsecure.RoleAdmin) {
-		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "managing keys needs the admin role"))
 	}
 	n, err := pageLimit(limit)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "keys\x00" + c.Principal.ID
 	cs, err := g.cursors(ctx)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	raw, err := cs.open(scope, cursor)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	keys, next, err := g.store.ListKeys(ctx, raw, n)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	if err := g.appendOK(ctx, e); err != nil {
-		return nil, Pagination{}, err
+		return nil, api.Pagination{}, err
 	}
-	return keys, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
+	return keys, api.Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 // RevokeKey revokes a key at once (admin). Of racing revocations exactly
@@ -228,19 +202,9 @@ func (g *Gate) RevokeKey(ctx context.Context, c Call, id string) (vsecure.Key, e
 	}, func(k vsecure.Key) error { return g.store.UpdateKey(ctx, k, e) })
 }
 
-// KeyUpdateRequest is the body of PATCH /v1/security/keys/:id: the fields
-// present change, at least one must be.
-type KeyUpdateRequest struct {
-	// SlackUserID maps the key's principal to a Slack user for Slack
-	// approvals; "" removes the mapping.
-	SlackUserID *string `json:"slackUserId,omitempty"`
-	// Roles replaces the key's roles (validated as at creation).
-	Roles []string `json:"roles,omitempty"`
-}
-
 // UpdateKey changes the Slack user id or the roles of a key (admin). A
 // revoked key cannot change.
-func (g *Gate) UpdateKey(ctx context.Context, c Call, id string, r KeyUpdateRequest) (vsecure.Key, error) {
+func (g *Gate) UpdateKey(ctx context.Context, c Call, id string, r api.KeyUpdateRequest) (vsecure.Key, error) {
 	e := g.entry(c, vsecure.AuditKeyUpdate, "")
 	e.Metadata["keyId"] = id
 	if !c.Principal.Has(vsecure.RoleAdmin) {

@@ -7,28 +7,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// ResourceView is a policy as listed to callers (the seed's resource).
-type ResourceView struct {
-	URI               string               `json:"uri"`
-	Name              string               `json:"name,omitempty"`
-	Description       string               `json:"description,omitempty"`
-	Type              string               `json:"type"`
-	Permissions       []vsecure.Operation  `json:"permissions"`
-	RequiresApproval  bool                 `json:"requiresApproval"`
-	Approvers         []string             `json:"approvers,omitempty"`
-	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
-	MaxTTL            int                  `json:"maxTtl,omitempty"`
-	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
-	SlackChannel      string               `json:"slackChannel,omitempty"`
-	UpdatedAt         *time.Time           `json:"updatedAt,omitempty"`
-}
-
-func viewPolicy(p vsecure.Policy, admin bool) ResourceView {
+func viewPolicy(p vsecure.Policy, admin bool) api.ResourceView {
 	u, _ := vsecure.ParseURI(p.URI)
-	v := ResourceView{
+	v := api.ResourceView{
 		URI: p.URI, Name: p.Name, Description: p.Description, Type: u.Type(),
 		Permissions: p.Permissions, RequiresApproval: p.RequiresApproval, Approvers: p.Approvers,
 		RequiredApprovals: p.Quorum(), MaxTTL: p.EffectiveMaxTTL(),
@@ -44,7 +29,7 @@ func viewPolicy(p vsecure.Policy, admin bool) ResourceView {
 }
 
 // ListResources lists every configured policy.
-func (g *Gate) ListResources(ctx context.Context, c Call) ([]ResourceView, error) {
+func (g *Gate) ListResources(ctx context.Context, c Call) ([]api.ResourceView, error) {
 	e := g.entry(c, vsecure.AuditListResources, "")
 	if c.Principal.Scope != nil {
 		return nil, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
@@ -56,7 +41,7 @@ func (g *Gate) ListResources(ctx context.Context, c Call) ([]ResourceView, error
 	if err := g.appendOK(ctx, e); err != nil {
 		return nil, err
 	}
-	out := make([]ResourceView, 0, len(ps))
+	out := make([]api.ResourceView, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, viewPolicy(p, c.Principal.Has(vsecure.RoleAdmin)))
 	}
@@ -64,34 +49,20 @@ func (g *Gate) ListResources(ctx context.Context, c Call) ([]ResourceView, error
 }
 
 // ConfigurePolicy creates or replaces the policy for p.URI (admin).
-func (g *Gate) ConfigurePolicy(ctx context.Context, c Call, p vsecure.Policy) (ResourceView, error) {
+func (g *Gate) ConfigurePolicy(ctx context.Context, c Call, p vsecure.Policy) (api.ResourceView, error) {
 	e := g.entry(c, vsecure.AuditConfigure, p.URI)
 	if !c.Principal.Has(vsecure.RoleAdmin) {
-		return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "configuring resources needs the admin role"))
+		return api.ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "configuring resources needs the admin role"))
 	}
 	if err := p.Validate(); err != nil {
-		return ResourceView{}, g.fail(ctx, e, err)
+		return api.ResourceView{}, g.fail(ctx, e, err)
 	}
 	e.Resource = p.URI
 	p.UpdatedBy, p.UpdatedAt = c.Principal.ID, g.clock().Truncate(time.Second)
 	if err := g.store.PutPolicy(ctx, p, e); err != nil {
-		return ResourceView{}, g.stateFail(ctx, e, err)
+		return api.ResourceView{}, g.stateFail(ctx, e, err)
 	}
 	return viewPolicy(p, true), nil
-}
-
-// SecretRead is a secret with its value, as returned by a read.
-type SecretRead struct {
-	URI         string            `json:"uri"`
-	Name        string            `json:"name,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Type        string            `json:"type"`
-	Value       string            `json:"value"`
-	Version     int               `json:"version"`
-	Metadata    map[string]string `json:"metadata"`
-	AccessedAt  *time.Time        `json:"accessedAt"`
-	AccessCount int64             `json:"accessCount"`
-	ApprovalID  string            `json:"approvalId,omitempty"`
 }
 
 // accessQuery names what a secret read or write by c needs, including the
@@ -165,32 +136,32 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 
 // ReadSecret returns the value of a concrete secret (version 0 = latest)
 // if policy and approvals allow it, counting the access.
-func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version int) (SecretRead, error) {
+func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version int) (api.SecretRead, error) {
 	e := g.entry(c, vsecure.AuditRead, u.String())
 	if version < 0 {
-		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
+		return api.SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
 	}
 	q := accessQuery(c, u, vsecure.OpRead, version)
 	view, err := g.store.LoadAccess(ctx, q)
 	if err != nil {
-		return SecretRead{}, g.fail(ctx, e, err)
+		return api.SecretRead{}, g.fail(ctx, e, err)
 	}
 	if version == 0 && view.Secret != nil && view.Value != nil && view.Value.Version != view.Secret.Version {
 		// A store without snapshot reads (DynamoDB's BatchGetItem) can
 		// see a head and its latest value from either side of a
 		// concurrent write: look once more before calling it tampering.
 		if view, err = g.store.LoadAccess(ctx, q); err != nil {
-			return SecretRead{}, g.fail(ctx, e, err)
+			return api.SecretRead{}, g.fail(ctx, e, err)
 		}
 	}
 	now := g.clock()
 	apID, err := g.authorize(c, u, vsecure.OpRead, view, now)
 	e.ApprovalID = apID
 	if err != nil {
-		return SecretRead{}, g.fail(ctx, e, err)
+		return api.SecretRead{}, g.fail(ctx, e, err)
 	}
 	if view.Secret == nil || view.Value == nil {
-		return SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
+		return api.SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
 	}
 	v := view.Value
 	// The value is opened for the place it was read from, not the place
@@ -201,18 +172,18 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 		want = view.Secret.Version
 	}
 	if v.URI != u.String() || v.Version != want {
-		return SecretRead{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EInternal,
+		return api.SecretRead{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EInternal,
 			fmt.Errorf("stored value of %s claims %s version %d, read as version %d", u, v.URI, v.Version, want), "secret could not be decrypted"))
 	}
 	pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: want})
 	if err != nil {
-		return SecretRead{}, g.fail(ctx, e, err)
+		return api.SecretRead{}, g.fail(ctx, e, err)
 	}
 	e.Metadata["version"] = itoa(v.Version)
 	at := now.Truncate(time.Second)
 	if err := g.store.RecordRead(ctx, u.String(), at, e); err != nil {
 		clear(pt)
-		return SecretRead{}, g.stateFail(ctx, e, err)
+		return api.SecretRead{}, g.stateFail(ctx, e, err)
 	}
 	// The counts shown are this read's view: exact unless other reads of
 	// the same secret overlapped it, in which case the stored count is
@@ -224,7 +195,7 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 	if md == nil {
 		md = map[string]string{}
 	}
-	return SecretRead{
+	return api.SecretRead{
 		URI: u.String(), Name: head.Name, Description: head.Description, Type: u.Type(),
 		Value: string(pt), Version: v.Version, Metadata: md,
 		AccessedAt: head.AccessedAt, AccessCount: head.AccessCount, ApprovalID: apID,
@@ -232,62 +203,39 @@ func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version in
 }
 
 // GetPattern returns the policy configured exactly at pattern u.
-func (g *Gate) GetPattern(ctx context.Context, c Call, u vsecure.URI) (ResourceView, error) {
+func (g *Gate) GetPattern(ctx context.Context, c Call, u vsecure.URI) (api.ResourceView, error) {
 	e := g.entry(c, vsecure.AuditGetResource, u.String())
 	if c.Principal.Scope != nil {
-		return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+		return api.ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
 	}
 	// The caller's key rides in the same read, so the policy is shown to
 	// the key as stored now, not as a cached authorizer answer remembers it.
 	view, err := g.store.LoadAccess(ctx, vsecure.AccessQuery{Principal: c.Principal.ID, Resource: u, Operation: vsecure.OpRead, KeyID: c.Principal.KeyID})
 	if err != nil {
-		return ResourceView{}, g.fail(ctx, e, err)
+		return api.ResourceView{}, g.fail(ctx, e, err)
 	}
 	live, err := judgeKey(c.Principal, view.Key, g.clock())
 	if err != nil {
-		return ResourceView{}, g.fail(ctx, e, err)
+		return api.ResourceView{}, g.fail(ctx, e, err)
 	}
 	for _, p := range view.Policies {
 		if p.URI == u.String() {
 			if err := g.appendOK(ctx, e); err != nil {
-				return ResourceView{}, err
+				return api.ResourceView{}, err
 			}
 			return viewPolicy(p, live.Has(vsecure.RoleAdmin)), nil
 		}
 	}
-	return ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no resource is configured at %s", u))
+	return api.ResourceView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no resource is configured at %s", u))
 }
 
-// SecretWrite is the body of a secret write.
-type SecretWrite struct {
-	Value       *string           `json:"value"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Metadata    map[string]string `json:"metadata"`
-}
-
-// SecretInfo describes a secret without its value.
-type SecretInfo struct {
-	URI         string            `json:"uri"`
-	Name        string            `json:"name,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Type        string            `json:"type"`
-	Version     int               `json:"version"`
-	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
-	UpdatedBy   string            `json:"updatedBy,omitempty"`
-	AccessCount int64             `json:"accessCount"`
-	AccessedAt  *time.Time        `json:"accessedAt"`
-}
-
-func infoOf(s vsecure.Secret) SecretInfo {
+func infoOf(s vsecure.Secret) api.SecretInfo {
 	u, _ := vsecure.ParseURI(s.URI)
 	md := s.Metadata
 	if md == nil {
 		md = map[string]string{}
 	}
-	return SecretInfo{
+	return api.SecretInfo{
 		URI: s.URI, Name: s.Name, Description: s.Description, Type: u.Type(), Version: s.Version,
 		Metadata: md, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, UpdatedBy: s.UpdatedBy,
 		AccessCount: s.AccessCount, AccessedAt: s.AccessedAt,
@@ -295,21 +243,21 @@ func infoOf(s vsecure.Secret) SecretInfo {
 }
 
 // WriteSecret stores a new version of a concrete secret.
-func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w SecretWrite) (SecretInfo, error) {
+func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w api.SecretWrite) (api.SecretInfo, error) {
 	e := g.entry(c, vsecure.AuditWrite, u.String())
 	if err := validateWrite(w); err != nil {
-		return SecretInfo{}, g.fail(ctx, e, err)
+		return api.SecretInfo{}, g.fail(ctx, e, err)
 	}
 	for attempt := 0; ; attempt++ {
 		view, err := g.store.LoadAccess(ctx, accessQuery(c, u, vsecure.OpWrite, 0))
 		if err != nil {
-			return SecretInfo{}, g.fail(ctx, e, err)
+			return api.SecretInfo{}, g.fail(ctx, e, err)
 		}
 		now := g.clock().Truncate(time.Second)
 		apID, err := g.authorize(c, u, vsecure.OpWrite, view, now)
 		e.ApprovalID = apID
 		if err != nil {
-			return SecretInfo{}, g.fail(ctx, e, err)
+			return api.SecretInfo{}, g.fail(ctx, e, err)
 		}
 		head := vsecure.Secret{URI: u.String(), CreatedAt: now}
 		if view.Secret != nil {
@@ -329,7 +277,7 @@ func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w SecretW
 		}
 		sealed, err := g.sealer.Seal(ctx, []byte(*w.Value), vsecure.SealContext{URI: head.URI, Version: head.Version})
 		if err != nil {
-			return SecretInfo{}, g.fail(ctx, e, err)
+			return api.SecretInfo{}, g.fail(ctx, e, err)
 		}
 		e.Metadata["version"] = itoa(head.Version)
 		v := vsecure.SecretVersion{URI: head.URI, Version: head.Version, Sealed: sealed, CreatedAt: now, CreatedBy: c.Principal.ID}
@@ -338,13 +286,13 @@ func (g *Gate) WriteSecret(ctx context.Context, c Call, u vsecure.URI, w SecretW
 			continue // a concurrent writer took this version; seal the next one
 		}
 		if err != nil {
-			return SecretInfo{}, g.stateFail(ctx, e, err)
+			return api.SecretInfo{}, g.stateFail(ctx, e, err)
 		}
 		return infoOf(head), nil
 	}
 }
 
-func validateWrite(w SecretWrite) error {
+func validateWrite(w api.SecretWrite) error {
 	switch {
 	case w.Value == nil:
 		return vsecure.Errorf(vsecure.EInvalid, "value is required")
@@ -367,51 +315,51 @@ func validateWrite(w SecretWrite) error {
 // caller's policies let it read or write.
 //
 // pattern is a URI pattern or empty for every secret.
-func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor string, limit int) ([]SecretInfo, Pagination, error) {
+func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor string, limit int) ([]api.SecretInfo, api.Pagination, error) {
 	e := g.entry(c, vsecure.AuditListSecrets, pattern)
 	if pattern != "" {
 		u, err := vsecure.ParseURI(pattern)
 		if err != nil {
-			return nil, Pagination{}, g.fail(ctx, e, err)
+			return nil, api.Pagination{}, g.fail(ctx, e, err)
 		}
 		if !u.IsPattern() {
-			return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "pattern must end in /*"))
+			return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "pattern must end in /*"))
 		}
 		pattern = u.String()
 	}
 	if c.Principal.Scope != nil {
-		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))
 	}
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAgent) {
-		return nil, Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "listing secrets needs the agent or admin role"))
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "listing secrets needs the agent or admin role"))
 	}
 	n, err := pageLimit(limit)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	scope := "secrets\x00" + c.Principal.ID + "\x00" + pattern
 	cs, err := g.cursors(ctx)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	raw, err := cs.open(scope, cursor)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	var policies []vsecure.Policy
 	if !c.Principal.Has(vsecure.RoleAdmin) {
 		if policies, err = g.store.ListPolicies(ctx); err != nil {
-			return nil, Pagination{}, g.fail(ctx, e, err)
+			return nil, api.Pagination{}, g.fail(ctx, e, err)
 		}
 	}
 	heads, next, err := g.store.ListSecrets(ctx, pattern, raw, n)
 	if err != nil {
-		return nil, Pagination{}, g.fail(ctx, e, err)
+		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	if err := g.appendOK(ctx, e); err != nil {
-		return nil, Pagination{}, err
+		return nil, api.Pagination{}, err
 	}
-	out := make([]SecretInfo, 0, len(heads))
+	out := make([]api.SecretInfo, 0, len(heads))
 	for _, h := range heads {
 		if policies != nil {
 			u, err := vsecure.ParseURI(h.URI)
@@ -424,7 +372,7 @@ func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor s
 		}
 		out = append(out, infoOf(h))
 	}
-	return out, Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
+	return out, api.Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

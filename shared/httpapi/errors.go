@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -63,7 +64,7 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 	case vsecure.EConflict:
 		code, msg = vsecure.EAlreadyDecided, "a concurrent change won; retry"
 	}
-	body := ErrorBody{Error: ErrorDetail{Code: code, Message: msg, RequestID: RequestID(ctx)}}
+	body := api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: RequestID(ctx)}}
 	var de *vsecure.Error
 	if errors.As(err, &de) {
 		body.Error.Details = de.Detail

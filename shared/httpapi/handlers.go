@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/strictjson"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -85,7 +86,7 @@ func queryInt(r *http.Request, name string) (int, error) {
 }
 
 func (a *API) health(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 	return nil
 }
 
@@ -94,7 +95,7 @@ func (a *API) listResources(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ResourceList{Resources: rs})
+	writeJSON(w, http.StatusOK, api.ResourceList{Resources: rs})
 	return nil
 }
 
@@ -164,7 +165,7 @@ func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	if u.IsPattern() {
 		return a.refuse(r, vsecure.AuditWrite, u.String(), vsecure.Errorf(vsecure.EInvalid, "a secret is written at a concrete URI, not a pattern"))
 	}
-	var b gate.SecretWrite
+	var b api.SecretWrite
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditWrite, u.String(), err)
 	}
@@ -186,12 +187,12 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, SecretList{Secrets: items, Pagination: page})
+	writeJSON(w, http.StatusOK, api.SecretList{Secrets: items, Pagination: page})
 	return nil
 }
 
 func (a *API) requestApproval(w http.ResponseWriter, r *http.Request) error {
-	var b gate.ApprovalRequest
+	var b api.ApprovalRequest
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditRequestApproval, "", err)
 	}
@@ -215,7 +216,7 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ApprovalList{Data: items, Pagination: page})
+	writeJSON(w, http.StatusOK, api.ApprovalList{Data: items, Pagination: page})
 	return nil
 }
 
@@ -238,7 +239,7 @@ func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) respond(w http.ResponseWriter, r *http.Request) error {
-	var b gate.Respond
+	var b api.Respond
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditRespond, "", err)
 	}
@@ -297,7 +298,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	if logs == nil {
 		logs = []vsecure.Entry{}
 	}
-	writeJSON(w, http.StatusOK, AuditLog{Logs: logs, Pagination: page})
+	writeJSON(w, http.StatusOK, api.AuditLog{Logs: logs, Pagination: page})
 	return nil
 }
 
@@ -329,7 +330,7 @@ func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
-	var b gate.KeyRequest
+	var b api.KeyRequest
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditKeyCreate, "", err)
 	}
@@ -353,7 +354,7 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if keys == nil {
 		keys = []vsecure.Key{}
 	}
-	writeJSON(w, http.StatusOK, KeyList{Keys: keys, Pagination: page})
+	writeJSON(w, http.StatusOK, api.KeyList{Keys: keys, Pagination: page})
 	return nil
 }
 
@@ -367,7 +368,7 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
-	var b gate.RotateRequest
+	var b api.RotateRequest
 	if err := emptyOr(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditKeyRotate, "", err)
 	}

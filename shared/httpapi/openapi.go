@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -54,8 +54,8 @@ type queryParam struct {
 var (
 	str       = map[string]any{"type": "string"}
 	dateTime  = map[string]any{"type": "string", "format": "date-time"}
-	pageLimit = queryParam{"limit", fmt.Sprintf("Page size, 1 to %d (default %d).", gate.MaxLimit, gate.DefaultLimit),
-		map[string]any{"type": "integer", "minimum": 1, "maximum": gate.MaxLimit, "default": gate.DefaultLimit}}
+	pageLimit = queryParam{"limit", fmt.Sprintf("Page size, 1 to %d (default %d).", api.MaxLimit, api.DefaultLimit),
+		map[string]any{"type": "integer", "minimum": 1, "maximum": api.MaxLimit, "default": api.DefaultLimit}}
 	pageCursor = queryParam{"cursor", "The `pagination.cursor` of the previous page; opaque and bound to the caller and the filters.", str}
 	fromTo     = []queryParam{
 		{"from", "Only entries at or after this time (RFC 3339).", dateTime},
@@ -65,41 +65,41 @@ var (
 
 // operations maps each route (Route.Pattern) to its documentation.
 var operations = map[string]op{
-	"GET /healthz":      {summary: "Health check", tag: "meta", resp: Health{}, status: http.StatusOK},
+	"GET /healthz":      {summary: "Health check", tag: "meta", resp: api.Health{}, status: http.StatusOK},
 	"GET /openapi.json": {id: "openapi", summary: "This OpenAPI document", tag: "meta", status: http.StatusOK},
 	"GET /v1/security/mcp/resources": {summary: "List MCP resources (policies)", tag: "resources",
-		resp: ResourceList{}, status: http.StatusOK},
+		resp: api.ResourceList{}, status: http.StatusOK},
 	"POST /v1/security/mcp/resources": {summary: "Configure an MCP resource (create or replace a policy)", tag: "resources",
-		req: configureBody{}, reqRequired: []string{"uri", "permissions"}, resp: gate.ResourceView{}, status: http.StatusOK,
+		req: configureBody{}, reqRequired: []string{"uri", "permissions"}, resp: api.ResourceView{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge}},
 	"GET /v1/security/mcp/resources/{uri...}": {summary: "Read a secret's value, or a pattern's policy", tag: "resources",
-		resp: gate.SecretRead{}, status: http.StatusOK,
+		resp: api.SecretRead{}, status: http.StatusOK,
 		errs:  []vsecure.Code{vsecure.EInvalid, vsecure.EApprovalRequired, vsecure.EOperationNotAllowed, vsecure.ENotFound, vsecure.EExpired},
 		query: []queryParam{{"version", "Read this version instead of the latest.", map[string]any{"type": "integer", "minimum": 1}}}},
 	"PUT /v1/security/mcp/resources/{uri...}": {summary: "Write a secret (a new version)", tag: "resources",
-		req: gate.SecretWrite{}, reqRequired: []string{"value"}, resp: gate.SecretInfo{}, status: http.StatusOK,
+		req: api.SecretWrite{}, reqRequired: []string{"value"}, resp: api.SecretInfo{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.EApprovalRequired, vsecure.EOperationNotAllowed, vsecure.ENotFound}},
 	"GET /v1/security/mcp/secrets": {summary: "List secrets a policy covers (never values)", tag: "resources",
-		resp: SecretList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
+		resp: api.SecretList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: []queryParam{{"pattern", "Only secrets under this URI pattern (`vsecure://secrets/production/*`).", str}, pageLimit, pageCursor}},
 	"POST /v1/security/mcp/approve": {summary: "Request approval for an operation", tag: "approvals",
-		req: gate.ApprovalRequest{}, reqRequired: []string{"resource", "operation"}, resp: gate.ApprovalView{}, status: http.StatusCreated,
+		req: api.ApprovalRequest{}, reqRequired: []string{"resource", "operation"}, resp: api.ApprovalView{}, status: http.StatusCreated,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.EOperationNotAllowed, vsecure.ENotFound}},
 	"GET /v1/security/mcp/approvals": {summary: "List approval requests", tag: "approvals",
-		resp: ApprovalList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
+		resp: api.ApprovalList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: []queryParam{
 			{"status", "Only requests in this status.", enumOf(reflect.TypeFor[vsecure.Status]())},
 			{"resource", "Only requests for this resource URI.", str}, pageLimit, pageCursor}},
 	"GET /v1/security/mcp/approvals/{id}": {summary: "Get an approval request", tag: "approvals",
-		resp: gate.ApprovalView{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.ENotFound}},
+		resp: api.ApprovalView{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.ENotFound}},
 	"POST /v1/security/mcp/approvals/{id}/respond": {summary: "Approve or deny a request", tag: "approvals",
-		req: gate.Respond{}, reqRequired: []string{"action"}, resp: gate.ApprovalView{}, status: http.StatusOK,
+		req: api.Respond{}, reqRequired: []string{"action"}, resp: api.ApprovalView{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.ENotFound, vsecure.ESelfApproval, vsecure.ENotApprover, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"POST /v1/security/mcp/approvals/{id}/revoke": {summary: "Revoke an approval (ends its access at once)", tag: "approvals",
-		req: struct{}{}, reqOptional: true, resp: gate.ApprovalView{}, status: http.StatusOK,
+		req: struct{}{}, reqOptional: true, resp: api.ApprovalView{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ENotFound, vsecure.ENotApprover, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"GET /v1/security/mcp/audit": {summary: "Query the audit log, newest first", tag: "audit",
-		resp: AuditLog{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
+		resp: api.AuditLog{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: append([]queryParam{
 			{"resource", "Only entries for this URI, or under this pattern.", str},
 			{"actor", "Only entries of this principal.", str},
@@ -107,24 +107,24 @@ var operations = map[string]op{
 			{"success", "Only successful (`true`) or refused (`false`) operations.", map[string]any{"type": "boolean"}},
 		}, append(fromTo, pageLimit, pageCursor)...)},
 	"GET /v1/security/mcp/audit/verify": {summary: "Verify the audit log against its signed digests", tag: "audit",
-		resp: gate.AuditVerification{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}, query: fromTo},
+		resp: api.AuditVerification{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}, query: fromTo},
 	"GET /v1/security/mcp/audit/export": {summary: "Export a page of the audit log (JSON lines)", tag: "audit",
 		status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}, query: append(fromTo, pageCursor)},
 	"POST /v1/security/keys": {summary: "Create an API key (shown once)", tag: "keys",
-		req: gate.KeyRequest{}, reqRequired: []string{"principal", "roles"}, resp: gate.CreatedKey{}, status: http.StatusCreated,
+		req: api.KeyRequest{}, reqRequired: []string{"principal", "roles"}, resp: api.CreatedKey{}, status: http.StatusCreated,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge}},
 	"GET /v1/security/keys": {summary: "List API keys", tag: "keys",
-		resp: KeyList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}, query: []queryParam{pageLimit, pageCursor}},
+		resp: api.KeyList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}, query: []queryParam{pageLimit, pageCursor}},
 	"DELETE /v1/security/keys/{id}": {summary: "Revoke an API key (final)", tag: "keys",
 		resp: vsecure.Key{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.ENotFound, vsecure.EAlreadyDecided}},
 	"POST /v1/security/keys/{id}/rotate": {summary: "Rotate an API key: a new key, the old one ends after an overlap", tag: "keys",
-		req: gate.RotateRequest{}, reqOptional: true, resp: gate.RotatedKey{}, status: http.StatusCreated,
+		req: api.RotateRequest{}, reqOptional: true, resp: api.RotatedKey{}, status: http.StatusCreated,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.ENotFound, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"PATCH /v1/security/keys/{id}": {summary: "Change a key's roles or Slack user", tag: "keys",
-		req: gate.KeyUpdateRequest{}, resp: vsecure.Key{}, status: http.StatusOK,
+		req: api.KeyUpdateRequest{}, resp: vsecure.Key{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.ENotFound, vsecure.EAlreadyDecided}},
 	"GET /v1/security/whoami": {summary: "The caller: principal, roles, credential, an access token's scope", tag: "keys",
-		resp: gate.Identity{}, status: http.StatusOK},
+		resp: api.Identity{}, status: http.StatusOK},
 	"POST /v1/integrations/slack/interactions": {summary: "Slack interactivity webhook (Approve/Deny buttons)", tag: "slack",
 		status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid}},
 	"POST /mcp":   {id: "mcp-post", summary: "Remote MCP (Streamable HTTP, stateless): one JSON-RPC message", tag: "mcp", status: http.StatusOK},
@@ -412,7 +412,7 @@ func (g *schemas) responses(rt Route, o op, idem bool, oneTime []string) map[str
 	for s, cs := range byStatus {
 		r := map[string]any{
 			"description": "`" + strings.Join(cs, "`, `") + "`",
-			"content":     map[string]any{"application/json": map[string]any{"schema": g.of(reflect.TypeFor[ErrorBody](), false)}},
+			"content":     map[string]any{"application/json": map[string]any{"schema": g.of(reflect.TypeFor[api.ErrorBody](), false)}},
 		}
 		if s == http.StatusTooManyRequests || slices.Contains(cs, string(vsecure.EIdempotencyInProgress)) {
 			r["headers"] = map[string]any{"Retry-After": map[string]string{"$ref": "#/components/headers/RetryAfter"}}

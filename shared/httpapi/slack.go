@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -19,7 +20,7 @@ func CallFrom(ctx context.Context) gate.Call {
 // updateKey serves PATCH /v1/security/keys/:id: a key's roles or the
 // Slack user id of its principal.
 func (a *API) updateKey(w http.ResponseWriter, r *http.Request) error {
-	var b gate.KeyUpdateRequest
+	var b api.KeyUpdateRequest
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditKeyUpdate, "", err)
 	}

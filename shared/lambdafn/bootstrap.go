@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -17,11 +17,11 @@ import (
 // travels only in the invoke response, never through CloudFormation.
 const BootstrapFunction = "admin-bootstrap"
 
-// BootstrapHandler handles the bootstrap event (gate.BootstrapRequest). A
+// BootstrapHandler handles the bootstrap event (api.BootstrapRequest). A
 // refusal is returned as the function's error, whose message says why; the
 // key is in the response only, never in a log line.
-func (f *Function) BootstrapHandler() func(context.Context, gate.BootstrapRequest) (gate.CreatedKey, error) {
-	return func(ctx context.Context, r gate.BootstrapRequest) (gate.CreatedKey, error) {
+func (f *Function) BootstrapHandler() func(context.Context, api.BootstrapRequest) (api.CreatedKey, error) {
+	return func(ctx context.Context, r api.BootstrapRequest) (api.CreatedKey, error) {
 		// A direct invoke carries no caller identity in the Lambda context
 		// (only Cognito or client context, neither set here): requestedBy
 		// is what the CLI claims, and CloudTrail's Invoke event is the
@@ -33,7 +33,7 @@ func (f *Function) BootstrapHandler() func(context.Context, gate.BootstrapReques
 		k, err := f.Gate.Bootstrap(ctx, r)
 		if err != nil {
 			f.Log.WarnContext(ctx, "admin bootstrap refused", append(attrs, "code", string(vsecure.ErrorCode(err)), "err", err)...)
-			return gate.CreatedKey{}, err
+			return api.CreatedKey{}, err
 		}
 		f.Log.InfoContext(ctx, "admin key bootstrapped", append(attrs, "keyId", k.ID)...)
 		return k, nil

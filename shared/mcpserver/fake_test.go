@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -20,7 +20,7 @@ type fakeAPI struct {
 	me        string
 	gated     string // URI prefix needing approval
 	secrets   map[string]string
-	approvals []gate.ApprovalView
+	approvals []api.ApprovalView
 	requests  int // RequestApproval calls
 	whoamis   int // Whoami calls
 	now       time.Time
@@ -37,8 +37,8 @@ func newFake() *fakeAPI {
 	}
 }
 
-func (f *fakeAPI) ListResources(context.Context) ([]gate.ResourceView, error) {
-	return []gate.ResourceView{
+func (f *fakeAPI) ListResources(context.Context) ([]api.ResourceView, error) {
+	return []api.ResourceView{
 		{URI: "vsecure://secrets/production/*", Type: "secret", Permissions: []vsecure.Operation{"read"}, RequiresApproval: true},
 		{URI: "vsecure://secrets/staging/*", Type: "secret", Permissions: []vsecure.Operation{"read", "write"}},
 	}, nil
@@ -53,77 +53,77 @@ func (f *fakeAPI) granted(uri string, op vsecure.Operation) bool {
 	return false
 }
 
-func (f *fakeAPI) GetSecret(_ context.Context, uri string, _ int) (gate.SecretRead, error) {
+func (f *fakeAPI) GetSecret(_ context.Context, uri string, _ int) (api.SecretRead, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.secrets[uri]
 	if strings.HasPrefix(uri, f.gated) && !f.granted(uri, vsecure.OpRead) {
-		return gate.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeApprovalRequired, Message: "read on " + uri + " requires approval"}
+		return api.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeApprovalRequired, Message: "read on " + uri + " requires approval"}
 	}
 	if !ok {
-		return gate.SecretRead{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no secret at " + uri}
+		return api.SecretRead{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no secret at " + uri}
 	}
-	return gate.SecretRead{URI: uri, Type: "secret", Value: v, Version: 1, Metadata: map[string]string{}}, nil
+	return api.SecretRead{URI: uri, Type: "secret", Value: v, Version: 1, Metadata: map[string]string{}}, nil
 }
 
-func (f *fakeAPI) PutSecret(_ context.Context, uri string, w gate.SecretWrite) (gate.SecretInfo, error) {
+func (f *fakeAPI) PutSecret(_ context.Context, uri string, w api.SecretWrite) (api.SecretInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if strings.HasPrefix(uri, f.gated) {
-		return gate.SecretInfo{}, &client.Error{StatusCode: 403, Code: client.CodeNotPermitted, Message: "the policy does not permit write"}
+		return api.SecretInfo{}, &client.Error{StatusCode: 403, Code: client.CodeNotPermitted, Message: "the policy does not permit write"}
 	}
 	f.secrets[uri] = *w.Value
-	return gate.SecretInfo{URI: uri, Type: "secret", Version: 2, Metadata: map[string]string{}}, nil
+	return api.SecretInfo{URI: uri, Type: "secret", Version: 2, Metadata: map[string]string{}}, nil
 }
 
-func (f *fakeAPI) ListSecrets(_ context.Context, q client.SecretsQuery) ([]gate.SecretInfo, gate.Pagination, error) {
+func (f *fakeAPI) ListSecrets(_ context.Context, q api.SecretsQuery) ([]api.SecretInfo, api.Pagination, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []gate.SecretInfo
+	var out []api.SecretInfo
 	for _, uri := range []string{"vsecure://secrets/production/DATABASE_URL", "vsecure://secrets/staging/API_TOKEN"} {
 		if q.Pattern != "" && !strings.HasPrefix(uri, strings.TrimSuffix(q.Pattern, "*")) {
 			continue
 		}
-		out = append(out, gate.SecretInfo{URI: uri, Type: "secret", Version: 1, Metadata: map[string]string{"env": "x"}, UpdatedAt: f.now})
+		out = append(out, api.SecretInfo{URI: uri, Type: "secret", Version: 1, Metadata: map[string]string{"env": "x"}, UpdatedAt: f.now})
 	}
 	// Two pages of one item each, to exercise cursors.
 	if q.Cursor == "" && len(out) > 1 {
-		return out[:1], gate.Pagination{Cursor: "p2", HasMore: true}, nil
+		return out[:1], api.Pagination{Cursor: "p2", HasMore: true}, nil
 	}
 	if q.Cursor == "p2" {
-		return out[1:], gate.Pagination{}, nil
+		return out[1:], api.Pagination{}, nil
 	}
-	return out, gate.Pagination{}, nil
+	return out, api.Pagination{}, nil
 }
 
-func (f *fakeAPI) RequestApproval(_ context.Context, r gate.ApprovalRequest) (gate.ApprovalView, error) {
+func (f *fakeAPI) RequestApproval(_ context.Context, r api.ApprovalRequest) (api.ApprovalView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests++
-	a := gate.ApprovalView{
+	a := api.ApprovalView{
 		ID: fmt.Sprintf("appr_%d", len(f.approvals)+1), Status: vsecure.StatusPending, Resource: r.Resource,
 		Operation: vsecure.Operation(r.Operation), Reason: r.Reason, RequestedBy: f.me, RequestedAt: f.now,
 		ExpiresAt: f.now.Add(time.Hour), TTL: 3600, Approvers: []string{"alice"}, RequiredApprovals: 1,
 		AccessToken: "mcp_at_secret",
 	}
 	a.ApprovalURL = "http://127.0.0.1:8080/v1/security/mcp/approvals/" + a.ID
-	f.approvals = append([]gate.ApprovalView{a}, f.approvals...)
+	f.approvals = append([]api.ApprovalView{a}, f.approvals...)
 	return a, nil
 }
 
-func (f *fakeAPI) ListApprovals(_ context.Context, q client.ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error) {
+func (f *fakeAPI) ListApprovals(_ context.Context, q api.ApprovalsQuery) ([]api.ApprovalView, api.Pagination, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := []gate.ApprovalView{}
+	out := []api.ApprovalView{}
 	for _, a := range f.approvals {
 		if (q.Status == "" || string(a.Status) == q.Status) && (q.Resource == "" || a.Resource == q.Resource) {
 			out = append(out, a)
 		}
 	}
-	return out, gate.Pagination{}, nil
+	return out, api.Pagination{}, nil
 }
 
-func (f *fakeAPI) GetApproval(_ context.Context, id string) (gate.ApprovalView, error) {
+func (f *fakeAPI) GetApproval(_ context.Context, id string) (api.ApprovalView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range f.approvals {
@@ -131,18 +131,18 @@ func (f *fakeAPI) GetApproval(_ context.Context, id string) (gate.ApprovalView, 
 			return a, nil
 		}
 	}
-	return gate.ApprovalView{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no approval " + id}
+	return api.ApprovalView{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no approval " + id}
 }
 
-func (f *fakeAPI) Audit(_ context.Context, q client.AuditQuery) ([]vsecure.Entry, gate.Pagination, error) {
-	return nil, gate.Pagination{}, &client.Error{StatusCode: 403, Code: client.CodeForbidden, Message: "reading the audit log needs the admin or auditor role"}
+func (f *fakeAPI) Audit(_ context.Context, q api.AuditQuery) ([]vsecure.Entry, api.Pagination, error) {
+	return nil, api.Pagination{}, &client.Error{StatusCode: 403, Code: client.CodeForbidden, Message: "reading the audit log needs the admin or auditor role"}
 }
 
-func (f *fakeAPI) Whoami(context.Context) (gate.Identity, error) {
+func (f *fakeAPI) Whoami(context.Context) (api.Identity, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.whoamis++
-	return gate.Identity{Principal: f.me, Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_1", Credential: gate.CredentialAPIKey}, nil
+	return api.Identity{Principal: f.me, Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_1", Credential: api.CredentialAPIKey}, nil
 }
 
 // decide sets an approval's status (a human acting elsewhere).
@@ -161,7 +161,7 @@ func (f *fakeAPI) decide(id string, st vsecure.Status) {
 func (f *fakeAPI) addForeign(uri string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.approvals = append(f.approvals, gate.ApprovalView{
+	f.approvals = append(f.approvals, api.ApprovalView{
 		ID: "appr_other", Status: vsecure.StatusPending, Resource: uri, Operation: vsecure.OpRead,
 		RequestedBy: "agent-2", RequestedAt: f.now, ExpiresAt: f.now.Add(time.Hour), Approvers: []string{f.me},
 	})

@@ -7,9 +7,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/vsecure/vsecure/shared/client"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/devserver/devtest"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 )
 
@@ -80,14 +79,14 @@ func TestAgainstLocalServer(t *testing.T) {
 func TestReadSecretReusesOnlyOwnPending(t *testing.T) {
 	env := devtest.Start(t)
 	ctx := context.Background()
-	theirs, err := env.Client(t, env.AgentKey).RequestApproval(ctx, gate.ApprovalRequest{
+	theirs, err := env.Client(t, env.AgentKey).RequestApproval(ctx, api.ApprovalRequest{
 		Resource: devtest.ProductionURI, Operation: "read", Reason: "someone else's outage",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// alice is the production policy's approver; this key also makes her an agent.
-	k, err := env.Admin.CreateKey(ctx, gate.KeyRequest{Principal: "alice", Roles: []string{"agent", "approver"}})
+	k, err := env.Admin.CreateKey(ctx, api.KeyRequest{Principal: "alice", Roles: []string{"agent", "approver"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func TestReadSecretReusesOnlyOwnPending(t *testing.T) {
 		t.Fatalf("second read_secret answered with %v (reused %v), want alice's own %v re-used", second, reused, first["approvalId"])
 	}
 	// Both requests stand: agent-1's was left alone.
-	pending, _, err := env.Admin.ListApprovals(ctx, client.ApprovalsQuery{Status: "pending", Resource: devtest.ProductionURI})
+	pending, _, err := env.Admin.ListApprovals(ctx, api.ApprovalsQuery{Status: "pending", Resource: devtest.ProductionURI})
 	if err != nil || len(pending) != 2 {
 		t.Fatalf("pending requests %v (%v), want agent-1's and alice's", pending, err)
 	}

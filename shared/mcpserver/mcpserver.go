@@ -18,22 +18,22 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // Backend is the part of the vsecure API the MCP server uses.
 type Backend interface {
-	ListResources(ctx context.Context) ([]gate.ResourceView, error)
-	GetSecret(ctx context.Context, uri string, version int) (gate.SecretRead, error)
-	PutSecret(ctx context.Context, uri string, w gate.SecretWrite) (gate.SecretInfo, error)
-	ListSecrets(ctx context.Context, q client.SecretsQuery) ([]gate.SecretInfo, gate.Pagination, error)
-	RequestApproval(ctx context.Context, r gate.ApprovalRequest) (gate.ApprovalView, error)
-	ListApprovals(ctx context.Context, q client.ApprovalsQuery) ([]gate.ApprovalView, gate.Pagination, error)
-	GetApproval(ctx context.Context, id string) (gate.ApprovalView, error)
-	Audit(ctx context.Context, q client.AuditQuery) ([]vsecure.Entry, gate.Pagination, error)
-	Whoami(ctx context.Context) (gate.Identity, error)
+	ListResources(ctx context.Context) ([]api.ResourceView, error)
+	GetSecret(ctx context.Context, uri string, version int) (api.SecretRead, error)
+	PutSecret(ctx context.Context, uri string, w api.SecretWrite) (api.SecretInfo, error)
+	ListSecrets(ctx context.Context, q api.SecretsQuery) ([]api.SecretInfo, api.Pagination, error)
+	RequestApproval(ctx context.Context, r api.ApprovalRequest) (api.ApprovalView, error)
+	ListApprovals(ctx context.Context, q api.ApprovalsQuery) ([]api.ApprovalView, api.Pagination, error)
+	GetApproval(ctx context.Context, id string) (api.ApprovalView, error)
+	Audit(ctx context.Context, q api.AuditQuery) ([]vsecure.Entry, api.Pagination, error)
+	Whoami(ctx context.Context) (api.Identity, error)
 }
 
 var _ Backend = (*client.Client)(nil)

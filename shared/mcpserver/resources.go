@@ -9,8 +9,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -59,7 +59,7 @@ func (s *service) addResources(srv *mcp.Server) {
 }
 
 func (s *service) listSecretResources(ctx context.Context, cursor string) (*mcp.ListResourcesResult, error) {
-	items, p, err := s.api.ListSecrets(ctx, client.SecretsQuery{Limit: resourcesPageSize, Cursor: cursor})
+	items, p, err := s.api.ListSecrets(ctx, api.SecretsQuery{Limit: resourcesPageSize, Cursor: cursor})
 	if err != nil {
 		return nil, rpcError(err)
 	}
@@ -70,7 +70,7 @@ func (s *service) listSecretResources(ctx context.Context, cursor string) (*mcp.
 	return res, nil
 }
 
-func secretResource(sec gate.SecretInfo) *mcp.Resource {
+func secretResource(sec api.SecretInfo) *mcp.Resource {
 	name := sec.Name
 	if name == "" {
 		name = path.Base(sec.URI)

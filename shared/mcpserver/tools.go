@@ -9,8 +9,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -87,9 +87,9 @@ type ListResourcesInput struct {
 
 // ListResourcesOutput is the result of list_resources.
 type ListResourcesOutput struct {
-	Resources []gate.ResourceView `json:"resources" jsonschema:"resource policies: URI pattern, permitted operations and whether approval is required"`
-	Secrets   []gate.SecretInfo   `json:"secrets" jsonschema:"secrets you may read or write (names and metadata only, never values)"`
-	Truncated bool                `json:"truncated,omitempty" jsonschema:"true if more secrets exist than were listed; narrow with pattern"`
+	Resources []api.ResourceView `json:"resources" jsonschema:"resource policies: URI pattern, permitted operations and whether approval is required"`
+	Secrets   []api.SecretInfo   `json:"secrets" jsonschema:"secrets you may read or write (names and metadata only, never values)"`
+	Truncated bool               `json:"truncated,omitempty" jsonschema:"true if more secrets exist than were listed; narrow with pattern"`
 }
 
 func (s *service) listResources(ctx context.Context, _ *mcp.CallToolRequest, in ListResourcesInput) (*mcp.CallToolResult, ListResourcesOutput, error) {
@@ -99,12 +99,12 @@ func (s *service) listResources(ctx context.Context, _ *mcp.CallToolRequest, in 
 		return nil, out, err
 	}
 	out.Resources = rs
-	q := client.SecretsQuery{Limit: gate.MaxLimit}
+	q := api.SecretsQuery{Limit: api.MaxLimit}
 	if in.Pattern != "" {
 		q.Pattern = vsecure.ExpandShort(in.Pattern)
 	}
-	out.Secrets = []gate.SecretInfo{}
-	for sec, err := range client.All(ctx, "", func(ctx context.Context, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
+	out.Secrets = []api.SecretInfo{}
+	for sec, err := range client.All(ctx, "", func(ctx context.Context, cursor string) ([]api.SecretInfo, api.Pagination, error) {
 		q.Cursor = cursor
 		return s.api.ListSecrets(ctx, q)
 	}) {
@@ -141,10 +141,10 @@ type SecretResult struct {
 	Description string            `json:"description,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	// ApprovalID is the approval that allowed the operation, if any.
-	ApprovalID  string             `json:"approvalId,omitempty"`
-	Approval    *gate.ApprovalView `json:"approval,omitempty" jsonschema:"the approval request to wait for"`
-	Reused      bool               `json:"reusedPendingRequest,omitempty" jsonschema:"true if an earlier pending request of yours was re-used"`
-	Instruction string             `json:"instruction,omitempty" jsonschema:"what to do next"`
+	ApprovalID  string            `json:"approvalId,omitempty"`
+	Approval    *api.ApprovalView `json:"approval,omitempty" jsonschema:"the approval request to wait for"`
+	Reused      bool              `json:"reusedPendingRequest,omitempty" jsonschema:"true if an earlier pending request of yours was re-used"`
+	Instruction string            `json:"instruction,omitempty" jsonschema:"what to do next"`
 }
 
 func (s *service) readSecret(ctx context.Context, req *mcp.CallToolRequest, in ReadSecretInput) (*mcp.CallToolResult, SecretResult, error) {
@@ -197,7 +197,7 @@ func (s *service) writeSecret(ctx context.Context, req *mcp.CallToolRequest, in 
 	}
 	value := in.Value
 	write := func() (*mcp.CallToolResult, SecretResult, error) {
-		info, err := s.api.PutSecret(ctx, uri, gate.SecretWrite{Value: &value, Name: in.Name, Description: in.Description, Metadata: in.Metadata})
+		info, err := s.api.PutSecret(ctx, uri, api.SecretWrite{Value: &value, Name: in.Name, Description: in.Description, Metadata: in.Metadata})
 		if err != nil {
 			return nil, SecretResult{}, err
 		}
@@ -259,13 +259,13 @@ func toolFor(op vsecure.Operation) string {
 
 // findOrRequest returns the caller's pending request for uri and op,
 // filing one if there is none.
-func (s *service) findOrRequest(ctx context.Context, uri string, op vsecure.Operation, reason string, ttl *int) (gate.ApprovalView, bool, error) {
+func (s *service) findOrRequest(ctx context.Context, uri string, op vsecure.Operation, reason string, ttl *int) (api.ApprovalView, bool, error) {
 	if a, ok, err := s.pending(ctx, uri, op); err != nil || ok {
 		return a, ok, err
 	}
-	a, err := s.api.RequestApproval(ctx, gate.ApprovalRequest{Resource: uri, Operation: string(op), Reason: reason, TTL: ttl})
+	a, err := s.api.RequestApproval(ctx, api.ApprovalRequest{Resource: uri, Operation: string(op), Reason: reason, TTL: ttl})
 	if err != nil {
-		return gate.ApprovalView{}, false, err
+		return api.ApprovalView{}, false, err
 	}
 	// The access token is a bearer credential for humans' tooling; the
 	// agent reads with its own key and has no use for it.
@@ -277,18 +277,18 @@ func (s *service) findOrRequest(ctx context.Context, uri string, op vsecure.Oper
 // matches on the requester, not on visibility: a caller that is also an
 // approver sees other agents' requests, and must never take one for its
 // own (it could neither use the access it grants nor decide it honestly).
-func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation) (gate.ApprovalView, bool, error) {
+func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation) (api.ApprovalView, bool, error) {
 	me, err := s.principal(ctx)
 	if err != nil {
-		return gate.ApprovalView{}, false, err
+		return api.ApprovalView{}, false, err
 	}
 	now := s.now()
 	pages := 0
-	q := client.ApprovalsQuery{Status: string(vsecure.StatusPending), Resource: uri, Limit: 50}
+	q := api.ApprovalsQuery{Status: string(vsecure.StatusPending), Resource: uri, Limit: 50}
 	for {
 		items, p, err := s.api.ListApprovals(ctx, q)
 		if err != nil {
-			return gate.ApprovalView{}, false, err
+			return api.ApprovalView{}, false, err
 		}
 		for _, a := range items {
 			if a.RequestedBy == me && a.Resource == uri && a.Operation == op &&
@@ -297,7 +297,7 @@ func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation)
 			}
 		}
 		if pages++; !p.HasMore || pages == 4 {
-			return gate.ApprovalView{}, false, nil
+			return api.ApprovalView{}, false, nil
 		}
 		q.Cursor = p.Cursor
 	}
@@ -305,7 +305,7 @@ func (s *service) pending(ctx context.Context, uri string, op vsecure.Operation)
 
 // wait polls the approval until it is decided or waitSeconds pass,
 // sending progress notifications when the client asked for them.
-func (s *service) wait(ctx context.Context, req *mcp.CallToolRequest, a gate.ApprovalView, waitSeconds int) (gate.ApprovalView, error) {
+func (s *service) wait(ctx context.Context, req *mcp.CallToolRequest, a api.ApprovalView, waitSeconds int) (api.ApprovalView, error) {
 	limit := min(time.Duration(waitSeconds)*time.Second, s.maxWait)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -354,9 +354,9 @@ type RequestApprovalInput struct {
 
 // ApprovalResult is the result of request_approval and get_approval.
 type ApprovalResult struct {
-	Approval    gate.ApprovalView `json:"approval"`
-	Reused      bool              `json:"reusedPendingRequest,omitempty"`
-	Instruction string            `json:"instruction,omitempty"`
+	Approval    api.ApprovalView `json:"approval"`
+	Reused      bool             `json:"reusedPendingRequest,omitempty"`
+	Instruction string           `json:"instruction,omitempty"`
 }
 
 func (s *service) requestApproval(ctx context.Context, _ *mcp.CallToolRequest, in RequestApprovalInput) (*mcp.CallToolResult, ApprovalResult, error) {
@@ -379,7 +379,7 @@ func (s *service) requestApproval(ctx context.Context, _ *mcp.CallToolRequest, i
 	return nil, ApprovalResult{Approval: a, Reused: reused, Instruction: approvalInstruction(a, op)}, nil
 }
 
-func approvalInstruction(a gate.ApprovalView, op vsecure.Operation) string {
+func approvalInstruction(a api.ApprovalView, op vsecure.Operation) string {
 	switch a.Status {
 	case vsecure.StatusApproved:
 		return fmt.Sprintf("Approved until %s: call %s now.", a.ExpiresAt.Format(time.RFC3339), toolFor(op))
@@ -415,12 +415,12 @@ type ListApprovalsInput struct {
 
 // ListApprovalsOutput is one page of approvals.
 type ListApprovalsOutput struct {
-	Approvals  []gate.ApprovalView `json:"approvals"`
-	NextCursor string              `json:"nextCursor,omitempty" jsonschema:"pass as cursor to get the next page"`
+	Approvals  []api.ApprovalView `json:"approvals"`
+	NextCursor string             `json:"nextCursor,omitempty" jsonschema:"pass as cursor to get the next page"`
 }
 
 func (s *service) listApprovals(ctx context.Context, _ *mcp.CallToolRequest, in ListApprovalsInput) (*mcp.CallToolResult, ListApprovalsOutput, error) {
-	q := client.ApprovalsQuery{Status: in.Status, Limit: in.Limit, Cursor: in.Cursor}
+	q := api.ApprovalsQuery{Status: in.Status, Limit: in.Limit, Cursor: in.Cursor}
 	if in.Resource != "" {
 		q.Resource = vsecure.ExpandShort(in.Resource)
 	}
@@ -429,7 +429,7 @@ func (s *service) listApprovals(ctx context.Context, _ *mcp.CallToolRequest, in 
 		return nil, ListApprovalsOutput{}, err
 	}
 	if items == nil {
-		items = []gate.ApprovalView{}
+		items = []api.ApprovalView{}
 	}
 	return nil, ListApprovalsOutput{Approvals: items, NextCursor: next(p)}, nil
 }
@@ -454,7 +454,7 @@ type AuditLogOutput struct {
 }
 
 func (s *service) auditLog(ctx context.Context, _ *mcp.CallToolRequest, in AuditLogInput) (*mcp.CallToolResult, AuditLogOutput, error) {
-	q := client.AuditQuery{Actor: in.Actor, Operation: in.Operation, To: in.Until, Limit: in.Limit, Cursor: in.Cursor}
+	q := api.AuditQuery{Actor: in.Actor, Operation: in.Operation, To: in.Until, Limit: in.Limit, Cursor: in.Cursor}
 	if in.Resource != "" {
 		q.Resource = vsecure.ExpandShort(in.Resource)
 	}
@@ -499,7 +499,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 // ---- helpers
 
-func next(p gate.Pagination) string {
+func next(p api.Pagination) string {
 	if p.HasMore {
 		return p.Cursor
 	}

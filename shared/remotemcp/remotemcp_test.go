@@ -10,9 +10,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver/devtest"
-	"github.com/vsecure/vsecure/shared/gate"
 )
 
 // bearer adds the caller's API key to every request.
@@ -98,7 +98,7 @@ func TestRemoteMCP(t *testing.T) {
 		}
 		// The audit log names the agent as the actor of the remote calls.
 		auditor := env.Client(t, env.AuditorKey)
-		logs, err := client.Collect(auditor.AllAudit(ctx, client.AuditQuery{Resource: devtest.ProductionURI, Actor: "agent-1"}))
+		logs, err := client.Collect(auditor.AllAudit(ctx, api.AuditQuery{Resource: devtest.ProductionURI, Actor: "agent-1"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestRemoteMCP(t *testing.T) {
 		}
 		// After approval, the same remote call returns the value.
 		approver := env.Client(t, env.ApproverKey)
-		if _, err := approver.Respond(ctx, ap["approvalId"].(string), gate.Respond{Action: "approve", Reason: "ok"}); err != nil {
+		if _, err := approver.Respond(ctx, ap["approvalId"].(string), api.Respond{Action: "approve", Reason: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 		res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "read_secret", Arguments: map[string]any{"uri": devtest.ProductionURI, "reason": "incident 42"}})

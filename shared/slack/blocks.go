@@ -8,7 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -45,7 +45,7 @@ func cardOf(a vsecure.Approval, now time.Time, url string) card {
 	}
 }
 
-func cardOfView(v gate.ApprovalView) card {
+func cardOfView(v api.ApprovalView) card {
 	return card{
 		ID: v.ID, Resource: v.Resource, Operation: string(v.Operation), Reason: v.Reason,
 		RequestedBy: v.RequestedBy, ExpiresAt: v.ExpiresAt, Status: v.Status,

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -94,16 +94,16 @@ func startSlack(t testing.TB) *slackEnv {
 			t.Fatal(err)
 		}
 	}
-	_, err = e.admin.Configure(ctx, client.ResourceConfig{
+	_, err = e.admin.Configure(ctx, api.ResourceConfig{
 		URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead},
 		RequiresApproval: true, Approvers: []string{"alice", "carol"}, SlackChannel: "C0PROD",
 	})
 	must(err)
 	v := prodValue
-	_, err = e.admin.PutSecret(ctx, prodURI, gate.SecretWrite{Value: &v})
+	_, err = e.admin.PutSecret(ctx, prodURI, api.SecretWrite{Value: &v})
 	must(err)
-	key := func(principal, role, slackID string) gate.CreatedKey {
-		k, err := e.admin.CreateKey(ctx, gate.KeyRequest{Principal: principal, Roles: []string{role}, SlackUserID: slackID})
+	key := func(principal, role, slackID string) api.CreatedKey {
+		k, err := e.admin.CreateKey(ctx, api.KeyRequest{Principal: principal, Roles: []string{role}, SlackUserID: slackID})
 		must(err)
 		return k
 	}
@@ -177,7 +177,7 @@ func do(t testing.TB, req *http.Request) int {
 // auditOf returns the newest entry of op for approval id (or any when "").
 func (e *slackEnv) auditOf(t testing.TB, op, id string, success bool) vsecure.Entry {
 	t.Helper()
-	entries, _, err := e.admin.Audit(context.Background(), client.AuditQuery{Operation: op, Success: &success, Limit: 100})
+	entries, _, err := e.admin.Audit(context.Background(), api.AuditQuery{Operation: op, Success: &success, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func (e *slackEnv) auditOf(t testing.TB, op, id string, success bool) vsecure.En
 func TestSlackApprovalEndToEnd(t *testing.T) {
 	e := startSlack(t)
 	ctx := context.Background()
-	a, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", Reason: "debug <!channel> outage", TTL: ptr(600)})
+	a, err := e.agent.RequestApproval(ctx, api.ApprovalRequest{Resource: prodURI, Operation: "read", Reason: "debug <!channel> outage", TTL: ptr(600)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestSlackApprovalEndToEnd(t *testing.T) {
 func TestSlackDenyAndExpiry(t *testing.T) {
 	e := startSlack(t)
 	ctx := context.Background()
-	a, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(600)})
+	a, err := e.agent.RequestApproval(ctx, api.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(600)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestSlackDenyAndExpiry(t *testing.T) {
 
 	// A request nobody decides: the local workflow expires it after its
 	// ttl and the message says so, without buttons.
-	b, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(1)})
+	b, err := e.agent.RequestApproval(ctx, api.ApprovalRequest{Resource: prodURI, Operation: "read", TTL: ptr(1)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -127,7 +127,7 @@ func TestRequesterTextCannotForgeCard(t *testing.T) {
 	t.Run("reason_through_the_api_and_every_rewrite", func(t *testing.T) {
 		e := startSlack(t)
 		ctx := context.Background()
-		a, err := e.agent.RequestApproval(ctx, gate.ApprovalRequest{Resource: prodURI, Operation: "read", Reason: hostile, TTL: ptr(600)})
+		a, err := e.agent.RequestApproval(ctx, api.ApprovalRequest{Resource: prodURI, Operation: "read", Reason: hostile, TTL: ptr(600)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/strictjson"
@@ -25,7 +26,7 @@ import (
 // Decider is the part of the gate a button press uses (*gate.Gate).
 type Decider interface {
 	SlackPrincipal(ctx context.Context, slackUserID string) (vsecure.Principal, error)
-	Decide(ctx context.Context, c gate.Call, id string, r gate.Respond) (gate.ApprovalView, error)
+	Decide(ctx context.Context, c gate.Call, id string, r api.Respond) (api.ApprovalView, error)
 	RecordSlack(ctx context.Context, c gate.Call, approvalID string, err error) error
 }
 
@@ -143,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if act.ActionID == ActionDeny {
 		action = string(vsecure.ActionDeny)
 	}
-	v, err := h.cfg.Decider.Decide(ctx, c, id, gate.Respond{Action: action})
+	v, err := h.cfg.Decider.Decide(ctx, c, id, api.Respond{Action: action})
 	h.answer(ctx, w, c, p, err, &v)
 }
 
@@ -155,7 +156,7 @@ type press struct {
 
 // answer acknowledges the press, then updates the message (success) or
 // tells the presser why nothing happened (ephemeral).
-func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c gate.Call, p press, err error, v *gate.ApprovalView) {
+func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c gate.Call, p press, err error, v *api.ApprovalView) {
 	follow := func(ctx context.Context) {
 		if err != nil {
 			h.tell(ctx, c, p, refusalText(err))

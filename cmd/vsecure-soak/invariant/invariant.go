@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -92,8 +92,8 @@ type Input struct {
 	// Audit is the whole audit log, read through the API after the run.
 	Audit []vsecure.Entry
 	// Approvals and Secrets are the final state, listed by an admin.
-	Approvals []gate.ApprovalView
-	Secrets   []gate.SecretInfo
+	Approvals []api.ApprovalView
+	Secrets   []api.SecretInfo
 	// Verify is the report of audit:verify; VerifyErr is set if the call
 	// itself failed.
 	Verify    []digest.Report

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -69,12 +69,12 @@ func valid() Input {
 			entry("log_11", "authenticate", "anonymous", "", "11", "r11", false),
 			{ID: "log_12", Operation: "expire", Actor: "workflow", Success: true, Metadata: map[string]string{}},
 		},
-		Approvals: []gate.ApprovalView{{
+		Approvals: []api.ApprovalView{{
 			ID: "appr_1", Status: vsecure.StatusRevoked, Resource: gated, RequestedBy: "agent-1", RequiredApprovals: 2,
 			Decisions:  []vsecure.Decision{{By: "appr-1", Action: "approve"}, {By: "appr-2", Action: "approve"}},
 			ApprovedBy: "appr-2", ApprovedAt: &approved,
 		}},
-		Secrets:   []gate.SecretInfo{{URI: secret, AccessCount: 2}, {URI: gated, AccessCount: 1}},
+		Secrets:   []api.SecretInfo{{URI: secret, AccessCount: 2}, {URI: gated, AccessCount: 1}},
 		Verify:    []digest.Report{{Entries: 12}},
 		Logs:      []byte(`{"msg":"request","requestId":"r1","status":200}` + "\n"),
 		Sensitive: []Sensitive{{"secret value", "soakval-0123456789"}, {"API key", "vsk_abcdefghijklmnop"}},

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -74,23 +74,23 @@ func Start(t testing.TB) *Env {
 			t.Fatal(err)
 		}
 	}
-	_, err = e.Admin.Configure(ctx, client.ResourceConfig{
+	_, err = e.Admin.Configure(ctx, api.ResourceConfig{
 		URI: "vsecure://secrets/staging/*", Name: "Staging Secrets", Description: "All staging environment secrets",
 		Permissions: []vsecure.Operation{vsecure.OpRead, vsecure.OpWrite},
 	})
 	must(err)
-	_, err = e.Admin.Configure(ctx, client.ResourceConfig{
+	_, err = e.Admin.Configure(ctx, api.ResourceConfig{
 		URI: "vsecure://secrets/production/*", Name: "Production Secrets", Description: "All production environment secrets",
 		Permissions: []vsecure.Operation{vsecure.OpRead}, RequiresApproval: true, Approvers: []string{"alice"},
 	})
 	must(err)
 	for uri, v := range map[string]string{StagingURI: StagingValue, ProductionURI: ProductionValue} {
 		v := v
-		_, err = e.Admin.PutSecret(ctx, uri, gate.SecretWrite{Value: &v, Metadata: map[string]string{"service": "app"}})
+		_, err = e.Admin.PutSecret(ctx, uri, api.SecretWrite{Value: &v, Metadata: map[string]string{"service": "app"}})
 		must(err)
 	}
 	key := func(principal string, role vsecure.Role) string {
-		k, err := e.Admin.CreateKey(ctx, gate.KeyRequest{Principal: principal, Roles: []string{string(role)}})
+		k, err := e.Admin.CreateKey(ctx, api.KeyRequest{Principal: principal, Roles: []string{string(role)}})
 		must(err)
 		return k.Secret
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -53,9 +54,9 @@ func newWorld(t *testing.T, s vsecure.Store) *world {
 	w.staging, _ = vsecure.ParseURI(stagingURI)
 	w.production, _ = vsecure.ParseURI(productionURI)
 	bootstrap := gate.Call{Principal: vsecure.Principal{ID: "bootstrap", Roles: []vsecure.Role{vsecure.RoleAdmin}}}
-	mint := func(principal string, role vsecure.Role) gate.CreatedKey {
+	mint := func(principal string, role vsecure.Role) api.CreatedKey {
 		t.Helper()
-		k, err := g.CreateKey(ctx, bootstrap, gate.KeyRequest{Principal: principal, Roles: []string{string(role)}})
+		k, err := g.CreateKey(ctx, bootstrap, api.KeyRequest{Principal: principal, Roles: []string{string(role)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +78,7 @@ func newWorld(t *testing.T, s vsecure.Store) *world {
 	}
 	for _, u := range []vsecure.URI{w.staging, w.production} {
 		v := "value of " + u.String()
-		if _, err := g.WriteSecret(ctx, w.admin, u, gate.SecretWrite{Value: &v}); err != nil {
+		if _, err := g.WriteSecret(ctx, w.admin, u, api.SecretWrite{Value: &v}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,11 +101,11 @@ func (w *world) authenticate(cred string) gate.Call {
 func (w *world) token() (approvalID, token string) {
 	w.t.Helper()
 	ctx := w.t.Context()
-	a, err := w.g.RequestApproval(ctx, w.authenticate(w.agentKey), gate.ApprovalRequest{Resource: productionURI, Operation: "read", Reason: "deploy"})
+	a, err := w.g.RequestApproval(ctx, w.authenticate(w.agentKey), api.ApprovalRequest{Resource: productionURI, Operation: "read", Reason: "deploy"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	d, err := w.g.Decide(ctx, w.alice, a.ID, gate.Respond{Action: "approve"})
+	d, err := w.g.Decide(ctx, w.alice, a.ID, api.Respond{Action: "approve"})
 	if err != nil || d.AccessToken == "" {
 		w.t.Fatalf("approve: %v (token issued: %v)", err, d.AccessToken != "")
 	}
@@ -118,7 +119,7 @@ func (w *world) read(c gate.Call, u vsecure.URI) error {
 
 func (w *world) write(c gate.Call, u vsecure.URI) error {
 	v := "new value"
-	_, err := w.g.WriteSecret(w.t.Context(), c, u, gate.SecretWrite{Value: &v})
+	_, err := w.g.WriteSecret(w.t.Context(), c, u, api.SecretWrite{Value: &v})
 	return err
 }
 

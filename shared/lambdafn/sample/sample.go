@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -106,7 +107,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if _, err := g.WriteSecret(ctx, admin, u, gate.SecretWrite{Value: &v}); err != nil {
+		if _, err := g.WriteSecret(ctx, admin, u, api.SecretWrite{Value: &v}); err != nil {
 			return fmt.Errorf("seed secret %s: %w", uri, err)
 		}
 	}
@@ -141,7 +142,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 		}
 	}
 	alice := gate.Call{Principal: vsecure.Principal{ID: "alice", Roles: []vsecure.Role{vsecure.RoleApprover}}, RequestID: "seed"}
-	if _, err := g.Decide(ctx, alice, GrantedApproval, gate.Respond{Action: "approve"}); err != nil {
+	if _, err := g.Decide(ctx, alice, GrantedApproval, api.Respond{Action: "approve"}); err != nil {
 		return fmt.Errorf("seed approval %s: %w", GrantedApproval, err)
 	}
 	return nil

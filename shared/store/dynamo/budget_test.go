@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
@@ -159,7 +160,7 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 	bootstrap := gate.Call{Principal: vsecure.Principal{ID: "bootstrap", Roles: []vsecure.Role{vsecure.RoleAdmin}}}
 	call := func(principal string, role vsecure.Role) (gate.Call, string) {
 		t.Helper()
-		k, err := g.CreateKey(ctx, bootstrap, gate.KeyRequest{Principal: principal, Roles: []string{string(role)}})
+		k, err := g.CreateKey(ctx, bootstrap, api.KeyRequest{Principal: principal, Roles: []string{string(role)}})
 		must(err)
 		return gate.Call{Principal: vsecure.Principal{ID: principal, Roles: k.Roles, KeyID: k.ID}}, k.Secret
 	}
@@ -172,19 +173,19 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 	})
 	must(err)
 	val := "postgres://app:pw@db/app"
-	_, err = g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &val})
+	_, err = g.WriteSecret(ctx, w.admin, w.uri, api.SecretWrite{Value: &val})
 	must(err)
 	return w
 }
 
 // approve requests read access as the agent and approves it as alice.
-func (w *world) approve(t testing.TB) gate.ApprovalView {
+func (w *world) approve(t testing.TB) api.ApprovalView {
 	t.Helper()
-	a, err := w.g.RequestApproval(t.Context(), w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
+	a, err := w.g.RequestApproval(t.Context(), w.agent, api.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := w.g.Decide(t.Context(), w.alice, a.ID, gate.Respond{Action: "approve"})
+	d, err := w.g.Decide(t.Context(), w.alice, a.ID, api.Respond{Action: "approve"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,12 +230,12 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}, map[string]int{"GetItem": 1}, ""},
 		{"request approval", func() error {
-			a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
+			a, err := w.g.RequestApproval(ctx, w.agent, api.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
 			approvalID = a.ID
 			return err
 		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT", "SECRET/LATEST")},
 		{"decide (approve)", func() error {
-			a, err := w.g.Decide(ctx, w.alice, approvalID, gate.Respond{Action: "approve"})
+			a, err := w.g.Decide(ctx, w.alice, approvalID, api.Respond{Action: "approve"})
 			token = a.AccessToken
 			return err
 		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}, ""},
@@ -260,7 +261,7 @@ func TestRoundTrips(t *testing.T) {
 		}, map[string]int{"BatchGetItem": 2, "PutItem": 1}, shape("APPR GRANT KEY", "SECRET/LATEST")},
 		{"write secret", func() error {
 			v := "postgres://app:pw2@db/app"
-			_, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v})
+			_, err := w.g.WriteSecret(ctx, w.admin, w.uri, api.SecretWrite{Value: &v})
 			return err
 		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT KEY", "SECRET/LATEST")},
 		{"list approvals (agent page)", func() error {
@@ -410,12 +411,12 @@ func TestCapacity(t *testing.T) {
 	}
 	var id string
 	measure("approval request", func() error {
-		a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read"})
+		a, err := w.g.RequestApproval(ctx, w.agent, api.ApprovalRequest{Resource: w.uri.String(), Operation: "read"})
 		id = a.ID
 		return err
 	})
 	measure("decision (approve)", func() error {
-		_, err := w.g.Decide(ctx, w.alice, id, gate.Respond{Action: "approve"})
+		_, err := w.g.Decide(ctx, w.alice, id, api.Respond{Action: "approve"})
 		return err
 	})
 	measure("audited secret read", func() error {

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate/gatetest"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
@@ -149,7 +149,7 @@ func TestStaleValueReplica(t *testing.T) {
 				t.Fatalf("first read: %q, %v", r.Value, err)
 			}
 			v := v2
-			if _, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v}); err != nil {
+			if _, err := w.g.WriteSecret(ctx, w.admin, w.uri, api.SecretWrite{Value: &v}); err != nil {
 				t.Fatal(err)
 			}
 			r, err := w.g.ReadSecret(ctx, w.agent, w.uri, c.version)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/auditlog"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/storetest"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -157,7 +157,7 @@ func TestFaults(t *testing.T) {
 	s := newStore(t, db)
 	w := newWorld(t, s)
 	granted := w.approve(t)
-	pending, err := w.g.RequestApproval(t.Context(), w.agent, gate.ApprovalRequest{Resource: "vsecure://secrets/production/OTHER", Operation: "read"})
+	pending, err := w.g.RequestApproval(t.Context(), w.agent, api.ApprovalRequest{Resource: "vsecure://secrets/production/OTHER", Operation: "read"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestFaults(t *testing.T) {
 					_, rerr = w.g.ReadSecret(t.Context(), w.agent, w.uri, 0)
 				}
 				if op == "" || op == "TransactWriteItems" { // a decision reads with GetItem
-					_, derr = w.g.Decide(t.Context(), w.alice, pending.ID, gate.Respond{Action: "approve"})
+					_, derr = w.g.Decide(t.Context(), w.alice, pending.ID, api.Respond{Action: "approve"})
 				}
 				hits := f.hits
 				f.clear()

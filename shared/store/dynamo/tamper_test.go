@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -30,7 +31,7 @@ func TestTamperedItemsFailLoudly(t *testing.T) {
 	w := newWorld(t, s)
 	ctx := t.Context()
 	v2 := "postgres://app:pw-two@db/app"
-	if _, err := w.g.WriteSecret(ctx, w.admin, w.uri, gate.SecretWrite{Value: &v2}); err != nil {
+	if _, err := w.g.WriteSecret(ctx, w.admin, w.uri, api.SecretWrite{Value: &v2}); err != nil {
 		t.Fatal(err)
 	}
 	pk := "SECRET#" + w.uri.String()

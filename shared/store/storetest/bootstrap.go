@@ -4,7 +4,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -21,11 +21,11 @@ const bootstrapRacers = 20
 // concurrent ones.
 func testRaceBootstrap(e *env) {
 	r := e.raceGate()
-	bootstrap := func(breakGlass bool) (gate.CreatedKey, error) {
-		return r.g.Bootstrap(r.ctx, gate.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass,
+	bootstrap := func(breakGlass bool) (api.CreatedKey, error) {
+		return r.g.Bootstrap(r.ctx, api.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass,
 			RequestedBy: "arn:aws:sts::123456789012:assumed-role/Operator/race"})
 	}
-	keys := make([]gate.CreatedKey, bootstrapRacers)
+	keys := make([]api.CreatedKey, bootstrapRacers)
 	errs := make([]error, bootstrapRacers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -40,7 +40,7 @@ func testRaceBootstrap(e *env) {
 	close(start)
 	wg.Wait()
 
-	var minted []gate.CreatedKey
+	var minted []api.CreatedKey
 	for i, err := range errs {
 		switch {
 		case err == nil:
@@ -52,7 +52,7 @@ func testRaceBootstrap(e *env) {
 	}
 	if len(minted) != 1 {
 		e.t.Fatalf("%d of %d concurrent bootstraps minted a key, want exactly 1: %v", len(minted), bootstrapRacers,
-			ids(minted, func(k gate.CreatedKey) string { return k.ID }))
+			ids(minted, func(k api.CreatedKey) string { return k.ID }))
 	}
 	glass, err := bootstrap(true)
 	e.ok(err, "break-glass bootstrap")

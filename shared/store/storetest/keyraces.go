@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -46,7 +47,7 @@ type outcome struct {
 	op  string // audit operation
 	err error
 	key vsecure.Key // the changed key on success
-	new gate.CreatedKey
+	new api.CreatedKey
 }
 
 // race creates raceTries keys and, for each, runs a and b on it at once,
@@ -54,9 +55,9 @@ type outcome struct {
 // checks what holds for every race: each call wrote exactly one audit
 // entry for the key, successful if and only if the call succeeded, and a
 // successful rotation's entry names the key it minted.
-func (r raceEnv) race(a, b func(id string) outcome, check func(k gate.CreatedKey, a, b outcome)) {
+func (r raceEnv) race(a, b func(id string) outcome, check func(k api.CreatedKey, a, b outcome)) {
 	type try struct {
-		key  gate.CreatedKey
+		key  api.CreatedKey
 		a, b outcome
 	}
 	tries := make([]try, raceTries)
@@ -68,7 +69,7 @@ func (r raceEnv) race(a, b func(id string) outcome, check func(k gate.CreatedKey
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			tries[i].key, errs[i] = r.g.CreateKey(r.ctx, r.admin, gate.KeyRequest{Principal: fmt.Sprintf("agent-%d", i), Roles: []string{"agent"}, SlackUserID: "U0"})
+			tries[i].key, errs[i] = r.g.CreateKey(r.ctx, r.admin, api.KeyRequest{Principal: fmt.Sprintf("agent-%d", i), Roles: []string{"agent"}, SlackUserID: "U0"})
 		}()
 	}
 	wg.Wait()
@@ -136,7 +137,7 @@ func (r raceEnv) revoke(id string) outcome {
 	return outcome{op: vsecure.AuditKeyRevoke, err: err, key: k}
 }
 
-func (r raceEnv) patch(req gate.KeyUpdateRequest) func(string) outcome {
+func (r raceEnv) patch(req api.KeyUpdateRequest) func(string) outcome {
 	return func(id string) outcome {
 		k, err := r.g.UpdateKey(r.ctx, r.admin, id, req)
 		return outcome{op: vsecure.AuditKeyUpdate, err: err, key: k}
@@ -145,14 +146,14 @@ func (r raceEnv) patch(req gate.KeyUpdateRequest) func(string) outcome {
 
 func (r raceEnv) rotate(overlap int) func(string) outcome {
 	return func(id string) outcome {
-		k, err := r.g.RotateKey(r.ctx, r.admin, id, gate.RotateRequest{OverlapSeconds: &overlap})
+		k, err := r.g.RotateKey(r.ctx, r.admin, id, api.RotateRequest{OverlapSeconds: &overlap})
 		return outcome{op: vsecure.AuditKeyRotate, err: err, key: k.Replaces, new: k.CreatedKey}
 	}
 }
 
 // stored reads key id and checks it is the same through both reads
 // (record and hash copy).
-func (r raceEnv) stored(k gate.CreatedKey) vsecure.Key {
+func (r raceEnv) stored(k api.CreatedKey) vsecure.Key {
 	r.t.Helper()
 	got, err := r.s.GetKey(r.ctx, k.ID)
 	r.ok(err, "GetKey")
@@ -166,7 +167,7 @@ func withoutUse(k vsecure.Key) vsecure.Key { k.LastUsedAt = nil; return k }
 
 // revoked asserts the revocation held: the key is stored revoked and does
 // not authenticate.
-func (r raceEnv) revoked(k gate.CreatedKey) vsecure.Key {
+func (r raceEnv) revoked(k api.CreatedKey) vsecure.Key {
 	r.t.Helper()
 	got := r.stored(k)
 	if got.RevokedAt == nil {
@@ -189,7 +190,7 @@ func successes(os ...outcome) int {
 	return n
 }
 
-func (r raceEnv) wantVersion(k gate.CreatedKey, got vsecure.Key, a, b outcome) {
+func (r raceEnv) wantVersion(k api.CreatedKey, got vsecure.Key, a, b outcome) {
 	r.t.Helper()
 	if want := k.Version + successes(a, b); got.Version != want {
 		r.t.Fatalf("key %s: version %d after %d successful writes on version %d", k.ID, got.Version, successes(a, b), k.Version)
@@ -198,7 +199,7 @@ func (r raceEnv) wantVersion(k gate.CreatedKey, got vsecure.Key, a, b outcome) {
 
 func testRaceRevokePatch(e *env) {
 	r := e.raceGate()
-	r.race(r.revoke, r.patch(gate.KeyUpdateRequest{SlackUserID: ptr("U1")}), func(k gate.CreatedKey, rev, p outcome) {
+	r.race(r.revoke, r.patch(api.KeyUpdateRequest{SlackUserID: ptr("U1")}), func(k api.CreatedKey, rev, p outcome) {
 		if rev.err != nil {
 			r.t.Fatalf("key %s: the only revocation lost: %v", k.ID, rev.err)
 		}
@@ -212,7 +213,7 @@ func testRaceRevokePatch(e *env) {
 
 func testRaceRevokeRotate(e *env) {
 	r := e.raceGate()
-	r.race(r.revoke, r.rotate(3600), func(k gate.CreatedKey, rev, rot outcome) {
+	r.race(r.revoke, r.rotate(3600), func(k api.CreatedKey, rev, rot outcome) {
 		if rev.err != nil {
 			r.t.Fatalf("key %s: the only revocation lost: %v", k.ID, rev.err)
 		}
@@ -236,7 +237,7 @@ func testRaceRevokeRotate(e *env) {
 
 func testRaceRotateRotate(e *env) {
 	r := e.raceGate()
-	r.race(r.rotate(60), r.rotate(120), func(k gate.CreatedKey, a, b outcome) {
+	r.race(r.rotate(60), r.rotate(120), func(k api.CreatedKey, a, b outcome) {
 		got := r.stored(k)
 		r.wantVersion(k, got, a, b)
 		if successes(a, b) != 2 {
@@ -260,9 +261,9 @@ func testRacePatchPatch(e *env) {
 	r := e.raceGate()
 	// One patch changes both fields, the other only the Slack id: the
 	// later write must build on the earlier one, not replace it.
-	both := gate.KeyUpdateRequest{Roles: []string{"approver"}, SlackUserID: ptr("U1")}
-	slack := gate.KeyUpdateRequest{SlackUserID: ptr("U2")}
-	r.race(r.patch(both), r.patch(slack), func(k gate.CreatedKey, a, b outcome) {
+	both := api.KeyUpdateRequest{Roles: []string{"approver"}, SlackUserID: ptr("U1")}
+	slack := api.KeyUpdateRequest{SlackUserID: ptr("U2")}
+	r.race(r.patch(both), r.patch(slack), func(k api.CreatedKey, a, b outcome) {
 		got := r.stored(k)
 		r.wantVersion(k, got, a, b)
 		if successes(a, b) != 2 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow/workflowtest"
@@ -103,7 +104,7 @@ func TestLocal(t *testing.T) {
 		r := newRig(t)
 		a := workflowtest.Pending("appr_a", 60)
 		r.start(t, a)
-		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), a.ID, gate.Respond{Action: "approve"}); err != nil {
+		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), a.ID, api.Respond{Action: "approve"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := workflowtest.Wait(t, r.note.Closes, "decision"); got.Status != vsecure.StatusApproved {
@@ -132,10 +133,10 @@ func TestLocal(t *testing.T) {
 		denied, revoked := workflowtest.Pending("appr_d", 60), workflowtest.Pending("appr_r", 60)
 		r.start(t, denied)
 		r.start(t, revoked)
-		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("bob"), denied.ID, gate.Respond{Action: "deny"}); err != nil {
+		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("bob"), denied.ID, api.Respond{Action: "deny"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("bob"), revoked.ID, gate.Respond{Action: "approve"}); err != nil {
+		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("bob"), revoked.ID, api.Respond{Action: "approve"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.gate.Revoke(t.Context(), workflowtest.Approver("alice"), revoked.ID); err != nil {
@@ -266,14 +267,14 @@ func TestDecisionRacingExpiry(t *testing.T) {
 		id := fmt.Sprintf("appr_%03d", i)
 		a := workflowtest.Pending(id, 60)
 		r := newRigAt(t, a.ExpiresAt, a)
-		api := workflowtest.Gate(t, r.store, func() time.Time { return a.ExpiresAt.Add(-time.Millisecond) })
-		api.SetWorkflow(r.wf)
+		g2 := workflowtest.Gate(t, r.store, func() time.Time { return a.ExpiresAt.Add(-time.Millisecond) })
+		g2.SetWorkflow(r.wf)
 		action := []string{"approve", "deny"}[i%2]
 
 		var decideErr error
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			_, decideErr = api.Decide(context.Background(), workflowtest.Approver("alice"), id, gate.Respond{Action: action})
+			_, decideErr = g2.Decide(context.Background(), workflowtest.Approver("alice"), id, api.Respond{Action: action})
 		})
 		wg.Go(func() { r.wf.tidy(context.Background(), deadline{id: id, at: a.ExpiresAt}) })
 		wg.Wait()

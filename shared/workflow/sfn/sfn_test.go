@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
@@ -256,7 +256,7 @@ func TestDecisionStandsWhenStepFunctionsIsDown(t *testing.T) {
 	store.Put(a)
 	g := workflowtest.Gate(t, store, func() time.Time { return workflowtest.T0().Add(time.Second) })
 	g.SetWorkflow(wf)
-	v, err := g.Decide(t.Context(), workflowtest.Approver("alice"), a.ID, gate.Respond{Action: "approve"})
+	v, err := g.Decide(t.Context(), workflowtest.Approver("alice"), a.ID, api.Respond{Action: "approve"})
 	if err != nil {
 		t.Fatalf("decision failed with Step Functions down: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
@@ -84,7 +85,7 @@ func TestNotify(t *testing.T) {
 		}
 		workflowtest.Wait(t, r.note.Requests, "request notice")
 		// The API's decision now completes the task with the stored token.
-		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), "appr_a", gate.Respond{Action: "deny"}); err != nil {
+		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), "appr_a", api.Respond{Action: "deny"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := r.fake.Calls(); len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(sendOf("tok-1", "denied")) {
@@ -94,7 +95,7 @@ func TestNotify(t *testing.T) {
 	t.Run("a_decision_that_landed_first_is_sent_by_notify", func(t *testing.T) {
 		r := newRig(t)
 		r.store.Put(workflowtest.Pending("appr_a", 60))
-		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), "appr_a", gate.Respond{Action: "approve"}); err != nil {
+		if _, err := r.gate.Decide(t.Context(), workflowtest.Approver("alice"), "appr_a", api.Respond{Action: "approve"}); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(r.fake.Calls()); n != 0 {
@@ -164,7 +165,7 @@ func TestDecisionBeforeTokenRace(t *testing.T) {
 		var res task.Result
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if _, err := r.gate.Decide(context.Background(), workflowtest.Approver("alice"), id, gate.Respond{Action: action}); err != nil {
+			if _, err := r.gate.Decide(context.Background(), workflowtest.Approver("alice"), id, api.Respond{Action: action}); err != nil {
 				t.Error(err)
 			}
 		})
