@@ -31,9 +31,7 @@ func (c *Client) Whoami(ctx context.Context) (api.Identity, error) {
 
 // ListResources lists the configured resource policies.
 func (c *Client) ListResources(ctx context.Context) ([]api.ResourceView, error) {
-	var out struct {
-		Resources []api.ResourceView `json:"resources"`
-	}
+	var out api.ResourceList
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/resources", nil, nil, &out)
 	return out.Resources, err
 }
@@ -77,10 +75,7 @@ func (c *Client) ListSecrets(ctx context.Context, q api.SecretsQuery) ([]api.Sec
 	v := url.Values{}
 	set(v, "pattern", q.Pattern)
 	setPage(v, q.Limit, q.Cursor)
-	var out struct {
-		Secrets    []api.SecretInfo `json:"secrets"`
-		Pagination api.Pagination   `json:"pagination"`
-	}
+	var out api.SecretList
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/secrets", v, nil, &out)
 	return out.Secrets, out.Pagination, err
 }
@@ -108,10 +103,7 @@ func (c *Client) ListApprovals(ctx context.Context, q api.ApprovalsQuery) ([]api
 	set(v, "status", q.Status)
 	set(v, "resource", q.Resource)
 	setPage(v, q.Limit, q.Cursor)
-	var out struct {
-		Data       []api.ApprovalView `json:"data"`
-		Pagination api.Pagination     `json:"pagination"`
-	}
+	var out api.ApprovalList
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/approvals", v, nil, &out)
 	return out.Data, out.Pagination, err
 }
@@ -158,10 +150,7 @@ func (c *Client) Audit(ctx context.Context, q api.AuditQuery) ([]vsecure.Entry, 
 	set(v, "from", q.From)
 	set(v, "to", q.To)
 	setPage(v, q.Limit, q.Cursor)
-	var out struct {
-		Logs       []vsecure.Entry `json:"logs"`
-		Pagination api.Pagination  `json:"pagination"`
-	}
+	var out api.AuditLog
 	err := c.do(ctx, http.MethodGet, "/v1/security/mcp/audit", v, nil, &out)
 	return out.Logs, out.Pagination, err
 }
@@ -185,10 +174,7 @@ func (c *Client) CreateKey(ctx context.Context, r api.KeyRequest) (api.CreatedKe
 func (c *Client) ListKeys(ctx context.Context, limit int, cursor string) ([]vsecure.Key, api.Pagination, error) {
 	v := url.Values{}
 	setPage(v, limit, cursor)
-	var out struct {
-		Keys       []vsecure.Key  `json:"keys"`
-		Pagination api.Pagination `json:"pagination"`
-	}
+	var out api.KeyList
 	err := c.do(ctx, http.MethodGet, "/v1/security/keys", v, nil, &out)
 	return out.Keys, out.Pagination, err
 }

@@ -6,6 +6,8 @@
 package client
 
 import (
+	"github.com/vsecure/vsecure/shared/api"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -207,16 +209,9 @@ func (c *Client) attempt(ctx context.Context, method, target string, payload []b
 
 func decodeError(resp *http.Response, b []byte) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
-	var env struct {
-		Error struct {
-			Code      string            `json:"code"`
-			Message   string            `json:"message"`
-			RequestID string            `json:"requestId"`
-			Details   map[string]string `json:"details"`
-		} `json:"error"`
-	}
+	var env api.ErrorBody
 	if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
-		e.Code = Code(env.Error.Code)
+		e.Code = env.Error.Code
 		e.Message, e.RequestID, e.Details = env.Error.Message, env.Error.RequestID, env.Error.Details
 	} else {
 		// Not our envelope (a proxy, a gateway): keep the status as the code.
@@ -234,27 +229,14 @@ func decodeError(resp *http.Response, b []byte) *Error {
 	return e
 }
 
+// codeForStatus is the code of an error status that came without our
+// envelope (a proxy, a gateway): a 5xx means the server could not be
+// reached through it; otherwise the code the API gives that status.
 func codeForStatus(status int) Code {
-	switch status {
-	case http.StatusBadRequest:
-		return CodeInvalid
-	case http.StatusUnauthorized:
-		return CodeUnauthenticated
-	case http.StatusForbidden:
-		return CodeForbidden
-	case http.StatusNotFound:
-		return CodeNotFound
-	case http.StatusGone:
-		return CodeExpired
-	case http.StatusRequestEntityTooLarge:
-		return CodePayloadTooLarge
-	case http.StatusTooManyRequests:
-		return CodeRateLimited
-	}
 	if status >= 500 {
 		return CodeUnavailable
 	}
-	return Code("http_" + strconv.Itoa(status))
+	return api.CodeOf(status)
 }
 
 // resourcePath is the API path of a resource URI: the full URI,

@@ -135,26 +135,9 @@ func (g *Gate) SetWorkflow(w Workflow) { g.workflow = w }
 // Store exposes the store to adapters built around the gate (workflow).
 func (g *Gate) Store() vsecure.Store { return g.store }
 
-// Call describes who is calling and from where. Metadata lands in every
-// audit entry the call writes.
-type Call struct {
-	Principal vsecure.Principal
-	IP        string
-	UserAgent string
-	RequestID string
-	// Metadata is copied into every audit entry of the call (for example
-	// the Slack user and team behind a button press). Keys the gate sets
-	// itself take precedence.
-	Metadata map[string]string
-}
-
-// Actor is the audit actor of the call.
-func (c Call) Actor() string {
-	if c.Principal.ID == "" {
-		return vsecure.Anonymous
-	}
-	return c.Principal.ID
-}
+// Call describes who is calling and from where (vsecure.Call, so that
+// adapters can pass one without importing the gate).
+type Call = vsecure.Call
 
 func (g *Gate) clock() time.Time { return g.now().UTC() }
 

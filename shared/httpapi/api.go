@@ -164,10 +164,7 @@ func (a *API) uncleanPath(_ http.ResponseWriter, r *http.Request) error {
 
 type ctxKey int
 
-const (
-	callKey ctxKey = iota
-	requestIDKey
-)
+const requestIDKey ctxKey = 0
 
 // WithRequestID lets an adapter (Lambda) supply the request id of the
 // platform so logs and audit entries line up with its own.
@@ -182,8 +179,7 @@ func RequestID(ctx context.Context) string {
 }
 
 func callOf(r *http.Request) gate.Call {
-	c, _ := r.Context().Value(callKey).(gate.Call)
-	return c
+	return vsecure.CallFrom(r.Context())
 }
 
 // statusRecorder remembers the status for the access log.
@@ -262,7 +258,7 @@ func (a *API) route(rt Route) http.Handler {
 				}
 			}
 		}
-		ctx = context.WithValue(ctx, callKey, c)
+		ctx = vsecure.WithCall(ctx, c)
 		r = r.WithContext(ctx)
 		var err error
 		if h, ok := a.Extra[rt.Function]; ok && rt.handle == nil {

@@ -10,49 +10,6 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// statusOf is the one mapping from domain codes to HTTP statuses.
-func statusOf(code vsecure.Code) int {
-	switch code {
-	case vsecure.EInvalid:
-		return http.StatusBadRequest
-	case vsecure.EUnauthenticated:
-		return http.StatusUnauthorized
-	case vsecure.EForbidden, vsecure.EApprovalRequired, vsecure.EOperationNotAllowed,
-		vsecure.ESelfApproval, vsecure.ENotApprover:
-		return http.StatusForbidden
-	case vsecure.ENotFound:
-		return http.StatusNotFound
-	case vsecure.EMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case vsecure.EAlreadyDecided, vsecure.EConflict, vsecure.EIdempotencyInProgress:
-		return http.StatusConflict
-	case vsecure.EIdempotencyMismatch:
-		return http.StatusUnprocessableEntity
-	case vsecure.EExpired:
-		return http.StatusGone
-	case vsecure.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case vsecure.ERateLimited:
-		return http.StatusTooManyRequests
-	case vsecure.EAuditUnavailable, vsecure.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// ErrorBody is the error envelope.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the content of the envelope.
-type ErrorDetail struct {
-	Code      vsecure.Code      `json:"code"`
-	Message   string            `json:"message"`
-	RequestID string            `json:"requestId"`
-	Details   map[string]string `json:"details,omitempty"`
-}
-
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) {
 	code := vsecure.ErrorCode(err)
 	msg := vsecure.ErrorMessage(err)
@@ -76,7 +33,7 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 		}
 		w.Header().Set("Retry-After", retry)
 	}
-	writeJSON(w, statusOf(code), body)
+	writeJSON(w, api.StatusOf(code), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

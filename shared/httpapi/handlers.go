@@ -99,30 +99,12 @@ func (a *API) listResources(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type configureBody struct {
-	URI               string               `json:"uri"`
-	Name              string               `json:"name"`
-	Description       string               `json:"description"`
-	Permissions       []vsecure.Operation  `json:"permissions"`
-	RequiresApproval  bool                 `json:"requiresApproval"`
-	Approvers         []string             `json:"approvers"`
-	RequiredApprovals int                  `json:"requiredApprovals"`
-	MaxTTL            int                  `json:"maxTtl"`
-	AutoApprove       *vsecure.AutoApprove `json:"autoApprove"`
-	SlackChannel      string               `json:"slackChannel"`
-	Metadata          map[string]string    `json:"metadata"`
-}
-
 func (a *API) configure(w http.ResponseWriter, r *http.Request) error {
-	var b configureBody
+	var b api.ResourceConfig
 	if err := decode(r, &b); err != nil {
 		return a.refuse(r, vsecure.AuditConfigure, "", err)
 	}
-	v, err := a.Gate.ConfigurePolicy(r.Context(), callOf(r), vsecure.Policy{
-		URI: b.URI, Name: b.Name, Description: b.Description, Permissions: b.Permissions,
-		RequiresApproval: b.RequiresApproval, Approvers: b.Approvers, RequiredApprovals: b.RequiredApprovals,
-		MaxTTL: b.MaxTTL, AutoApprove: b.AutoApprove, SlackChannel: b.SlackChannel, Metadata: b.Metadata,
-	})
+	v, err := a.Gate.ConfigurePolicy(r.Context(), callOf(r), b.Policy())
 	if err != nil {
 		return err
 	}

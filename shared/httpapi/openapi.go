@@ -18,7 +18,7 @@ import (
 // The OpenAPI 3.1 document of the API (docs/openapi.json, GET
 // /openapi.json). Paths, methods and authentication come from the route
 // table; bodies from the Go types the handlers decode and write, by
-// reflection; error statuses from statusOf. What the table cannot say
+// reflection; error statuses from api.StatusOf. What the table cannot say
 // (which types, which error codes, which query parameters) is in
 // operations below, and nowhere else.
 
@@ -70,7 +70,7 @@ var operations = map[string]op{
 	"GET /v1/security/mcp/resources": {summary: "List MCP resources (policies)", tag: "resources",
 		resp: api.ResourceList{}, status: http.StatusOK},
 	"POST /v1/security/mcp/resources": {summary: "Configure an MCP resource (create or replace a policy)", tag: "resources",
-		req: configureBody{}, reqRequired: []string{"uri", "permissions"}, resp: api.ResourceView{}, status: http.StatusOK,
+		req: api.ResourceConfig{}, reqRequired: []string{"uri", "permissions"}, resp: api.ResourceView{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge}},
 	"GET /v1/security/mcp/resources/{uri...}": {summary: "Read a secret's value, or a pattern's policy", tag: "resources",
 		resp: api.SecretRead{}, status: http.StatusOK,
@@ -404,7 +404,7 @@ func (g *schemas) responses(rt Route, o op, idem bool, oneTime []string) map[str
 	}
 	byStatus := map[int][]string{}
 	for _, c := range codes {
-		s := statusOf(c)
+		s := api.StatusOf(c)
 		if !slices.Contains(byStatus[s], string(c)) {
 			byStatus[s] = append(byStatus[s], string(c))
 		}
@@ -500,7 +500,16 @@ func (g *schemas) fail(err error) {
 	}
 }
 
+// renamed keeps the component names the document had before the types
+// moved to package api, so docs/openapi.json did not change with the move.
+var renamed = map[reflect.Type]string{
+	reflect.TypeFor[api.ResourceConfig](): "ConfigureBody",
+}
+
 func componentName(t reflect.Type) string {
+	if n, ok := renamed[t]; ok {
+		return n
+	}
 	n := t.Name()
 	return strings.ToUpper(n[:1]) + n[1:]
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/vsecure/vsecure/shared/api"
-	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/strictjson"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -26,8 +24,8 @@ import (
 // Decider is the part of the gate a button press uses (*gate.Gate).
 type Decider interface {
 	SlackPrincipal(ctx context.Context, slackUserID string) (vsecure.Principal, error)
-	Decide(ctx context.Context, c gate.Call, id string, r api.Respond) (api.ApprovalView, error)
-	RecordSlack(ctx context.Context, c gate.Call, approvalID string, err error) error
+	Decide(ctx context.Context, c vsecure.Call, id string, r api.Respond) (api.ApprovalView, error)
+	RecordSlack(ctx context.Context, c vsecure.Call, approvalID string, err error) error
 }
 
 // HandlerConfig holds the interactions handler's dependencies.
@@ -86,25 +84,25 @@ const maxBody = 64 << 10
 // ServeHTTP verifies, acknowledges and acts on one interaction.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	c := httpapi.CallFrom(ctx)
+	c := vsecure.CallFrom(ctx)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
-		h.refuse(ctx, w, c, http.StatusRequestEntityTooLarge, vsecure.Errorf(vsecure.ETooLarge, "interaction payload too large"))
+		h.refuse(ctx, w, c, vsecure.Errorf(vsecure.ETooLarge, "interaction payload too large"))
 		return
 	}
 	if err := h.cfg.Verifier.Verify(ctx, r.Header, body); err != nil {
 		if !vsecure.IsCode(err, vsecure.EUnauthenticated) {
 			h.log.ErrorContext(ctx, "slack: replay guard unavailable", "requestId", c.RequestID, "err", err)
-			h.refuse(ctx, w, c, http.StatusServiceUnavailable, vsecure.Wrap(vsecure.EUnavailable, err, "try again"))
+			h.refuse(ctx, w, c, vsecure.Wrap(vsecure.EUnavailable, err, "try again"))
 			return
 		}
 		h.log.WarnContext(ctx, "slack: refused unsigned request", "requestId", c.RequestID, "reason", errors.Unwrap(err))
-		h.refuse(ctx, w, c, http.StatusUnauthorized, err)
+		h.refuse(ctx, w, c, err)
 		return
 	}
 	ic, err := parsePayload(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		h.refuse(ctx, w, c, http.StatusBadRequest, err)
+		h.refuse(ctx, w, c, err)
 		return
 	}
 	c.Metadata = map[string]string{
@@ -156,7 +154,7 @@ type press struct {
 
 // answer acknowledges the press, then updates the message (success) or
 // tells the presser why nothing happened (ephemeral).
-func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c gate.Call, p press, err error, v *api.ApprovalView) {
+func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c vsecure.Call, p press, err error, v *api.ApprovalView) {
 	follow := func(ctx context.Context) {
 		if err != nil {
 			h.tell(ctx, c, p, refusalText(err))
@@ -190,7 +188,7 @@ func (h *Handler) answer(ctx context.Context, w http.ResponseWriter, c gate.Call
 // when it is Slack's own hooks host, else with chat.postEphemeral through
 // the configured API. A response_url anywhere else is never called: the
 // payload is signed, but what Slack signs is what a user's client sent.
-func (h *Handler) tell(ctx context.Context, c gate.Call, p press, text string) {
+func (h *Handler) tell(ctx context.Context, c vsecure.Call, p press, text string) {
 	if u, ok := hookURL(p.ic.ResponseURL); ok {
 		b, _ := json.Marshal(map[string]any{"response_type": "ephemeral", "replace_original": false, "text": text})
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(b))
@@ -294,16 +292,15 @@ func ourAction(ic slack.InteractionCallback) *slack.BlockAction {
 
 // refuse answers a request that did not get as far as a press, audited as
 // a slack_interaction refusal (actor anonymous).
-func (h *Handler) refuse(ctx context.Context, w http.ResponseWriter, c gate.Call, status int, err error) {
+func (h *Handler) refuse(ctx context.Context, w http.ResponseWriter, c vsecure.Call, err error) {
 	c.Metadata = maps.Clone(c.Metadata)
 	if aerr := h.cfg.Decider.RecordSlack(ctx, c, "", err); vsecure.IsCode(aerr, vsecure.EAuditUnavailable) {
-		status, err = http.StatusServiceUnavailable, aerr
+		err = aerr
 	}
+	code := vsecure.ErrorCode(err)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": string(vsecure.ErrorCode(err)), "message": publicMessage(err), "requestId": c.RequestID,
-	}})
+	w.WriteHeader(api.StatusOf(code))
+	_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: publicMessage(err), RequestID: c.RequestID}})
 }
 
 // publicMessage is the domain message without the wrapped cause.
