@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	g, err := gate.New(gate.Config{
 		AuditVerifier: verifier, AuditKey: signer,
-		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
+		Store: store, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL(cfg.PublicURL), CursorKey: cursorKey, Logger: cfg.Logger,
 		// Ten requests at once, then one every 30 s per requester: enough
 		// for any agent, too few to bury approvers in notifications.
 		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),

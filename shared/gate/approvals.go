@@ -2,9 +2,7 @@ package gate
 
 import (
 	"context"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
@@ -24,7 +22,10 @@ func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
 
 // ApprovalURL is where a human looks at an approval.
 func (g *Gate) ApprovalURL(id string) string {
-	return strings.TrimRight(g.publicURL, "/") + "/v1/security/mcp/approvals/" + url.PathEscape(id)
+	if g.approvalURL == nil {
+		return ""
+	}
+	return g.approvalURL(id)
 }
 
 const maxReason = 1000

@@ -47,8 +47,10 @@ type Config struct {
 	Store    vsecure.Store
 	Sealer   vsecure.Sealer
 	Workflow Workflow
-	// PublicURL is the base of approvalUrl links.
-	PublicURL string
+	// ApprovalURL is the link where a human looks at approval id (the
+	// approvalUrl of views); the HTTP layer owns the path
+	// (httpapi.ApprovalURL). nil links nowhere ("").
+	ApprovalURL func(id string) string
 	// CursorKey signs pagination cursors (≥ 32 bytes). CursorKeys, if
 	// set, supplies it instead, on the first call that paginates.
 	CursorKey  []byte
@@ -79,11 +81,11 @@ type Config struct {
 
 // Gate is the service. Build it once and share it across requests.
 type Gate struct {
-	store     vsecure.Store
-	sealer    vsecure.Sealer
-	workflow  Workflow
-	publicURL string
-	cursorKey []byte
+	store       vsecure.Store
+	sealer      vsecure.Sealer
+	workflow    Workflow
+	approvalURL func(id string) string
+	cursorKey   []byte
 	// cursorSource, if set, supplies the cursor key instead of cursorKey.
 	cursorSource CursorKeySource
 	log          *slog.Logger
@@ -106,7 +108,7 @@ func New(cfg Config) (*Gate, error) {
 	}
 	g := &Gate{
 		store: detachedStore{cfg.Store}, sealer: cfg.Sealer, workflow: cfg.Workflow,
-		publicURL: cfg.PublicURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
+		approvalURL: cfg.ApprovalURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
 		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
 		auditKey: cfg.AuditKey, exportBytes: cfg.ExportPageBytes,
 		refusals: newRefusals(cfg.RefusalWindow, cfg.RefusalWindows),

@@ -131,7 +131,20 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 	if view.Grant != nil && view.Grant.Grants(p.ID, u.String(), op, now) {
 		return view.Grant.ID, nil
 	}
-	return "", vsecure.Errorf(vsecure.EApprovalRequired, "%s on %s requires approval; request it with POST /v1/security/mcp/approve", op, u)
+	return "", &vsecure.Error{Code: vsecure.EApprovalRequired, Message: fmt.Sprintf("%s on %s requires approval", op, u),
+		Err: ApprovalNeeded{Resource: u.String(), Operation: op}}
+}
+
+// ApprovalNeeded is the typed detail of an approval_required refusal: the
+// approval that would allow the operation. The gate knows what to request,
+// not where: the HTTP layer renders it as a hint naming its route.
+type ApprovalNeeded struct {
+	Resource  string
+	Operation vsecure.Operation
+}
+
+func (n ApprovalNeeded) Error() string {
+	return "an approved request for " + string(n.Operation) + " on " + n.Resource + " is needed"
 }
 
 // ReadSecret returns the value of a concrete secret (version 0 = latest)

@@ -7,8 +7,13 @@ import (
 	"net/http"
 
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
+
+// requestApprovalRoute is where an approval_required refusal sends the
+// caller (gate.ApprovalNeeded).
+const requestApprovalRoute = "POST /v1/security/mcp/approve"
 
 func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) {
 	code := vsecure.ErrorCode(err)
@@ -20,6 +25,9 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 		msg = "internal error"
 	case vsecure.EConflict:
 		code, msg = vsecure.EAlreadyDecided, "a concurrent change won; retry"
+	}
+	if need := (gate.ApprovalNeeded{}); errors.As(err, &need) {
+		msg += "; request it with " + requestApprovalRoute
 	}
 	body := api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg, RequestID: RequestID(ctx)}}
 	var de *vsecure.Error

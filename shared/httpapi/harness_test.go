@@ -126,7 +126,7 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := &faultyStore{Store: st}
 	cfg := gate.Config{
-		Store: fs, Sealer: sealer, PublicURL: "https://vsecure.example", CursorKey: bytes.Repeat([]byte("k"), 32),
+		Store: fs, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL("https://vsecure.example"), CursorKey: bytes.Repeat([]byte("k"), 32),
 		Logger: logger, Now: clk.Now,
 	}
 	for _, o := range opts {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -108,4 +109,11 @@ func Routes() []Route {
 		{"GET", "/mcp", "mcp", AuthKey, nil},
 		{"DELETE", "/mcp", "mcp", AuthKey, nil},
 	}
+}
+
+// ApprovalURL links approvals under base, the server's public URL, to
+// GET /v1/security/mcp/approvals/{id}: the gate's Config.ApprovalURL.
+func ApprovalURL(base string) func(id string) string {
+	base = strings.TrimRight(base, "/")
+	return func(id string) string { return base + "/v1/security/mcp/approvals/" + url.PathEscape(id) }
 }

@@ -91,7 +91,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		}
 	}
 	gc := gate.Config{
-		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Logger: log,
+		Store: store, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL(cfg.PublicURL), CursorKey: cfg.CursorKey, Logger: log,
 		CursorKeys: deps.CursorKeys,
 	}
 	if deps.AuditSigner != nil {

@@ -46,7 +46,7 @@ func newWorld(t *testing.T, s vsecure.Store) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gate.New(gate.Config{Store: s, Sealer: sealer, CursorKey: make([]byte, 32), PublicURL: "http://localhost"})
+	g, err := gate.New(gate.Config{Store: s, Sealer: sealer, CursorKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func newWorld(t testing.TB, s vsecure.Store) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gate.New(gate.Config{Store: s, Sealer: sealer, CursorKey: make([]byte, 32), PublicURL: "http://localhost"})
+	g, err := gate.New(gate.Config{Store: s, Sealer: sealer, CursorKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func newContainers(t *testing.T) *containers {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gate.New(gate.Config{Store: writer, Sealer: sealer, CursorKey: make([]byte, 32), PublicURL: "http://localhost"})
+	g, err := gate.New(gate.Config{Store: writer, Sealer: sealer, CursorKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func Gate(t testing.TB, store vsecure.Store, now func() time.Time) *gate.Gate {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gate.New(gate.Config{Store: store, Sealer: noSealer{}, CursorKey: key, Now: now, PublicURL: "http://vsecure.test"})
+	g, err := gate.New(gate.Config{Store: store, Sealer: noSealer{}, CursorKey: key, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

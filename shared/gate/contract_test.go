@@ -1,0 +1,84 @@
+package gate_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/store/storetest/stores"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// principal makes a key for id with roles and authenticates with it.
+func (f *fixture) principal(id string, roles ...vsecure.Role) gate.Call {
+	f.t.Helper()
+	cred := f.gate.NewAdminKey()
+	if err := f.gate.EnsureKey(f.t.Context(), cred, id, roles); err != nil {
+		f.t.Fatal(err)
+	}
+	p, err := f.gate.Authenticate(f.t.Context(), cred, gate.Call{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return gate.Call{Principal: p}
+}
+
+// The gate says what approval a gated read needs, as a typed detail; where
+// to request it is the HTTP layer's to say (no route in the gate).
+func TestApprovalRequiredNamesTheApprovalNotTheRoute(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		f := newFixture(t, open(t))
+		ctx := t.Context()
+		admin := f.principal("root", vsecure.RoleAdmin)
+		agent := f.principal("bot", vsecure.RoleAgent)
+		if _, err := f.gate.ConfigurePolicy(ctx, admin, api.ResourceConfig{
+			URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead},
+			RequiresApproval: true, Approvers: []string{"alice"},
+		}.Policy()); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := vsecure.ParseURI("vsecure://secrets/production/DB")
+		v := "s3cret"
+		if _, err := f.gate.WriteSecret(ctx, admin, u, api.SecretWrite{Value: &v}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.gate.ReadSecret(ctx, agent, u, 0)
+		if !vsecure.IsCode(err, vsecure.EApprovalRequired) {
+			t.Fatalf("read without approval: %v", err)
+		}
+		var need gate.ApprovalNeeded
+		if !errors.As(err, &need) || need.Resource != u.String() || need.Operation != vsecure.OpRead {
+			t.Fatalf("detail %+v, want read on %s", need, u)
+		}
+		if msg := vsecure.ErrorMessage(err); strings.Contains(msg, "/v1/") || msg != "read on vsecure://secrets/production/DB requires approval" {
+			t.Fatalf("message %q", msg)
+		}
+	})
+}
+
+// The approval link is the composition's: the gate calls what it is given.
+func TestApprovalURLIsInjected(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		f := newFixture(t, open(t), func(c *gate.Config) {
+			c.ApprovalURL = func(id string) string { return "https://console.example/a/" + id }
+		})
+		ctx := t.Context()
+		admin := f.principal("root", vsecure.RoleAdmin)
+		agent := f.principal("bot", vsecure.RoleAgent)
+		if _, err := f.gate.ConfigurePolicy(ctx, admin, api.ResourceConfig{
+			URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead},
+			RequiresApproval: true, Approvers: []string{"alice"},
+		}.Policy()); err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.gate.RequestApproval(ctx, agent, api.ApprovalRequest{Resource: "vsecure://secrets/production/DB", Operation: "read"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.ApprovalURL != "https://console.example/a/"+v.ID || f.gate.ApprovalURL(v.ID) != v.ApprovalURL {
+			t.Fatalf("approvalUrl %q for %s", v.ApprovalURL, v.ID)
+		}
+	})
+}
