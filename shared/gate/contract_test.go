@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,6 +80,39 @@ func TestApprovalURLIsInjected(t *testing.T) {
 		}
 		if v.ApprovalURL != "https://console.example/a/"+v.ID || f.gate.ApprovalURL(v.ID) != v.ApprovalURL {
 			t.Fatalf("approvalUrl %q for %s", v.ApprovalURL, v.ID)
+		}
+	})
+}
+
+// A completed reservation replays the response it was given, typed; which
+// responses may be stored is the HTTP layer's rule, not the gate's.
+func TestIdempotentReplayIsTyped(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		f := newFixture(t, open(t))
+		ctx := t.Context()
+		agent := f.principal("bot", vsecure.RoleAgent)
+		res, err := f.gate.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-1", "fp-1")
+		if err != nil || res.Replay != nil {
+			t.Fatalf("first: %+v, %v", res, err)
+		}
+		want := gate.Response{Status: 201, Body: []byte(`{"approvalId":"appr_1"}` + "\n"), Withheld: []string{"accessToken"}}
+		f.gate.CompleteIdempotent(ctx, res, want)
+		again, err := f.gate.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-1", "fp-1")
+		if err != nil || again.Replay == nil {
+			t.Fatalf("retry: %+v, %v", again, err)
+		}
+		if got := *again.Replay; got.Status != want.Status || string(got.Body) != string(want.Body) || !slices.Equal(got.Withheld, want.Withheld) {
+			t.Fatalf("replay %+v, want %+v", got, want)
+		}
+
+		// A released reservation runs again.
+		res, err = f.gate.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-2", "fp-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.gate.ReleaseIdempotent(ctx, res)
+		if again, err := f.gate.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-2", "fp-2"); err != nil || again.Replay != nil {
+			t.Fatalf("after release: %+v, %v", again, err)
 		}
 	})
 }

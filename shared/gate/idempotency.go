@@ -17,18 +17,19 @@ import (
 //   - Keys are scoped per principal and kept IdempotencyTTL (24 h).
 //   - The key is reserved with one conditional write before the request
 //     runs, so of two concurrent duplicates exactly one runs; the other
-//     gets 409 idempotency_in_progress with Retry-After and, on retry, the
-//     first one's response. (Waiting in the request instead would hold a
+//     gets idempotency_in_progress (retryAfter) and, on retry, the first
+//     one's response. (Waiting in the request instead would hold a
 //     Lambda and an API Gateway connection for an unbounded time.)
-//   - The same key with a different request is 422 idempotency_mismatch.
+//   - The same key with a different request is idempotency_mismatch.
 //   - A reservation whose holder died (Lambda timeout, crash) is released
 //     after IdempotencyLease: the retry then runs again. A request that
 //     did write but died before storing its response may therefore run
 //     twice; the lease is several times the functions' timeout, so this
 //     takes a crash exactly between the write and the record.
-//   - 5xx and 429 responses are not stored: the reservation is released so
-//     a retry runs the request again (nothing was written, or the write is
-//     conditional and will be refused on its own terms).
+//   - A response that must not be replayed (a failure or a throttle, in
+//     the HTTP layer's terms) is not stored: the reservation is released
+//     so a retry runs the request again (nothing was written, or the write
+//     is conditional and will be refused on its own terms).
 //   - One-time secrets (a new API key, an access token) are never stored,
 //     not even sealed: they are removed from the stored body, and a replay
 //     says so in Idempotency-Withheld. Storing them would turn a "shown
@@ -44,10 +45,20 @@ const (
 )
 
 // Reservation is the outcome of BeginIdempotent: either a response to
-// replay, or the reservation the caller now holds and must Finish.
+// replay, or the reservation the caller now holds and must complete or
+// release.
 type Reservation struct {
-	Replay *vsecure.IdempotencyRecord
+	Replay *Response
 	held   vsecure.IdempotencyRecord
+}
+
+// Response is a stored response, as the caller that completed the
+// reservation gave it: opaque to the gate but for Withheld, the one-time
+// fields removed from Body, which a replay names.
+type Response struct {
+	Status   int
+	Body     []byte
+	Withheld []string
 }
 
 // ValidIdempotencyKey checks a header value: 1–255 visible ASCII
@@ -108,28 +119,33 @@ func (g *Gate) BeginIdempotent(ctx context.Context, c Call, op, key, fp string) 
 	if err := g.appendOK(ctx, re); err != nil {
 		return Reservation{}, err
 	}
-	return Reservation{Replay: &cur}, nil
+	return Reservation{Replay: &Response{Status: cur.Status, Body: cur.Body, Withheld: cur.Withheld}}, nil
 }
 
-// FinishIdempotent stores the response of a reserved request (status and
-// a body from which the caller removed one-time secrets, naming them in
-// withheld), or releases the reservation if the response must not be
-// replayed (5xx, 429) or could not be made safe to store (!storable).
-// Failures are logged: the response has been sent already.
-func (g *Gate) FinishIdempotent(ctx context.Context, res Reservation, status int, body []byte, withheld []string, storable bool) {
+// CompleteIdempotent stores the response of a reserved request for
+// replays; the caller removed its one-time secrets from r.Body and named
+// them in r.Withheld. Failures are logged: the response has been sent
+// already.
+func (g *Gate) CompleteIdempotent(ctx context.Context, res Reservation, r Response) {
 	if res.Replay != nil || res.held.Token == "" {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	r := res.held
-	if !storable || status >= 500 || status == 429 {
-		if err := g.store.ReleaseIdempotency(ctx, r.Principal, r.Key, r.Token); err != nil {
-			g.log.WarnContext(ctx, "idempotency release failed", "err", err)
-		}
+	rec := res.held
+	rec.Done, rec.Status, rec.Body, rec.Withheld = true, r.Status, r.Body, r.Withheld
+	if err := g.store.CompleteIdempotency(context.WithoutCancel(ctx), rec); err != nil {
+		g.log.WarnContext(ctx, "idempotency record not stored", "err", err)
+	}
+}
+
+// ReleaseIdempotent gives up a reservation whose response must not be
+// replayed or could not be made safe to store, so that a retry runs the
+// request again.
+func (g *Gate) ReleaseIdempotent(ctx context.Context, res Reservation) {
+	if res.Replay != nil || res.held.Token == "" {
 		return
 	}
-	r.Done, r.Status, r.Body, r.Withheld = true, status, body, withheld
-	if err := g.store.CompleteIdempotency(ctx, r); err != nil {
-		g.log.WarnContext(ctx, "idempotency record not stored", "err", err)
+	r := res.held
+	if err := g.store.ReleaseIdempotency(context.WithoutCancel(ctx), r.Principal, r.Key, r.Token); err != nil {
+		g.log.WarnContext(ctx, "idempotency release failed", "err", err)
 	}
 }

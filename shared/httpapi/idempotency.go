@@ -25,7 +25,8 @@ const (
 
 // idempotent runs serve under an idempotency reservation: a replay is
 // answered from the record, a first request runs and its response is
-// stored with oneTime fields removed.
+// stored with oneTime fields removed. 5xx and 429 responses are not
+// stored (replayable): the reservation is released so a retry runs again.
 func (a *API) idempotent(w http.ResponseWriter, r *http.Request, rt Route, c gate.Call, key string, oneTime []string, serve func(http.ResponseWriter, *http.Request)) {
 	ctx := r.Context()
 	body, err := io.ReadAll(r.Body)
@@ -52,14 +53,24 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, rt Route, c gat
 	finished := false
 	defer func() {
 		if !finished { // the handler panicked: let a retry run
-			a.Gate.FinishIdempotent(ctx, res, http.StatusInternalServerError, nil, nil, false)
+			a.Gate.ReleaseIdempotent(ctx, res)
 		}
 	}()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	serve(cw, r)
-	stored, withheld, ok := withhold(cw.buf.Bytes(), oneTime)
-	a.Gate.FinishIdempotent(ctx, res, cw.status, stored, withheld, ok)
 	finished = true
+	stored, withheld, ok := withhold(cw.buf.Bytes(), oneTime)
+	if !ok || !replayable(cw.status) {
+		a.Gate.ReleaseIdempotent(ctx, res)
+		return
+	}
+	a.Gate.CompleteIdempotent(ctx, res, gate.Response{Status: cw.status, Body: stored, Withheld: withheld})
+}
+
+// replayable reports whether a response may answer retries: not a server
+// failure, after which a retry should run again, nor a throttle.
+func replayable(status int) bool {
+	return status < 500 && status != http.StatusTooManyRequests
 }
 
 // fingerprint identifies a request for idempotency: the same key may only
