@@ -249,9 +249,11 @@ func (g *Gate) Expire(ctx context.Context, id string) (vsecure.Approval, error) 
 	}
 }
 
-// ApprovalQuery holds list filters.
+// ApprovalQuery is a page of approvals, parsed from the request by the
+// HTTP layer: a status and an exact resource URI ("" for any), the page
+// size (0: DefaultLimit) and cursor.
 type ApprovalQuery struct {
-	Status   string
+	Status   vsecure.Status
 	Resource string
 	Limit    int
 	Cursor   string
@@ -269,20 +271,7 @@ func (g *Gate) ListApprovals(ctx context.Context, c Call, q ApprovalQuery) ([]ap
 	if !p.Has(vsecure.RoleAdmin) {
 		f.Visible = p.ID
 	}
-	if q.Status != "" {
-		st, err := vsecure.ParseStatus(q.Status)
-		if err != nil {
-			return nil, api.Pagination{}, g.fail(ctx, e, err)
-		}
-		f.Status = st
-	}
-	if q.Resource != "" {
-		u, err := vsecure.ParseURI(q.Resource)
-		if err != nil {
-			return nil, api.Pagination{}, g.fail(ctx, e, err)
-		}
-		f.Resource = u.String()
-	}
+	f.Status, f.Resource = q.Status, q.Resource
 	n, err := pageLimit(q.Limit)
 	if err != nil {
 		return nil, api.Pagination{}, g.fail(ctx, e, err)

@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"time"
 
@@ -11,32 +10,33 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// AuditQuery holds audit filters as given by the caller.
+// AuditQuery is a page of the audit log: the filter (parsed from the
+// request by the HTTP layer), the page size (0: DefaultLimit) and cursor.
 type AuditQuery struct {
-	Resource  string
-	Actor     string
-	Operation string
-	Success   string
-	From, To  string
-	Limit     int
-	Cursor    string
+	Filter vsecure.AuditFilter
+	Limit  int
+	Cursor string
 }
 
 // QueryAudit returns audit entries, newest first (admin, auditor).
 func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.Entry, api.Pagination, error) {
-	e := g.entry(c, vsecure.AuditQuery, q.Resource)
+	f := q.Filter
+	e := g.entry(c, vsecure.AuditQuery, f.Resource)
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
 		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "reading the audit log needs the admin or auditor role"))
 	}
-	f, err := parseAuditFilter(q)
-	if err != nil {
+	if err := checkRange(f.From, f.To); err != nil {
 		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
 	n, err := pageLimit(q.Limit)
 	if err != nil {
 		return nil, api.Pagination{}, g.fail(ctx, e, err)
 	}
-	scope := "audit\x00" + c.Principal.ID + "\x00" + f.Resource + "\x00" + f.Actor + "\x00" + f.Operation + "\x00" + q.Success + "\x00" + q.From + "\x00" + q.To
+	success := ""
+	if f.Success != nil {
+		success = strconv.FormatBool(*f.Success)
+	}
+	scope := "audit\x00" + c.Principal.ID + "\x00" + f.Resource + "\x00" + f.Actor + "\x00" + f.Operation + "\x00" + success + "\x00" + stamp(f.From) + "\x00" + stamp(f.To)
 	cs, err := g.cursors(ctx)
 	if err != nil {
 		return nil, api.Pagination{}, g.fail(ctx, e, err)
@@ -55,56 +55,20 @@ func (g *Gate) QueryAudit(ctx context.Context, c Call, q AuditQuery) ([]vsecure.
 	return entries, api.Pagination{Cursor: cs.sign(scope, next), HasMore: next != ""}, nil
 }
 
-func parseAuditFilter(q AuditQuery) (vsecure.AuditFilter, error) {
-	var f vsecure.AuditFilter
-	if q.Resource != "" {
-		u, err := vsecure.ParseURI(q.Resource)
-		if err != nil {
-			return f, err
-		}
-		f.Resource = u.String()
+// checkRange refuses a time range that ends before it starts.
+func checkRange(from, to time.Time) error {
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return vsecure.Errorf(vsecure.EInvalid, "to is before from")
 	}
-	if q.Actor != "" {
-		if len(q.Actor) > 128 {
-			return f, vsecure.Errorf(vsecure.EInvalid, "actor too long")
-		}
-		f.Actor = q.Actor
-	}
-	if q.Operation != "" {
-		if !slices.Contains(vsecure.AuditOperations, q.Operation) {
-			return f, vsecure.Errorf(vsecure.EInvalid, "unknown operation %q", q.Operation)
-		}
-		f.Operation = q.Operation
-	}
-	if q.Success != "" {
-		b, err := strconv.ParseBool(q.Success)
-		if err != nil {
-			return f, vsecure.Errorf(vsecure.EInvalid, "success must be true or false")
-		}
-		f.Success = &b
-	}
-	var err error
-	if f.From, err = parseTime("from", q.From); err != nil {
-		return f, err
-	}
-	if f.To, err = parseTime("to", q.To); err != nil {
-		return f, err
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
-		return f, vsecure.Errorf(vsecure.EInvalid, "to is before from")
-	}
-	return f, nil
+	return nil
 }
 
-func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+// stamp is a bound of a range in a cursor's scope ("" for none).
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, vsecure.Errorf(vsecure.EInvalid, "%s must be an RFC 3339 time such as 2024-03-15T10:30:00Z", name)
-	}
-	return t.UTC(), nil
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // AuditVerifier checks the audit log against its signed digests
@@ -116,13 +80,12 @@ type AuditVerifier interface {
 // VerifyAudit checks the audit log of [from, to) against its digests
 // (admin, auditor). Findings are the answer, not an error: the call
 // succeeds and says what was tampered with.
-func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (api.AuditVerification, error) {
+func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to time.Time) (api.AuditVerification, error) {
 	e := g.entry(c, vsecure.AuditVerify, "")
 	if !c.Principal.HasAny(vsecure.RoleAdmin, vsecure.RoleAuditor) {
 		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "verifying the audit log needs the admin or auditor role"))
 	}
-	f, err := parseAuditFilter(AuditQuery{From: from, To: to})
-	if err != nil {
+	if err := checkRange(from, to); err != nil {
 		return api.AuditVerification{}, g.fail(ctx, e, err)
 	}
 	if g.verifier == nil {
@@ -132,7 +95,7 @@ func (g *Gate) VerifyAudit(ctx context.Context, c Call, from, to string) (api.Au
 	if err != nil {
 		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit signing key could not be read"))
 	}
-	r, err := g.verifier.Verify(ctx, f.From, f.To)
+	r, err := g.verifier.Verify(ctx, from, to)
 	if err != nil {
 		return api.AuditVerification{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EUnavailable, err, "the audit log could not be verified"))
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -113,6 +114,44 @@ func TestIdempotentReplayIsTyped(t *testing.T) {
 		f.gate.ReleaseIdempotent(ctx, res)
 		if again, err := f.gate.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-2", "fp-2"); err != nil || again.Replay != nil {
 			t.Fatalf("after release: %+v, %v", again, err)
+		}
+	})
+}
+
+// The gate's queries take typed values (the HTTP layer parses the query
+// string); the gate still refuses a range that ends before it starts.
+func TestQueriesAreTyped(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		f := newFixture(t, open(t))
+		ctx := t.Context()
+		admin := f.principal("root", vsecure.RoleAdmin)
+		agent := f.principal("bot", vsecure.RoleAgent)
+		if _, _, err := f.gate.QueryAudit(ctx, agent, gate.AuditQuery{}); !vsecure.IsCode(err, vsecure.EForbidden) {
+			t.Fatalf("agent reads the audit log: %v", err)
+		}
+		no := false
+		logs, _, err := f.gate.QueryAudit(ctx, admin, gate.AuditQuery{Filter: vsecure.AuditFilter{Operation: vsecure.AuditQuery, Success: &no}})
+		if err != nil || len(logs) != 1 || logs[0].Actor != "bot" {
+			t.Fatalf("refused audit queries: %+v, %v", logs, err)
+		}
+		from := f.clock.Now()
+		to := from.Add(-time.Hour)
+		_, _, err = f.gate.QueryAudit(ctx, admin, gate.AuditQuery{Filter: vsecure.AuditFilter{From: from, To: to}})
+		if vsecure.ErrorMessage(err) != "to is before from" {
+			t.Fatalf("query: %v", err)
+		}
+		if _, err := f.gate.VerifyAudit(ctx, admin, from, to); vsecure.ErrorMessage(err) != "to is before from" {
+			t.Fatalf("verify: %v", err)
+		}
+		if _, err := f.gate.ExportAudit(ctx, admin, from, to, ""); vsecure.ErrorMessage(err) != "to is before from" {
+			t.Fatalf("export: %v", err)
+		}
+		if _, _, err := f.gate.ListApprovals(ctx, admin, gate.ApprovalQuery{Status: vsecure.StatusPending}); err != nil {
+			t.Fatalf("approvals: %v", err)
+		}
+		u, _ := vsecure.ParseURI("vsecure://secrets/production/DB")
+		if _, _, err := f.gate.ListSecrets(ctx, admin, &u, "", 0); vsecure.ErrorMessage(err) != "pattern must end in /*" {
+			t.Fatalf("secrets under a concrete URI: %v", err)
 		}
 	})
 }

@@ -327,18 +327,15 @@ func validateWrite(w api.SecretWrite) error {
 // ListSecrets lists secrets (never values) covered by pattern that the
 // caller's policies let it read or write.
 //
-// pattern is a URI pattern or empty for every secret.
-func (g *Gate) ListSecrets(ctx context.Context, c Call, pattern string, cursor string, limit int) ([]api.SecretInfo, api.Pagination, error) {
+// under is a URI pattern, or nil for every secret.
+func (g *Gate) ListSecrets(ctx context.Context, c Call, under *vsecure.URI, cursor string, limit int) ([]api.SecretInfo, api.Pagination, error) {
+	pattern := ""
+	if under != nil {
+		pattern = under.String()
+	}
 	e := g.entry(c, vsecure.AuditListSecrets, pattern)
-	if pattern != "" {
-		u, err := vsecure.ParseURI(pattern)
-		if err != nil {
-			return nil, api.Pagination{}, g.fail(ctx, e, err)
-		}
-		if !u.IsPattern() {
-			return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "pattern must end in /*"))
-		}
-		pattern = u.String()
+	if under != nil && !under.IsPattern() {
+		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "pattern must end in /*"))
 	}
 	if c.Principal.Scope != nil {
 		return nil, api.Pagination{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "an access token can only read its resource"))

@@ -165,7 +165,11 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return a.refuse(r, vsecure.AuditListSecrets, "", err)
 	}
-	items, page, err := a.Gate.ListSecrets(r.Context(), callOf(r), q.Get("pattern"), q.Get("cursor"), limit)
+	pattern, err := parseOptionalURI(q.Get("pattern"))
+	if err != nil {
+		return a.refuse(r, vsecure.AuditListSecrets, truncate(q.Get("pattern"), 512), err)
+	}
+	items, page, err := a.Gate.ListSecrets(r.Context(), callOf(r), pattern, q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -192,9 +196,18 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return a.refuse(r, vsecure.AuditListApprovals, "", err)
 	}
-	items, page, err := a.Gate.ListApprovals(r.Context(), callOf(r), gate.ApprovalQuery{
-		Status: q.Get("status"), Resource: q.Get("resource"), Limit: limit, Cursor: q.Get("cursor"),
-	})
+	aq := gate.ApprovalQuery{Limit: limit, Cursor: q.Get("cursor")}
+	if s := q.Get("status"); s != "" {
+		if aq.Status, err = vsecure.ParseStatus(s); err != nil {
+			return a.refuse(r, vsecure.AuditListApprovals, truncate(q.Get("resource"), 512), err)
+		}
+	}
+	if u, err := parseOptionalURI(q.Get("resource")); err != nil {
+		return a.refuse(r, vsecure.AuditListApprovals, truncate(q.Get("resource"), 512), err)
+	} else if u != nil {
+		aq.Resource = u.String()
+	}
+	items, page, err := a.Gate.ListApprovals(r.Context(), callOf(r), aq)
 	if err != nil {
 		return err
 	}
@@ -270,10 +283,11 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return a.refuse(r, vsecure.AuditQuery, "", err)
 	}
-	logs, page, err := a.Gate.QueryAudit(r.Context(), callOf(r), gate.AuditQuery{
-		Resource: q.Get("resource"), Actor: q.Get("actor"), Operation: q.Get("operation"),
-		Success: q.Get("success"), From: q.Get("from"), To: q.Get("to"), Limit: limit, Cursor: q.Get("cursor"),
-	})
+	f, err := parseAuditFilter(q)
+	if err != nil {
+		return a.refuse(r, vsecure.AuditQuery, truncate(q.Get("resource"), 512), err)
+	}
+	logs, page, err := a.Gate.QueryAudit(r.Context(), callOf(r), gate.AuditQuery{Filter: f, Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
 		return err
 	}
@@ -287,8 +301,11 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 // verifyAudit answers with the verification report: 200 whether or not
 // anything was found; the findings are the result.
 func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	rep, err := a.Gate.VerifyAudit(r.Context(), callOf(r), q.Get("from"), q.Get("to"))
+	from, to, err := parseRange(r.URL.Query())
+	if err != nil {
+		return a.refuse(r, vsecure.AuditVerify, "", err)
+	}
+	rep, err := a.Gate.VerifyAudit(r.Context(), callOf(r), from, to)
 	if err != nil {
 		return err
 	}
@@ -300,7 +317,11 @@ func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 // (vsecure.ExportLine); a last line {"cursor": …} names the next page.
 func (a *API) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	b, err := a.Gate.ExportAudit(r.Context(), callOf(r), q.Get("from"), q.Get("to"), q.Get("cursor"))
+	from, to, err := parseRange(q)
+	if err != nil {
+		return a.refuse(r, vsecure.AuditExport, "", err)
+	}
+	b, err := a.Gate.ExportAudit(r.Context(), callOf(r), from, to, q.Get("cursor"))
 	if err != nil {
 		return err
 	}
