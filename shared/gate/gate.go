@@ -60,7 +60,7 @@ type Config struct {
 	// approvers cannot be spammed; nil does not limit.
 	ApprovalRequests *ratelimit.Limiter
 	// AuditVerifier checks the audit log against its signed digests; nil
-	// answers audit verification with 503.
+	// refuses audit verification as unavailable.
 	AuditVerifier AuditVerifier
 	// AuditKey is the key audit digests are signed with, named in exports
 	// and verification reports; nil names none.

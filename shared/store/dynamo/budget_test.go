@@ -202,6 +202,7 @@ func TestRoundTrips(t *testing.T) {
 	s := newStore(t, client(t, c.option, c.recordBatchGets))
 	w := newWorld(t, s)
 	ctx := t.Context()
+	prodPattern, _ := vsecure.ParseURI("vsecure://secrets/production/*")
 	var approvalID, token string
 	var tokenCall gate.Call
 	// A decision reads in two BatchGetItems sent together: strongly
@@ -273,15 +274,15 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}, map[string]int{"Query": 1, "PutItem": 1}, ""},
 		{"list secrets (admin page)", func() error {
-			_, _, err := w.g.ListSecrets(ctx, w.admin, "vsecure://secrets/production/*", "", 10)
+			_, _, err := w.g.ListSecrets(ctx, w.admin, &prodPattern, "", 10)
 			return err
 		}, map[string]int{"Query": 18, "PutItem": 1}, ""}, // the page, the watermark, the 16 shards' unindexed tail
 		{"audit by resource pattern", func() error {
-			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Resource: "vsecure://secrets/production/*", Limit: 5})
+			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Filter: vsecure.AuditFilter{Resource: "vsecure://secrets/production/*"}, Limit: 5})
 			return err
 		}, map[string]int{"Query": 17, "PutItem": 1}, ""}, // the watermark, the tail of 16 shards (nothing indexed yet)
 		{"audit by actor", func() error {
-			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Actor: "agent-1", Limit: 5})
+			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Filter: vsecure.AuditFilter{Actor: "agent-1"}, Limit: 5})
 			return err
 		}, map[string]int{"Query": 17, "PutItem": 1}, ""},
 		{"index the log", func() error {
@@ -296,7 +297,7 @@ func TestRoundTrips(t *testing.T) {
 			// watermark's Put.
 		}, map[string]int{"Query": 34, "PutItem": 2, "BatchWriteItem": 1, "UpdateItem": 1}, ""},
 		{"audit by actor (indexed)", func() error {
-			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Actor: "agent-1", Limit: 5})
+			_, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Filter: vsecure.AuditFilter{Actor: "agent-1"}, Limit: 5})
 			return err
 		}, map[string]int{"Query": 18, "BatchGetItem": 1, "PutItem": 1}, "eventual[T T T T T]"}, // + the segments, then their entries (immutable: eventually consistent)
 		// Each shard is asked for limit/16+2 entries and read again only

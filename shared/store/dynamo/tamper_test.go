@@ -109,7 +109,7 @@ func TestTamperedItemsFailLoudly(t *testing.T) {
 	if err != nil || got.Value != v2 {
 		t.Fatalf("restored read: %q %v", got.Value, err)
 	}
-	entries, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Resource: w.uri.String(), Operation: vsecure.AuditRead, Success: "false", Limit: 100})
+	entries, _, err := w.g.QueryAudit(ctx, w.admin, gate.AuditQuery{Filter: vsecure.AuditFilter{Resource: w.uri.String(), Operation: vsecure.AuditRead, Success: new(bool)}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
