@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/slack"
@@ -120,11 +121,9 @@ func (l *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		l.fn.Log.ErrorContext(r.Context(), "slack: credentials unavailable", "requestId", httpapi.CallFrom(r.Context()).RequestID, "err", err)
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-			"code": string(vsecure.EUnavailable), "message": "Slack is not configured on this deployment",
-			"requestId": httpapi.CallFrom(r.Context()).RequestID,
-		}})
+		w.WriteHeader(api.StatusOf(vsecure.EUnavailable))
+		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.ErrorDetail{Code: vsecure.EUnavailable,
+			Message: "Slack is not configured on this deployment", RequestID: httpapi.CallFrom(r.Context()).RequestID}})
 		return
 	}
 	h.ServeHTTP(w, r)
