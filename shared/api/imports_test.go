@@ -1,7 +1,11 @@
 package api_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,5 +46,45 @@ func TestContractImportsOnlyTheDomain(t *testing.T) {
 		if strings.HasPrefix(d, "github.com/") && d != mod+"api" && d != mod+"vsecure" {
 			t.Errorf("shared/api depends on %s", d)
 		}
+	}
+}
+
+// The gate holds no wire facts: no JSON tags (the contract's types are
+// here), no HTTP and no URL paths. The one tagged type left is the export
+// cursor's private, sealed encoding.
+func TestGateHoldsNoWireFacts(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}\n{{join .GoFiles \"\\n\"}}\n{{join .Imports \"\\n\"}}", mod+"gate").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	dir := lines[0]
+	fset := token.NewFileSet()
+	for _, l := range lines[1:] {
+		if l == "net/http" || l == "net/url" {
+			t.Errorf("gate imports %s", l)
+		}
+		if !strings.HasSuffix(l, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, l), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.TypeSpec:
+				return n.Name.Name != "exportCursor"
+			case *ast.Field:
+				if n.Tag != nil && strings.Contains(n.Tag.Value, "json:") {
+					t.Errorf("%s: a JSON tag in the gate (%s); wire types belong in shared/api", fset.Position(n.Pos()), n.Tag.Value)
+				}
+			case *ast.BasicLit:
+				if n.Kind == token.STRING && strings.Contains(n.Value, "/v1/") {
+					t.Errorf("%s: a URL path in the gate (%s); paths belong to httpapi", fset.Position(n.Pos()), n.Value)
+				}
+			}
+			return true
+		})
 	}
 }

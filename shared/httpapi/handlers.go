@@ -202,10 +202,12 @@ func (a *API) listApprovals(w http.ResponseWriter, r *http.Request) error {
 			return a.refuse(r, vsecure.AuditListApprovals, truncate(q.Get("resource"), 512), err)
 		}
 	}
-	if u, err := parseOptionalURI(q.Get("resource")); err != nil {
+	res, err := parseOptionalURI(q.Get("resource"))
+	if err != nil {
 		return a.refuse(r, vsecure.AuditListApprovals, truncate(q.Get("resource"), 512), err)
-	} else if u != nil {
-		aq.Resource = u.String()
+	}
+	if res != nil {
+		aq.Resource = res.String()
 	}
 	items, page, err := a.Gate.ListApprovals(r.Context(), callOf(r), aq)
 	if err != nil {
