@@ -319,29 +319,23 @@ func dash(s string) string {
 	return s
 }
 
-// listFlags are the paging flags of list commands.
-type listFlags struct {
-	all    bool
-	limit  int
-	cursor string
-}
-
-func pagingFlags(fs *apiFlags) *listFlags {
-	l := &listFlags{}
-	fs.BoolVar(&l.all, "all", false, "follow cursors and list every page")
-	fs.IntVar(&l.limit, "limit", 0, "page size, 1-200 (default 50)")
-	fs.StringVar(&l.cursor, "cursor", "", "start at this cursor from an earlier page")
-	return l
-}
-
-// collect fetches one page, or every page with --all.
-func collect[T any](ctx context.Context, l *listFlags, page func(ctx context.Context, cursor string) ([]T, gate.Pagination, error)) (listing[T], error) {
-	if !l.all {
-		items, p, err := page(ctx, l.cursor)
-		return listing[T]{items: items, page: p, paged: true}, err
+// paged registers the paging flags of a list command and returns its
+// call: one page, or every page with --all. page asks the API for one.
+func paged[T any](fs *apiFlags, page func(ctx context.Context, c *client.Client, limit int, cursor string) ([]T, gate.Pagination, error)) callFunc[listing[T]] {
+	all := fs.Bool("all", false, "follow cursors and list every page")
+	limit := fs.Int("limit", 0, "page size, 1-200 (default 50)")
+	cursor := fs.String("cursor", "", "start at this cursor from an earlier page")
+	return func(ctx context.Context, c *client.Client, _ []string) (listing[T], error) {
+		one := func(ctx context.Context, cursor string) ([]T, gate.Pagination, error) {
+			return page(ctx, c, *limit, cursor)
+		}
+		if !*all {
+			items, p, err := one(ctx, *cursor)
+			return listing[T]{items: items, page: p, paged: true}, err
+		}
+		items, err := client.Collect(client.All(ctx, *cursor, one))
+		return listing[T]{items: items, paged: true}, err
 	}
-	items, err := client.Collect(client.All(ctx, l.cursor, page))
-	return listing[T]{items: items, paged: true}, err
 }
 
 // stringList is a repeatable, comma-separable flag.

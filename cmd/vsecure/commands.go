@@ -162,17 +162,9 @@ func commands() []command {
 				flags: func(fs *apiFlags) callFunc[listing[gate.ApprovalView]] {
 					status := fs.String("status", "", "pending, approved, denied, expired or revoked")
 					resource := fs.String("resource", "", "a concrete resource URI (short form production/DB works)")
-					l := pagingFlags(fs)
-					return func(ctx context.Context, c *client.Client, _ []string) (listing[gate.ApprovalView], error) {
-						q := client.ApprovalsQuery{Status: *status, Limit: l.limit}
-						if *resource != "" {
-							q.Resource = vsecure.ExpandShort(*resource)
-						}
-						return collect(ctx, l, func(ctx context.Context, cursor string) ([]gate.ApprovalView, gate.Pagination, error) {
-							q.Cursor = cursor
-							return c.ListApprovals(ctx, q)
-						})
-					}
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]gate.ApprovalView, gate.Pagination, error) {
+						return c.ListApprovals(ctx, client.ApprovalsQuery{Status: *status, Resource: expand(*resource), Limit: limit, Cursor: cursor})
+					})
 				},
 				out: columns("data", []string{"ID", "STATUS", "OP", "RESOURCE", "REQUESTED BY", "EXPIRES", "REASON"}, func(a gate.ApprovalView) []string {
 					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.RequestedBy, ts(a.ExpiresAt), dash(a.Reason)}
@@ -243,7 +235,6 @@ func commands() []command {
 					since := fs.String("since", "", "RFC 3339 time or a duration back from now (24h, 7d)")
 					until := fs.String("until", "", "RFC 3339 time")
 					failed := fs.Bool("failed", false, "only refused or failed operations")
-					l := pagingFlags(fs)
 					var from string
 					fs.check(func([]string) (err error) {
 						if from, err = mcpserver.SinceTime(*since, time.Now()); err != nil {
@@ -251,20 +242,14 @@ func commands() []command {
 						}
 						return nil
 					})
-					return func(ctx context.Context, c *client.Client, _ []string) (listing[vsecure.Entry], error) {
-						q := client.AuditQuery{Actor: *actor, Operation: *operation, From: from, To: *until, Limit: l.limit}
-						if *resource != "" {
-							q.Resource = vsecure.ExpandShort(*resource)
-						}
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]vsecure.Entry, gate.Pagination, error) {
+						q := client.AuditQuery{Resource: expand(*resource), Actor: *actor, Operation: *operation, From: from, To: *until, Limit: limit, Cursor: cursor}
 						if *failed {
 							f := false
 							q.Success = &f
 						}
-						return collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Entry, gate.Pagination, error) {
-							q.Cursor = cursor
-							return c.Audit(ctx, q)
-						})
-					}
+						return c.Audit(ctx, q)
+					})
 				},
 				out: columns("logs", []string{"TIME", "ACTOR", "OPERATION", "RESOURCE", "RESULT", "APPROVAL"}, func(l vsecure.Entry) []string {
 					result := "ok"
@@ -341,17 +326,9 @@ func commands() []command {
 			setup: apiCall[listing[gate.SecretInfo]]{
 				flags: func(fs *apiFlags) callFunc[listing[gate.SecretInfo]] {
 					pattern := fs.String("pattern", "", "URI pattern ending in /*")
-					l := pagingFlags(fs)
-					return func(ctx context.Context, c *client.Client, _ []string) (listing[gate.SecretInfo], error) {
-						q := client.SecretsQuery{Limit: l.limit}
-						if *pattern != "" {
-							q.Pattern = vsecure.ExpandShort(*pattern)
-						}
-						return collect(ctx, l, func(ctx context.Context, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
-							q.Cursor = cursor
-							return c.ListSecrets(ctx, q)
-						})
-					}
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]gate.SecretInfo, gate.Pagination, error) {
+						return c.ListSecrets(ctx, client.SecretsQuery{Pattern: expand(*pattern), Limit: limit, Cursor: cursor})
+					})
 				},
 				out: columns("secrets", []string{"URI", "VERSION", "UPDATED", "BY", "READS"}, func(s gate.SecretInfo) []string {
 					return []string{s.URI, strconv.Itoa(s.Version), ts(s.UpdatedAt), dash(s.UpdatedBy), strconv.FormatInt(s.AccessCount, 10)}
@@ -389,12 +366,9 @@ func commands() []command {
 			about:    "Lists API keys without their secrets (admin).",
 			setup: apiCall[listing[vsecure.Key]]{
 				flags: func(fs *apiFlags) callFunc[listing[vsecure.Key]] {
-					l := pagingFlags(fs)
-					return func(ctx context.Context, c *client.Client, _ []string) (listing[vsecure.Key], error) {
-						return collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Key, gate.Pagination, error) {
-							return c.ListKeys(ctx, l.limit, cursor)
-						})
-					}
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]vsecure.Key, gate.Pagination, error) {
+						return c.ListKeys(ctx, limit, cursor)
+					})
 				},
 				out: columns("keys", []string{"ID", "PRINCIPAL", "ROLES", "CREATED", "LAST USED", "STATE"}, func(k vsecure.Key) []string {
 					state := "active"
@@ -535,6 +509,15 @@ func commands() []command {
 			setup: setupAdminBootstrap,
 		},
 	}
+}
+
+// expand reads a short URI (production/DB) as vsecure://secrets/production/DB;
+// empty stays empty, for flags left out.
+func expand(s string) string {
+	if s == "" {
+		return ""
+	}
+	return vsecure.ExpandShort(s)
 }
 
 // roleList joins roles with sep.
