@@ -29,7 +29,7 @@ import (
 func Serve(function string) { ServeWith(function, nil) }
 
 // ServeWith is Serve for functions whose routes are served by a handler of
-// another package (API.Extra): extend installs it. Keeping that wiring in
+// another package (httpapi.Mounts): extend installs it. Keeping that wiring in
 // the function's own main.go keeps its imports out of every other binary.
 func ServeWith(function string, extend func(*Function)) {
 	f, log := mustOpen(os.Stdout, usesStore(function))
