@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -29,7 +29,7 @@ func TestRIEAdminBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	const caller = "arn:aws:sts::123456789012:assumed-role/Operator/alice"
-	r := w.runtime(t, ctx, lambdafn.BootstrapFunction)
+	r := w.runtime(t, ctx, catalog.Bootstrap)
 	call := func(breakGlass bool) (gate.CreatedKey, string) {
 		t.Helper()
 		ev, _ := json.Marshal(gate.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass, RequestedBy: caller})

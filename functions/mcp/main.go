@@ -13,6 +13,6 @@ import (
 func main() {
 	lambdafn.ServeWith("mcp", func(f *lambdafn.Function) {
 		inner := &httpapi.API{Gate: f.Gate, Auth: httpapi.HeaderAuth{Gate: f.Gate}, Log: f.Log}
-		f.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: inner.Handler(), Logger: f.Log})
+		f.API.Mounts.MCP = remotemcp.New(remotemcp.Config{API: inner.OwnHandler(), Logger: f.Log})
 	})
 }

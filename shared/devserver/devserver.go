@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("VSECURE_ADMIN_KEY: %w", err)
 		}
 	}
-	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Extra: map[string]http.Handler{}}
+	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Mounts: httpapi.Mounts{Slack: httpapi.Disabled}}
 	s.API.Limits.FailedAuthPerIP = ratelimit.New(5, 20, 100_000, nil)
 	switch rate := cfg.RateLimit; {
 	case rate == 0:
@@ -250,7 +250,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// Remote MCP acts as the authenticated caller through this same API,
 	// in-process (see package remotemcp).
-	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
+	s.API.Mounts.MCP = remotemcp.New(remotemcp.Config{API: s.API.OwnHandler(), Logger: cfg.Logger})
 	if cfg.Slack.SigningSecret != "" {
 		// One process sees every request here, so replays are remembered
 		// in memory (the Lambda remembers them in the store).
@@ -265,12 +265,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.Close()
 			return nil, err
 		}
-		s.API.Extra["slack-interactions"] = s.Slack
+		s.API.Mounts.Slack = s.Slack
 		s.closers = append(s.closers, func() error { s.Slack.Wait(); return nil })
 	}
 	cfg.Logger.Info("slack", "config", cfg.Slack)
+	h, err := s.API.Handler()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           s.API.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -139,10 +139,20 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	if err := g.EnsureKey(t.Context(), adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
-	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &env{t: t, api: api, srv: srv, clock: clk, store: fs, gate: g, logs: logs, logMu: &lw.mu, admin: adminKey}
+	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger, Mounts: httpapi.Mounts{MCP: httpapi.Disabled, Slack: httpapi.Disabled}}
+	e := &env{t: t, api: api, clock: clk, store: fs, gate: g, logs: logs, logMu: &lw.mu, admin: adminKey}
+	e.srv = httptest.NewServer(e.handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// handler is the API's whole table, as the local server mounts it.
+func (e *env) handler() http.Handler {
+	h, err := e.api.Handler()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
 }
 
 type lockedWriter struct {

@@ -86,7 +86,7 @@ func TestSlackPerIPLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api.Extra = map[string]http.Handler{"slack-interactions": h}
+	e.api.Mounts.Slack = h
 	e.api.Limits.FailedAuthPerIP = ratelimit.New(1, 3, 1000, now)
 	const path = "/v1/integrations/slack/interactions"
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}

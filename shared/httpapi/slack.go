@@ -10,7 +10,7 @@ import (
 
 // CallFrom returns the call the middleware built for a request (source IP,
 // user agent, request id and, on AuthKey routes, the principal), for
-// handlers other packages serve through API.Extra.
+// handlers other packages serve through API.Mounts.
 func CallFrom(ctx context.Context) gate.Call {
 	c, _ := ctx.Value(callKey).(gate.Call)
 	return c

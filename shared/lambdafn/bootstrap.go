@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -15,7 +16,7 @@ import (
 // break-glass one). It serves no route: the operator invokes it directly
 // with their own AWS credentials (lambda:InvokeFunction), so the key
 // travels only in the invoke response, never through CloudFormation.
-const BootstrapFunction = "admin-bootstrap"
+const BootstrapFunction = catalog.Bootstrap
 
 // BootstrapHandler handles the bootstrap event (gate.BootstrapRequest). A
 // refusal is returned as the function's error, whose message says why; the

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
-	"net/http"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -115,7 +115,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 	if deps.Workflow != nil {
 		g.SetWorkflow(deps.Workflow)
 	}
-	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}, QuietRequests: cfg.RequestLog == "errors"}
+	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, QuietRequests: cfg.RequestLog == "errors"}
 	f := &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}
 	// The gate's store wraps this one (detached writes), hiding IndexAudit.
 	f.Indexer, _ = store.(auditindex.Indexer)
@@ -151,7 +151,8 @@ func (f *Function) Endpoint(function string) (*Endpoint, error) {
 	// identity as its own function needs (AuthorizerContext.JudgesKey).
 	api := *f.API
 	if ac, ok := api.Auth.(AuthorizerContext); ok {
-		ac.JudgesKey = httpapi.JudgesKey(function)
+		rs := httpapi.RoutesOf(function)
+		ac.JudgesKey = len(rs) > 0 && !slices.ContainsFunc(rs, func(r httpapi.Route) bool { return !r.JudgesKey })
 		api.Auth = ac
 	}
 	h, err := api.FunctionHandler(function)

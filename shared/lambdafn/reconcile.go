@@ -10,12 +10,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
 
 // ReconcileFunction is the scheduled workflow reconciler. It serves no
 // route: an EventBridge rule invokes it every few minutes.
-const ReconcileFunction = "workflow-reconcile"
+const ReconcileFunction = catalog.Reconcile
 
 // MetricNamespace and ReconciledMetric name the CloudWatch metric of
 // repairs the reconciler made; infra alarms on it.

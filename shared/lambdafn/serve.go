@@ -16,9 +16,9 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/vsecure/vsecure/shared/archive"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	sfnwf "github.com/vsecure/vsecure/shared/workflow/sfn"
@@ -29,7 +29,7 @@ import (
 func Serve(function string) { ServeWith(function, nil) }
 
 // ServeWith is Serve for functions whose routes are served by a handler of
-// another package (API.Extra): extend installs it. Keeping that wiring in
+// another package (httpapi.Mounts): extend installs it. Keeping that wiring in
 // the function's own main.go keeps its imports out of every other binary.
 func ServeWith(function string, extend func(*Function)) {
 	f, log := mustOpen(os.Stdout, usesStore(function))
@@ -53,15 +53,8 @@ func ServeAuthorizer() {
 // without the store; the stack gives them no table. The fallback serves no
 // route but audits the unclean paths it refuses.
 func usesStore(function string) bool {
-	if function == httpapi.FallbackFunction {
-		return true
-	}
-	for _, r := range httpapi.Routes() {
-		if r.Function == function && r.Auth != httpapi.AuthNone {
-			return true
-		}
-	}
-	return false
+	f, ok := catalog.Lookup(function)
+	return ok && f.Store
 }
 
 // mustOpen builds the function from its environment, or ends the process:

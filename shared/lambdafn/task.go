@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
@@ -15,7 +16,7 @@ import (
 // events/workflow-*.json payloads. Every function directory is a route's,
 // the authorizer or one of these.
 func TaskFunctions() []string {
-	return []string{"workflow-notify", "workflow-expire", "workflow-revoke"}
+	return catalog.Names(catalog.KindTask)
 }
 
 // TaskHandler returns the handler of task function name over f. Notify

@@ -17,6 +17,7 @@ import (
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver"
 	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -416,7 +417,7 @@ func TestSlackDisabledEndpoint(t *testing.T) {
 	if srv.Slack != nil {
 		t.Fatal("interactions handler built without a signing secret")
 	}
-	if _, ok := srv.API.Extra["slack-interactions"]; ok {
+	if srv.API.Mounts.Slack != httpapi.Disabled {
 		t.Fatal("interactions route served without a signing secret")
 	}
 }

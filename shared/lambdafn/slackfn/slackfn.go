@@ -94,7 +94,7 @@ func Install(f *lambdafn.Function) {
 			}
 		})
 	}
-	f.API.Extra[Function] = New(f, cfg, sm)
+	f.API.Mounts.Slack = New(f, cfg, sm)
 }
 
 // Handler builds the Slack handler on the first request and serves every
