@@ -64,8 +64,10 @@ type Parts struct {
 	AsyncAnnouncements bool
 
 	// MCP builds the remote MCP endpoint over an in-process API
-	// (remotemcp.Handler); nil serves no /mcp.
-	MCP func(api http.Handler, log *slog.Logger) http.Handler
+	// (remotemcp.Handler); nil serves no /mcp. It is given the API rather
+	// than its handler so that only binaries that serve /mcp link every
+	// route's handler.
+	MCP func(api *httpapi.API, log *slog.Logger) http.Handler
 	// Slack builds the Slack interactions endpoint over the gate and the
 	// notifier; nil serves none (404). It may return nil for none.
 	Slack func(g *gate.Gate, n workflow.Notifier) (http.Handler, error)
@@ -152,7 +154,7 @@ func Assemble(p Parts) (*App, error) {
 		// credential (the header: no authorizer is in front of them) under
 		// the same limits as direct calls.
 		inner := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: log, Limits: a.API.Limits, QuietRequests: p.QuietRequests}
-		a.API.Extra["mcp"] = p.MCP(inner.Handler(), log)
+		a.API.Extra["mcp"] = p.MCP(inner, log)
 	}
 	if p.Slack != nil {
 		if a.Slack, err = p.Slack(g, a.Notifier); err != nil {
