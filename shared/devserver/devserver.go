@@ -216,10 +216,10 @@ func (s *Server) listen(cfg *Config) error {
 	}
 	s.ln = ln
 	s.closers = append(s.closers, func() error {
-		// Serve owns the listener once it runs (Shutdown closes it);
-		// before that, a failed New must let the port go.
-		if s.http == nil {
-			return ln.Close()
+		// Shutdown has closed it if the server ran; a server that never
+		// served (or a failed New) must still let the port go.
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
 		}
 		return nil
 	})
