@@ -43,6 +43,6 @@ func (f *Function) BootstrapHandler() func(context.Context, gate.BootstrapReques
 
 // ServeBootstrap runs the admin-bootstrap function.
 func ServeBootstrap() {
-	f, _ := mustOpen(os.Stdout, true)
+	f, _ := mustOpen(os.Stdout, true, nil)
 	lambda.Start(f.BootstrapHandler())
 }

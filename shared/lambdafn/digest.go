@@ -83,7 +83,7 @@ func (f *Function) DigestHandler() (func(context.Context, events.EventBridgeEven
 
 // ServeDigest runs the scheduled audit digest function.
 func ServeDigest() {
-	f, log := mustOpen(os.Stdout, true)
+	f, log := mustOpen(os.Stdout, true, nil)
 	h, err := f.DigestHandler()
 	if err != nil {
 		fatal(log, err)

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/vsecure/vsecure/shared/catalog"
-	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
 
@@ -42,24 +41,17 @@ func (f *Function) TaskHandler(name string) (any, error) {
 // TaskHandlers builds the task functions' dependencies over f (the
 // reconciler shares them: it expires through the same path).
 func (f *Function) TaskHandlers() *task.Handlers {
-	var n workflow.Notifier = workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL}
-	if f.Notifier != nil {
-		n = f.Notifier
-	}
-	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log, Notifier: n}
+	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Expirer, Log: f.Log, Notifier: f.Notifier}
 }
 
 // ServeTask runs workflow task function name until the Lambda runtime
 // stops it.
-func ServeTask(name string) { ServeTaskWith(name, nil) }
+func ServeTask(name string) { ServeTaskWith(name) }
 
-// ServeTaskWith is ServeTask with an extension that may install a
-// notifier (Slack) before the handler is built.
-func ServeTaskWith(name string, extend func(*Function)) {
-	f, log := mustOpen(os.Stdout, true)
-	if extend != nil {
-		extend(f)
-	}
+// ServeTaskWith is ServeTask with extensions that may install a notifier
+// (Slack).
+func ServeTaskWith(name string, ext ...Extension) {
+	f, log := mustOpen(os.Stdout, true, ext)
 	h, err := f.TaskHandler(name)
 	if err != nil {
 		fatal(log, err)

@@ -123,3 +123,9 @@ func (w *recorder) Write(b []byte) (int, error) {
 	}
 	return w.body.Write(b)
 }
+
+// Handler is New over api with the defaults: the one way both runtimes
+// mount /mcp (app.Parts.MCP).
+func Handler(api *httpapi.API, log *slog.Logger) http.Handler {
+	return New(Config{API: api.OwnHandler(), Logger: log})
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/workflowtest"
 )
 
@@ -29,11 +30,12 @@ func newRig(t *testing.T, live ...vsecure.Approval) *rig {
 		r.store.Put(a)
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
-	wf, err := New(Config{Expirer: r.gate, Store: r.store, Notifier: r.note, Clock: r.clock})
+	an := &workflow.Announcer{Notifier: r.note}
+	wf, err := New(Config{Expirer: an.Expirer(r.gate), Store: r.store, Notifier: r.note, Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.gate.SetWorkflow(wf)
+	r.gate.SetWorkflow(an.Workflow(wf))
 	if err := wf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +215,12 @@ func newRigAt(t *testing.T, now time.Time, live ...vsecure.Approval) *rig {
 		r.store.Put(a)
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
-	wf, err := New(Config{Expirer: r.gate, Store: r.store, Notifier: r.note, Clock: r.clock})
+	an := &workflow.Announcer{Notifier: r.note}
+	wf, err := New(Config{Expirer: an.Expirer(r.gate), Store: r.store, Notifier: r.note, Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.gate.SetWorkflow(wf)
+	r.gate.SetWorkflow(an.Workflow(wf))
 	if err := wf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/task"
@@ -37,7 +38,7 @@ func newReconcileRig(t *testing.T) *reconcileRig {
 		t.Fatal(err)
 	}
 	g := workflowtest.Gate(t, st, rr.clock.Now)
-	rr.r = &task.Reconciler{Live: st, Executions: wf, Tasks: &task.Handlers{Store: st, Expirer: g, Notifier: rr.note, Now: rr.clock.Now}}
+	rr.r = &task.Reconciler{Live: st, Executions: wf, Tasks: &task.Handlers{Store: st, Expirer: (&workflow.Announcer{Notifier: rr.note}).Expirer(g), Notifier: rr.note, Now: rr.clock.Now}}
 	return rr
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/task"
@@ -42,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
 	r.gate.SetWorkflow(wf)
-	r.h = &task.Handlers{Store: r.store, Expirer: r.gate, Sender: wf, Notifier: r.note, Now: r.clock.Now}
+	r.h = &task.Handlers{Store: r.store, Expirer: (&workflow.Announcer{Notifier: r.note}).Expirer(r.gate), Sender: wf, Notifier: r.note, Now: r.clock.Now}
 	return r
 }
 
