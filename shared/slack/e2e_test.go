@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +9,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/syncbuf"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -30,28 +29,11 @@ const (
 	team          = "T0TEAM"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type slackEnv struct {
 	srv             *devserver.Server
 	fake            *fakeSlack
 	hooks           *hooks
-	logs            *syncBuffer
+	logs            *syncbuf.Buffer
 	admin           *client.Client
 	agent           *client.Client
 	url             string
@@ -65,7 +47,7 @@ type slackEnv struct {
 func startSlack(t testing.TB) *slackEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &slackEnv{fake: newFakeSlack(t), hooks: &hooks{}, logs: &syncBuffer{}}
+	e := &slackEnv{fake: newFakeSlack(t), hooks: &hooks{}, logs: &syncbuf.Buffer{}}
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminKey: adminKey,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
