@@ -7,6 +7,7 @@ package devtest
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,14 @@ type Env struct {
 	// audit-bot (auditor).
 	AdminKey, AgentKey, ApproverKey, AuditorKey string
 	Admin                                       *client.Client
+
+	stop func()
 }
+
+// Stop shuts the server down and waits for it. The test's cleanup calls
+// it too; a test calls it early to work on the data offline, or before it
+// closes a store it gave the server.
+func (e *Env) Stop() { e.stop() }
 
 // Client returns a client using key.
 func (e *Env) Client(t testing.TB, key string) *client.Client {
@@ -80,13 +88,13 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
+	e := &Env{URL: srv.URL(), Server: srv, AdminKey: s.cfg.AdminKey, stop: sync.OnceFunc(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-done
-	})
-	e := &Env{URL: srv.URL(), Server: srv, AdminKey: s.cfg.AdminKey}
+	})}
+	t.Cleanup(e.Stop)
 	e.Admin = e.Client(t, e.AdminKey)
 	if !s.fixture {
 		return e
