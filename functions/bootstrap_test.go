@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
@@ -16,7 +17,7 @@ import (
 )
 
 func TestRateLimits(t *testing.T) {
-	var clk *clock
+	var clk *testclock.Clock
 	now := func() time.Time { return clk.Now() }
 	e := newEnv(t, func(c *gate.Config) { c.ApprovalRequests = ratelimit.New(1.0/60, 3, 1000, now) })
 	clk = e.clock

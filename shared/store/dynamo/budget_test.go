@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/vsecure/vsecure/internal/ddbcapacity"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -346,7 +346,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Logf("DynamoDB calls per API operation:\n%s", table.String())
 }
 
-// capacity sums consumed capacity per store operation.
+// capacity sums consumed capacity per DynamoDB API operation.
 type capacity struct {
 	mu       sync.Mutex
 	rru, wru map[string]float64
@@ -363,7 +363,7 @@ func (c *capacity) record(op string, cc []types.ConsumedCapacity) {
 			c.wru[op] += *x.WriteCapacityUnits
 		}
 		if x.ReadCapacityUnits == nil && x.WriteCapacityUnits == nil && x.CapacityUnits != nil {
-			if strings.HasPrefix(op, "Load") || strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Query") || strings.HasPrefix(op, "Key") {
+			if strings.Contains(op, "Get") || op == "Query" || op == "Scan" {
 				c.rru[op] += *x.CapacityUnits
 			} else {
 				c.wru[op] += *x.CapacityUnits
@@ -385,7 +385,7 @@ func (c *capacity) take() (map[string]float64, map[string]float64) {
 // DynamoDB Local reports what DynamoDB would charge for the item sizes.
 func TestCapacity(t *testing.T) {
 	cap := &capacity{rru: map[string]float64{}, wru: map[string]float64{}}
-	s := newStore(t, client(t), dynamo.WithCapacity(cap.record))
+	s := newStore(t, client(t, ddbcapacity.Record(cap.record)))
 	w := newWorld(t, s)
 	ctx := t.Context()
 	cap.take()

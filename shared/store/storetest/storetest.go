@@ -479,7 +479,6 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func approvalID(a vsecure.Approval) string { return a.ID }
-func entryID(x vsecure.Entry) string       { return x.ID }
-func keyID(k vsecure.Key) string           { return k.ID }
-func secretURI(s vsecure.Secret) string    { return s.URI }
+func entryID(x vsecure.Entry) string    { return x.ID }
+func keyID(k vsecure.Key) string        { return k.ID }
+func secretURI(s vsecure.Secret) string { return s.URI }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
@@ -19,7 +20,7 @@ import (
 // expiry path and the Step Functions fake.
 type reconcileRig struct {
 	store *embedded.Store
-	clock *workflowtest.Clock
+	clock *testclock.Clock
 	fake  *sfntest.Fake
 	note  *workflowtest.Notifier
 	r     *task.Reconciler
@@ -32,7 +33,7 @@ func newReconcileRig(t *testing.T) *reconcileRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	rr := &reconcileRig{store: st, clock: workflowtest.NewClock(workflowtest.T0().Add(10 * time.Minute)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
+	rr := &reconcileRig{store: st, clock: testclock.New(workflowtest.T0().Add(10 * time.Minute)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
 	wf, err := sfn.New(sfn.Config{Client: rr.fake.Client(), StateMachineARN: machine, Now: rr.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
@@ -27,7 +28,7 @@ const machine = "arn:aws:states:us-east-1:123456789012:stateMachine:vsecure-appr
 // Functions fake, as in production.
 type rig struct {
 	store *workflowtest.Store
-	clock *workflowtest.Clock
+	clock *testclock.Clock
 	fake  *sfntest.Fake
 	gate  *gate.Gate
 	note  *workflowtest.Notifier
@@ -36,7 +37,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{store: workflowtest.NewStore(), clock: workflowtest.NewClock(workflowtest.T0().Add(time.Second)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
+	r := &rig{store: workflowtest.NewStore(), clock: testclock.New(workflowtest.T0().Add(time.Second)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
 	wf, err := sfn.New(sfn.Config{Client: r.fake.Client(), StateMachineARN: machine, Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
