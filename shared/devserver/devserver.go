@@ -185,11 +185,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	g, err := gate.New(gate.Config{
 		AuditVerifier: verifier, AuditKey: signer,
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey, Logger: cfg.Logger,
-		// Ten requests at once, then one every 30 s per requester: enough
-		// for any agent, too few to bury approvers in notifications.
-		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
-		RefusalWindow:    cfg.RefusalWindow,
-		Now:              cfg.Now,
+		RefusalWindow: cfg.RefusalWindow,
+		Now:           cfg.Now,
 	})
 	if err != nil {
 		s.Close()

@@ -1,10 +1,16 @@
 package storetest
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/crypto/local"
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -95,5 +101,85 @@ func testRateConcurrent(e *env) {
 	}
 	if allowed, _, errs := race(t0.Add(limit.Every)); len(errs) > 0 || allowed != 1 {
 		e.t.Fatalf("%d concurrent takers one interval later: %d allowed, errors %v; want exactly 1", takers, allowed, errs)
+	}
+}
+
+// The gate over this store: approval requests per requester follow the
+// product's rule, counted in the store, so every process sharing it
+// (every Lambda container) draws on the same bucket.
+
+// approvalGate is a gate over s (the product's default limit) whose clock
+// the test moves, and an agent's call.
+func (e *env) approvalGate(s vsecure.Store, clock *atomic.Int64) (*gate.Gate, func(who string) gate.Call) {
+	e.t.Helper()
+	sealer, err := local.New(bytes.Repeat([]byte{7}, 32))
+	e.ok(err, "local sealer")
+	g, err := gate.New(gate.Config{
+		Store: s, Sealer: sealer, CursorKey: bytes.Repeat([]byte("c"), 32),
+		Now: func() time.Time { return time.Unix(0, clock.Load()) },
+	})
+	e.ok(err, "gate.New")
+	e.ok(e.s.PutPolicy(e.ctx, e.policy("vsecure://secrets/production/*"), e.entry(vsecure.AuditConfigure, "vsecure://secrets/production/*", "admin")), "PutPolicy")
+	return g, func(who string) gate.Call {
+		return gate.Call{Principal: vsecure.Principal{ID: who, Roles: []vsecure.Role{vsecure.RoleAgent}}, RequestID: "limit-" + who}
+	}
+}
+
+var limitedRequest = gate.ApprovalRequest{Resource: "vsecure://secrets/production/DATABASE_URL", Operation: "read"}
+
+func testGateApprovalLimit(e *env) {
+	var clock atomic.Int64
+	t0 := raceClock
+	clock.Store(t0.UnixNano())
+	g, as := e.approvalGate(e.s, &clock)
+	rule := vsecure.ApprovalRequestLimit
+	for i := range rule.Burst {
+		_, err := g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+		e.ok(err, "approval request %d of the burst", i+1)
+	}
+	_, err := g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.code(err, vsecure.ERateLimited, "request past the burst")
+	var de *vsecure.Error
+	if !errors.As(err, &de) || de.Detail["retryAfter"] != "30" {
+		e.t.Fatalf("refusal %v: want retryAfter 30 (one request every 30 s)", err)
+	}
+	failed := false
+	refusals := e.auditAll(vsecure.AuditFilter{Actor: "agent-1", Success: &failed})
+	if len(refusals) != 1 || refusals[0].Error != string(vsecure.ERateLimited) || refusals[0].Operation != vsecure.AuditRequestApproval {
+		e.t.Fatalf("audited refusals of agent-1: %+v, want one rate_limited approval request", refusals)
+	}
+	_, err = g.RequestApproval(e.ctx, as("agent-2"), limitedRequest)
+	e.ok(err, "another requester")
+	clock.Store(t0.Add(rule.Every).UnixNano())
+	_, err = g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.ok(err, "a request once the interval has passed")
+	_, err = g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.code(err, vsecure.ERateLimited, "and only one")
+}
+
+// noRates is the store with its rate buckets out of reach.
+type noRates struct{ vsecure.Store }
+
+func (noRates) TakeToken(context.Context, string, vsecure.RateLimit, time.Time) (bool, time.Duration, error) {
+	return false, 0, vsecure.Wrap(vsecure.EInternal, errors.New("rate buckets unreachable"), "the store refused the request")
+}
+
+// testGateApprovalLimitFailsClosed: a limit the store cannot check
+// refuses the request (audited), never lets it through unlimited.
+func testGateApprovalLimitFailsClosed(e *env) {
+	var clock atomic.Int64
+	clock.Store(raceClock.UnixNano())
+	g, as := e.approvalGate(noRates{e.s}, &clock)
+	_, err := g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.code(err, vsecure.EUnavailable, "request while the buckets are unreachable")
+	got, _, err := e.s.ListApprovals(e.ctx, vsecure.ApprovalFilter{Now: raceClock}, "", 10)
+	e.ok(err, "ListApprovals")
+	if len(got) != 0 {
+		e.t.Fatalf("%d approvals created while the limit could not be checked", len(got))
+	}
+	failed := false
+	refusals := e.auditAll(vsecure.AuditFilter{Actor: "agent-1", Success: &failed})
+	if len(refusals) != 1 || refusals[0].Error != string(vsecure.EUnavailable) {
+		e.t.Fatalf("audited refusals: %+v, want one unavailable", refusals)
 	}
 }

@@ -154,6 +154,9 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"burst_then_refill":   testRateBurstThenRefill,
 		"buckets_independent": testRateKeysIndependent,
 		"exact_burst_in_race": testRateConcurrent,
+		// The gate over this store.
+		"gate_limits_approval_requests": testGateApprovalLimit,
+		"gate_fails_closed":             testGateApprovalLimitFailsClosed,
 	})
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
