@@ -131,13 +131,18 @@ func testGateApprovalLimit(e *env) {
 	var clock atomic.Int64
 	t0 := raceClock
 	clock.Store(t0.UnixNano())
+	// Two gates over one store, as two Lambda containers are: the
+	// requester's bucket is the store's, not either gate's.
 	g, as := e.approvalGate(e.s, &clock)
+	other, _ := e.approvalGate(e.s, &clock)
 	rule := vsecure.ApprovalRequestLimit
 	for i := range rule.Burst {
-		_, err := g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+		_, err := []*gate.Gate{g, other}[i%2].RequestApproval(e.ctx, as("agent-1"), limitedRequest)
 		e.ok(err, "approval request %d of the burst", i+1)
 	}
-	_, err := g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	_, err := other.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.code(err, vsecure.ERateLimited, "request past the burst, in the other gate")
+	_, err = g.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
 	e.code(err, vsecure.ERateLimited, "request past the burst")
 	var de *vsecure.Error
 	if !errors.As(err, &de) || de.Detail["retryAfter"] != "30" {
@@ -145,8 +150,8 @@ func testGateApprovalLimit(e *env) {
 	}
 	failed := false
 	refusals := e.auditAll(vsecure.AuditFilter{Actor: "agent-1", Success: &failed})
-	if len(refusals) != 1 || refusals[0].Error != string(vsecure.ERateLimited) || refusals[0].Operation != vsecure.AuditRequestApproval {
-		e.t.Fatalf("audited refusals of agent-1: %+v, want one rate_limited approval request", refusals)
+	if len(refusals) != 2 || refusals[0].Error != string(vsecure.ERateLimited) || refusals[0].Operation != vsecure.AuditRequestApproval {
+		e.t.Fatalf("audited refusals of agent-1: %+v, want two rate_limited approval requests", refusals)
 	}
 	_, err = g.RequestApproval(e.ctx, as("agent-2"), limitedRequest)
 	e.ok(err, "another requester")
