@@ -187,4 +187,14 @@ func testGateApprovalLimitFailsClosed(e *env) {
 	if len(refusals) != 1 || refusals[0].Error != string(vsecure.EUnavailable) {
 		e.t.Fatalf("audited refusals: %+v, want one unavailable", refusals)
 	}
+	// Turned off, the gate does not ask the store at all.
+	sealer, err := local.New(bytes.Repeat([]byte{7}, 32))
+	e.ok(err, "local sealer")
+	off, err := gate.New(gate.Config{
+		Store: noRates{e.s}, Sealer: sealer, CursorKey: bytes.Repeat([]byte("c"), 32), ApprovalRate: gate.NoApprovalRate,
+		Now: func() time.Time { return raceClock },
+	})
+	e.ok(err, "gate.New")
+	_, err = off.RequestApproval(e.ctx, as("agent-1"), limitedRequest)
+	e.ok(err, "request with the limit off")
 }
