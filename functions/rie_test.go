@@ -353,6 +353,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("audit_index_runs_passes_until_its_deadline_and_emits_its_lag", func(t *testing.T) { auditIndex(t, ctx, w) })
 
 	t.Run("variants_reach_every_store_path", func(t *testing.T) { variants(t, ctx, w) })
+	t.Run("approval_requests_share_one_limit_across_functions", func(t *testing.T) { approvalLimit(t, ctx, w) })
 	t.Run("every_aws_call_is_allowed_by_its_functions_synthesized_policy", func(t *testing.T) { checkIAM(t, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {

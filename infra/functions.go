@@ -116,8 +116,11 @@ var functionSpecs = map[string]functionSpec{
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListPolicies", "ListSecrets", "AppendAudit"}, liveKey), Cursor: true},
 
+	// approvals-request takes a token from the requester's rate bucket
+	// (TakeToken) before it creates the approval: the product's limit,
+	// shared by every container.
 	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"StartExecution"}},
+		Store: with([]string{"LoadAccess", "TakeToken", "CreateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"StartExecution"}},
 	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListApprovals", "AppendAudit"}, liveKey), Cursor: true},
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
@@ -197,11 +200,13 @@ var functionSpecs = map[string]functionSpec{
 	// it re-authenticates the credential (KeyByHash, ApprovalByToken) and
 	// its tools list resources and secrets, read and write secrets (both
 	// data-key operations), request and read approvals, and query the
-	// audit log. No tool decides or revokes, so no UpdateApproval.
+	// audit log. No tool decides or revokes, so no UpdateApproval. Its
+	// approval requests draw on the requester's rate bucket (TakeToken)
+	// like approvals-request's.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
 		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
-			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
+			"TakeToken", "CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
 
 	// The workflow tasks read and conditionally update one approval (the

@@ -442,6 +442,11 @@ var wantPolicies = func() map[string][]string {
 		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/archive/*",
 		`Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`)
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
+	// Both request approvals: a token from the requester's rate bucket
+	// (RATE# items only) first.
+	for _, fn := range []string{"approvals-request", "mcp"} {
+		m[fn] = append(m[fn], `Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RATE#*"]}}`)
+	}
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")

@@ -14,12 +14,13 @@ import (
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/slack"
+	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 func TestRateLimits(t *testing.T) {
 	var clk *testclock.Clock
 	now := func() time.Time { return clk.Now() }
-	e := newEnv(t, func(c *gate.Config) { c.ApprovalRequests = ratelimit.New(1.0/60, 3, 1000, now) })
+	e := newEnv(t, func(c *gate.Config) { c.ApprovalRate = vsecure.RateLimit{Every: time.Minute, Burst: 3} })
 	clk = e.clock
 	e.api.Limits = httpapi.Limits{
 		PerPrincipal:    ratelimit.New(1, 20, 1000, now),

@@ -228,11 +228,14 @@ func TestRoundTrips(t *testing.T) {
 			_, err := w.g.Authenticate(ctx, w.adminKey, gate.Call{})
 			return err
 		}, map[string]int{"GetItem": 1}, ""},
+		// The read decision, the requester's rate bucket (a GetItem and
+		// the PutItem that takes its token: vsecure.ApprovalRequestLimit),
+		// then the approval with its entry.
 		{"request approval", func() error {
 			a, err := w.g.RequestApproval(ctx, w.agent, gate.ApprovalRequest{Resource: w.uri.String(), Operation: "read", Reason: "deploy"})
 			approvalID = a.ID
 			return err
-		}, map[string]int{"BatchGetItem": 2, "TransactWriteItems": 1}, shape("GRANT", "SECRET/LATEST")},
+		}, map[string]int{"BatchGetItem": 2, "GetItem": 1, "PutItem": 1, "TransactWriteItems": 1}, shape("GRANT", "SECRET/LATEST")},
 		{"decide (approve)", func() error {
 			a, err := w.g.Decide(ctx, w.alice, approvalID, gate.Respond{Action: "approve"})
 			token = a.AccessToken
