@@ -291,14 +291,18 @@ func (w *world) stored(id string) vsecure.Approval {
 	return a
 }
 
-// entries returns the audit entries of op, newest first.
-func (w *world) entries(op string) []vsecure.Entry {
+// entry returns the one audit entry of op by actor (entries written in
+// the same millisecond have no order, so rows find theirs by actor).
+func (w *world) entry(op, actor string) vsecure.Entry {
 	w.t.Helper()
-	es, _, err := w.st.Store.QueryAudit(w.t.Context(), vsecure.AuditFilter{Operation: op}, "", 100)
+	es, _, err := w.st.Store.QueryAudit(w.t.Context(), vsecure.AuditFilter{Operation: op, Actor: actor}, "", 100)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return es
+	if len(es) != 1 {
+		w.t.Fatalf("%d %s entries by %s, want 1: %+v", len(es), op, actor, es)
+	}
+	return es[0]
 }
 
 // want fails unless err has code ("" means success).
@@ -433,14 +437,14 @@ func TestSelfApproval(t *testing.T) {
 				if st.Status != vsecure.StatusPending || len(st.Decisions) != 0 {
 					t.Fatalf("a refused decision changed the approval: %s with %d decisions", st.Status, len(st.Decisions))
 				}
-				es := w.entries(vsecure.AuditRespond)
+				op := vsecure.AuditRespond
 				if tc.r.Action == "approve" {
-					es = w.entries(vsecure.AuditApprove)
+					op = vsecure.AuditApprove
 				} else if tc.r.Action == "deny" {
-					es = w.entries(vsecure.AuditDeny)
+					op = vsecure.AuditDeny
 				}
-				if len(es) == 0 || es[0].Success || es[0].Error != string(tc.code) || es[0].ApprovalID != a.ID || es[0].Actor != tc.decider {
-					t.Fatalf("the refusal is not audited as %s by %s: %+v", tc.code, tc.decider, es)
+				if e := w.entry(op, tc.decider); e.Success || e.Error != string(tc.code) || e.ApprovalID != a.ID {
+					t.Fatalf("the refusal is not audited as %s: %+v", tc.code, e)
 				}
 				return
 			}
@@ -967,9 +971,8 @@ func TestAutoApproveWindows(t *testing.T) {
 				t.Fatalf("token read %q", r.Value)
 			}
 			// Audited like any other request, naming the auto approver.
-			es := w.entries(vsecure.AuditRequestApproval)
-			if len(es) == 0 || !es[0].Success || es[0].ApprovalID != a.ID || es[0].Metadata["approvedBy"] != vsecure.AutoApprover {
-				t.Fatalf("request entry: %+v", es)
+			if e := w.entry(vsecure.AuditRequestApproval, tc.requester); !e.Success || e.ApprovalID != a.ID || e.Metadata["approvedBy"] != vsecure.AutoApprover {
+				t.Fatalf("request entry: %+v", e)
 			}
 		})
 	}
