@@ -321,3 +321,54 @@ func TestKeyRules(t *testing.T) {
 		want(t, err, vsecure.EForbidden, "list keys as the demoted key")
 	})
 }
+
+// TestConfigureRules: only admins configure policies, and only valid
+// ones; a refusal changes nothing.
+func TestConfigureRules(t *testing.T) {
+	read := []vsecure.Operation{vsecure.OpRead}
+	cases := []struct {
+		name string
+		as   string
+		p    vsecure.Policy
+		code vsecure.Code
+	}{
+		{"agent_cannot_configure", "ai-agent-123", vsecure.Policy{URI: "vsecure://secrets/x/*", Permissions: read}, vsecure.EForbidden},
+		{"approver_cannot_configure", "alice", vsecure.Policy{URI: "vsecure://secrets/x/*", Permissions: read}, vsecure.EForbidden},
+		{"wrong_scheme", "admin", vsecure.Policy{URI: "https://secrets/*", Permissions: read}, vsecure.EInvalid},
+		{"star_not_last", "admin", vsecure.Policy{URI: "vsecure://secrets/*/x", Permissions: read}, vsecure.EInvalid},
+		{"empty_segment", "admin", vsecure.Policy{URI: "vsecure://secrets//x", Permissions: read}, vsecure.EInvalid},
+		{"traversal", "admin", vsecure.Policy{URI: "vsecure://secrets/../x", Permissions: read}, vsecure.EInvalid},
+		{"unknown_permission", "admin", vsecure.Policy{URI: "vsecure://secrets/*", Permissions: []vsecure.Operation{"delete"}}, vsecure.EInvalid},
+		{"approval_without_approvers", "admin", vsecure.Policy{URI: "vsecure://secrets/*", Permissions: read, RequiresApproval: true}, vsecure.EInvalid},
+		{"quorum_above_the_approvers", "admin", vsecure.Policy{URI: "vsecure://secrets/*", Permissions: read, RequiresApproval: true, Approvers: []string{"alice"}, RequiredApprovals: 2}, vsecure.EInvalid},
+		{"bad_time_window", "admin", vsecure.Policy{URI: "vsecure://secrets/*", Permissions: read, AutoApprove: window("9 to 5")}, vsecure.EInvalid},
+		{"admin_configures", "admin", vsecure.Policy{URI: "vsecure://secrets/x/*", Permissions: read}, ""},
+	}
+	w := newWorld(t)
+	before, err := w.g.ListResources(t.Context(), w.as("admin"))
+	want(t, err, "", "list")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.g.ConfigurePolicy(t.Context(), w.as(tc.as), tc.p)
+			want(t, err, tc.code, tc.name)
+			after, err := w.g.ListResources(t.Context(), w.as("admin"))
+			want(t, err, "", "list")
+			if grew := len(after) - len(before); grew != 0 && tc.code != "" || grew != 1 && tc.code == "" {
+				t.Fatalf("%d resources after, %d before", len(after), len(before))
+			}
+		})
+	}
+}
+
+// TestAuditRules: admins and auditors read the audit log, nobody else.
+func TestAuditRules(t *testing.T) {
+	w := newWorld(t)
+	for as, code := range map[string]vsecure.Code{
+		"admin": "", "auditor-1": "", "ai-agent-123": vsecure.EForbidden, "alice": vsecure.EForbidden, "dual": vsecure.EForbidden,
+	} {
+		t.Run(as, func(t *testing.T) {
+			_, _, err := w.g.QueryAudit(t.Context(), w.as(as), gate.AuditQuery{})
+			want(t, err, code, as+" reads the audit log")
+		})
+	}
+}

@@ -476,12 +476,18 @@ func TestTokenScope(t *testing.T) {
 			if err == nil && (r.Value != dbValue || r.ApprovalID != id) {
 				w.t.Fatalf("token read %q with approval %q", r.Value, r.ApprovalID)
 			}
+			if err == nil && w.entry(vsecure.AuditRead, "ai-agent-123").ApprovalID != id {
+				w.t.Fatal("the read's audit entry does not name its approval")
+			}
 			return err
 		}, ""},
 		{"requester_reads_with_own_key", "agent", func(w *world, c gate.Call, id string) error {
 			r, err := w.read(c, dbURI)
 			if err == nil && (r.Value != dbValue || r.ApprovalID != id) {
 				w.t.Fatalf("key read %q with approval %q", r.Value, r.ApprovalID)
+			}
+			if err == nil && w.entry(vsecure.AuditRead, "ai-agent-123").ApprovalID != id {
+				w.t.Fatal("the read's audit entry does not name its approval")
 			}
 			return err
 		}, ""},
