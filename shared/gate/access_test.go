@@ -372,3 +372,44 @@ func TestAuditRules(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticate: a credential resolves to the principal its key or
+// approval names, and nothing else resolves at all.
+func TestAuthenticate(t *testing.T) {
+	w := newWorld(t)
+	id, token := w.approved()
+	cases := []struct {
+		name string
+		cred string
+		code vsecure.Code
+		id   string
+	}{
+		{"api_key", w.cred("dual"), "", "dual"},
+		{"access_token", token, "", "ai-agent-123"},
+		{"no_credential", "", vsecure.EUnauthenticated, ""},
+		{"unknown_key", "vsk_nope0000000000000000000000000000000000", vsecure.EUnauthenticated, ""},
+		{"unknown_token", gate.TokenPrefix + "nope0000000000000000000000000000000000", vsecure.EUnauthenticated, ""},
+		{"unknown_prefix", "sk_" + strings.TrimPrefix(w.cred("dual"), gate.KeyPrefix), vsecure.EUnauthenticated, ""},
+		{"too_long", w.cred("dual") + strings.Repeat("x", 256), vsecure.EUnauthenticated, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := w.g.Authenticate(t.Context(), tc.cred, gate.Call{IP: "192.0.2.7"})
+			want(t, err, tc.code, tc.name)
+			if p.ID != tc.id {
+				t.Fatalf("principal %q, want %q", p.ID, tc.id)
+			}
+			switch tc.name {
+			case "api_key":
+				if p.Scope != nil || p.KeyID != w.keys["dual"].ID || !slices.Equal(p.Roles, []vsecure.Role{vsecure.RoleAgent, vsecure.RoleApprover}) {
+					t.Fatalf("key principal %+v", p)
+				}
+			case "access_token":
+				if p.Scope == nil || p.Scope.ApprovalID != id || p.Scope.Resource != dbURI || p.Scope.Operation != vsecure.OpRead ||
+					p.KeyID != w.keys["ai-agent-123"].ID || p.HasAny(vsecure.RoleAgent, vsecure.RoleAdmin) {
+					t.Fatalf("token principal %+v", p)
+				}
+			}
+		})
+	}
+}

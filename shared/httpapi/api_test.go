@@ -312,8 +312,6 @@ func TestApprovalRules(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"requestedBy_other_principal", map[string]any{"resource": dbURI, "operation": "read", "requestedBy": "someone-else"}, 403, "forbidden"},
-			{"ttl_zero", map[string]any{"resource": dbURI, "operation": "read", "ttl": 0}, 400, "invalid_request"},
 			{"ttl_not_a_number", map[string]any{"resource": dbURI, "operation": "read", "ttl": "1h"}, 400, "invalid_request"},
 			{"approval_cannot_widen_permissions", map[string]any{"resource": dbURI, "operation": "write"}, 403, "operation_not_permitted"},
 		}
