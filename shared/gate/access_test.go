@@ -167,21 +167,22 @@ func TestApprovalVisibility(t *testing.T) {
 	want(t, err, "", "other agent's request")
 	theirs := a.ID
 	cases := []struct {
+		name string
 		as   string
 		id   string
 		code vsecure.Code
 	}{
-		{"ai-agent-123", mine, ""},
-		{"alice", mine, ""},
-		{"admin", mine, ""},
-		{"ai-agent-999", mine, vsecure.ENotFound},
-		{"carol", mine, vsecure.ENotFound},
-		{"auditor-1", mine, vsecure.ENotFound},
-		{"ai-agent-123", theirs, vsecure.ENotFound},
-		{"ai-agent-123", "appr_nope", vsecure.ENotFound},
+		{"requester", "ai-agent-123", mine, ""},
+		{"listed_approver", "alice", mine, ""},
+		{"admin", "admin", mine, ""},
+		{"another_agent", "ai-agent-999", mine, vsecure.ENotFound},
+		{"unlisted_approver", "carol", mine, vsecure.ENotFound},
+		{"auditor", "auditor-1", mine, vsecure.ENotFound},
+		{"requester_of_another", "ai-agent-123", theirs, vsecure.ENotFound},
+		{"missing", "ai-agent-123", "appr_nope", vsecure.ENotFound},
 	}
 	for _, tc := range cases {
-		t.Run(tc.as+"_gets_"+tc.id, func(t *testing.T) {
+		t.Run("get/"+tc.name, func(t *testing.T) {
 			v, err := w.g.GetApproval(t.Context(), w.as(tc.as), tc.id)
 			want(t, err, tc.code, "get")
 			if err == nil && (v.ID != tc.id || v.AccessToken != "") {
@@ -200,7 +201,7 @@ func TestApprovalVisibility(t *testing.T) {
 		{"admin", []string{theirs, mine}},
 	}
 	for _, tc := range lists {
-		t.Run(tc.as+"_lists", func(t *testing.T) {
+		t.Run("list/"+tc.as, func(t *testing.T) {
 			l, _, err := w.g.ListApprovals(t.Context(), w.as(tc.as), gate.ApprovalQuery{})
 			want(t, err, "", "list")
 			var got []string
@@ -345,11 +346,11 @@ func TestConfigureRules(t *testing.T) {
 		{"admin_configures", "admin", vsecure.Policy{URI: "vsecure://secrets/x/*", Permissions: read}, ""},
 	}
 	w := newWorld(t)
-	before, err := w.g.ListResources(t.Context(), w.as("admin"))
-	want(t, err, "", "list")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := w.g.ConfigurePolicy(t.Context(), w.as(tc.as), tc.p)
+			before, err := w.g.ListResources(t.Context(), w.as("admin"))
+			want(t, err, "", "list")
+			_, err = w.g.ConfigurePolicy(t.Context(), w.as(tc.as), tc.p)
 			want(t, err, tc.code, tc.name)
 			after, err := w.g.ListResources(t.Context(), w.as("admin"))
 			want(t, err, "", "list")
