@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -992,4 +993,80 @@ func windowFor(tw string, requesters ...string) *vsecure.AutoApprove {
 	a := window(tw)
 	a.Conditions.Requester = requesters
 	return a
+}
+
+// TestConcurrentDecisions: approvers racing on one request have exactly
+// the winners the rules allow; the losers see already_decided.
+func TestConcurrentDecisions(t *testing.T) {
+	cases := []struct {
+		name    string
+		quorum  int
+		mixed   bool // odd approvers deny
+		winners int
+		status  vsecure.Status // "": approved or denied, whoever wins
+	}{
+		{"one_decision_wins", 1, true, 1, ""},
+		{"one_approval_wins", 1, false, 1, vsecure.StatusApproved},
+		{"quorum_counts_each_vote_once", 2, false, 2, vsecure.StatusApproved},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			var names []string
+			for i := range 12 {
+				n := "appr-" + strconv.Itoa(i)
+				k, err := w.g.CreateKey(t.Context(), w.as("admin"), gate.KeyRequest{Principal: n, Roles: []string{"approver"}})
+				want(t, err, "", "approver key")
+				w.keys[n] = k
+				names = append(names, n)
+			}
+			w.configure(vsecure.Policy{URI: "vsecure://secrets/race/*", Permissions: []vsecure.Operation{vsecure.OpRead},
+				RequiresApproval: true, Approvers: names, RequiredApprovals: tc.quorum})
+			id := w.pending("vsecure://secrets/race/X")
+			calls := make([]gate.Call, len(names))
+			for i, n := range names {
+				calls[i] = w.as(n)
+			}
+			views := make([]gate.ApprovalView, len(names))
+			errs := make([]error, len(names))
+			var wg sync.WaitGroup
+			for i := range names {
+				wg.Go(func() {
+					action := "approve"
+					if tc.mixed && i%2 == 1 {
+						action = "deny"
+					}
+					views[i], errs[i] = w.g.Decide(t.Context(), calls[i], id, gate.Respond{Action: action})
+				})
+			}
+			wg.Wait()
+			won, tokens := 0, 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					won++
+					if views[i].AccessToken != "" {
+						tokens++
+					}
+				case !vsecure.IsCode(err, vsecure.EAlreadyDecided):
+					t.Fatalf("%s: %v, want success or already_decided", names[i], err)
+				}
+			}
+			a := w.stored(id)
+			decided := a.Status == tc.status || tc.status == "" && (a.Status == vsecure.StatusApproved || a.Status == vsecure.StatusDenied)
+			if won != tc.winners || len(a.Decisions) != tc.winners || !decided {
+				t.Fatalf("%d won, %d decisions stored, status %s; want %d winners, status %q", won, len(a.Decisions), a.Status, tc.winners, tc.status)
+			}
+			if wantTokens := boolInt(a.Status == vsecure.StatusApproved); tokens != wantTokens {
+				t.Fatalf("%d access tokens issued, want %d", tokens, wantTokens)
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -340,46 +339,6 @@ func TestApprovalRules(t *testing.T) {
 		}
 		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/revoke", e.admin, `{"x":1}`), 400, "invalid_request")
 	})
-}
-
-func TestConcurrentDecisionsHaveOneWinner(t *testing.T) {
-	e, agent := gated(t)
-	var approvers []string
-	var names []string
-	for i := 0; i < 24; i++ {
-		n := "appr-" + string(rune('a'+i))
-		names = append(names, n)
-		approvers = append(approvers, e.key(n, "approver"))
-	}
-	e.configure(map[string]any{"uri": "vsecure://secrets/race/*", "permissions": []string{"read"}, "requiresApproval": true, "approvers": names})
-	r := e.must(e.do("POST", "/v1/security/mcp/approve", agent, map[string]any{"resource": "vsecure://secrets/race/X", "operation": "read"}), 201)
-	path := "/v1/security/mcp/approvals/" + r.str("approvalId") + "/respond"
-	var wg sync.WaitGroup
-	results := make([]resp, len(approvers))
-	for i, k := range approvers {
-		wg.Go(func() {
-			action := "approve"
-			if i%2 == 1 {
-				action = "deny"
-			}
-			results[i] = e.do("POST", path, k, map[string]any{"action": action})
-		})
-	}
-	wg.Wait()
-	won, lost := 0, 0
-	for _, res := range results {
-		switch {
-		case res.Status == 200:
-			won++
-		case res.Status == 409 && res.code() == "already_decided":
-			lost++
-		default:
-			t.Fatalf("unexpected %d %s", res.Status, res.Raw)
-		}
-	}
-	if won != 1 || lost != len(approvers)-1 {
-		t.Fatalf("won %d lost %d, want exactly one winner", won, lost)
-	}
 }
 
 func TestListApprovals(t *testing.T) {
