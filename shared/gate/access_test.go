@@ -1,6 +1,7 @@
 package gate_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -220,74 +221,75 @@ func TestKeyRules(t *testing.T) {
 	cases := []struct {
 		name string
 		as   string
+		op   string // the audit operation of the refusal
 		call func(w *world, c gate.Call) error
 		code vsecure.Code
 	}{
-		{"agent_cannot_create_keys", "ai-agent-123", func(w *world, c gate.Call) error {
+		{"agent_cannot_create_keys", "ai-agent-123", vsecure.AuditKeyCreate, func(w *world, c gate.Call) error {
 			_, err := w.g.CreateKey(w.t.Context(), c, gate.KeyRequest{Principal: "x", Roles: []string{"admin"}})
 			return err
 		}, vsecure.EForbidden},
-		{"agent_cannot_list_keys", "ai-agent-123", func(w *world, c gate.Call) error {
+		{"agent_cannot_list_keys", "ai-agent-123", vsecure.AuditKeyList, func(w *world, c gate.Call) error {
 			_, _, err := w.g.ListKeys(w.t.Context(), c, "", 0)
 			return err
 		}, vsecure.EForbidden},
-		{"agent_cannot_rotate_keys", "ai-agent-123", func(w *world, c gate.Call) error {
+		{"agent_cannot_rotate_keys", "ai-agent-123", vsecure.AuditKeyRotate, func(w *world, c gate.Call) error {
 			_, err := w.g.RotateKey(w.t.Context(), c, w.keys["ai-agent-999"].ID, gate.RotateRequest{})
 			return err
 		}, vsecure.EForbidden},
-		{"agent_cannot_change_keys", "ai-agent-123", func(w *world, c gate.Call) error {
+		{"agent_cannot_change_keys", "ai-agent-123", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			_, err := w.g.UpdateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.KeyUpdateRequest{Roles: []string{"admin"}})
 			return err
 		}, vsecure.EForbidden},
-		{"agent_cannot_revoke_keys", "ai-agent-123", func(w *world, c gate.Call) error {
+		{"agent_cannot_revoke_keys", "ai-agent-123", vsecure.AuditKeyRevoke, func(w *world, c gate.Call) error {
 			_, err := w.g.RevokeKey(w.t.Context(), c, w.keys["ai-agent-999"].ID)
 			return err
 		}, vsecure.EForbidden},
-		{"unknown_role", "admin", func(w *world, c gate.Call) error {
+		{"unknown_role", "admin", vsecure.AuditKeyCreate, func(w *world, c gate.Call) error {
 			_, err := w.g.CreateKey(w.t.Context(), c, gate.KeyRequest{Principal: "x", Roles: []string{"root"}})
 			return err
 		}, vsecure.EInvalid},
-		{"no_roles", "admin", func(w *world, c gate.Call) error {
+		{"no_roles", "admin", vsecure.AuditKeyCreate, func(w *world, c gate.Call) error {
 			_, err := w.g.CreateKey(w.t.Context(), c, gate.KeyRequest{Principal: "x", Roles: []string{}})
 			return err
 		}, vsecure.EInvalid},
-		{"bad_principal", "admin", func(w *world, c gate.Call) error {
+		{"bad_principal", "admin", vsecure.AuditKeyCreate, func(w *world, c gate.Call) error {
 			_, err := w.g.CreateKey(w.t.Context(), c, gate.KeyRequest{Principal: "a b", Roles: []string{"agent"}})
 			return err
 		}, vsecure.EInvalid},
-		{"reserved_principal", "admin", func(w *world, c gate.Call) error {
+		{"reserved_principal", "admin", vsecure.AuditKeyCreate, func(w *world, c gate.Call) error {
 			_, err := w.g.CreateKey(w.t.Context(), c, gate.KeyRequest{Principal: vsecure.AutoApprover, Roles: []string{"approver"}})
 			return err
 		}, vsecure.EInvalid},
-		{"negative_overlap", "admin", func(w *world, c gate.Call) error {
+		{"negative_overlap", "admin", vsecure.AuditKeyRotate, func(w *world, c gate.Call) error {
 			_, err := w.g.RotateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.RotateRequest{OverlapSeconds: ptr(-1)})
 			return err
 		}, vsecure.EInvalid},
-		{"overlap_above_30_days", "admin", func(w *world, c gate.Call) error {
+		{"overlap_above_30_days", "admin", vsecure.AuditKeyRotate, func(w *world, c gate.Call) error {
 			_, err := w.g.RotateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.RotateRequest{OverlapSeconds: ptr(31 * 86400)})
 			return err
 		}, vsecure.EInvalid},
-		{"rotate_missing_key", "admin", func(w *world, c gate.Call) error {
+		{"rotate_missing_key", "admin", vsecure.AuditKeyRotate, func(w *world, c gate.Call) error {
 			_, err := w.g.RotateKey(w.t.Context(), c, "key_nope", gate.RotateRequest{})
 			return err
 		}, vsecure.ENotFound},
-		{"update_without_changes", "admin", func(w *world, c gate.Call) error {
+		{"update_without_changes", "admin", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			_, err := w.g.UpdateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.KeyUpdateRequest{})
 			return err
 		}, vsecure.EInvalid},
-		{"update_to_no_roles", "admin", func(w *world, c gate.Call) error {
+		{"update_to_no_roles", "admin", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			_, err := w.g.UpdateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.KeyUpdateRequest{Roles: []string{}})
 			return err
 		}, vsecure.EInvalid},
-		{"update_bad_slack_user", "admin", func(w *world, c gate.Call) error {
+		{"update_bad_slack_user", "admin", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			_, err := w.g.UpdateKey(w.t.Context(), c, w.keys["ai-agent-123"].ID, gate.KeyUpdateRequest{SlackUserID: ptr("not a slack id")})
 			return err
 		}, vsecure.EInvalid},
-		{"update_missing_key", "admin", func(w *world, c gate.Call) error {
+		{"update_missing_key", "admin", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			_, err := w.g.UpdateKey(w.t.Context(), c, "key_nope", gate.KeyUpdateRequest{Roles: []string{"agent"}})
 			return err
 		}, vsecure.ENotFound},
-		{"update_revoked_key", "admin", func(w *world, c gate.Call) error {
+		{"update_revoked_key", "admin", vsecure.AuditKeyUpdate, func(w *world, c gate.Call) error {
 			if _, err := w.g.RevokeKey(w.t.Context(), c, w.keys["ai-agent-123"].ID); err != nil {
 				w.t.Fatal(err)
 			}
@@ -299,6 +301,9 @@ func TestKeyRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
 			want(t, tc.call(w, w.as(tc.as)), tc.code, tc.name)
+			if e := w.refusal(tc.op, tc.as); e.Error != string(tc.code) {
+				t.Fatalf("the refusal is not audited as %s: %+v", tc.code, e)
+			}
 			k, err := w.st.Store.GetKey(t.Context(), w.keys["ai-agent-123"].ID)
 			want(t, err, "", "get key")
 			if !slices.Equal(k.Roles, []vsecure.Role{vsecure.RoleAgent}) {
@@ -320,6 +325,20 @@ func TestKeyRules(t *testing.T) {
 		want(t, err, "", "demote")
 		_, _, err = w.g.ListKeys(t.Context(), w.as("ai-agent-123"), "", 0)
 		want(t, err, vsecure.EForbidden, "list keys as the demoted key")
+		// Each change is audited with what it changed and what was before.
+		es, _, err := w.st.Store.QueryAudit(t.Context(), vsecure.AuditFilter{Operation: vsecure.AuditKeyUpdate, Success: ptr(true)}, "", 10)
+		want(t, err, "", "audit")
+		var changes []string
+		for _, e := range es {
+			if e.Metadata["keyId"] != id || e.Actor != "admin" {
+				t.Fatalf("key_update entry %+v", e)
+			}
+			changes = append(changes, fmt.Sprintf("%s roles=%s previousRoles=%s slack=%q", e.Metadata["changed"], e.Metadata["roles"], e.Metadata["previousRoles"], e.Metadata["slackUserId"]))
+		}
+		slices.Sort(changes)
+		if wantChanges := []string{`roles roles=admin,agent previousRoles=agent slack=""`, `roles,slackUserId roles=agent previousRoles=admin,agent slack="U2"`}; !slices.Equal(changes, wantChanges) {
+			t.Fatalf("audited changes:\n%q\nwant\n%q", changes, wantChanges)
+		}
 	})
 }
 

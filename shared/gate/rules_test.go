@@ -296,12 +296,23 @@ func (w *world) stored(id string) vsecure.Approval {
 // the same millisecond have no order, so rows find theirs by actor).
 func (w *world) entry(op, actor string) vsecure.Entry {
 	w.t.Helper()
-	es, _, err := w.st.Store.QueryAudit(w.t.Context(), vsecure.AuditFilter{Operation: op, Actor: actor}, "", 100)
+	return w.one(vsecure.AuditFilter{Operation: op, Actor: actor})
+}
+
+// refusal returns the one refused call of op by actor.
+func (w *world) refusal(op, actor string) vsecure.Entry {
+	w.t.Helper()
+	return w.one(vsecure.AuditFilter{Operation: op, Actor: actor, Success: ptr(false)})
+}
+
+func (w *world) one(f vsecure.AuditFilter) vsecure.Entry {
+	w.t.Helper()
+	es, _, err := w.st.Store.QueryAudit(w.t.Context(), f, "", 100)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	if len(es) != 1 {
-		w.t.Fatalf("%d %s entries by %s, want 1: %+v", len(es), op, actor, es)
+		w.t.Fatalf("%d %s entries by %s, want 1: %+v", len(es), f.Operation, f.Actor, es)
 	}
 	return es[0]
 }
@@ -444,7 +455,7 @@ func TestSelfApproval(t *testing.T) {
 				} else if tc.r.Action == "deny" {
 					op = vsecure.AuditDeny
 				}
-				if e := w.entry(op, tc.decider); e.Success || e.Error != string(tc.code) || e.ApprovalID != a.ID {
+				if e := w.refusal(op, tc.decider); e.Success || e.Error != string(tc.code) || e.ApprovalID != a.ID {
 					t.Fatalf("the refusal is not audited as %s: %+v", tc.code, e)
 				}
 				return
