@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/embedded"
@@ -128,7 +129,7 @@ type world struct {
 	t     *testing.T
 	g     *gate.Gate
 	st    *faults
-	clock *clock
+	clock *testclock.Clock
 	keys  map[string]gate.CreatedKey
 }
 
@@ -147,9 +148,9 @@ func newWorld(t *testing.T, at ...time.Time) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: start}
+	clk := testclock.New(start)
 	if len(at) > 0 {
-		clk.now = at[0]
+		clk.Set(at[0])
 	}
 	w := &world{t: t, st: &faults{Store: db}, clock: clk, keys: map[string]gate.CreatedKey{}}
 	w.g, err = gate.New(gate.Config{
