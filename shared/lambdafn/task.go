@@ -44,12 +44,8 @@ func (f *Function) TaskHandlers() *task.Handlers {
 	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Expirer, Log: f.Log, Notifier: f.Notifier}
 }
 
-// ServeTask runs workflow task function name until the Lambda runtime
-// stops it.
-func ServeTask(name string) { ServeTaskWith(name) }
-
-// ServeTaskWith is ServeTask with extensions that may install a notifier
-// (Slack).
+// ServeTaskWith runs workflow task function name until the Lambda runtime
+// stops it; extensions may install a notifier (Slack).
 func ServeTaskWith(name string, ext ...Extension) {
 	f, log := mustOpen(os.Stdout, true, ext)
 	h, err := f.TaskHandler(name)
