@@ -10,15 +10,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/vsecure/vsecure/internal/sample"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/slack"
 )
 
@@ -36,13 +36,7 @@ func decodeStrict(t *testing.T, file string, v any) {
 }
 
 func TestEveryFunctionHasAnEventForItsRoute(t *testing.T) {
-	var functions []string
-	for _, r := range httpapi.Routes() {
-		if !slices.Contains(functions, r.Function) {
-			functions = append(functions, r.Function)
-		}
-	}
-	for _, fn := range functions {
+	for _, fn := range catalog.Names(catalog.KindRoute) {
 		t.Run(fn, func(t *testing.T) {
 			var ev events.APIGatewayV2HTTPRequest
 			decodeStrict(t, fn+".json", &ev)

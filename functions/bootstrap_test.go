@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/gate"
-	"github.com/vsecure/vsecure/shared/lambdafn"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -30,7 +30,7 @@ func TestRIEAdminBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	const caller = "arn:aws:sts::123456789012:assumed-role/Operator/alice"
-	r := w.runtime(t, ctx, lambdafn.BootstrapFunction)
+	r := w.runtime(t, ctx, catalog.Bootstrap)
 	call := func(breakGlass bool) (api.CreatedKey, string) {
 		t.Helper()
 		ev, _ := json.Marshal(api.BootstrapRequest{Principal: "root-admin", BreakGlass: breakGlass, RequestedBy: caller})

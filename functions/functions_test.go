@@ -1,7 +1,8 @@
-// Package functions_test checks that functions/ and the route table agree:
-// the CDK stack creates one Lambda per route function from the table and
-// builds it from functions/<name>, so a route without a directory would
-// deploy nothing and a directory without a route would be dead code.
+// Package functions_test checks that functions/ and the function catalog
+// (shared/catalog) agree: the CDK stack creates one Lambda per catalog
+// entry and builds it from functions/<name>, so an entry without a
+// directory would deploy nothing and a directory without an entry would be
+// dead code.
 package functions_test
 
 import (
@@ -11,33 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vsecure/vsecure/shared/httpapi"
-	"github.com/vsecure/vsecure/shared/lambdafn"
+	"github.com/vsecure/vsecure/shared/catalog"
 )
-
-// The functions that serve no route: the authorizer in front of the API,
-// the fallback behind its $default route, the approval workflow's tasks
-// and the scheduled audit digest step and workflow reconciler behind it.
-const (
-	authorizer = "authorizer"
-	digest     = lambdafn.DigestFunction
-	reconcile  = lambdafn.ReconcileFunction
-	index      = lambdafn.IndexFunction
-)
-
-func nonRouteFunctions() []string {
-	return append([]string{authorizer, httpapi.FallbackFunction, digest, reconcile, index, lambdafn.BootstrapFunction}, lambdafn.TaskFunctions()...)
-}
-
-func routeFunctions() []string {
-	var names []string
-	for _, r := range httpapi.Routes() {
-		if !slices.Contains(names, r.Function) {
-			names = append(names, r.Function)
-		}
-	}
-	return names
-}
 
 func functionDirs(t *testing.T) []string {
 	t.Helper()
@@ -54,54 +30,39 @@ func functionDirs(t *testing.T) []string {
 	return dirs
 }
 
-func TestEveryRouteHasAFunctionAndEveryFunctionARoute(t *testing.T) {
-	dirs := functionDirs(t)
-	want := append(routeFunctions(), nonRouteFunctions()...)
+func TestEveryCatalogFunctionHasADirectoryAndNoOther(t *testing.T) {
+	dirs, want := functionDirs(t), catalog.Names()
 	for _, name := range want {
 		if !slices.Contains(dirs, name) {
-			t.Errorf("function %q has no functions/%s/main.go", name, name)
+			t.Errorf("function %q of the catalog has no functions/%s/main.go", name, name)
 		}
 	}
 	for _, d := range dirs {
 		if !slices.Contains(want, d) {
-			t.Errorf("functions/%s serves no route of httpapi.Routes() and is neither the authorizer, the fallback, a workflow task, the digest step, the reconciler, the audit indexer nor admin-bootstrap", d)
+			t.Errorf("functions/%s is not in the function catalog (shared/catalog)", d)
 		}
 	}
 }
 
-// Each main.go must serve its own name: a copied main.go that still says
-// another function's name would deploy the wrong handler under this one.
+// Each main.go must run its catalog entry under its own name: a copied
+// main.go that still says another function's name would deploy the wrong
+// handler under this one.
 func TestEveryMainServesItsOwnName(t *testing.T) {
-	for _, d := range functionDirs(t) {
-		src, err := os.ReadFile(filepath.Join(d, "main.go"))
+	for _, f := range catalog.Functions() {
+		src, err := os.ReadFile(filepath.Join(f.Name, "main.go"))
 		if err != nil {
-			t.Errorf("functions/%s: %v", d, err)
+			t.Errorf("functions/%s: %v", f.Name, err)
 			continue
 		}
-		want := `lambdafn.Serve("` + d + `")`
-		ok := strings.Contains(string(src), want) || strings.Contains(string(src), `lambdafn.ServeWith("`+d+`"`)
-		switch {
-		case d == authorizer:
-			want = "lambdafn.ServeAuthorizer()"
-			ok = strings.Contains(string(src), want)
-		case d == digest:
-			want = "lambdafn.ServeDigest()"
-			ok = strings.Contains(string(src), want)
-		case d == reconcile:
-			want = "lambdafn.ServeReconcile("
-			ok = strings.Contains(string(src), want)
-		case d == index:
-			want = "lambdafn.ServeIndex()"
-			ok = strings.Contains(string(src), want)
-		case d == lambdafn.BootstrapFunction:
-			want = "lambdafn.ServeBootstrap()"
-			ok = strings.Contains(string(src), want)
-		case slices.Contains(lambdafn.TaskFunctions(), d):
-			want = `lambdafn.ServeTaskWith("` + d + `"`
-			ok = strings.Contains(string(src), want)
+		calls := []string{"lambdafn." + f.Entry + "("}
+		switch f.Entry {
+		case "Serve":
+			calls = []string{`lambdafn.Serve("` + f.Name + `")`, `lambdafn.ServeWith("` + f.Name + `"`}
+		case "ServeTaskWith":
+			calls = []string{`lambdafn.ServeTaskWith("` + f.Name + `"`}
 		}
-		if !ok {
-			t.Errorf("functions/%s/main.go does not call %s", d, want)
+		if !slices.ContainsFunc(calls, func(c string) bool { return strings.Contains(string(src), c) }) {
+			t.Errorf("functions/%s/main.go does not call %s", f.Name, strings.Join(calls, " or "))
 		}
 	}
 }

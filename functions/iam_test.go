@@ -11,10 +11,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/vsecure/vsecure/shared/awsrec"
-	"github.com/vsecure/vsecure/shared/iampolicy"
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/internal/awsrec"
+	"github.com/vsecure/vsecure/internal/iampolicy"
+	"github.com/vsecure/vsecure/internal/rie"
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
 
@@ -363,6 +363,13 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		// The bootstrap marker: admin-bootstrap's writes are key items and it.
 		{"admin-bootstrap puts the bootstrap marker", "admin-bootstrap", ddb("dynamodb:PutItem", schema.BootstrapPK, "keyId", "pk", "sk"), iampolicy.Allow},
 		{"admin-bootstrap cannot put a secret", "admin-bootstrap", ddb("dynamodb:PutItem", head, "pk", "sk", "data"), iampolicy.ImplicitDeny},
+
+		// Rate buckets: the functions that request approvals take tokens;
+		// a function without that store call cannot touch a bucket.
+		{"approvals-request takes a token", "approvals-request", ddb("dynamodb:PutItem", schema.RatePrefix+"approvals#agent-1", "pk", "sk", "tat", "ttl"), iampolicy.Allow},
+		{"mcp takes a token", "mcp", ddb("dynamodb:PutItem", schema.RatePrefix+"approvals#agent-1", "pk", "sk", "tat", "ttl"), iampolicy.Allow},
+		{"resources-get cannot reset a rate bucket", "resources-get", ddb("dynamodb:PutItem", schema.RatePrefix+"approvals#agent-1", "pk", "sk", "tat", "ttl"), iampolicy.ImplicitDeny},
+		{"audit-list cannot reset a rate bucket", "audit-list", ddb("dynamodb:PutItem", schema.RatePrefix+"approvals#agent-1", "pk", "sk", "tat", "ttl"), iampolicy.ImplicitDeny},
 
 		{"resources-get opens data keys", "resources-get", dataKey("kms:Decrypt"), iampolicy.Allow},
 		{"resources-put seals data keys", "resources-put", dataKey("kms:GenerateDataKey"), iampolicy.Allow},

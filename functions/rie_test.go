@@ -15,12 +15,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/vsecure/vsecure/shared/awsrec"
-	"github.com/vsecure/vsecure/shared/httpapi"
-	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/internal/awsrec"
+	"github.com/vsecure/vsecure/internal/iampolicy"
+	"github.com/vsecure/vsecure/internal/rie"
+	"github.com/vsecure/vsecure/internal/sample"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/lambdafn"
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
@@ -214,9 +214,9 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	// approval that workflow-notify announces.
 	t.Run("workflow_tasks_with_their_sample_events", func(t *testing.T) {
 		for _, tc := range []struct{ fn, id, status, outcome string }{
-			{"workflow-notify", sample.PendingApproval, "pending", "notified"},
-			{"workflow-expire", sample.OverdueApproval, "expired", "expired"},
-			{"workflow-revoke", sample.LapsedApproval, "expired", "expired"},
+			{catalog.Notify, sample.PendingApproval, "pending", "notified"},
+			{catalog.Expire, sample.OverdueApproval, "expired", "expired"},
+			{catalog.Revoke, sample.LapsedApproval, "expired", "expired"},
 		} {
 			t.Run(tc.fn, func(t *testing.T) {
 				var ev map[string]any
@@ -235,13 +235,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		}
 	})
 	t.Run("every_function_with_its_sample_event", func(t *testing.T) {
-		var functions []string
-		for _, rt := range httpapi.Routes() {
-			if !slices.Contains(functions, rt.Function) {
-				functions = append(functions, rt.Function)
-			}
-		}
-		for _, fn := range functions {
+		for _, fn := range catalog.Names(catalog.KindRoute) {
 			exp, ok := expectations[fn]
 			if !ok {
 				t.Errorf("%s: no expectation for its sample event; add one", fn)
@@ -291,12 +285,12 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				}
 			})
 		}
-		t.Run("authorizer", func(t *testing.T) {
+		t.Run(catalog.Authorizer, func(t *testing.T) {
 			for name, want := range map[string]bool{"authorizer-valid": true, "authorizer-invalid": false, "authorizer-missing-key": false} {
 				var ev events.APIGatewayV2CustomAuthorizerV2Request
 				w.readEvent(t, name, &ev)
 				var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
-				w.invoke(t, ctx, "authorizer", ev, &resp)
+				w.invoke(t, ctx, catalog.Authorizer, ev, &resp)
 				if resp.IsAuthorized != want {
 					t.Errorf("%s: isAuthorized %v, want %v", name, resp.IsAuthorized, want)
 				}
@@ -310,7 +304,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		// unknown path is the JSON 404; an unclean one the 400 whose
 		// refusal is audited, which it answers only once the entry is
 		// written (without the store it would be a 500).
-		t.Run(httpapi.FallbackFunction, func(t *testing.T) {
+		t.Run(catalog.Fallback, func(t *testing.T) {
 			for _, tc := range []struct {
 				method, path string
 				status       int
@@ -321,13 +315,13 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				{"GET", "/v1/security/mcp/resources/vsecure://secrets/staging/API_TOKEN", 400, "", "invalid_request"},
 			} {
 				var ev events.APIGatewayV2HTTPRequest
-				w.readEvent(t, httpapi.FallbackFunction, &ev)
+				w.readEvent(t, catalog.Fallback, &ev)
 				if tc.method != "" {
 					ev.RequestContext.HTTP.Method, ev.RawPath, ev.RequestContext.HTTP.Path = tc.method, tc.path, tc.path
 					ev.RequestContext.RequestID += tc.code
 				}
 				var resp events.APIGatewayV2HTTPResponse
-				w.invoke(t, ctx, httpapi.FallbackFunction, ev, &resp)
+				w.invoke(t, ctx, catalog.Fallback, ev, &resp)
 				var body struct {
 					Error struct{ Code, RequestID string }
 				}
@@ -359,6 +353,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	t.Run("audit_index_runs_passes_until_its_deadline_and_emits_its_lag", func(t *testing.T) { auditIndex(t, ctx, w) })
 
 	t.Run("variants_reach_every_store_path", func(t *testing.T) { variants(t, ctx, w) })
+	t.Run("approval_requests_share_one_limit_across_functions", func(t *testing.T) { approvalLimit(t, ctx, w) })
 	t.Run("every_aws_call_is_allowed_by_its_functions_synthesized_policy", func(t *testing.T) { checkIAM(t, w) })
 
 	t.Run("logs_are_json_with_both_request_ids_and_no_credentials", func(t *testing.T) {
@@ -392,7 +387,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			if strings.Contains(out, "flow-task-token") || strings.Contains(out, "sample0task0token") {
 				t.Errorf("%s: its output contains a task token", fn)
 			}
-			if !saw && !slices.Contains(lambdafn.TaskFunctions(), fn) { // tasks serve no HTTP request
+			if !saw && !slices.Contains(catalog.Names(catalog.KindTask), fn) { // tasks serve no HTTP request
 				t.Errorf("%s: no JSON request log line in its output:\n%s", fn, out)
 			}
 		}
@@ -415,7 +410,7 @@ func approvalFlow(t *testing.T, ctx context.Context, w *world) {
 		aev.IdentitySource = []string{"Bearer " + cred}
 		aev.RequestContext.RequestID = rid
 		var ares events.APIGatewayV2CustomAuthorizerSimpleResponse
-		w.invoke(t, ctx, "authorizer", aev, &ares)
+		w.invoke(t, ctx, catalog.Authorizer, aev, &ares)
 		if !ares.IsAuthorized {
 			t.Fatalf("%s %s: the authorizer denied the credential", method, path)
 		}
@@ -473,7 +468,7 @@ func approvalFlow(t *testing.T, ctx context.Context, w *world) {
 	}
 	const flowToken = "flow-task-token-0123456789"
 	var notified task.Result
-	w.invoke(t, ctx, "workflow-notify", task.NotifyEvent{ApprovalID: id, TaskToken: flowToken}, &notified)
+	w.invoke(t, ctx, catalog.Notify, task.NotifyEvent{ApprovalID: id, TaskToken: flowToken}, &notified)
 	if notified.Outcome != "notified" {
 		t.Fatalf("notify: %+v", notified)
 	}
@@ -609,10 +604,10 @@ func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
 		}
 	}
 	var ev events.EventBridgeEvent
-	w.readEvent(t, lambdafn.ReconcileFunction, &ev)
+	w.readEvent(t, catalog.Reconcile, &ev)
 	var first, second task.Counts
 	before := len(w.sfn.Calls())
-	w.invoke(t, ctx, lambdafn.ReconcileFunction, ev, &first)
+	w.invoke(t, ctx, catalog.Reconcile, ev, &first)
 	if first.Checked != len(live) || first.Started != 1 || first.Expired != 1 || first.Errors != 0 {
 		t.Fatalf("first run %+v, want %d checked, one started, one expired", first, len(live))
 	}
@@ -631,7 +626,7 @@ func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
 	if starts != first.Started {
 		t.Errorf("%d StartExecution calls, %d counted", starts, first.Started)
 	}
-	w.invoke(t, ctx, lambdafn.ReconcileFunction, ev, &second)
+	w.invoke(t, ctx, catalog.Reconcile, ev, &second)
 	if second.Started != 0 || second.Expired != 0 || second.Errors != 0 {
 		t.Errorf("second run %+v, want nothing left to repair", second)
 	}
@@ -640,7 +635,7 @@ func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
 	var metrics []float64
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		metrics = metrics[:0]
-		for line := range strings.Lines(w.rts[lambdafn.ReconcileFunction].Output()) {
+		for line := range strings.Lines(w.rts[catalog.Reconcile].Output()) {
 			var m struct {
 				Message string         `json:"message"`
 				AWS     map[string]any `json:"_aws"`
@@ -650,7 +645,7 @@ func workflowReconcile(t *testing.T, ctx context.Context, w *world) {
 			if json.Unmarshal([]byte(line), &m) != nil || m.Message != "workflow reconcile run" {
 				continue
 			}
-			if m.AWS["CloudWatchMetrics"] == nil || m.AWS["Timestamp"] == nil || m.Value == nil || m.Name != "vsecure-"+lambdafn.ReconcileFunction {
+			if m.AWS["CloudWatchMetrics"] == nil || m.AWS["Timestamp"] == nil || m.Value == nil || m.Name != "vsecure-"+catalog.Reconcile {
 				t.Errorf("not an EMF record of Reconciled by FunctionName: %s", line)
 				continue
 			}
@@ -721,18 +716,18 @@ func auditIndex(t *testing.T, ctx context.Context, w *world) {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, w.stackEnv(t, lambdafn.IndexFunction)...)
-	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, lambdafn.IndexFunction),
+	env = append(env, w.stackEnv(t, catalog.Index)...)
+	r, err := rie.Start(ctx, w.rieBin, filepath.Join(w.bins, catalog.Index),
 		append(env, "AWS_LAMBDA_FUNCTION_TIMEOUT=7", "VSECURE_AUDIT_INDEX_TIMING=0s,0,0s"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.rts[lambdafn.IndexFunction] = r
+	w.rts[catalog.Index] = r
 	started := time.Now()
 	var ev events.EventBridgeEvent
-	w.readEvent(t, lambdafn.IndexFunction, &ev)
+	w.readEvent(t, catalog.Index, &ev)
 	var res lambdafn.IndexResult
-	w.invoke(t, ctx, lambdafn.IndexFunction, ev, &res)
+	w.invoke(t, ctx, catalog.Index, ev, &res)
 	if res.Passes < 1 || res.Failed != 0 || res.Entries == 0 || res.Segments == 0 || res.Through.Before(started.Add(-time.Second)) {
 		t.Fatalf("run %+v, want passes that indexed entries up to about its start (%s), none failed", res, started)
 	}
@@ -750,7 +745,7 @@ func auditIndex(t *testing.T, ctx context.Context, w *world) {
 		Name  string         `json:"FunctionName"`
 		RunID string         `json:"awsRequestId"`
 	}
-	if json.Unmarshal([]byte(line), &m) != nil || m.AWS["CloudWatchMetrics"] == nil || m.Lag == nil || m.Name != "vsecure-"+lambdafn.IndexFunction || m.RunID == "" {
+	if json.Unmarshal([]byte(line), &m) != nil || m.AWS["CloudWatchMetrics"] == nil || m.Lag == nil || m.Name != "vsecure-"+catalog.Index || m.RunID == "" {
 		t.Errorf("not an EMF record of AuditIndexLag by FunctionName: %q", line)
 	}
 

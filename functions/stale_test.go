@@ -11,7 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/internal/sample"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -41,7 +42,7 @@ func TestRIEStaleAuthorizerContext(t *testing.T) {
 		ev.IdentitySource = []string{"Bearer " + cred}
 		ev.RequestContext.RequestID = rid()
 		var res events.APIGatewayV2CustomAuthorizerSimpleResponse
-		w.invoke(t, ctx, "authorizer", ev, &res)
+		w.invoke(t, ctx, catalog.Authorizer, ev, &res)
 		return res.Context, res.IsAuthorized
 	}
 	// call invokes endpoint function fn with authorizer context lc, as API

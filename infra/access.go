@@ -54,6 +54,8 @@ const (
 	// policySetVersion: the policy-set version item (schema.PolicySetPK)
 	// only, which every policy write bumps.
 	policySetVersion itemScope = "policySetVersion"
+	// rateBuckets: the rate buckets (schema.RatePrefix) only.
+	rateBuckets itemScope = "rateBuckets"
 )
 
 // The state table's attributes IndexAudit's Update touches (besides the
@@ -93,6 +95,8 @@ func (s itemScope) conditions() map[string]any {
 		return leadingKeys(schema.KeyPrefix+"*", schema.KeyHashPrefix+"*", schema.BootstrapPK)
 	case policySetVersion:
 		return leadingKeys(schema.PolicySetPK)
+	case rateBuckets:
+		return leadingKeys(schema.RatePrefix + "*")
 	}
 	return nil
 }
@@ -219,6 +223,10 @@ var storeAccess = map[string][]grant{
 		{target{stateT, ""}, []string{"dynamodb:GetItem"}, anyItem},
 	},
 	"Remember": {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}},
+
+	// A rate bucket: a consistent GetItem, then a conditional PutItem of
+	// the bucket's item, on the RATE# items only.
+	"TakeToken": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, rateBuckets}},
 }
 
 // dynamoStatement is one IAM Allow statement: these actions on these

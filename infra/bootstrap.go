@@ -3,13 +3,15 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/vsecure/vsecure/shared/catalog"
 )
 
-// bootstrapFunction mints the first admin key (lambdafn.BootstrapFunction).
+// bootstrapFunction mints the first admin key (catalog.Bootstrap).
 // No route and no invoke permission: only principals whose own IAM policy
 // grants lambda:InvokeFunction on it (the operator) can call it, and the
 // key travels in the invoke response only, never in the template.
-const bootstrapFunction = "admin-bootstrap"
+const bootstrapFunction = catalog.Bootstrap
 
 // adminBootstrap declares the function and names it in an output for
 // `vsecure admin:bootstrap --stack` (the name only, never a key).

@@ -3,11 +3,12 @@ package main
 import (
 	"slices"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/httpapi"
 )
 
 // functionSpec is how one Lambda function is sized and what it may touch.
-// Every function in the route table (plus the authorizer) must have one:
+// Every function of the catalog (shared/catalog) must have one:
 // a new route without a spec fails synth, so nobody ships a function with
 // guessed permissions.
 type functionSpec struct {
@@ -58,29 +59,21 @@ const (
 	sealBoth           // both: a function that reads and writes secrets (mcp)
 )
 
-// authorizerFunction is the REQUEST authorizer; it is not a route.
-const authorizerFunction = "authorizer"
-
-// The approval workflow's task functions: invoked by the state machine,
-// not routes (shared/lambdafn.TaskFunctions).
+// The functions that serve no route, by their names in the function
+// catalog (shared/catalog; infra imports nothing of shared/ but the route
+// table, the catalog and the schema).
 const (
-	notifyFunction = "workflow-notify"
-	expireFunction = "workflow-expire"
-	revokeFunction = "workflow-revoke"
+	// authorizerFunction is the REQUEST authorizer.
+	authorizerFunction = catalog.Authorizer
+	// The approval workflow's task functions, invoked by the state machine.
+	notifyFunction = catalog.Notify
+	expireFunction = catalog.Expire
+	revokeFunction = catalog.Revoke
+	// The scheduled workflow reconciler, audit indexer and digest step.
+	reconcileFunction = catalog.Reconcile
+	indexFunction     = catalog.Index
+	digestFunction    = catalog.Digest
 )
-
-// reconcileFunction is the scheduled workflow reconciler; it is not a
-// route (lambdafn.ReconcileFunction).
-const reconcileFunction = "workflow-reconcile"
-
-// indexFunction is the scheduled audit indexer; it is not a route
-// (lambdafn.IndexFunction).
-const indexFunction = "audit-index"
-
-// digestFunction is the scheduled audit digest step; it is not a route
-// (lambdafn.DigestFunction; infra imports nothing of shared/ but the
-// route table and the schema).
-const digestFunction = "audit-digest"
 
 // Sizing rationale shared by most functions. Lambda gives CPU in
 // proportion to memory; a Go handler needs ~30 MB, so memory buys CPU for
@@ -92,19 +85,20 @@ const (
 )
 
 // idempotent is what a function honouring Idempotency-Key adds to its
-// store methods (httpapi.Idempotent lists those functions).
+// store methods (httpapi.Route.Idempotent marks those functions' routes).
 var idempotent = []string{"ReserveIdempotency", "CompleteIdempotency", "ReleaseIdempotency"}
 
 // liveKey is what a function behind the authorizer cache adds to its
 // store methods: it re-reads the caller's key, because the cached answer
 // may predate a revocation or a role change (lambdafn.AuthorizerContext).
-// Functions that judge the key within their own read (httpapi.JudgesKey:
+// Functions that judge the key within their own read (httpapi.Route.JudgesKey:
 // resources-get, resources-put) go without.
 var liveKey = []string{"GetKey"}
 
 func with(methods ...[]string) []string { return slices.Concat(methods...) }
 
-// functionSpecs is keyed by function name (functions/<name>, build/<name>).
+// functionSpecs is keyed by function name (functions/<name>, build/<name>):
+// one entry per function of the catalog (shared/catalog), no other.
 var functionSpecs = map[string]functionSpec{
 	authorizerFunction: {MemoryMB: 256, TimeoutSeconds: 5, Why: "256 MB: runs before every uncached request, so cold start matters most; 5 s because API Gateway gives an authorizer 10 s and a slow authorizer should fail fast",
 		Store: []string{"KeyByHash", "MarkKeyUsed", "ApprovalByToken", "GetKey", "AppendAudit"}},
@@ -122,8 +116,11 @@ var functionSpecs = map[string]functionSpec{
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListPolicies", "ListSecrets", "AppendAudit"}, liveKey), Cursor: true},
 
+	// approvals-request takes a token from the requester's rate bucket
+	// (TakeToken) before it creates the approval: the product's limit,
+	// shared by every container.
 	"approvals-request": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
-		Store: with([]string{"LoadAccess", "CreateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"StartExecution"}},
+		Store: with([]string{"LoadAccess", "TakeToken", "CreateApproval", "AppendAudit"}, idempotent, liveKey), Workflow: []string{"StartExecution"}},
 	"approvals-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
 		Store: with([]string{"ListApprovals", "AppendAudit"}, liveKey), Cursor: true},
 	"approvals-get": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
@@ -203,11 +200,13 @@ var functionSpecs = map[string]functionSpec{
 	// it re-authenticates the credential (KeyByHash, ApprovalByToken) and
 	// its tools list resources and secrets, read and write secrets (both
 	// data-key operations), request and read approvals, and query the
-	// audit log. No tool decides or revokes, so no UpdateApproval.
+	// audit log. No tool decides or revokes, so no UpdateApproval. Its
+	// approval requests draw on the requester's rate bucket (TakeToken)
+	// like approvals-request's.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
 		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
-			"CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
+			"TakeToken", "CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
 
 	// The workflow tasks read and conditionally update one approval (the

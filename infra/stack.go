@@ -21,6 +21,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
@@ -416,6 +417,9 @@ func (v *Vsecure) routes() error {
 // function declares one Lambda function with its own role, log group and
 // alarms' subject.
 func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
+	if _, ok := catalog.Lookup(name); !ok {
+		return nil, fmt.Errorf("function %s is not in the function catalog (shared/catalog): add it there, with functions/%s/main.go", name, name)
+	}
 	spec, ok := functionSpecs[name]
 	if !ok {
 		return nil, fmt.Errorf("function %s has no entry in functionSpecs (infra/functions.go): give it a size and its store methods", name)

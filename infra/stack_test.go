@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
@@ -187,8 +188,12 @@ func TestFunctionsAreArmAL2023TracedSizedAndLogged(t *testing.T) {
 	s := synth(t, "dev", 30)
 	logGroups := s.ofType("AWS::Logs::LogGroup")
 	fns := s.functionIDs(t)
-	if want := len(routeFunctions()) + 9; len(fns) != want {
-		t.Fatalf("%d functions, want %d: one per route function, the authorizer, the fallback, three workflow tasks, the reconciler, the digest step, the audit indexer and admin-bootstrap", len(fns), want)
+	var names []string
+	for name := range fns {
+		names = append(names, name)
+	}
+	if want := catalog.Names(); !sameSet(names, want) {
+		t.Fatalf("functions %v in the template, want the catalog's %v (shared/catalog)", names, want)
 	}
 	for name, id := range fns {
 		p := s.resources[id].Properties
@@ -437,6 +442,11 @@ var wantPolicies = func() map[string][]string {
 		"Allow s3:GetObject,s3:PutObject,s3:PutObjectRetention on witness-bucket/archive/*",
 		`Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`)
 	m["approvals-request"] = append(m["approvals-request"], "Allow states:StartExecution on "+machine)
+	// Both request approvals: a token from the requester's rate bucket
+	// (RATE# items only) first.
+	for _, fn := range []string{"approvals-request", "mcp"} {
+		m[fn] = append(m[fn], `Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["RATE#*"]}}`)
+	}
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
@@ -935,14 +945,23 @@ func TestNagFindsNothingUnsuppressed(t *testing.T) {
 }
 
 // routeFunctions are the distinct functions of the route table.
-func routeFunctions() []string {
-	var names []string
-	for _, r := range httpapi.Routes() {
-		if !slices.Contains(names, r.Function) {
-			names = append(names, r.Function)
-		}
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// TestSpecsAreTheCatalog: every function of the catalog has a spec, and
+// no spec sizes a function the catalog does not have.
+func TestSpecsAreTheCatalog(t *testing.T) {
+	var specs []string
+	for name := range functionSpecs {
+		specs = append(specs, name)
 	}
-	return names
+	if want := catalog.Names(); !sameSet(specs, want) {
+		t.Errorf("functionSpecs has %v, the catalog %v", specs, want)
+	}
 }
 
 func TestEveryRouteFunctionHasASpec(t *testing.T) {
@@ -963,7 +982,7 @@ func TestEveryRouteFunctionHasASpec(t *testing.T) {
 
 // TestKeyedFunctionsMayReadTheCallersKey: every function behind the
 // authorizer re-reads the caller's key (lambdafn.AuthorizerContext)
-// unless it judges the key in its own read (httpapi.JudgesKey); the grant
+// unless it judges the key in its own read (httpapi.Route.JudgesKey); the grant
 // follows that one fact.
 func TestKeyedFunctionsMayReadTheCallersKey(t *testing.T) {
 	for _, r := range httpapi.Routes() {
@@ -971,10 +990,10 @@ func TestKeyedFunctionsMayReadTheCallersKey(t *testing.T) {
 			continue
 		}
 		has := slices.Contains(functionSpecs[r.Function].Store, "GetKey")
-		if !httpapi.JudgesKey(r.Function) && !has {
+		if !r.JudgesKey && !has {
 			t.Errorf("%s re-reads the caller's key but its spec lacks GetKey", r.Function)
 		}
-		if httpapi.JudgesKey(r.Function) && has {
+		if r.JudgesKey && has {
 			t.Errorf("%s judges the key in its own read; its spec should not add GetKey", r.Function)
 		}
 	}

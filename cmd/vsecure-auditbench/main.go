@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/vsecure/vsecure/internal/ddbcapacity"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		HTTPClient:   &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
 	dynamo.ClientOptions(&o)
+	ddbcapacity.Ask(&o)
 	p.option(&o)
 	db := dynamodb.New(o)
 	if err := dynamo.CreateTables(ctx, db, table, auditTable); err != nil {
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	clk := newClock(c)
 	s, err := dynamo.New(db, table, auditTable, append(storeOptions(clk),
-		dynamo.WithCapacity(p.capacity), dynamo.WithSeal(macKeys, "auditbench", c.writers))...)
+		dynamo.WithSeal(macKeys, "auditbench", c.writers))...)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,11 @@ type tally struct {
 	calls map[string]int
 	// itemsRead is the items DynamoDB returned to Query and BatchGetItem.
 	itemsRead int
-	// Local: as DynamoDB Local's ConsumedCapacity reports (the store's hook).
+	// Local: as DynamoDB Local's ConsumedCapacity reports (asked for by
+	// ddbcapacity.Ask on every call).
 	localAuditWRU, localAuditGSIWRU, localStateWRU, localRRU float64
-	// localUnits and hookUnits: every unit seen by the middleware and by
-	// the store's hook (they must agree).
-	localUnits, hookUnits float64
+	// localUnits: every unit seen by the middleware.
+	localUnits float64
 	// AWS: the audit table's writes and every read billed by AWS's rules.
 	awsAuditWRU, awsStateWRU, awsRRU float64
 }
@@ -61,7 +61,6 @@ func (t *tally) add(o tally) {
 	t.localStateWRU += o.localStateWRU
 	t.localRRU += o.localRRU
 	t.localUnits += o.localUnits
-	t.hookUnits += o.hookUnits
 	t.awsAuditWRU += o.awsAuditWRU
 	t.awsStateWRU += o.awsStateWRU
 	t.awsRRU += o.awsRRU
@@ -84,18 +83,6 @@ func (p *probe) offences() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.offence...)
-}
-
-// capacity is the store's hook (dynamo.WithCapacity): it asks DynamoDB
-// for consumed capacity on every call. The hook does not say whether a
-// call read or wrote, so the split is taken from the same answers in the
-// middleware; the hook's sum checks that nothing was missed.
-func (p *probe) capacity(op string, cc []types.ConsumedCapacity) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range cc {
-		p.cur.hookUnits += deref(c.CapacityUnits)
-	}
 }
 
 // local adds DynamoDB Local's consumed capacity of one answer.

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )

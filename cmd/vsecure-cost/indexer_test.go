@@ -4,8 +4,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/vsecure/vsecure/shared/awsrec"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/internal/awsrec"
+	"github.com/vsecure/vsecure/internal/sample"
 )
 
 // The indexer's measurement seeds the workload through the real store and

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/awsrec"
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
+	"github.com/vsecure/vsecure/internal/awsrec"
+	"github.com/vsecure/vsecure/internal/rie"
+	"github.com/vsecure/vsecure/internal/sample"
 )
 
 // scenario is one operation: a function and its sample event.

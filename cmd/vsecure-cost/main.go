@@ -20,7 +20,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
+	"github.com/vsecure/vsecure/internal/rie"
 )
 
 const (

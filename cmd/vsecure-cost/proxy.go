@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vsecure/vsecure/shared/awsrec"
+	"github.com/vsecure/vsecure/internal/awsrec"
 )
 
 // call is one DynamoDB or KMS request a function made.

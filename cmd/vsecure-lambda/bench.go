@@ -12,9 +12,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/rie"
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/httpapi"
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 )
 
 const (
@@ -60,7 +60,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bins := filepath.Join(root, ".cache", "host-functions")
-	if err := rie.Build(ctx, root, bins, "./functions/...", "./shared/lambdafn/rie/testdata/hello"); err != nil {
+	if err := rie.Build(ctx, root, bins, "./functions/...", "./internal/rie/testdata/hello"); err != nil {
 		return err
 	}
 	if err := os.Rename(filepath.Join(bins, "hello"), filepath.Join(bins, hello)); err != nil {

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,28 +31,11 @@ func TestAuditExportVerifyOffline(t *testing.T) {
 	// what is audited afterwards (the verify and the export themselves)
 	// lands in a later, unsealed window, as it would an hour later.
 	var skew atomic.Int64
-	srv, err := devserver.New(ctx, devserver.Config{
-		Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"), AdminKey: devtest.AdminKey, DigestEvery: -1,
-		Now:    func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	}
-	defer stop()
+	env := devtest.Start(t, devtest.WithoutFixture(), devtest.WithConfig(func(c *devserver.Config) {
+		c.DataDir, c.DigestEvery = filepath.Join(dir, "data"), -1
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	}))
+	srv := env.Server
 	vs := func(stdin string, args ...string) (int, string) {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -90,7 +71,7 @@ func TestAuditExportVerifyOffline(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("audit:export: exit %d\n%s", code, export)
 	}
-	stop() // offline means offline
+	env.Stop() // offline means offline
 
 	lines := strings.Split(strings.TrimSuffix(export, "\n"), "\n")
 	var target int

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -17,22 +18,20 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-func runAuditVerify(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("audit:verify", "audit:verify [--from 24h|RFC3339] [--to RFC3339] [--json]\n       vsecure audit:verify --offline FILE --public-key KEY [--json]",
-		"Checks the audit log against its signed, chained digests (admin or auditor) and names\n"+
-			"every entry deleted, modified, inserted or moved, and every digest removed or forged.\n"+
-			"With --offline, checks an export (vsecure audit:export), an audit archive object, or a\n"+
-			"directory of archive objects (the archive bucket's archive/ prefix) with no server and no store,\n"+
-			"against the public key given (base64 PKIX DER, or a file holding it or its PEM).\n"+
-			"Prints the key it trusts. Exit status 3 when anything was found.", std)
+func setupAuditVerify(fs *flag.FlagSet, env func(string) string, std stdio) action {
 	from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
 	to := fs.String("to", "", "RFC 3339 time; default now")
 	offline := fs.String("offline", "", "an export file, archive object or archive directory to verify without a server")
 	publicKey := fs.String("public-key", "", "with --offline: the digests' public key (base64 PKIX DER, or a file)")
 	jsonOut := fs.Bool("json", false, "print JSON")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
+	return func(ctx context.Context, _ []string) int {
+		return runAuditVerify(ctx, from, to, offline, publicKey, jsonOut, env, std)
 	}
+}
+
+// runAuditVerify is not an apiCall: --offline needs no server, and a
+// finding exits 3.
+func runAuditVerify(ctx context.Context, from, to, offline, publicKey *string, jsonOut *bool, env func(string) string, std stdio) int {
 	if *offline != "" || *publicKey != "" {
 		if *offline == "" || *publicKey == "" || *from != "" || *to != "" {
 			fmt.Fprintln(std.Err, "vsecure audit:verify: --offline FILE and --public-key KEY go together, without --from or --to (the export fixes the range)")
@@ -45,16 +44,16 @@ func runAuditVerify(ctx context.Context, args []string, env func(string) string,
 		fmt.Fprintf(std.Err, "vsecure audit:verify: %s\n", vsecure.ErrorMessage(err))
 		return exitUsage
 	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
+	c, code, ok := connect("audit:verify", env, std)
 	if !ok {
 		return code
 	}
-	r, err := e.api.VerifyAudit(ctx, since, *to)
+	r, err := c.VerifyAudit(ctx, since, *to)
 	if err != nil {
-		return e.fail(err)
+		return fail("audit:verify", std, err)
 	}
-	if e.json {
-		e.emit(r)
+	if *jsonOut {
+		_ = emitJSON(std.Out, r)
 		return verdict(r.Report)
 	}
 	printKey(std, r.TrustedKey)
@@ -144,30 +143,4 @@ func printReport(std stdio, r digest.Report) int {
 	table(std.Out, []string{"FINDING", "ENTRY", "WINDOW", "DETAIL"}, rows)
 	fmt.Fprintf(std.Out, "TAMPERED: %d findings; %d entries checked in %d digests\n", len(r.Findings), r.Entries, r.Digests)
 	return exitTampered
-}
-
-func runAuditExport(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("audit:export", "audit:export [--from 24h|RFC3339] [--to RFC3339] > log.jsonl",
-		"Writes the audit log of a range (admin or auditor) as JSON lines: a header naming the\n"+
-			"signing key, the entries with their seals oldest first, then the signed digests that\n"+
-			"cover them. The range widens to whole digest windows. Check the file anywhere with\n"+
-			"vsecure audit:verify --offline log.jsonl --public-key KEY.", std)
-	from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
-	to := fs.String("to", "", "RFC 3339 time; default now")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	since, err := mcpserver.SinceTime(*from, time.Now())
-	if err != nil {
-		fmt.Fprintf(std.Err, "vsecure audit:export: %s\n", vsecure.ErrorMessage(err))
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, false)
-	if !ok {
-		return code
-	}
-	if err := e.api.ExportAudit(ctx, since, *to, std.Out); err != nil {
-		return e.fail(err)
-	}
-	return exitOK
 }

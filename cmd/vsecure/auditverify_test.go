@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/binary"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,38 +58,26 @@ func TestAuditVerifyEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	serve := func(st *embedded.Store) *devserver.Server {
-		srv, err := devserver.New(ctx, devserver.Config{
-			Addr: "127.0.0.1:0", DataDir: dir, AdminKey: devtest.AdminKey, Store: st, DigestEvery: -1,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve()
-		return srv
+	serve := func(st *embedded.Store) *devtest.Env {
+		return devtest.Start(t, devtest.WithoutFixture(), devtest.WithConfig(func(c *devserver.Config) {
+			c.DataDir, c.Store, c.DigestEvery = dir, st, -1
+		}))
 	}
-	verify := func(srv *devserver.Server) (int, string) {
+	verify := func(srv *devtest.Env) (int, string) {
 		var out, errb bytes.Buffer
-		env := map[string]string{"VSECURE_API_URL": srv.URL(), "VSECURE_API_KEY": devtest.AdminKey}
+		env := map[string]string{"VSECURE_API_URL": srv.URL, "VSECURE_API_KEY": devtest.AdminKey}
 		code := run(ctx, []string{"audit:verify", "--to", time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)},
 			func(k string) string { return env[k] }, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 		return code, out.String() + errb.String()
 	}
-	stop := func(srv *devserver.Server) {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}
-
 	srv := serve(st)
-	if n, err := srv.SealAudit(ctx); err != nil || n == 0 {
+	if n, err := srv.Server.SealAudit(ctx); err != nil || n == 0 {
 		t.Fatalf("SealAudit = %d, %v", n, err)
 	}
 	if code, out := verify(srv); code != exitOK || !strings.Contains(out, "OK: 21 entries") /* 20 and the epoch's opening entry */ {
 		t.Fatalf("untouched log: exit %d\n%s", code, out)
 	}
-	stop(srv)
+	srv.Stop()
 	st.Close()
 
 	db, err := bolt.Open(path, 0o600, nil)
@@ -109,7 +95,7 @@ func TestAuditVerifyEndToEnd(t *testing.T) {
 	}
 	defer st.Close()
 	srv = serve(st)
-	defer stop(srv)
+	defer srv.Stop()
 	code, out := verify(srv)
 	if code != exitTampered || !strings.Contains(out, "deleted") || !strings.Contains(out, ids[7]) {
 		t.Fatalf("after deleting %s: exit %d\n%s", ids[7], code, out)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -20,22 +21,21 @@ import (
 // (infra/bootstrap.go).
 const bootstrapOutput = "AdminBootstrapFunctionName"
 
-// runAdminBootstrap invokes a deployed stack's admin-bootstrap function
+// admin:bootstrap invokes a deployed stack's admin-bootstrap function
 // with the operator's own AWS credentials and prints the key it mints. No
 // server and no vsecure key are involved: IAM lambda:InvokeFunction is the
 // whole authorization, and CloudTrail records the Invoke.
-func runAdminBootstrap(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("admin:bootstrap", "admin:bootstrap --stack NAME | --function NAME [--principal admin] [--break-glass]",
-		"Mints the first admin key of a deployed stack with your AWS credentials (the default\n"+
-			"chain: AWS_PROFILE, SSO, environment). Refused if an active admin key exists (of\n"+
-			"concurrent bootstraps exactly one mints), unless --break-glass. The key is printed once on stdout; it is stored only as a hash.", std)
+func setupAdminBootstrap(fs *flag.FlagSet, env func(string) string, std stdio) action {
 	stack := fs.String("stack", "", "CloudFormation stack (vsecure-<env>); the function name is its "+bootstrapOutput+" output")
 	function := fs.String("function", "", "the function's name or ARN, instead of --stack")
 	principal := fs.String("principal", "admin", "principal of the new admin key")
 	breakGlass := fs.Bool("break-glass", false, "mint even if an active admin key exists (audited as such)")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
+	return func(ctx context.Context, _ []string) int {
+		return runAdminBootstrap(ctx, stack, function, principal, breakGlass, env, std)
 	}
+}
+
+func runAdminBootstrap(ctx context.Context, stack, function, principal *string, breakGlass *bool, env func(string) string, std stdio) int {
 	if (*stack == "") == (*function == "") {
 		fmt.Fprintln(std.Err, "vsecure admin:bootstrap: give exactly one of --stack and --function")
 		return exitUsage

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/rie"
+	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
-	"github.com/vsecure/vsecure/shared/lambdafn/sample"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 

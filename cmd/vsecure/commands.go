@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,139 +13,521 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/mcpserver"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// stringList is a repeatable, comma-separable flag.
-type stringList []string
-
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*s = append(*s, p)
-		}
+// commands is the CLI: every command, in the order `vsecure help` lists
+// them. A command that calls the API is an apiCall row: its flags, the
+// client call and how the result prints; parsing, connecting, errors and
+// --json are apiCall's. The others (servers, AWS, offline checks) bring
+// their own action.
+func commands() []command {
+	return []command{
+		{
+			name: "dev", summary: "run the local server on its embedded store",
+			synopsis: "dev [--addr host:port] [--data dir] [--keys dir] [--store embedded|dynamodb]",
+			about: "Runs the vsecure API on this machine, on its embedded store (or DynamoDB with --store\n" +
+				"dynamodb). On its first start it generates an admin API key and prints it once.",
+			env:   devEnv,
+			setup: setupDev,
+		},
+		{
+			name: "mcp serve", summary: "MCP server on stdio for Claude Desktop and other agents",
+			synopsis: "mcp serve",
+			about:    "Serves the Model Context Protocol on stdin/stdout, acting as the principal\nof VSECURE_API_KEY against the vsecure API.",
+			env:      mcpEnv,
+			setup:    setupMCPServe,
+		},
+		{
+			name: "mcp:resources", summary: "list resource policies",
+			synopsis: "mcp:resources [--json]",
+			about:    "Lists the resource policies: which vsecure:// URIs exist, what they permit and whether approval is required.",
+			setup: apiCall[listing[api.ResourceView]]{
+				flags: func(*apiFlags) callFunc[listing[api.ResourceView]] {
+					return func(ctx context.Context, c *client.Client, _ []string) (listing[api.ResourceView], error) {
+						rs, err := c.ListResources(ctx)
+						return listing[api.ResourceView]{items: rs}, err
+					}
+				},
+				out: columns("resources", []string{"URI", "PERMISSIONS", "APPROVAL", "NAME"}, func(r api.ResourceView) []string {
+					perms := make([]string, len(r.Permissions))
+					for i, p := range r.Permissions {
+						perms[i] = string(p)
+					}
+					approval := "no"
+					if r.RequiresApproval {
+						approval = "required"
+						if len(r.Approvers) > 0 {
+							approval += " (" + strings.Join(r.Approvers, ", ") + ")"
+						}
+					}
+					return []string{r.URI, dash(strings.Join(perms, ",")), approval, dash(r.Name)}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:configure", summary: "create or replace resource policies from a JSON file",
+			synopsis: "mcp:configure -f policy.json [--json]",
+			about: "Creates or replaces resource policies (admin). The file holds one policy object\n" +
+				`({"uri": "vsecure://secrets/production/*", "permissions": ["read"], "requiresApproval": true, ...})` + "\nor an array of them; - reads stdin.",
+			setup: apiCall[[]api.ResourceView]{
+				flags: func(fs *apiFlags) callFunc[[]api.ResourceView] {
+					file := fs.String("f", "", "policy JSON file, or - for stdin (required)")
+					var policies []api.ResourceConfig
+					fs.check(func([]string) error {
+						if *file == "" {
+							return badFlags("-f is required")
+						}
+						var raw []byte
+						var err error
+						if *file == "-" {
+							raw, err = io.ReadAll(fs.std.In)
+						} else {
+							raw, err = os.ReadFile(*file)
+						}
+						if err != nil {
+							return badInput("%v", err)
+						}
+						if policies, err = decodePolicies(raw); err != nil {
+							return badInput("%s: %v", *file, err)
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, _ []string) ([]api.ResourceView, error) {
+						var out []api.ResourceView
+						for _, p := range policies {
+							p.URI = vsecure.ExpandShort(p.URI)
+							v, err := c.Configure(ctx, p)
+							if err != nil {
+								return nil, err
+							}
+							out = append(out, v)
+							// As it goes: when a later policy fails, the output
+							// says which ones are in place.
+							if !*fs.json {
+								fmt.Fprintf(fs.std.Out, "configured %s\n", v.URI)
+							}
+						}
+						return out, nil
+					}
+				},
+				out: printer[[]api.ResourceView]{json: func(rs []api.ResourceView) any { return map[string]any{"resources": rs} }},
+			}.setup,
+		},
+		{
+			name: "mcp:approve", summary: "request approval for an operation on a resource",
+			synopsis: "mcp:approve --resource URI [--operation read|write] --reason TEXT [--ttl SECONDS] [--json]",
+			about:    "Requests approval for one operation on one resource. If the policy needs no\napproval (or auto-approves), the request is approved at once and its access token is printed\n(shown only this once; valid until expiresAt).",
+			args:     -1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(fs *apiFlags) callFunc[api.ApprovalView] {
+					resource := fs.String("resource", "", "resource URI, e.g. vsecure://secrets/production/DATABASE_URL or production/DATABASE_URL (required)")
+					op := fs.String("operation", "read", "read or write")
+					reason := fs.String("reason", "", "why access is needed; shown to approvers")
+					ttl := fs.Int("ttl", 0, "seconds until the request and the access it grants expire (default 3600)")
+					fs.check(func(pos []string) error {
+						if *resource == "" && len(pos) == 1 {
+							*resource = pos[0]
+						} else if *resource == "" || len(pos) > 0 {
+							return badFlags("--resource is required")
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, _ []string) (api.ApprovalView, error) {
+						r := api.ApprovalRequest{Resource: vsecure.ExpandShort(*resource), Operation: *op, Reason: *reason}
+						if *ttl != 0 {
+							r.TTL = ttl
+						}
+						return c.RequestApproval(ctx, r)
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					fmt.Fprintf(w, "Approval %s: %s %s is %s (expires %s)\n", a.ID, a.Operation, a.Resource, a.Status, ts(a.ExpiresAt))
+					if a.Status == vsecure.StatusPending {
+						fmt.Fprintf(w, "Approvers: %s\nDecide at: %s\n", dash(strings.Join(a.Approvers, ", ")), a.ApprovalURL)
+					}
+					if a.AccessToken != "" {
+						fmt.Fprintf(w, "Access token (shown once): %s\n", a.AccessToken)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:approvals", summary: "list approval requests",
+			synopsis: "mcp:approvals [--status STATUS] [--resource URI] [--all] [--json]",
+			about:    "Lists the approval requests you may see, newest first.",
+			setup: apiCall[listing[api.ApprovalView]]{
+				flags: func(fs *apiFlags) callFunc[listing[api.ApprovalView]] {
+					status := fs.String("status", "", "pending, approved, denied, expired or revoked")
+					resource := fs.String("resource", "", "a concrete resource URI (short form production/DB works)")
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]api.ApprovalView, api.Pagination, error) {
+						return c.ListApprovals(ctx, api.ApprovalsQuery{Status: *status, Resource: expand(*resource), Limit: limit, Cursor: cursor})
+					})
+				},
+				out: columns("data", []string{"ID", "STATUS", "OP", "RESOURCE", "REQUESTED BY", "EXPIRES", "REASON"}, func(a api.ApprovalView) []string {
+					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.RequestedBy, ts(a.ExpiresAt), dash(a.Reason)}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:respond", summary: "approve or deny an approval request",
+			synopsis: "mcp:respond <approval-id> --approve|--deny [--reason TEXT] [--json]",
+			about:    "Approves or denies an approval request (a listed approver). Approving the last\nvote needed grants access until the request's expiry.",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(fs *apiFlags) callFunc[api.ApprovalView] {
+					approve := fs.Bool("approve", false, "approve the request")
+					deny := fs.Bool("deny", false, "deny the request")
+					reason := fs.String("reason", "", "why; recorded in the audit log")
+					fs.check(func([]string) error {
+						if *approve == *deny {
+							return badFlags("give exactly one of --approve or --deny")
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						action := string(vsecure.ActionDeny)
+						if *approve {
+							action = string(vsecure.ActionApprove)
+						}
+						return c.Respond(ctx, pos[0], api.Respond{Action: action, Reason: *reason})
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					switch a.Status {
+					case vsecure.StatusPending:
+						fmt.Fprintf(w, "Approval %s: vote recorded (%d of %d approvals)\n", a.ID, a.Approvals, a.RequiredApprovals)
+					case vsecure.StatusApproved:
+						fmt.Fprintf(w, "Approval %s: approved by %s; access to %s %s until %s\n", a.ID, a.ApprovedBy, a.Operation, a.Resource, ts(a.ExpiresAt))
+					default:
+						fmt.Fprintf(w, "Approval %s: %s\n", a.ID, a.Status)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:revoke", summary: "end access granted by an approval",
+			synopsis: "mcp:revoke <approval-id> [--json]",
+			about:    "Ends the access an approved request granted, at once (listed approver or admin).",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(*apiFlags) callFunc[api.ApprovalView] {
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						return c.Revoke(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					fmt.Fprintf(w, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:audit", summary: "query the audit log",
+			synopsis: "mcp:audit [--resource 'production/*'] [--actor ID] [--operation OP] [--since 24h|RFC3339] [--until RFC3339] [--failed] [--all] [--json]",
+			about:    "Queries the audit log, newest first (admin or auditor). A short resource such as\nproduction/* means vsecure://secrets/production/*; quote it so the shell does not expand it.",
+			setup: apiCall[listing[vsecure.Entry]]{
+				flags: func(fs *apiFlags) callFunc[listing[vsecure.Entry]] {
+					resource := fs.String("resource", "", "URI or pattern")
+					actor := fs.String("actor", "", "principal id")
+					operation := fs.String("operation", "", "e.g. read, write, request_approval, approve, deny")
+					since := fs.String("since", "", "RFC 3339 time or a duration back from now (24h, 7d)")
+					until := fs.String("until", "", "RFC 3339 time")
+					failed := fs.Bool("failed", false, "only refused or failed operations")
+					var from string
+					fs.check(func([]string) (err error) {
+						if from, err = mcpserver.SinceTime(*since, time.Now()); err != nil {
+							return badInput("%s", vsecure.ErrorMessage(err))
+						}
+						return nil
+					})
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]vsecure.Entry, api.Pagination, error) {
+						q := api.AuditQuery{Resource: expand(*resource), Actor: *actor, Operation: *operation, From: from, To: *until, Limit: limit, Cursor: cursor}
+						if *failed {
+							f := false
+							q.Success = &f
+						}
+						return c.Audit(ctx, q)
+					})
+				},
+				out: columns("logs", []string{"TIME", "ACTOR", "OPERATION", "RESOURCE", "RESULT", "APPROVAL"}, func(l vsecure.Entry) []string {
+					result := "ok"
+					if !l.Success {
+						result = dash(l.Error)
+					}
+					return []string{ts(l.Timestamp), l.Actor, l.Operation, dash(l.Resource), result, dash(l.ApprovalID)}
+				}),
+			}.setup,
+		},
+		{
+			name: "secrets:put", summary: "write a new version of a secret (value from stdin or --value)",
+			synopsis: "secrets:put <uri> [--value V] [--name N] [--description D] [--meta k=v ...] [--json]",
+			about:    "Writes a new version of a secret (admin, or an agent whose policy permits write).\nThe value is read from stdin unless --value is given (stdin keeps it out of shell history);\none trailing newline is dropped.",
+			args:     1,
+			setup: apiCall[api.SecretInfo]{
+				flags: func(fs *apiFlags) callFunc[api.SecretInfo] {
+					value := fs.String("value", "", "the value (default: read stdin)")
+					name := fs.String("name", "", "human-readable name")
+					desc := fs.String("description", "", "description")
+					var meta stringList
+					fs.Var(&meta, "meta", "metadata key=value (repeatable)")
+					var w api.SecretWrite
+					fs.check(func([]string) error {
+						v := *value
+						if !isSet(fs.FlagSet, "value") {
+							b, err := io.ReadAll(io.LimitReader(fs.std.In, vsecure.MaxSecretBytes+2))
+							if err != nil {
+								return badInput("reading stdin: %v", err)
+							}
+							v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+						}
+						w = api.SecretWrite{Value: &v, Name: *name, Description: *desc}
+						if len(meta) > 0 {
+							w.Metadata = map[string]string{}
+							for _, kv := range meta {
+								k, val, ok := strings.Cut(kv, "=")
+								if !ok {
+									return badInput("--meta %q is not key=value", kv)
+								}
+								w.Metadata[k] = val
+							}
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, pos []string) (api.SecretInfo, error) {
+						return c.PutSecret(ctx, vsecure.ExpandShort(pos[0]), w)
+					}
+				},
+				out: text(func(w io.Writer, info api.SecretInfo) {
+					fmt.Fprintf(w, "stored %s version %d\n", info.URI, info.Version)
+				}),
+			}.setup,
+		},
+		{
+			name: "secrets:get", summary: "print a secret's value",
+			synopsis: "secrets:get <uri> [--version N] [--json]",
+			about:    "Prints a secret's value followed by a newline (--json: the value with its metadata).\nA gated secret fails with approval_required until an approval is granted (see mcp:approve).",
+			args:     1,
+			setup: apiCall[api.SecretRead]{
+				flags: func(fs *apiFlags) callFunc[api.SecretRead] {
+					ver := fs.Int("version", 0, "version to read (default latest)")
+					return func(ctx context.Context, c *client.Client, pos []string) (api.SecretRead, error) {
+						return c.GetSecret(ctx, vsecure.ExpandShort(pos[0]), *ver)
+					}
+				},
+				out: text(func(w io.Writer, s api.SecretRead) { fmt.Fprintln(w, s.Value) }),
+			}.setup,
+		},
+		{
+			name: "secrets:list", summary: "list secrets you may use (never values)",
+			synopsis: "secrets:list [--pattern 'production/*'] [--all] [--json]",
+			about:    "Lists the secrets you may use, with metadata and never values.",
+			setup: apiCall[listing[api.SecretInfo]]{
+				flags: func(fs *apiFlags) callFunc[listing[api.SecretInfo]] {
+					pattern := fs.String("pattern", "", "URI pattern ending in /*")
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]api.SecretInfo, api.Pagination, error) {
+						return c.ListSecrets(ctx, api.SecretsQuery{Pattern: expand(*pattern), Limit: limit, Cursor: cursor})
+					})
+				},
+				out: columns("secrets", []string{"URI", "VERSION", "UPDATED", "BY", "READS"}, func(s api.SecretInfo) []string {
+					return []string{s.URI, strconv.Itoa(s.Version), ts(s.UpdatedAt), dash(s.UpdatedBy), strconv.FormatInt(s.AccessCount, 10)}
+				}),
+			}.setup,
+		},
+		{
+			name: "keys:create", summary: "create an API key for a principal",
+			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--json]",
+			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again.",
+			setup: apiCall[api.CreatedKey]{
+				flags: func(fs *apiFlags) callFunc[api.CreatedKey] {
+					principal := fs.String("principal", "", "principal id the key acts as (required)")
+					var roles stringList
+					fs.Var(&roles, "role", "role (repeatable or comma-separated; required)")
+					slack := fs.String("slack-user", "", "Slack user id of an approver")
+					fs.check(func([]string) error {
+						if *principal == "" || len(roles) == 0 {
+							return badFlags("--principal and --role are required")
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, _ []string) (api.CreatedKey, error) {
+						return c.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
+					}
+				},
+				out: text(func(w io.Writer, k api.CreatedKey) {
+					fmt.Fprintf(w, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, k.Principal, roleList(k.Roles, ", "), k.Secret)
+				}),
+			}.setup,
+		},
+		{
+			name: "keys:list", summary: "list API keys (never their secrets)",
+			synopsis: "keys:list [--all] [--json]",
+			about:    "Lists API keys without their secrets (admin).",
+			setup: apiCall[listing[vsecure.Key]]{
+				flags: func(fs *apiFlags) callFunc[listing[vsecure.Key]] {
+					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]vsecure.Key, api.Pagination, error) {
+						return c.ListKeys(ctx, limit, cursor)
+					})
+				},
+				out: columns("keys", []string{"ID", "PRINCIPAL", "ROLES", "CREATED", "LAST USED", "STATE"}, func(k vsecure.Key) []string {
+					state := "active"
+					if k.RevokedAt != nil {
+						state = "revoked " + tsp(k.RevokedAt)
+					} else if k.ExpiresAt != nil {
+						state = "expires " + tsp(k.ExpiresAt)
+					}
+					return []string{k.ID, k.Principal, roleList(k.Roles, ","), ts(k.CreatedAt), tsp(k.LastUsedAt), state}
+				}),
+			}.setup,
+		},
+		{
+			name: "keys:revoke", summary: "revoke an API key",
+			synopsis: "keys:revoke <key-id> [--json]",
+			about:    "Revokes an API key at once (admin).",
+			args:     1,
+			setup: apiCall[vsecure.Key]{
+				flags: func(*apiFlags) callFunc[vsecure.Key] {
+					return func(ctx context.Context, c *client.Client, pos []string) (vsecure.Key, error) {
+						return c.DeleteKey(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, k vsecure.Key) { fmt.Fprintf(w, "revoked %s (%s)\n", k.ID, k.Principal) }),
+			}.setup,
+		},
+		{
+			name: "keys:rotate", summary: "replace an API key, keeping the old one for an overlap",
+			synopsis: "keys:rotate <key-id> [--overlap 1h] [--json]",
+			about:    "Creates a new API key for the same principal and roles and makes the old key\nexpire after the overlap (admin). The new key is printed once.",
+			args:     1,
+			setup: apiCall[api.RotatedKey]{
+				flags: func(fs *apiFlags) callFunc[api.RotatedKey] {
+					overlap := fs.Duration("overlap", gate.DefaultOverlap, "how long the old key keeps working (0s ends it now; at most 720h)")
+					fs.check(func([]string) error {
+						if *overlap < 0 || *overlap > gate.MaxOverlap || *overlap%time.Second != 0 {
+							return badInput("--overlap must be whole seconds between 0s and 720h")
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, pos []string) (api.RotatedKey, error) {
+						return c.RotateKey(ctx, pos[0], *overlap)
+					}
+				},
+				out: text(func(w io.Writer, k api.RotatedKey) {
+					fmt.Fprintf(w, "rotated %s -> %s for %s\n%s stops working at %s\nAPI key (shown once): %s\n",
+						k.Replaces.ID, k.ID, k.Principal, k.Replaces.ID, tsp(k.Replaces.ExpiresAt), k.Secret)
+				}),
+			}.setup,
+		},
+		{
+			name: "keys:slack", summary: "map a key's principal to a Slack user for Slack approvals",
+			synopsis: "keys:slack <key-id> --slack-user U123 [--json]",
+			about:    "Maps a key's principal to a Slack user for Slack approvals (admin). An empty\n--slack-user \"\" removes the mapping.",
+			args:     1,
+			setup: apiCall[vsecure.Key]{
+				flags: func(fs *apiFlags) callFunc[vsecure.Key] {
+					slack := fs.String("slack-user", "", "Slack user id (required; \"\" removes it)")
+					fs.check(func([]string) error {
+						if !isSet(fs.FlagSet, "slack-user") {
+							return badFlags("--slack-user is required")
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, pos []string) (vsecure.Key, error) {
+						return c.SetKeySlackUser(ctx, pos[0], *slack)
+					}
+				},
+				out: text(func(w io.Writer, k vsecure.Key) {
+					if k.SlackUserID == "" {
+						fmt.Fprintf(w, "%s (%s) has no Slack user\n", k.ID, k.Principal)
+					} else {
+						fmt.Fprintf(w, "%s (%s) approves from Slack as %s\n", k.ID, k.Principal, k.SlackUserID)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "whoami", summary: "show who your API key makes you (principal, roles, key)",
+			synopsis: "whoami [--json]",
+			about:    "Shows who the API key (or access token) in VSECURE_API_KEY makes you: principal,\nroles, key id and, for an access token, the one operation it allows.",
+			setup: apiCall[api.Identity]{
+				flags: func(*apiFlags) callFunc[api.Identity] {
+					return func(ctx context.Context, c *client.Client, _ []string) (api.Identity, error) { return c.Whoami(ctx) }
+				},
+				out: text(func(w io.Writer, id api.Identity) {
+					table(w, []string{"PRINCIPAL", "ROLES", "KEY", "CREDENTIAL", "ON BEHALF OF"},
+						[][]string{{id.Principal, dash(roleList(id.Roles, ",")), dash(id.KeyID), id.Credential, dash(id.OnBehalfOf)}})
+					if s := id.Scope; s != nil {
+						fmt.Fprintf(w, "Scope: %s %s until %s (approval %s)\n", s.Operation, s.Resource, ts(s.ExpiresAt), s.ApprovalID)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "audit:verify", summary: "check the audit log (or an export, offline) against its signed digests; names tampered entries",
+			synopsis: "audit:verify [--from 24h|RFC3339] [--to RFC3339] [--json]\n       vsecure audit:verify --offline FILE --public-key KEY [--json]",
+			about: "Checks the audit log against its signed, chained digests (admin or auditor) and names\n" +
+				"every entry deleted, modified, inserted or moved, and every digest removed or forged.\n" +
+				"With --offline, checks an export (vsecure audit:export), an audit archive object, or a\n" +
+				"directory of archive objects (the archive bucket's archive/ prefix) with no server and no store,\n" +
+				"against the public key given (base64 PKIX DER, or a file holding it or its PEM).\n" +
+				"Prints the key it trusts. Exit status 3 when anything was found.",
+			setup: setupAuditVerify,
+		},
+		{
+			name: "audit:export", summary: "write the audit log and its digests as JSON lines, for offline verification",
+			synopsis: "audit:export [--from 24h|RFC3339] [--to RFC3339] > log.jsonl",
+			about: "Writes the audit log of a range (admin or auditor) as JSON lines: a header naming the\n" +
+				"signing key, the entries with their seals oldest first, then the signed digests that\n" +
+				"cover them. The range widens to whole digest windows. Check the file anywhere with\n" +
+				"vsecure audit:verify --offline log.jsonl --public-key KEY.",
+			setup: apiCall[struct{}]{
+				noJSON: true,
+				flags: func(fs *apiFlags) callFunc[struct{}] {
+					from := fs.String("from", "", "RFC 3339 time or a duration back from now (24h, 7d); default the beginning")
+					to := fs.String("to", "", "RFC 3339 time; default now")
+					var since string
+					fs.check(func([]string) (err error) {
+						if since, err = mcpserver.SinceTime(*from, time.Now()); err != nil {
+							return badInput("%s", vsecure.ErrorMessage(err))
+						}
+						return nil
+					})
+					return func(ctx context.Context, c *client.Client, _ []string) (struct{}, error) {
+						return struct{}{}, c.ExportAudit(ctx, since, *to, fs.std.Out)
+					}
+				},
+			}.setup,
+		},
+		{
+			name: "admin:bootstrap", summary: "mint a deployed stack's first admin key with your AWS credentials",
+			synopsis: "admin:bootstrap --stack NAME | --function NAME [--principal admin] [--break-glass]",
+			about: "Mints the first admin key of a deployed stack with your AWS credentials (the default\n" +
+				"chain: AWS_PROFILE, SSO, environment). Refused if an active admin key exists (of\n" +
+				"concurrent bootstraps exactly one mints), unless --break-glass. The key is printed once on stdout; it is stored only as a hash.",
+			env:   "Environment: the AWS SDK's (AWS_PROFILE, AWS_REGION, ...); AWS_ENDPOINT_URL_CLOUDFORMATION, _STS and _LAMBDA\n  override those services' endpoints",
+			setup: setupAdminBootstrap,
+		},
 	}
-	return nil
 }
 
-func runWhoami(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("whoami", "whoami [--json]", "Shows who the API key (or access token) in VSECURE_API_KEY makes you: principal,\nroles, key id and, for an access token, the one operation it allows.", std)
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
+// expand reads a short URI (production/DB) as vsecure://secrets/production/DB;
+// empty stays empty, for flags left out.
+func expand(s string) string {
+	if s == "" {
+		return ""
 	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	id, err := e.api.Whoami(ctx)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(id)
-	}
-	roles := make([]string, len(id.Roles))
-	for i, r := range id.Roles {
-		roles[i] = string(r)
-	}
-	table(std.Out, []string{"PRINCIPAL", "ROLES", "KEY", "CREDENTIAL", "ON BEHALF OF"},
-		[][]string{{id.Principal, dash(strings.Join(roles, ",")), dash(id.KeyID), id.Credential, dash(id.OnBehalfOf)}})
-	if s := id.Scope; s != nil {
-		fmt.Fprintf(std.Out, "Scope: %s %s until %s (approval %s)\n", s.Operation, s.Resource, ts(s.ExpiresAt), s.ApprovalID)
-	}
-	return exitOK
+	return vsecure.ExpandShort(s)
 }
 
-func runResources(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:resources", "mcp:resources [--json]", "Lists the resource policies: which vsecure:// URIs exist, what they permit and whether approval is required.", std)
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
+// roleList joins roles with sep.
+func roleList(roles []vsecure.Role, sep string) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
 	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	rs, err := e.api.ListResources(ctx)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(map[string]any{"resources": rs})
-	}
-	rows := make([][]string, 0, len(rs))
-	for _, r := range rs {
-		perms := make([]string, len(r.Permissions))
-		for i, p := range r.Permissions {
-			perms[i] = string(p)
-		}
-		approval := "no"
-		if r.RequiresApproval {
-			approval = "required"
-			if len(r.Approvers) > 0 {
-				approval += " (" + strings.Join(r.Approvers, ", ") + ")"
-			}
-		}
-		rows = append(rows, []string{r.URI, dash(strings.Join(perms, ",")), approval, dash(r.Name)})
-	}
-	table(std.Out, []string{"URI", "PERMISSIONS", "APPROVAL", "NAME"}, rows)
-	return exitOK
-}
-
-func runConfigure(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:configure", "mcp:configure -f policy.json [--json]",
-		"Creates or replaces resource policies (admin). The file holds one policy object\n"+
-			`({"uri": "vsecure://secrets/production/*", "permissions": ["read"], "requiresApproval": true, ...})`+"\nor an array of them; - reads stdin.", std)
-	file := fs.String("f", "", "policy JSON file, or - for stdin (required)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	if *file == "" {
-		fmt.Fprintln(std.Err, "vsecure mcp:configure: -f is required")
-		fs.Usage()
-		return exitUsage
-	}
-	var raw []byte
-	var err error
-	if *file == "-" {
-		raw, err = io.ReadAll(std.In)
-	} else {
-		raw, err = os.ReadFile(*file)
-	}
-	if err != nil {
-		fmt.Fprintf(std.Err, "vsecure mcp:configure: %v\n", err)
-		return exitUsage
-	}
-	policies, err := decodePolicies(raw)
-	if err != nil {
-		fmt.Fprintf(std.Err, "vsecure mcp:configure: %s: %v\n", *file, err)
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	var out []api.ResourceView
-	for _, p := range policies {
-		p.URI = vsecure.ExpandShort(p.URI)
-		v, err := e.api.Configure(ctx, p)
-		if err != nil {
-			return e.fail(err)
-		}
-		out = append(out, v)
-		if !e.json {
-			fmt.Fprintf(std.Out, "configured %s\n", v.URI)
-		}
-	}
-	if e.json {
-		return e.emit(map[string]any{"resources": out})
-	}
-	return exitOK
+	return strings.Join(s, sep)
 }
 
 // decodePolicies reads one policy or an array, refusing unknown fields
@@ -170,489 +551,4 @@ func decodePolicies(raw []byte) ([]api.ResourceConfig, error) {
 		return nil, err
 	}
 	return []api.ResourceConfig{p}, nil
-}
-
-func runApprove(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:approve", "mcp:approve --resource URI [--operation read|write] --reason TEXT [--ttl SECONDS] [--json]",
-		"Requests approval for one operation on one resource. If the policy needs no\napproval (or auto-approves), the request is approved at once and its access token is printed\n(shown only this once; valid until expiresAt).", std)
-	resource := fs.String("resource", "", "resource URI, e.g. vsecure://secrets/production/DATABASE_URL or production/DATABASE_URL (required)")
-	op := fs.String("operation", "read", "read or write")
-	reason := fs.String("reason", "", "why access is needed; shown to approvers")
-	ttl := fs.Int("ttl", 0, "seconds until the request and the access it grants expire (default 3600)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, -1)
-	if done {
-		return code
-	}
-	if *resource == "" && len(pos) == 1 {
-		*resource = pos[0]
-	} else if *resource == "" || len(pos) > 0 {
-		fmt.Fprintln(std.Err, "vsecure mcp:approve: --resource is required")
-		fs.Usage()
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	r := api.ApprovalRequest{Resource: vsecure.ExpandShort(*resource), Operation: *op, Reason: *reason}
-	if *ttl != 0 {
-		r.TTL = ttl
-	}
-	a, err := e.api.RequestApproval(ctx, r)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(a)
-	}
-	fmt.Fprintf(std.Out, "Approval %s: %s %s is %s (expires %s)\n", a.ID, a.Operation, a.Resource, a.Status, ts(a.ExpiresAt))
-	if a.Status == vsecure.StatusPending {
-		fmt.Fprintf(std.Out, "Approvers: %s\nDecide at: %s\n", dash(strings.Join(a.Approvers, ", ")), a.ApprovalURL)
-	}
-	if a.AccessToken != "" {
-		fmt.Fprintf(std.Out, "Access token (shown once): %s\n", a.AccessToken)
-	}
-	return exitOK
-}
-
-func runApprovals(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:approvals", "mcp:approvals [--status STATUS] [--resource URI] [--all] [--json]",
-		"Lists the approval requests you may see, newest first.", std)
-	status := fs.String("status", "", "pending, approved, denied, expired or revoked")
-	resource := fs.String("resource", "", "a concrete resource URI (short form production/DB works)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	var l listFlags
-	l.register(fs)
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	q := api.ApprovalsQuery{Status: *status, Limit: l.limit}
-	if *resource != "" {
-		q.Resource = vsecure.ExpandShort(*resource)
-	}
-	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]api.ApprovalView, api.Pagination, error) {
-		q.Cursor = cursor
-		return e.api.ListApprovals(ctx, q)
-	})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		if items == nil {
-			items = []api.ApprovalView{}
-		}
-		return e.emit(map[string]any{"data": items, "pagination": p})
-	}
-	rows := make([][]string, 0, len(items))
-	for _, a := range items {
-		rows = append(rows, []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.RequestedBy, ts(a.ExpiresAt), dash(a.Reason)})
-	}
-	table(std.Out, []string{"ID", "STATUS", "OP", "RESOURCE", "REQUESTED BY", "EXPIRES", "REASON"}, rows)
-	e.pageHint(p)
-	return exitOK
-}
-
-func runRespond(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:respond", "mcp:respond <approval-id> --approve|--deny [--reason TEXT] [--json]",
-		"Approves or denies an approval request (a listed approver). Approving the last\nvote needed grants access until the request's expiry.", std)
-	approve := fs.Bool("approve", false, "approve the request")
-	deny := fs.Bool("deny", false, "deny the request")
-	reason := fs.String("reason", "", "why; recorded in the audit log")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	if *approve == *deny {
-		fmt.Fprintln(std.Err, "vsecure mcp:respond: give exactly one of --approve or --deny")
-		fs.Usage()
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	action := string(vsecure.ActionDeny)
-	if *approve {
-		action = string(vsecure.ActionApprove)
-	}
-	a, err := e.api.Respond(ctx, pos[0], api.Respond{Action: action, Reason: *reason})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(a)
-	}
-	switch a.Status {
-	case vsecure.StatusPending:
-		fmt.Fprintf(std.Out, "Approval %s: vote recorded (%d of %d approvals)\n", a.ID, a.Approvals, a.RequiredApprovals)
-	case vsecure.StatusApproved:
-		fmt.Fprintf(std.Out, "Approval %s: approved by %s; access to %s %s until %s\n", a.ID, a.ApprovedBy, a.Operation, a.Resource, ts(a.ExpiresAt))
-	default:
-		fmt.Fprintf(std.Out, "Approval %s: %s\n", a.ID, a.Status)
-	}
-	return exitOK
-}
-
-func runRevoke(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:revoke", "mcp:revoke <approval-id> [--json]", "Ends the access an approved request granted, at once (listed approver or admin).", std)
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	a, err := e.api.Revoke(ctx, pos[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(a)
-	}
-	fmt.Fprintf(std.Out, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
-	return exitOK
-}
-
-func runAudit(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("mcp:audit", "mcp:audit [--resource 'production/*'] [--actor ID] [--operation OP] [--since 24h|RFC3339] [--until RFC3339] [--failed] [--all] [--json]",
-		"Queries the audit log, newest first (admin or auditor). A short resource such as\nproduction/* means vsecure://secrets/production/*; quote it so the shell does not expand it.", std)
-	resource := fs.String("resource", "", "URI or pattern")
-	actor := fs.String("actor", "", "principal id")
-	operation := fs.String("operation", "", "e.g. read, write, request_approval, approve, deny")
-	since := fs.String("since", "", "RFC 3339 time or a duration back from now (24h, 7d)")
-	until := fs.String("until", "", "RFC 3339 time")
-	failed := fs.Bool("failed", false, "only refused or failed operations")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	var l listFlags
-	l.register(fs)
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	from, err := mcpserver.SinceTime(*since, time.Now())
-	if err != nil {
-		fmt.Fprintf(std.Err, "vsecure mcp:audit: %s\n", vsecure.ErrorMessage(err))
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	q := api.AuditQuery{Actor: *actor, Operation: *operation, From: from, To: *until, Limit: l.limit}
-	if *resource != "" {
-		q.Resource = vsecure.ExpandShort(*resource)
-	}
-	if *failed {
-		f := false
-		q.Success = &f
-	}
-	logs, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Entry, api.Pagination, error) {
-		q.Cursor = cursor
-		return e.api.Audit(ctx, q)
-	})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		if logs == nil {
-			logs = []vsecure.Entry{}
-		}
-		return e.emit(map[string]any{"logs": logs, "pagination": p})
-	}
-	rows := make([][]string, 0, len(logs))
-	for _, l := range logs {
-		result := "ok"
-		if !l.Success {
-			result = dash(l.Error)
-		}
-		rows = append(rows, []string{ts(l.Timestamp), l.Actor, l.Operation, dash(l.Resource), result, dash(l.ApprovalID)})
-	}
-	table(std.Out, []string{"TIME", "ACTOR", "OPERATION", "RESOURCE", "RESULT", "APPROVAL"}, rows)
-	e.pageHint(p)
-	return exitOK
-}
-
-func runSecretPut(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("secrets:put", "secrets:put <uri> [--value V] [--name N] [--description D] [--meta k=v ...] [--json]",
-		"Writes a new version of a secret (admin, or an agent whose policy permits write).\nThe value is read from stdin unless --value is given (stdin keeps it out of shell history);\none trailing newline is dropped.", std)
-	value := fs.String("value", "", "the value (default: read stdin)")
-	name := fs.String("name", "", "human-readable name")
-	desc := fs.String("description", "", "description")
-	var meta stringList
-	fs.Var(&meta, "meta", "metadata key=value (repeatable)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	v := *value
-	valueSet := false
-	fs.Visit(func(f *flag.Flag) { valueSet = valueSet || f.Name == "value" })
-	if !valueSet {
-		b, err := io.ReadAll(io.LimitReader(std.In, vsecure.MaxSecretBytes+2))
-		if err != nil {
-			fmt.Fprintf(std.Err, "vsecure secrets:put: reading stdin: %v\n", err)
-			return exitUsage
-		}
-		v = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	}
-	w := api.SecretWrite{Value: &v, Name: *name, Description: *desc}
-	if len(meta) > 0 {
-		w.Metadata = map[string]string{}
-		for _, kv := range meta {
-			k, val, ok := strings.Cut(kv, "=")
-			if !ok {
-				fmt.Fprintf(std.Err, "vsecure secrets:put: --meta %q is not key=value\n", kv)
-				return exitUsage
-			}
-			w.Metadata[k] = val
-		}
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	info, err := e.api.PutSecret(ctx, vsecure.ExpandShort(pos[0]), w)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(info)
-	}
-	fmt.Fprintf(std.Out, "stored %s version %d\n", info.URI, info.Version)
-	return exitOK
-}
-
-func runSecretGet(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("secrets:get", "secrets:get <uri> [--version N] [--json]",
-		"Prints a secret's value followed by a newline (--json: the value with its metadata).\nA gated secret fails with approval_required until an approval is granted (see mcp:approve).", std)
-	ver := fs.Int("version", 0, "version to read (default latest)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	s, err := e.api.GetSecret(ctx, vsecure.ExpandShort(pos[0]), *ver)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(s)
-	}
-	fmt.Fprintln(std.Out, s.Value)
-	return exitOK
-}
-
-func runSecretList(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("secrets:list", "secrets:list [--pattern 'production/*'] [--all] [--json]", "Lists the secrets you may use, with metadata and never values.", std)
-	pattern := fs.String("pattern", "", "URI pattern ending in /*")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	var l listFlags
-	l.register(fs)
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	q := api.SecretsQuery{Limit: l.limit}
-	if *pattern != "" {
-		q.Pattern = vsecure.ExpandShort(*pattern)
-	}
-	items, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]api.SecretInfo, api.Pagination, error) {
-		q.Cursor = cursor
-		return e.api.ListSecrets(ctx, q)
-	})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		if items == nil {
-			items = []api.SecretInfo{}
-		}
-		return e.emit(map[string]any{"secrets": items, "pagination": p})
-	}
-	rows := make([][]string, 0, len(items))
-	for _, s := range items {
-		rows = append(rows, []string{s.URI, strconv.Itoa(s.Version), ts(s.UpdatedAt), dash(s.UpdatedBy), strconv.FormatInt(s.AccessCount, 10)})
-	}
-	table(std.Out, []string{"URI", "VERSION", "UPDATED", "BY", "READS"}, rows)
-	e.pageHint(p)
-	return exitOK
-}
-
-func runKeyCreate(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("keys:create", "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--json]",
-		"Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again.", std)
-	principal := fs.String("principal", "", "principal id the key acts as (required)")
-	var roles stringList
-	fs.Var(&roles, "role", "role (repeatable or comma-separated; required)")
-	slack := fs.String("slack-user", "", "Slack user id of an approver")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	if *principal == "" || len(roles) == 0 {
-		fmt.Fprintln(std.Err, "vsecure keys:create: --principal and --role are required")
-		fs.Usage()
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	k, err := e.api.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(k)
-	}
-	rs := make([]string, len(k.Roles))
-	for i, r := range k.Roles {
-		rs[i] = string(r)
-	}
-	fmt.Fprintf(std.Out, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, k.Principal, strings.Join(rs, ", "), k.Secret)
-	return exitOK
-}
-
-func runKeyList(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("keys:list", "keys:list [--all] [--json]", "Lists API keys without their secrets (admin).", std)
-	jsonOut := fs.Bool("json", false, "print JSON")
-	var l listFlags
-	l.register(fs)
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	keys, p, err := collect(ctx, l, func(ctx context.Context, cursor string) ([]vsecure.Key, api.Pagination, error) {
-		return e.api.ListKeys(ctx, l.limit, cursor)
-	})
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		if keys == nil {
-			keys = []vsecure.Key{}
-		}
-		return e.emit(map[string]any{"keys": keys, "pagination": p})
-	}
-	rows := make([][]string, 0, len(keys))
-	for _, k := range keys {
-		rs := make([]string, len(k.Roles))
-		for i, r := range k.Roles {
-			rs[i] = string(r)
-		}
-		state := "active"
-		if k.RevokedAt != nil {
-			state = "revoked " + tsp(k.RevokedAt)
-		} else if k.ExpiresAt != nil {
-			state = "expires " + tsp(k.ExpiresAt)
-		}
-		rows = append(rows, []string{k.ID, k.Principal, strings.Join(rs, ","), ts(k.CreatedAt), tsp(k.LastUsedAt), state})
-	}
-	table(std.Out, []string{"ID", "PRINCIPAL", "ROLES", "CREATED", "LAST USED", "STATE"}, rows)
-	e.pageHint(p)
-	return exitOK
-}
-
-func runKeyRevoke(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("keys:revoke", "keys:revoke <key-id> [--json]", "Revokes an API key at once (admin).", std)
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	k, err := e.api.DeleteKey(ctx, pos[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(k)
-	}
-	fmt.Fprintf(std.Out, "revoked %s (%s)\n", k.ID, k.Principal)
-	return exitOK
-}
-
-func runKeyRotate(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("keys:rotate", "keys:rotate <key-id> [--overlap 1h] [--json]",
-		"Creates a new API key for the same principal and roles and makes the old key\nexpire after the overlap (admin). The new key is printed once.", std)
-	overlap := fs.Duration("overlap", gate.DefaultOverlap, "how long the old key keeps working (0s ends it now; at most 720h)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	if *overlap < 0 || *overlap > gate.MaxOverlap || *overlap%time.Second != 0 {
-		fmt.Fprintln(std.Err, "vsecure keys:rotate: --overlap must be whole seconds between 0s and 720h")
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	k, err := e.api.RotateKey(ctx, pos[0], *overlap)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(k)
-	}
-	fmt.Fprintf(std.Out, "rotated %s -> %s for %s\n%s stops working at %s\nAPI key (shown once): %s\n",
-		k.Replaces.ID, k.ID, k.Principal, k.Replaces.ID, tsp(k.Replaces.ExpiresAt), k.Secret)
-	return exitOK
-}
-
-func runKeySlack(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := newFlags("keys:slack", "keys:slack <key-id> --slack-user U123 [--json]",
-		"Maps a key's principal to a Slack user for Slack approvals (admin). An empty\n--slack-user \"\" removes the mapping.", std)
-	slack := fs.String("slack-user", "", "Slack user id (required; \"\" removes it)")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, code, done := parseArgs(fs, args, 1)
-	if done {
-		return code
-	}
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "slack-user" })
-	if !set {
-		fmt.Fprintln(std.Err, "vsecure keys:slack: --slack-user is required")
-		fs.Usage()
-		return exitUsage
-	}
-	e, code, ok := connect(fs.Name(), env, std, *jsonOut)
-	if !ok {
-		return code
-	}
-	k, err := e.api.SetKeySlackUser(ctx, pos[0], *slack)
-	if err != nil {
-		return e.fail(err)
-	}
-	if e.json {
-		return e.emit(k)
-	}
-	if k.SlackUserID == "" {
-		fmt.Fprintf(std.Out, "%s (%s) has no Slack user\n", k.ID, k.Principal)
-	} else {
-		fmt.Fprintf(std.Out, "%s (%s) approves from Slack as %s\n", k.ID, k.Principal, k.SlackUserID)
-	}
-	return exitOK
 }

@@ -12,22 +12,29 @@ import (
 	"github.com/vsecure/vsecure/shared/slack"
 )
 
-func runDev(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	stdout, stderr := std.Out, std.Err
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// devEnv is the --help environment paragraph of `vsecure dev`.
+const devEnv = "Environment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n" +
+	"  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID;\n" +
+	"  with --store dynamodb: VSECURE_TABLE, VSECURE_AUDIT_TABLE, VSECURE_CREATE_TABLES, VSECURE_KMS_KEY_ID, VSECURE_AUDIT_MAC_KEY_ID"
+
+func setupDev(fs *flag.FlagSet, env func(string) string, std stdio) action {
 	addr := fs.String("addr", orDefault(env("VSECURE_ADDR"), "127.0.0.1:8080"), "listen address (env VSECURE_ADDR)")
 	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
 	keys := fs.String("keys", env("VSECURE_KEYS_DIR"), "keys directory: audit signing and MAC keys, witness file; keep it off the data dir's disk or backups (env VSECURE_KEYS_DIR; default <data>-keys)")
 	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vsecure dev [--addr host:port] [--data dir] [--keys dir] [--store embedded|dynamodb]")
-		fmt.Fprintln(stderr, "\nEnvironment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID;\n  with --store dynamodb: VSECURE_TABLE, VSECURE_AUDIT_TABLE, VSECURE_CREATE_TABLES, VSECURE_KMS_KEY_ID, VSECURE_AUDIT_MAC_KEY_ID")
-		fs.PrintDefaults()
+	return func(ctx context.Context, _ []string) int {
+		return serveDev(ctx, addr, data, keys, storeKind, env, std)
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+}
+
+// runDev is `vsecure dev args...`.
+func runDev(ctx context.Context, args []string, env func(string) string, std stdio) int {
+	return commandTable()["dev"].run(ctx, args, env, std)
+}
+
+// serveDev runs the server with the parsed flags' values.
+func serveDev(ctx context.Context, addr, data, keys, storeKind *string, env func(string) string, std stdio) int {
+	stdout, stderr := std.Out, std.Err
 	rate, err := parseRate(env("VSECURE_RATE_LIMIT"))
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)

@@ -13,10 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vsecure/vsecure/internal/syncbuf"
 )
 
 // buildVsecure compiles the command once per test binary run.
@@ -40,27 +41,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer is written by the child's output copier while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type devProc struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
+	stdout *syncbuf.Buffer
 	addr   string
 }
 
@@ -68,7 +51,7 @@ func startDev(t *testing.T, bin, data, addr string, env ...string) *devProc {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--addr", addr, "--data", data)
 	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

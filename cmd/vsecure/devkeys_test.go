@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/syncbuf"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 )
@@ -55,7 +56,7 @@ func runDevUntilReady(t *testing.T, args []string, env map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errs syncBuffer
+	var out, errs syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runDev(ctx, args, func(k string) string { return env[k] }, stdio{Out: &out, Err: &errs})

@@ -9,15 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"strings"
 	"syscall"
 )
-
-// command is one subcommand. run returns the process exit code.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, env func(string) string, stdio stdio) int
-}
 
 // stdio is a command's standard streams. For `mcp serve`, In and Out are
 // the MCP protocol: nothing else may write to Out.
@@ -26,32 +20,13 @@ type stdio struct {
 	Out, Err io.Writer
 }
 
-// commandTable lists every subcommand. "mcp serve" style names are
-// dispatched from their first two words.
+// commandTable is commands by name.
 func commandTable() map[string]command {
-	return map[string]command{
-		"dev":             {"run the local server on its embedded store", runDev},
-		"admin:bootstrap": {"mint a deployed stack's first admin key with your AWS credentials", runAdminBootstrap},
-		"mcp serve":       {"MCP server on stdio for Claude Desktop and other agents", runMCPServe},
-		"mcp:resources":   {"list resource policies", runResources},
-		"mcp:configure":   {"create or replace resource policies from a JSON file", runConfigure},
-		"mcp:approve":     {"request approval for an operation on a resource", runApprove},
-		"mcp:approvals":   {"list approval requests", runApprovals},
-		"mcp:respond":     {"approve or deny an approval request", runRespond},
-		"mcp:revoke":      {"end access granted by an approval", runRevoke},
-		"mcp:audit":       {"query the audit log", runAudit},
-		"audit:verify":    {"check the audit log (or an export, offline) against its signed digests; names tampered entries", runAuditVerify},
-		"audit:export":    {"write the audit log and its digests as JSON lines, for offline verification", runAuditExport},
-		"secrets:put":     {"write a new version of a secret (value from stdin or --value)", runSecretPut},
-		"secrets:get":     {"print a secret's value", runSecretGet},
-		"secrets:list":    {"list secrets you may use (never values)", runSecretList},
-		"keys:create":     {"create an API key for a principal", runKeyCreate},
-		"keys:list":       {"list API keys (never their secrets)", runKeyList},
-		"keys:revoke":     {"revoke an API key", runKeyRevoke},
-		"keys:rotate":     {"replace an API key, keeping the old one for an overlap", runKeyRotate},
-		"keys:slack":      {"map a key's principal to a Slack user for Slack approvals", runKeySlack},
-		"whoami":          {"show who your API key makes you (principal, roles, key)", runWhoami},
+	t := map[string]command{}
+	for _, c := range commands() {
+		t[c.name] = c
 	}
+	return t
 }
 
 func main() {
@@ -62,35 +37,47 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	stdout, stderr := std.Out, std.Err
-	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		usage(stdout)
-		return 0
+	if len(args) == 0 || isHelp(args[0]) {
+		usage(std.Out, "<command>", "")
+		return exitOK
 	}
-	name := args[0]
-	if name == "mcp" && len(args) > 1 {
-		name, args = "mcp "+args[1], args[1:]
+	name, args := args[0], args[1:]
+	if name == "mcp" {
+		// `vsecure mcp` alone is a group: its help lists mcp serve and the
+		// mcp:* commands.
+		if len(args) == 0 {
+			usage(std.Err, mcpSynopsis, "mcp")
+			return exitUsage
+		}
+		if isHelp(args[0]) {
+			usage(std.Out, mcpSynopsis, "mcp")
+			return exitOK
+		}
+		name, args = "mcp "+args[0], args[1:]
 	}
-	commands := commandTable()
-	c, ok := commands[name]
+	c, ok := commandTable()[name]
 	if !ok {
-		fmt.Fprintf(stderr, "vsecure: unknown command %q (run `vsecure help`)\n", args[0])
-		return 2
+		fmt.Fprintf(std.Err, "vsecure: unknown command %q (run `vsecure help`)\n", name)
+		return exitUsage
 	}
-	return c.run(ctx, args[1:], env, std)
+	return c.run(ctx, args, env, std)
 }
 
-func usage(w io.Writer) {
-	commands := commandTable()
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "--help" || arg == "-help" || arg == "-h"
+}
+
+const mcpSynopsis = "mcp serve | vsecure mcp:<command>"
+
+// usage lists the commands whose names start with prefix, in the table's
+// order.
+func usage(w io.Writer, synopsis, prefix string) {
 	fmt.Fprintln(w, "vsecure — a secrets gate for AI agents")
-	fmt.Fprintln(w, "\nUsage: vsecure <command> [flags]   (vsecure <command> --help for flags)")
+	fmt.Fprintf(w, "\nUsage: vsecure %s [flags]   (vsecure <command> --help for flags)\n", synopsis)
 	fmt.Fprintln(w, "\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
+	for _, c := range commands() {
+		if strings.HasPrefix(c.name, prefix) {
+			fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+		}
 	}
 }

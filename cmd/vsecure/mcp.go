@@ -15,27 +15,20 @@ import (
 	"github.com/vsecure/vsecure/shared/mcpserver"
 )
 
+// mcpEnv is the --help environment paragraph of `vsecure mcp serve`.
+const mcpEnv = `Environment:
+  VSECURE_API_KEY    API key of the agent (required)
+  VSECURE_API_URL    API base URL (default ` + client.DefaultBaseURL + `)
+  VSECURE_LOG_LEVEL  debug, info, warn (default) or error; logs go to stderr`
+
+func setupMCPServe(_ *flag.FlagSet, env func(string) string, std stdio) action {
+	return func(ctx context.Context, _ []string) int { return runMCPServe(ctx, env, std) }
+}
+
 // runMCPServe serves MCP on stdin/stdout for a local agent (Claude
 // Desktop spawns it). stdout carries only the protocol; diagnostics go to
 // stderr, which MCP clients collect as the server's log.
-func runMCPServe(ctx context.Context, args []string, env func(string) string, std stdio) int {
-	fs := flag.NewFlagSet("mcp serve", flag.ContinueOnError)
-	fs.SetOutput(std.Err)
-	fs.Usage = func() {
-		fmt.Fprint(std.Err, `Usage: vsecure mcp serve
-
-Serves the Model Context Protocol on stdin/stdout, acting as the principal
-of VSECURE_API_KEY against the vsecure API.
-
-Environment:
-  VSECURE_API_KEY    API key of the agent (required)
-  VSECURE_API_URL    API base URL (default `+client.DefaultBaseURL+`)
-  VSECURE_LOG_LEVEL  debug, info, warn (default) or error; logs go to stderr
-`)
-	}
-	if _, code, done := parseArgs(fs, args, 0); done {
-		return code
-	}
+func runMCPServe(ctx context.Context, env func(string) string, std stdio) int {
 	key := env("VSECURE_API_KEY")
 	if key == "" {
 		fmt.Fprintln(std.Err, "vsecure mcp serve: VSECURE_API_KEY is not set; set it to the agent's API key (vsecure keys:create --principal NAME --role agent)")

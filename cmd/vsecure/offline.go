@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"io"
 
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/digest"
@@ -37,10 +35,4 @@ func offlineVerify(ctx context.Context, exp *digest.Export, der []byte) (offline
 		return offlineResult{}, err
 	}
 	return offlineResult{Report: rep, key: api.TrustedKey{KeyID: id, Algorithm: pub.Algorithm(), PublicKey: der}}, nil
-}
-
-func emitJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }

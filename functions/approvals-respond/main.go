@@ -8,4 +8,4 @@ import (
 	"github.com/vsecure/vsecure/shared/lambdafn/slackfn"
 )
 
-func main() { lambdafn.ServeWith("approvals-respond", slackfn.InstallClosing) }
+func main() { lambdafn.ServeWith("approvals-respond", slackfn.InstallNotifier) }

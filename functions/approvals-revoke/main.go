@@ -8,4 +8,4 @@ import (
 	"github.com/vsecure/vsecure/shared/lambdafn/slackfn"
 )
 
-func main() { lambdafn.ServeWith("approvals-revoke", slackfn.InstallClosing) }
+func main() { lambdafn.ServeWith("approvals-revoke", slackfn.InstallNotifier) }

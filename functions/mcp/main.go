@@ -1,18 +1,15 @@
 // Command mcp is the Lambda function serving the remote MCP endpoint
 // (Streamable HTTP, stateless) at /mcp. Its tool calls run the API
 // in-process with the caller's own credential, checked by the same gate
-// code as everywhere else.
+// code as everywhere else (mounted by app.Assemble, as on `vsecure dev`).
 package main
 
 import (
-	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/remotemcp"
 )
 
 func main() {
-	lambdafn.ServeWith("mcp", func(f *lambdafn.Function) {
-		inner := &httpapi.API{Gate: f.Gate, Auth: httpapi.HeaderAuth{Gate: f.Gate}, Log: f.Log}
-		f.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: inner.Handler(), Logger: f.Log})
-	})
+	lambdafn.ServeWith("mcp", func(_ *lambdafn.Build, p *app.Parts) { p.MCP = remotemcp.Handler })
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
 
@@ -39,16 +40,15 @@ func (s *script) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexSta
 	return s.passes[i].st, s.passes[i].err
 }
 
-// clock is a fake clock that the loop's waits advance.
+// clock is a settable clock that the loop's waits advance.
 type clock struct {
-	t     time.Time
+	*testclock.Clock
 	waits []time.Duration
 }
 
-func (c *clock) now() time.Time { return c.t }
 func (c *clock) wait(ctx context.Context, d time.Duration) bool {
 	c.waits = append(c.waits, d)
-	c.t = c.t.Add(d)
+	c.Advance(d)
 	return ctx.Err() == nil
 }
 
@@ -57,15 +57,15 @@ func run(t *testing.T, passes []pass, stop func(t0 time.Time) time.Time, opts ..
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	s := &script{passes: passes, cancel: cancel}
-	c := &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	c := &clock{Clock: testclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))}
 	var buf bytes.Buffer
-	l := &Loop{Indexer: s, Log: slog.New(slog.NewJSONHandler(&buf, nil)), Now: c.now, wait: c.wait}
+	l := &Loop{Indexer: s, Log: slog.New(slog.NewJSONHandler(&buf, nil)), Now: c.Now, wait: c.wait}
 	for _, o := range opts {
 		o(l)
 	}
 	var until time.Time
 	if stop != nil {
-		until = stop(c.t)
+		until = stop(c.Now())
 	}
 	return l.Run(ctx, until), s, c, buf.String()
 }

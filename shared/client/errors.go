@@ -79,21 +79,6 @@ func IsApprovalRequired(err error) bool { return CodeOf(err) == CodeApprovalRequ
 // IsNotFound reports whether the resource, approval or key does not exist.
 func IsNotFound(err error) bool { return CodeOf(err) == CodeNotFound }
 
-// IsExpired reports whether an approval or access token has expired.
-func IsExpired(err error) bool { return CodeOf(err) == CodeExpired }
-
-// IsForbidden reports whether the caller lacks the role or policy for the call.
-func IsForbidden(err error) bool {
-	switch CodeOf(err) {
-	case CodeForbidden, CodeNotPermitted, CodeSelfApproval, CodeNotApprover:
-		return true
-	}
-	return false
-}
-
-// IsUnauthenticated reports whether the credential was missing or refused.
-func IsUnauthenticated(err error) bool { return CodeOf(err) == CodeUnauthenticated }
-
 // IsUnavailable reports whether the server could not be reached or could
 // not audit (and so did not perform) the call.
 func IsUnavailable(err error) bool {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
@@ -22,11 +23,11 @@ import (
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
-	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	localwf "github.com/vsecure/vsecure/shared/workflow/local"
 )
 
@@ -94,8 +95,78 @@ type Server struct {
 }
 
 // New builds the server and binds its listener (so Addr is known even for
-// port 0), but does not serve yet.
-func New(ctx context.Context, cfg Config) (*Server, error) {
+// port 0), but does not serve yet. Each step may register a closer; if a
+// later step fails, the one deferred Close releases what the earlier ones
+// opened, last first.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg.setDefaults()
+	s := &Server{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := prepareDirs(&cfg); err != nil {
+		return nil, err
+	}
+	macKeys, err := cfg.macKeys()
+	if err != nil {
+		return nil, err
+	}
+	store, err := s.openStore(cfg, macKeys)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := cfg.sealer()
+	if err != nil {
+		return nil, err
+	}
+	cursorKey, err := local.KeyFile(filepath.Join(cfg.DataDir, "cursor.key"), 32, "cursor key")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listen(&cfg); err != nil {
+		return nil, err
+	}
+	audit, err := s.openAudit(cfg, store, macKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.assemble(ctx, cfg, app.Parts{
+		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cursorKey,
+		AuditVerifier: audit.verifier, AuditKey: audit.signer,
+		RefusalWindow: cfg.RefusalWindow, Now: cfg.Now, Log: cfg.Logger,
+		Limits: app.Limits{PerPrincipal: cfg.RateLimit},
+		MCP:    remotemcp.Handler,
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.ensureAdminKey(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s.startLoops(cfg)
+	cfg.Logger.Info("slack", "config", cfg.Slack)
+	if s.API.Mounts.Slack == nil {
+		// No signing secret: the interactions endpoint is off, visibly
+		// (404 "endpoint not enabled"), not missing.
+		s.API.Mounts.Slack = httpapi.Disabled
+	}
+	h, err := s.API.Handler()
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	return s, nil
+}
+
+func (cfg *Config) setDefaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -105,179 +176,195 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = ".vsecure"
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
 	if cfg.KeysDir == "" {
 		cfg.KeysDir = DefaultKeysDir(cfg.DataDir)
 	}
-	if err := moveSigningKey(cfg.DataDir, cfg.KeysDir, cfg.Logger); err != nil {
-		return nil, err
+	if cfg.DigestEvery == 0 {
+		cfg.DigestEvery = time.Minute
 	}
-	macKeys := cfg.MACKeys
-	if macKeys == nil {
-		mk, err := local.LoadMACKeys(cfg.KeysDir)
-		if err != nil {
-			return nil, err
-		}
-		macKeys = mk
+}
+
+func prepareDirs(cfg *Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
 	}
-	s := &Server{}
-	store := cfg.Store
-	if store == nil {
-		host, _ := os.Hostname()
-		st, err := embedded.Open(filepath.Join(cfg.DataDir, "vsecure.db"), embedded.WithSeal(macKeys, "vsecure dev "+host))
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		s.closers = append(s.closers, st.Close)
-		store = st
+	return moveSigningKey(cfg.DataDir, cfg.KeysDir, cfg.Logger)
+}
+
+func (cfg *Config) macKeys() (auditlog.MACKeys, error) {
+	if cfg.MACKeys != nil {
+		return cfg.MACKeys, nil
 	}
-	sealer := cfg.Sealer
-	if sealer == nil {
-		ls, err := local.Load(cfg.MasterKey, cfg.DataDir)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		sealer = ls
+	return local.LoadMACKeys(cfg.KeysDir)
+}
+
+func (s *Server) openStore(cfg Config, macKeys auditlog.MACKeys) (vsecure.Store, error) {
+	if cfg.Store != nil {
+		return cfg.Store, nil
 	}
-	cursorKey, err := local.KeyFile(filepath.Join(cfg.DataDir, "cursor.key"), 32, "cursor key")
+	host, _ := os.Hostname()
+	st, err := embedded.Open(filepath.Join(cfg.DataDir, "vsecure.db"), embedded.WithSeal(macKeys, "vsecure dev "+host))
 	if err != nil {
-		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("open store: %w", err)
 	}
+	s.closers = append(s.closers, st.Close)
+	return st, nil
+}
+
+func (cfg *Config) sealer() (vsecure.Sealer, error) {
+	if cfg.Sealer != nil {
+		return cfg.Sealer, nil
+	}
+	return local.Load(cfg.MasterKey, cfg.DataDir)
+}
+
+func (s *Server) listen(cfg *Config) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
+	s.closers = append(s.closers, func() error {
+		// Shutdown has closed it if the server ran; a server that never
+		// served (or a failed New) must still let the port go.
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
+	return nil
+}
+
+type auditParts struct {
+	signer   *local.Signer
+	verifier *digest.Verifier
+}
+
+// openAudit loads the digest signing key and the witness and builds the
+// digest step and the verifier over them.
+func (s *Server) openAudit(cfg Config, store vsecure.Store, macKeys auditlog.MACKeys) (auditParts, error) {
 	// Audit digests are signed with an Ed25519 key in the keys directory
 	// (0600), whichever store is in use.
 	signer, err := local.LoadSigner(cfg.KeysDir)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return auditParts{}, err
 	}
 	// The witness file sits with the keys, out of reach of whoever edits
 	// the data: it shows a deleted newest digest or tail. Closed after the
 	// digest ticker (closers run last first).
 	witness, err := witnessfile.Open(filepath.Join(cfg.KeysDir, witnessfile.Name))
 	if err != nil {
-		s.Close()
-		return nil, err
+		return auditParts{}, err
 	}
 	s.closers = append(s.closers, witness.Close)
 	dcfg := digest.Config{Store: store, Signer: signer, MACKeys: macKeys, Witness: witness, Log: cfg.Logger, Now: cfg.Now}
 	if s.Digests, err = digest.NewSealer(dcfg); err != nil {
-		s.Close()
-		return nil, err
+		return auditParts{}, err
 	}
 	verifier, err := digest.NewVerifier(dcfg)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return auditParts{}, err
 	}
-	g, err := gate.New(gate.Config{
-		AuditVerifier: verifier, AuditKey: signer,
-		Store: store, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL(cfg.PublicURL), CursorKey: cursorKey, Logger: cfg.Logger,
-		// Ten requests at once, then one every 30 s per requester: enough
-		// for any agent, too few to bury approvers in notifications.
-		ApprovalRequests: ratelimit.New(1.0/30, 10, 100_000, nil),
-		RefusalWindow:    cfg.RefusalWindow,
-		Now:              cfg.Now,
+	return auditParts{signer: signer, verifier: verifier}, nil
+}
+
+// assemble completes p with the local server's workflow, notifier and
+// Slack endpoint and builds the service.
+func (s *Server) assemble(ctx context.Context, cfg Config, p app.Parts) error {
+	var built *app.App
+	// Registered before the workflow's closer so that it runs after it:
+	// the twin's last expiries are announced before the store closes.
+	s.closers = append(s.closers, func() error {
+		if built == nil {
+			return nil
+		}
+		return built.Close()
 	})
-	if err != nil {
-		s.Close()
-		return nil, err
+	var notifier *slack.Notifier
+	p.Notifier = func(g *gate.Gate) workflow.Notifier {
+		notifier = slack.NewNotifier(slack.NotifierConfig{Slack: cfg.Slack, URL: g.ApprovalURL, Store: p.Store, Log: cfg.Logger})
+		return notifier
 	}
-	s.Gate = g
-	// After the store's closer, so it runs first: the last summaries are
-	// written before the store closes.
-	s.closers = append(s.closers, s.flushRefusals(cfg.RefusalWindow, cfg.Logger))
 	// The in-process twin of the Step Functions workflow: it announces
 	// requests and tidies approvals at expiresAt, and reschedules from the
 	// store on every start.
-	notifier := slack.NewNotifier(slack.NotifierConfig{Slack: cfg.Slack, URL: g.ApprovalURL, Store: store, Log: cfg.Logger})
-	wf, err := localwf.New(localwf.Config{Expirer: g, Store: store, Log: cfg.Logger, Notifier: notifier})
-	if err == nil {
-		err = wf.Start(ctx)
+	p.Workflow = func(expirer workflow.Expirer, n workflow.Notifier) (gate.Workflow, error) {
+		wf, err := localwf.New(localwf.Config{Expirer: expirer, Store: p.Store, Log: cfg.Logger, Notifier: n})
+		if err == nil {
+			err = wf.Start(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("local workflow: %w", err)
+		}
+		s.closers = append(s.closers, wf.Close)
+		return wf, nil
 	}
+	// The process outlives its answers: announce off the request's path.
+	p.AsyncAnnouncements = true
+	if cfg.Slack.SigningSecret != "" {
+		p.Slack = func(g *gate.Gate, _ workflow.Notifier) (http.Handler, error) {
+			// One process sees every request here, so replays are
+			// remembered in memory (the Lambda remembers them in the store).
+			v, err := slack.NewVerifier(cfg.Slack.SigningSecret, slack.NewMemoryGuard(100_000), nil)
+			if err != nil {
+				return nil, err
+			}
+			h, err := slack.NewHandler(slack.HandlerConfig{
+				Slack: cfg.Slack, Decider: g, Verifier: v, Notifier: notifier,
+				Hooks: cfg.SlackHooks, Background: true, Log: cfg.Logger,
+			})
+			if err != nil {
+				return nil, err
+			}
+			s.Slack = h
+			s.closers = append(s.closers, func() error { h.Wait(); return nil })
+			return h, nil
+		}
+	}
+	a, err := app.Assemble(p)
 	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("local workflow: %w", err)
+		return err
 	}
-	g.SetWorkflow(wf)
-	s.closers = append(s.closers, wf.Close)
-	if cfg.DigestEvery == 0 {
-		cfg.DigestEvery = time.Minute
+	built, s.Gate, s.API = a, a.Gate, a.API
+	return nil
+}
+
+// ensureAdminKey stores the configured admin key, or on the first start
+// without one mints one to show once.
+func (s *Server) ensureAdminKey(ctx context.Context, cfg Config) error {
+	adminKey := cfg.AdminKey
+	if adminKey == "" {
+		marker := filepath.Join(cfg.DataDir, "admin.created")
+		if _, err := os.Stat(marker); errors.Is(err, fs.ErrNotExist) {
+			adminKey = s.Gate.NewAdminKey()
+			s.GeneratedAdminKey = adminKey
+			if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+				return err
+			}
+		}
 	}
+	if adminKey == "" {
+		return nil
+	}
+	if err := s.Gate.EnsureKey(ctx, adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
+		return fmt.Errorf("VSECURE_ADMIN_KEY: %w", err)
+	}
+	return nil
+}
+
+// startLoops starts what a Lambda deployment runs on schedules: refusal
+// summaries, audit digests and the audit indexer.
+func (s *Server) startLoops(cfg Config) {
+	s.closers = append(s.closers, s.flushRefusals(cfg.RefusalWindow, cfg.Logger))
 	if cfg.DigestEvery > 0 {
 		s.closers = append(s.closers, s.sealEvery(cfg.DigestEvery, cfg.Logger))
 	}
 	if cfg.AuditIndexer != nil {
 		s.closers = append(s.closers, indexEvery(cfg.AuditIndexer, cfg.Now, cfg.Logger))
 	}
-	adminKey := cfg.AdminKey
-	if adminKey == "" {
-		marker := filepath.Join(cfg.DataDir, "admin.created")
-		if _, err := os.Stat(marker); errors.Is(err, fs.ErrNotExist) {
-			adminKey = g.NewAdminKey()
-			s.GeneratedAdminKey = adminKey
-			if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
-				s.Close()
-				return nil, err
-			}
-		}
-	}
-	if adminKey != "" {
-		if err := g.EnsureKey(ctx, adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("VSECURE_ADMIN_KEY: %w", err)
-		}
-	}
-	s.API = &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: cfg.Logger, Extra: map[string]http.Handler{}}
-	s.API.Limits.FailedAuthPerIP = ratelimit.New(5, 20, 100_000, nil)
-	switch rate := cfg.RateLimit; {
-	case rate == 0:
-		s.API.Limits.PerPrincipal = ratelimit.New(1000, 2000, 100_000, nil)
-	case rate > 0:
-		s.API.Limits.PerPrincipal = ratelimit.New(rate, int(2*rate), 100_000, nil)
-	}
-	// Remote MCP acts as the authenticated caller through this same API,
-	// in-process (see package remotemcp).
-	s.API.Extra["mcp"] = remotemcp.New(remotemcp.Config{API: s.API.Handler(), Logger: cfg.Logger})
-	if cfg.Slack.SigningSecret != "" {
-		// One process sees every request here, so replays are remembered
-		// in memory (the Lambda remembers them in the store).
-		v, err := slack.NewVerifier(cfg.Slack.SigningSecret, slack.NewMemoryGuard(100_000), nil)
-		if err == nil {
-			s.Slack, err = slack.NewHandler(slack.HandlerConfig{
-				Slack: cfg.Slack, Decider: g, Verifier: v, Notifier: notifier,
-				Hooks: cfg.SlackHooks, Background: true, Log: cfg.Logger,
-			})
-		}
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.API.Extra["slack-interactions"] = s.Slack
-		s.closers = append(s.closers, func() error { s.Slack.Wait(); return nil })
-	}
-	cfg.Logger.Info("slack", "config", cfg.Slack)
-	s.http = &http.Server{
-		Handler:           s.API.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
-	return s, nil
 }
 
 // sealEvery runs the digest step on a ticker until the returned stop is

@@ -46,3 +46,32 @@ func TestLocalWorkflowWiring(t *testing.T) {
 		t.Fatalf("the twin did not reschedule the live approval:\n%s", logs.String())
 	}
 }
+
+// TestFailedNewReleasesWhatItOpened: a start that fails in its last step
+// (a malformed admin key) closes everything the earlier steps opened, the
+// store and the listener alike, so a corrected start on the same data
+// directory and address succeeds at once.
+func TestFailedNewReleasesWhatItOpened(t *testing.T) {
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	probe, err := devserver.New(t.Context(), devserver.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminKey: "vsk_" + strings.Repeat("p", 43), DigestEvery: -1, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr()
+	if err := probe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := devserver.Config{Addr: addr, DataDir: dir, AdminKey: "vsk_too_short", DigestEvery: -1, Logger: logger}
+	if _, err := devserver.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "VSECURE_ADMIN_KEY") {
+		t.Fatalf("err = %v, want the admin key refused", err)
+	}
+	cfg.AdminKey = "vsk_" + strings.Repeat("a", 43)
+	srv, err := devserver.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("the corrected start failed: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -78,7 +78,7 @@ func verify(t *testing.T, srv *devserver.Server) digest.Report {
 	req := httptest.NewRequest(http.MethodGet, "/v1/security/mcp/audit/verify", nil)
 	req.Header.Set("Authorization", "Bearer "+auditAdmin)
 	rec := httptest.NewRecorder()
-	srv.API.Handler().ServeHTTP(rec, req)
+	srv.API.OwnHandler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("audit verify: %d %s", rec.Code, rec.Body)
 	}

@@ -75,10 +75,8 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	if ttl < 1 || ttl > pol.EffectiveMaxTTL() {
 		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
 	}
-	if g.requests != nil {
-		if ok, wait := g.requests.Allow(p.ID); !ok {
-			return api.ApprovalView{}, g.fail(ctx, e, vsecure.RateLimited(wait, "too many approval requests from "+p.ID+"; retry later"))
-		}
+	if err := g.takeApprovalToken(ctx, p.ID); err != nil {
+		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	now := g.clock().Truncate(time.Second)
 	a := vsecure.Approval{
@@ -104,6 +102,27 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	v := g.view(a, now)
 	v.AccessToken = token
 	return v, nil
+}
+
+// NoApprovalRate in Config.ApprovalRate lets approval requests through
+// unlimited (tests that ask more often than any agent should).
+var NoApprovalRate = vsecure.RateLimit{Burst: -1}
+
+// takeApprovalToken takes one of the requester's approval-request tokens
+// from the store. A store that cannot answer refuses the request: an
+// unlimited requester could bury the approvers.
+func (g *Gate) takeApprovalToken(ctx context.Context, requester string) error {
+	if g.approvalRate.Burst < 0 {
+		return nil
+	}
+	ok, wait, err := g.store.TakeToken(ctx, vsecure.ApprovalBucket(requester), g.approvalRate, g.now())
+	if err != nil {
+		return vsecure.Wrap(vsecure.EUnavailable, err, "the approval request limit cannot be checked; retry later")
+	}
+	if !ok {
+		return vsecure.RateLimited(wait, "too many approval requests from "+requester+"; retry later")
+	}
+	return nil
 }
 
 // maxRaceRetries bounds re-reads after a lost conditional write (quorum

@@ -11,7 +11,7 @@ import (
 )
 
 // AuditQuery is a page of the audit log: the filter (parsed from the
-// request by the HTTP layer), the page size (0: DefaultLimit) and cursor.
+// request by the HTTP layer), the page size (0: api.DefaultLimit) and cursor.
 type AuditQuery struct {
 	Filter vsecure.AuditFilter
 	Limit  int

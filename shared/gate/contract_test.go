@@ -155,3 +155,13 @@ func TestQueriesAreTyped(t *testing.T) {
 		}
 	})
 }
+
+// pattern parses a URI (pattern) for the gate's typed list queries.
+func pattern(t *testing.T, s string) *vsecure.URI {
+	t.Helper()
+	u, err := vsecure.ParseURI(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &u
+}

@@ -22,7 +22,6 @@ import (
 	"maps"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -56,9 +55,11 @@ type Config struct {
 	CursorKey  []byte
 	CursorKeys CursorKeySource
 	Logger     *slog.Logger
-	// ApprovalRequests limits approval requests per requester so that
-	// approvers cannot be spammed; nil does not limit.
-	ApprovalRequests *ratelimit.Limiter
+	// ApprovalRate limits approval requests per requester so that
+	// approvers cannot be spammed. The store holds the buckets, so the
+	// limit holds across processes. Zero is the product's rule,
+	// vsecure.ApprovalRequestLimit; NoApprovalRate turns it off.
+	ApprovalRate vsecure.RateLimit
 	// AuditVerifier checks the audit log against its signed digests; nil
 	// refuses audit verification as unavailable.
 	AuditVerifier AuditVerifier
@@ -91,7 +92,7 @@ type Gate struct {
 	log          *slog.Logger
 	now          func() time.Time
 	rand         io.Reader
-	requests     *ratelimit.Limiter
+	approvalRate vsecure.RateLimit
 	verifier     AuditVerifier
 	auditKey     AuditKey
 	exportBytes  int
@@ -109,7 +110,7 @@ func New(cfg Config) (*Gate, error) {
 	g := &Gate{
 		store: detachedStore{cfg.Store}, sealer: cfg.Sealer, workflow: cfg.Workflow,
 		approvalURL: cfg.ApprovalURL, cursorKey: cfg.CursorKey, cursorSource: cfg.CursorKeys, log: cfg.Logger,
-		now: cfg.Now, rand: cfg.Rand, requests: cfg.ApprovalRequests, verifier: cfg.AuditVerifier,
+		now: cfg.Now, rand: cfg.Rand, approvalRate: cfg.ApprovalRate, verifier: cfg.AuditVerifier,
 		auditKey: cfg.AuditKey, exportBytes: cfg.ExportPageBytes,
 		refusals: newRefusals(cfg.RefusalWindow, cfg.RefusalWindows),
 	}
@@ -127,6 +128,9 @@ func New(cfg Config) (*Gate, error) {
 	}
 	if g.rand == nil {
 		g.rand = rand.Reader
+	}
+	if g.approvalRate == (vsecure.RateLimit{}) {
+		g.approvalRate = vsecure.ApprovalRequestLimit
 	}
 	return g, nil
 }

@@ -13,23 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/store/storetest/stores"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // breakable fails audit appends while broken is set.
 type breakable struct {
@@ -48,7 +37,7 @@ type fixture struct {
 	t     *testing.T
 	gate  *gate.Gate
 	store *breakable
-	clock *clock
+	clock *testclock.Clock
 }
 
 func newFixture(t *testing.T, st vsecure.Store, opts ...func(*gate.Config)) *fixture {
@@ -57,7 +46,7 @@ func newFixture(t *testing.T, st vsecure.Store, opts ...func(*gate.Config)) *fix
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC))
 	b := &breakable{Store: st}
 	cfg := gate.Config{Store: b, Sealer: sealer, CursorKey: bytes.Repeat([]byte("k"), 32), Now: clk.Now}
 	for _, o := range opts {

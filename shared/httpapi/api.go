@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,9 +37,8 @@ type API struct {
 	Gate *gate.Gate
 	Auth Authenticator
 	Log  *slog.Logger
-	// Extra serves routes owned by other packages (MCP, Slack) by
-	// function name.
-	Extra map[string]http.Handler
+	// Mounts serve the routes owned by other packages (MCP, Slack).
+	Mounts Mounts
 	// Limits throttles callers; nil fields do not limit.
 	Limits Limits
 	// QuietRequests logs the per-request line only for a 5xx answer or a
@@ -66,28 +66,42 @@ type Limits struct {
 // MaxBody bounds request bodies.
 const MaxBody = 64 << 10
 
-// Handler mounts every route of the table.
-func (a *API) Handler() http.Handler { return a.mount(Routes()) }
+// Handler mounts every route of the table; a mounted route without its
+// mount is an error here rather than a 404 at request time.
+func (a *API) Handler() (http.Handler, error) { return a.mount(Routes()) }
+
+// OwnHandler mounts the routes the API serves itself, none of the mounted
+// ones: remote MCP calls these in-process, and is itself a mount.
+func (a *API) OwnHandler() http.Handler {
+	var rs []Route
+	for _, r := range Routes() {
+		if r.Mount == NotMounted {
+			rs = append(rs, r)
+		}
+	}
+	h, _ := a.mount(rs) // no mount, no error
+	return h
+}
 
 // FunctionHandler mounts only the routes served by one Lambda function;
 // FallbackFunction mounts none, only the answers for what no route takes.
 func (a *API) FunctionHandler(function string) (http.Handler, error) {
 	if function == FallbackFunction {
-		return a.mount(nil), nil
+		return a.mount(nil)
 	}
-	var rs []Route
-	for _, r := range Routes() {
-		if r.Function == function {
-			rs = append(rs, r)
-		}
-	}
+	rs := RoutesOf(function)
 	if len(rs) == 0 {
 		return nil, errors.New("httpapi: no route for function " + function)
 	}
-	return a.mount(rs), nil
+	return a.mount(rs)
 }
 
-func (a *API) mount(rs []Route) http.Handler {
+func (a *API) mount(rs []Route) (http.Handler, error) {
+	for _, rt := range rs {
+		if rt.Mount != NotMounted && a.Mounts.handler(rt.Mount) == nil {
+			return nil, fmt.Errorf("httpapi: route %s (function %s) has no handler: set %s, or set it to httpapi.Disabled to leave the route off", rt.Pattern(), rt.Function, rt.Mount)
+		}
+	}
 	mux := http.NewServeMux()
 	for _, rt := range rs {
 		mux.Handle(rt.Pattern(), a.route(rt))
@@ -130,7 +144,7 @@ func (a *API) mount(rs []Route) http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // canonicalPath reports whether ServeMux would serve p as it is: rooted,
@@ -261,7 +275,7 @@ func (a *API) route(rt Route) http.Handler {
 		ctx = vsecure.WithCall(ctx, c)
 		r = r.WithContext(ctx)
 		var err error
-		if h, ok := a.Extra[rt.Function]; ok && rt.handle == nil {
+		if h := a.Mounts.handler(rt.Mount); h != nil && h != Disabled {
 			h.ServeHTTP(rec, r)
 			if rt.Auth == AuthSlack && rec.status == http.StatusUnauthorized {
 				// The handler verifies the signature itself; its 401 is
@@ -281,8 +295,8 @@ func (a *API) route(rt Route) http.Handler {
 			}
 		}
 		if key, ok := r.Header[IdempotencyHeader]; ok && rt.Auth == AuthKey {
-			if idem, oneTime := Idempotent(rt.Function); idem {
-				a.idempotent(rec, r, rt, c, strings.Join(key, ","), oneTime, serve)
+			if rt.Idempotent {
+				a.idempotent(rec, r, rt, c, strings.Join(key, ","), rt.OneTime, serve)
 				return
 			}
 		}

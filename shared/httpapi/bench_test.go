@@ -14,7 +14,7 @@ func BenchmarkAuditedRead(b *testing.B) {
 	e.configure(map[string]any{"uri": "vsecure://secrets/staging/*", "permissions": []string{"read"}})
 	e.put("vsecure://secrets/staging/API_TOKEN", "value-of-the-token")
 	agent := e.key("bench-agent", "agent")
-	h := e.api.Handler()
+	h := e.handler()
 	path := resPath("vsecure://secrets/staging/API_TOKEN")
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -16,7 +16,7 @@ import (
 func FuzzRequestBodies(f *testing.F) {
 	e := newEnv(f)
 	e.configure(map[string]any{"uri": "vsecure://secrets/staging/*", "permissions": []string{"read", "write"}})
-	h := e.api.Handler()
+	h := e.handler()
 	routes := []struct{ method, path string }{
 		{"POST", "/v1/security/mcp/resources"},
 		{"PUT", "/v1/security/mcp/resources/secrets/staging/FUZZ"},
@@ -67,7 +67,7 @@ func FuzzRequestBodies(f *testing.F) {
 // authenticates (only the real key) or yields 401 — never a panic or 500.
 func FuzzCredential(f *testing.F) {
 	e := newEnv(f)
-	h := e.api.Handler()
+	h := e.handler()
 	f.Add("Bearer "+adminKey, "")
 	f.Add("Bearer mcp_at_AAAA", "")
 	f.Add("", "vsk_"+strings.Repeat("a", 43))

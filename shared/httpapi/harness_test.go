@@ -11,30 +11,18 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/syncbuf"
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // faultyStore fails audit appends and atomic writes on demand, to prove
 // that nothing happens without its audit entry.
@@ -93,11 +81,10 @@ type env struct {
 	t     testing.TB
 	api   *httpapi.API
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	store *faultyStore
 	gate  *gate.Gate
-	logs  *bytes.Buffer
-	logMu *sync.Mutex // guards logs
+	logs  *syncbuf.Buffer
 	admin string
 }
 
@@ -120,10 +107,9 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)}
-	logs := &bytes.Buffer{}
-	lw := &lockedWriter{w: logs}
-	logger := slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clk := testclock.New(time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC))
+	logs := &syncbuf.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := &faultyStore{Store: st}
 	cfg := gate.Config{
 		Store: fs, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL("https://vsecure.example"), CursorKey: bytes.Repeat([]byte("k"), 32),
@@ -139,21 +125,20 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	if err := g.EnsureKey(t.Context(), adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
-	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &env{t: t, api: api, srv: srv, clock: clk, store: fs, gate: g, logs: logs, logMu: &lw.mu, admin: adminKey}
+	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger, Mounts: httpapi.Mounts{MCP: httpapi.Disabled, Slack: httpapi.Disabled}}
+	e := &env{t: t, api: api, clock: clk, store: fs, gate: g, logs: logs, admin: adminKey}
+	e.srv = httptest.NewServer(e.handler())
+	t.Cleanup(e.srv.Close)
+	return e
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+// handler is the API's whole table, as the local server mounts it.
+func (e *env) handler() http.Handler {
+	h, err := e.api.Handler()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
 }
 
 // resp is a decoded response.

@@ -321,8 +321,7 @@ func (g *schemas) operation(rt Route, o op) map[string]any {
 	for _, q := range o.query {
 		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.desc, "schema": q.schema})
 	}
-	idem, oneTime := Idempotent(rt.Function)
-	if idem {
+	if rt.Idempotent {
 		params = append(params, map[string]string{"$ref": "#/components/parameters/IdempotencyKey"})
 	}
 	switch rt.Auth {
@@ -355,7 +354,7 @@ func (g *schemas) operation(rt Route, o op) map[string]any {
 			"application/json": map[string]any{"schema": map[string]any{"type": "object", "description": "A JSON-RPC 2.0 message of the MCP protocol."}},
 		}}
 	}
-	out["responses"] = g.responses(rt, o, idem, oneTime)
+	out["responses"] = g.responses(rt, o, rt.Idempotent, rt.OneTime)
 	return out
 }
 

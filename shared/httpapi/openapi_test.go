@@ -78,7 +78,7 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 			t.Errorf("%s: security %v, want public=%v", rt.Pattern(), o["security"], public)
 		}
 		params, _ := json.Marshal(o["parameters"])
-		if idem, _ := Idempotent(rt.Function); idem != strings.Contains(string(params), "IdempotencyKey") {
+		if idem := rt.Idempotent; idem != strings.Contains(string(params), "IdempotencyKey") {
 			t.Errorf("%s: Idempotency-Key documented = %v, want %v", rt.Pattern(), !idem, idem)
 		}
 		for _, seg := range strings.Split(openAPIPath(rt.Path), "/") {

@@ -9,16 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/slack"
+	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 func TestRateLimits(t *testing.T) {
-	var clk *clock
+	var clk *testclock.Clock
 	now := func() time.Time { return clk.Now() }
-	e := newEnv(t, func(c *gate.Config) { c.ApprovalRequests = ratelimit.New(1.0/60, 3, 1000, now) })
+	e := newEnv(t, func(c *gate.Config) { c.ApprovalRate = vsecure.RateLimit{Every: time.Minute, Burst: 3} })
 	clk = e.clock
 	e.api.Limits = httpapi.Limits{
 		PerPrincipal:    ratelimit.New(1, 20, 1000, now),
@@ -86,7 +88,7 @@ func TestSlackPerIPLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api.Extra = map[string]http.Handler{"slack-interactions": h}
+	e.api.Mounts.Slack = h
 	e.api.Limits.FailedAuthPerIP = ratelimit.New(1, 3, 1000, now)
 	const path = "/v1/integrations/slack/interactions"
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}

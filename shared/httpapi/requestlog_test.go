@@ -14,9 +14,7 @@ func (e *env) requestLine(rid string, wait bool) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		e.logMu.Lock()
 		out := e.logs.String()
-		e.logMu.Unlock()
 		for line := range strings.Lines(out) {
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "request" && m["requestId"] == rid {

@@ -22,7 +22,8 @@ const (
 
 // Route is one entry of THE route table: the local server mounts every
 // entry, and the CDK stack creates one Lambda function and one API Gateway
-// route per entry from the same list.
+// route per entry from the same list. Every fact about a route lives in
+// its entry, so a new route is one keyed literal here.
 type Route struct {
 	Method string
 	// Path uses net/http pattern syntax; {name...} matches the rest.
@@ -30,7 +31,77 @@ type Route struct {
 	// Function is the Lambda function (and functions/<name>) serving it.
 	Function string
 	Auth     Auth
-	handle   func(*API, http.ResponseWriter, *http.Request) error
+	// Idempotent routes honour the Idempotency-Key header; OneTime names
+	// their top-level response fields that are one-time secrets, which an
+	// idempotency record must never hold (see gate/idempotency.go).
+	Idempotent bool
+	OneTime    []string
+	// JudgesKey: the route judges the caller's key as stored now within a
+	// read it makes anyway (the secret read and write, and the policy read
+	// beside it: gate.authorize, gate.GetPattern). Behind a cached
+	// authorizer answer the other functions re-read the key first
+	// (lambdafn.AuthorizerContext); these need not pay that round trip.
+	JudgesKey bool
+	// Mount names the field of Mounts that serves the route when another
+	// package owns its handler (MCP, Slack); handle is nil for those.
+	Mount  Mount
+	handle func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// Mount names one field of Mounts.
+type Mount int
+
+// The mountable routes' handlers.
+const (
+	// NotMounted routes are served by the API's own handlers.
+	NotMounted Mount = iota
+	// MountMCP is Mounts.MCP.
+	MountMCP
+	// MountSlack is Mounts.Slack.
+	MountSlack
+)
+
+func (m Mount) String() string {
+	switch m {
+	case MountMCP:
+		return "Mounts.MCP"
+	case MountSlack:
+		return "Mounts.Slack"
+	}
+	return "not mounted"
+}
+
+// Mounts are the handlers other packages serve routes of the table with.
+// A mounted route whose field is nil is an error when the handler is
+// built (Handler, FunctionHandler), not a 404 at request time; a runtime
+// that leaves one off on purpose sets it to Disabled.
+type Mounts struct {
+	// MCP serves remote MCP (package remotemcp).
+	MCP http.Handler
+	// Slack serves Slack's interactivity webhook (package slack).
+	Slack http.Handler
+}
+
+func (m Mounts) handler(k Mount) http.Handler {
+	switch k {
+	case MountMCP:
+		return m.MCP
+	case MountSlack:
+		return m.Slack
+	}
+	return nil
+}
+
+// Disabled is the mount of a route the operator chose to leave off (Slack
+// without a signing secret): the route answers 404 "endpoint not enabled".
+var Disabled http.Handler = disabled{}
+
+type disabled struct{}
+
+// ServeHTTP is only reached outside an API; inside one the route writes
+// the JSON error envelope instead (API.route).
+func (disabled) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "endpoint not enabled", http.StatusNotFound)
 }
 
 // APIGatewayPath renders Path in API Gateway syntax ({name...} → {name+}).
@@ -38,21 +109,6 @@ func (r Route) APIGatewayPath() string { return strings.ReplaceAll(r.Path, "...}
 
 // Pattern is the net/http ServeMux pattern.
 func (r Route) Pattern() string { return r.Method + " " + r.Path }
-
-// Idempotent reports whether a function honours the Idempotency-Key
-// header, and which top-level response fields are one-time secrets that an
-// idempotency record must never hold (see gate/idempotency.go).
-func Idempotent(function string) (ok bool, oneTime []string) {
-	switch function {
-	case "approvals-request", "approvals-respond":
-		return true, []string{"accessToken"}
-	case "resources-put":
-		return true, nil
-	case "keys-create", "keys-rotate":
-		return true, []string{"key"}
-	}
-	return false, nil
-}
 
 // FallbackFunction is the Lambda function behind API Gateway's $default
 // route: the gateway answers a request that matches no route itself (a
@@ -63,51 +119,53 @@ func Idempotent(function string) (ok bool, oneTime []string) {
 // locally it runs before and without authentication.
 const FallbackFunction = "fallback"
 
-// JudgesKey reports whether every route of a function judges the caller's
-// key as stored now within a read it makes anyway (the secret read and
-// write, and the policy read beside it: gate.authorize, gate.GetPattern).
-// Behind a cached authorizer answer the other functions re-read the key
-// first (lambdafn.AuthorizerContext); these need not pay that round trip.
-func JudgesKey(function string) bool {
-	return function == "resources-get" || function == "resources-put"
+// RoutesOf returns the routes served by one function.
+func RoutesOf(function string) []Route {
+	var rs []Route
+	for _, r := range Routes() {
+		if r.Function == function {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 // Routes returns the route table.
 func Routes() []Route {
 	return []Route{
-		{"GET", "/healthz", "health", AuthNone, (*API).health},
+		{Method: "GET", Path: "/healthz", Function: "health", Auth: AuthNone, handle: (*API).health},
 		// The API's OpenAPI document, a constant like the health check,
 		// served by the same function (no Lambda of its own).
-		{"GET", "/openapi.json", "health", AuthNone, (*API).openapi},
-		{"GET", "/v1/security/mcp/resources", "resources-list", AuthKey, (*API).listResources},
-		{"POST", "/v1/security/mcp/resources", "resources-configure", AuthKey, (*API).configure},
-		{"GET", "/v1/security/mcp/resources/{uri...}", "resources-get", AuthKey, (*API).getResource},
-		{"PUT", "/v1/security/mcp/resources/{uri...}", "resources-put", AuthKey, (*API).putSecret},
-		{"GET", "/v1/security/mcp/secrets", "secrets-list", AuthKey, (*API).listSecrets},
-		{"POST", "/v1/security/mcp/approve", "approvals-request", AuthKey, (*API).requestApproval},
-		{"GET", "/v1/security/mcp/approvals", "approvals-list", AuthKey, (*API).listApprovals},
-		{"GET", "/v1/security/mcp/approvals/{id}", "approvals-get", AuthKey, (*API).getApproval},
-		{"POST", "/v1/security/mcp/approvals/{id}/respond", "approvals-respond", AuthKey, (*API).respond},
-		{"POST", "/v1/security/mcp/approvals/{id}/revoke", "approvals-revoke", AuthKey, (*API).revoke},
-		{"GET", "/v1/security/mcp/audit", "audit-list", AuthKey, (*API).audit},
-		{"GET", "/v1/security/mcp/audit/verify", "audit-verify", AuthKey, (*API).verifyAudit},
-		{"GET", "/v1/security/mcp/audit/export", "audit-export", AuthKey, (*API).exportAudit},
-		{"POST", "/v1/security/keys", "keys-create", AuthKey, (*API).createKey},
-		{"GET", "/v1/security/keys", "keys-list", AuthKey, (*API).listKeys},
-		{"DELETE", "/v1/security/keys/{id}", "keys-delete", AuthKey, (*API).deleteKey},
-		{"POST", "/v1/security/keys/{id}/rotate", "keys-rotate", AuthKey, (*API).rotateKey},
-		{"PATCH", "/v1/security/keys/{id}", "keys-update", AuthKey, (*API).updateKey},
-		{"GET", "/v1/security/whoami", "whoami", AuthKey, (*API).whoami},
+		{Method: "GET", Path: "/openapi.json", Function: "health", Auth: AuthNone, handle: (*API).openapi},
+		{Method: "GET", Path: "/v1/security/mcp/resources", Function: "resources-list", Auth: AuthKey, handle: (*API).listResources},
+		{Method: "POST", Path: "/v1/security/mcp/resources", Function: "resources-configure", Auth: AuthKey, handle: (*API).configure},
+		{Method: "GET", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-get", Auth: AuthKey, JudgesKey: true, handle: (*API).getResource},
+		{Method: "PUT", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-put", Auth: AuthKey, Idempotent: true, JudgesKey: true, handle: (*API).putSecret},
+		{Method: "GET", Path: "/v1/security/mcp/secrets", Function: "secrets-list", Auth: AuthKey, handle: (*API).listSecrets},
+		{Method: "POST", Path: "/v1/security/mcp/approve", Function: "approvals-request", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).requestApproval},
+		{Method: "GET", Path: "/v1/security/mcp/approvals", Function: "approvals-list", Auth: AuthKey, handle: (*API).listApprovals},
+		{Method: "GET", Path: "/v1/security/mcp/approvals/{id}", Function: "approvals-get", Auth: AuthKey, handle: (*API).getApproval},
+		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/respond", Function: "approvals-respond", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).respond},
+		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/revoke", Function: "approvals-revoke", Auth: AuthKey, handle: (*API).revoke},
+		{Method: "GET", Path: "/v1/security/mcp/audit", Function: "audit-list", Auth: AuthKey, handle: (*API).audit},
+		{Method: "GET", Path: "/v1/security/mcp/audit/verify", Function: "audit-verify", Auth: AuthKey, handle: (*API).verifyAudit},
+		{Method: "GET", Path: "/v1/security/mcp/audit/export", Function: "audit-export", Auth: AuthKey, handle: (*API).exportAudit},
+		{Method: "POST", Path: "/v1/security/keys", Function: "keys-create", Auth: AuthKey, Idempotent: true, OneTime: []string{"key"}, handle: (*API).createKey},
+		{Method: "GET", Path: "/v1/security/keys", Function: "keys-list", Auth: AuthKey, handle: (*API).listKeys},
+		{Method: "DELETE", Path: "/v1/security/keys/{id}", Function: "keys-delete", Auth: AuthKey, handle: (*API).deleteKey},
+		{Method: "POST", Path: "/v1/security/keys/{id}/rotate", Function: "keys-rotate", Auth: AuthKey, Idempotent: true, OneTime: []string{"key"}, handle: (*API).rotateKey},
+		{Method: "PATCH", Path: "/v1/security/keys/{id}", Function: "keys-update", Auth: AuthKey, handle: (*API).updateKey},
+		{Method: "GET", Path: "/v1/security/whoami", Function: "whoami", Auth: AuthKey, handle: (*API).whoami},
 		// Slack's interactivity webhook (Approve/Deny buttons), served by
-		// API.Extra["slack-interactions"] (package slack), which verifies
-		// Slack's request signature instead of an API key.
-		{"POST", "/v1/integrations/slack/interactions", "slack-interactions", AuthSlack, nil},
-		// Remote MCP (Streamable HTTP, stateless), served by API.Extra["mcp"]
-		// as the authenticated caller. GET and DELETE are routed so the MCP
+		// Mounts.Slack (package slack), which verifies Slack's request
+		// signature instead of an API key.
+		{Method: "POST", Path: "/v1/integrations/slack/interactions", Function: "slack-interactions", Auth: AuthSlack, Mount: MountSlack},
+		// Remote MCP (Streamable HTTP, stateless), served by Mounts.MCP as
+		// the authenticated caller. GET and DELETE are routed so the MCP
 		// handler answers them (405 in stateless mode) as clients expect.
-		{"POST", "/mcp", "mcp", AuthKey, nil},
-		{"GET", "/mcp", "mcp", AuthKey, nil},
-		{"DELETE", "/mcp", "mcp", AuthKey, nil},
+		{Method: "POST", Path: "/mcp", Function: "mcp", Auth: AuthKey, Mount: MountMCP},
+		{Method: "GET", Path: "/mcp", Function: "mcp", Auth: AuthKey, Mount: MountMCP},
+		{Method: "DELETE", Path: "/mcp", Function: "mcp", Auth: AuthKey, Mount: MountMCP},
 	}
 }
 

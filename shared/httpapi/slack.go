@@ -11,7 +11,7 @@ import (
 
 // CallFrom returns the call the middleware built for a request (source IP,
 // user agent, request id and, on AuthKey routes, the principal), for
-// handlers other packages serve through API.Extra.
+// handlers other packages serve through API.Mounts.
 func CallFrom(ctx context.Context) gate.Call { return vsecure.CallFrom(ctx) }
 
 // updateKey serves PATCH /v1/security/keys/:id: a key's roles or the

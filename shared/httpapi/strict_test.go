@@ -103,7 +103,7 @@ func serve(e *env, method, target, key string) *httptest.ResponseRecorder {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	rec := httptest.NewRecorder()
-	e.api.Handler().ServeHTTP(rec, req)
+	e.handler().ServeHTTP(rec, req)
 	return rec
 }
 
@@ -230,7 +230,7 @@ func TestFallbackAnswersAsTheLocalServer(t *testing.T) {
 		{"DELETE", "/v1/security/keys/../mcp/audit"},
 	} {
 		t.Run(tc.method+"_"+tc.target, func(t *testing.T) {
-			got, want := send(fb, tc.method, tc.target), send(e.api.Handler(), tc.method, tc.target)
+			got, want := send(fb, tc.method, tc.target), send(e.handler(), tc.method, tc.target)
 			if got.Code != want.Code || got.Header().Get("Allow") != want.Header().Get("Allow") ||
 				got.Header().Get("Content-Type") != "application/json" || got.Header().Get("Location") != "" {
 				t.Fatalf("fallback %d Allow=%q %q, local %d Allow=%q: %s", got.Code, got.Header().Get("Allow"),

@@ -12,13 +12,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/vsecure/vsecure/shared/auditindex"
+	"github.com/vsecure/vsecure/shared/catalog"
 )
 
 // IndexFunction is the scheduled audit indexer. It serves no route: an
 // EventBridge rule invokes it every minute, and it runs indexer passes
 // (dynamo.Store.IndexAudit) while they find work, until shortly before its
 // deadline.
-const IndexFunction = "audit-index"
+const IndexFunction = catalog.Index
 
 // AuditIndexLagMetric names the CloudWatch metric (seconds) of how far the
 // indexed watermark trails the clock; infra alarms on it.

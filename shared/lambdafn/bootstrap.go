@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -15,7 +16,7 @@ import (
 // break-glass one). It serves no route: the operator invokes it directly
 // with their own AWS credentials (lambda:InvokeFunction), so the key
 // travels only in the invoke response, never through CloudFormation.
-const BootstrapFunction = "admin-bootstrap"
+const BootstrapFunction = catalog.Bootstrap
 
 // BootstrapHandler handles the bootstrap event (api.BootstrapRequest). A
 // refusal is returned as the function's error, whose message says why; the
@@ -42,6 +43,6 @@ func (f *Function) BootstrapHandler() func(context.Context, api.BootstrapRequest
 
 // ServeBootstrap runs the admin-bootstrap function.
 func ServeBootstrap() {
-	f, _ := mustOpen(os.Stdout, true)
+	f, _ := mustOpen(os.Stdout, true, nil)
 	lambda.Start(f.BootstrapHandler())
 }

@@ -86,7 +86,7 @@ func TestCursorKeyFromSecretsManager(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	f, err := NewWith(Config{PublicURL: "https://api.example.com"}, st, sealer,
-		Deps{CursorKeys: &SecretCursorKey{Client: fake.client(), ARN: cursorSecretARN}}, NewLogger(&logs, "INFO"))
+		Deps{CursorKeys: NewSecretCursorKey(fake.client(), cursorSecretARN)}, NewLogger(&logs, "INFO"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestCursorKeyFromSecretsManager(t *testing.T) {
 
 func TestSecretCursorKeyRefusesShortValues(t *testing.T) {
 	fake := newSecretsFake(t, "too-short-a-key")
-	k := &SecretCursorKey{Client: fake.client(), ARN: cursorSecretARN}
+	k := NewSecretCursorKey(fake.client(), cursorSecretARN)
 	if _, err := k.CursorKey(t.Context()); err == nil || strings.Contains(err.Error(), "too-short") {
 		t.Fatalf("err = %v, want a refusal that does not echo the value", err)
 	}

@@ -11,12 +11,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/vsecure/vsecure/shared/archive"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/digest"
 )
 
 // DigestFunction is the scheduled audit digest step. It serves no route:
 // an EventBridge rule invokes it every few minutes.
-const DigestFunction = "audit-digest"
+const DigestFunction = catalog.Digest
 
 // DigestResult is what one scheduled run did. The digests' hashes are in
 // the log too ("audit window sealed"): CloudWatch Logs is the outside
@@ -82,7 +83,7 @@ func (f *Function) DigestHandler() (func(context.Context, events.EventBridgeEven
 
 // ServeDigest runs the scheduled audit digest function.
 func ServeDigest() {
-	f, log := mustOpen(os.Stdout, true)
+	f, log := mustOpen(os.Stdout, true, nil)
 	h, err := f.DigestHandler()
 	if err != nil {
 		fatal(log, err)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
-	"net/http"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
@@ -29,8 +30,7 @@ type Function struct {
 	// Workflow is the Step Functions adapter when the function has a state
 	// machine (VSECURE_STATE_MACHINE_ARN); nil otherwise.
 	Workflow *sfnwf.Workflow
-	// Config is what the function was built from (ServeWith extensions
-	// read their own settings next to it).
+	// Config is what the function was built from.
 	Config Config
 	// AuditSigner signs and checks audit digests when the function has
 	// the audit signing key (VSECURE_AUDIT_SIGNING_KEY_ARN); nil otherwise.
@@ -43,9 +43,11 @@ type Function struct {
 	// verifier (VSECURE_AUDIT_MAC_KEY_ID); only those two functions are
 	// granted kms:Decrypt on it.
 	MACKeys auditlog.MACKeys
-	// Notifier announces approvals from the workflow tasks (Slack, set by
-	// an extension); nil logs them.
+	// Notifier announces approvals from the workflow tasks (Slack, if an
+	// extension installed it; else the log).
 	Notifier workflow.Notifier
+	// Expirer is the gate's Expire announcing each expiry (app.App).
+	Expirer workflow.Expirer
 	// Indexer is the store's audit indexer (the DynamoDB store's); nil
 	// for a store without one.
 	Indexer auditindex.Indexer
@@ -56,7 +58,7 @@ type Function struct {
 type Deps struct {
 	// CursorKeys supplies the cursor key when Config.CursorKey is empty.
 	CursorKeys gate.CursorKeySource
-	// Workflow is installed on the gate (gate.SetWorkflow).
+	// Workflow is the gate's workflow.
 	Workflow *sfnwf.Workflow
 	// AuditSigner gives the gate an audit verifier over its digests.
 	AuditSigner digest.Signer
@@ -67,6 +69,33 @@ type Deps struct {
 	Archive archive.Bucket
 	// MACKeys too, so both check every entry's MAC.
 	MACKeys auditlog.MACKeys
+	// Secrets is the container's Secrets Manager client (nil: created on
+	// first use from the configuration).
+	Secrets SecretReader
+	// Extensions add the parts of other packages (Slack, remote MCP).
+	Extensions []Extension
+}
+
+// An Extension adds what another package provides (Slack, remote MCP) to
+// a function's parts before they are assembled. Naming it in a function's
+// main.go links that package into that bootstrap only.
+type Extension func(b *Build, p *app.Parts)
+
+// Build is what an extension may use besides the parts.
+type Build struct {
+	Config Config
+	Log    *slog.Logger
+
+	secrets SecretReader
+}
+
+// Secrets is the container's one Secrets Manager client, created on first
+// use (no network call until a secret is read).
+func (b *Build) Secrets() SecretReader {
+	if b.secrets == nil {
+		b.secrets = NewSecretsClient(b.Config)
+	}
+	return b.secrets
 }
 
 // New wires the gate and the HTTP API over store and sealer. It makes no
@@ -75,7 +104,9 @@ func New(cfg Config, store vsecure.Store, sealer vsecure.Sealer, log *slog.Logge
 	return NewWith(cfg, store, sealer, Deps{}, log)
 }
 
-// NewWith is New with the optional dependencies.
+// NewWith is New with the optional dependencies: it chooses the Lambda
+// parts and assembles them (app.Assemble), as the local server does with
+// its own.
 func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, log *slog.Logger) (*Function, error) {
 	if len(cfg.CursorKey) > 0 {
 		// The env key (emulators, dev) wins over the secret.
@@ -90,9 +121,11 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 			return nil, err
 		}
 	}
-	gc := gate.Config{
-		Store: store, Sealer: sealer, ApprovalURL: httpapi.ApprovalURL(cfg.PublicURL), CursorKey: cfg.CursorKey, Logger: log,
-		CursorKeys: deps.CursorKeys,
+	p := app.Parts{
+		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Log: log,
+		CursorKeys:    deps.CursorKeys,
+		Auth:          func(g *gate.Gate) httpapi.Authenticator { return AuthorizerContext{Gate: g} },
+		QuietRequests: cfg.RequestLog == "errors",
 	}
 	if deps.AuditSigner != nil {
 		vc := digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys, Log: log, Retention: cfg.AuditRetention}
@@ -103,20 +136,27 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		if err != nil {
 			return nil, err
 		}
-		gc.AuditVerifier = v
+		p.AuditVerifier = v
 		if k, ok := deps.AuditSigner.(gate.AuditKey); ok {
-			gc.AuditKey = k
+			p.AuditKey = k
 		}
 	}
-	g, err := gate.New(gc)
+	if deps.Workflow != nil {
+		p.Workflow = func(workflow.Expirer, workflow.Notifier) (gate.Workflow, error) { return deps.Workflow, nil }
+	}
+	b := &Build{Config: cfg, Log: log, secrets: deps.Secrets}
+	for _, ext := range deps.Extensions {
+		ext(b, &p)
+	}
+	a, err := app.Assemble(p)
 	if err != nil {
 		return nil, err
 	}
-	if deps.Workflow != nil {
-		g.SetWorkflow(deps.Workflow)
+	f := &Function{
+		Gate: a.Gate, API: a.API, Log: log, Workflow: deps.Workflow, Config: cfg,
+		AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys,
+		Notifier: a.Notifier, Expirer: a.Expirer,
 	}
-	api := &httpapi.API{Gate: g, Auth: AuthorizerContext{Gate: g}, Log: log, Extra: map[string]http.Handler{}, QuietRequests: cfg.RequestLog == "errors"}
-	f := &Function{Gate: g, API: api, Log: log, Workflow: deps.Workflow, Config: cfg, AuditSigner: deps.AuditSigner, Witness: deps.Witness, Archive: deps.Archive, MACKeys: deps.MACKeys}
 	// The gate's store wraps this one (detached writes), hiding IndexAudit.
 	f.Indexer, _ = store.(auditindex.Indexer)
 	return f, nil
@@ -151,7 +191,8 @@ func (f *Function) Endpoint(function string) (*Endpoint, error) {
 	// identity as its own function needs (AuthorizerContext.JudgesKey).
 	api := *f.API
 	if ac, ok := api.Auth.(AuthorizerContext); ok {
-		ac.JudgesKey = httpapi.JudgesKey(function)
+		rs := httpapi.RoutesOf(function)
+		ac.JudgesKey = len(rs) > 0 && !slices.ContainsFunc(rs, func(r httpapi.Route) bool { return !r.JudgesKey })
 		api.Auth = ac
 	}
 	h, err := api.FunctionHandler(function)

@@ -131,7 +131,7 @@ func DecodePrincipal(m map[string]any) (vsecure.Principal, error) {
 // roles are the stored ones (docs/SECURITY.md, "What the authorizer cache can delay").
 type AuthorizerContext struct {
 	Gate *gate.Gate
-	// JudgesKey is httpapi.JudgesKey of the function served: its handlers
+	// JudgesKey is httpapi.Route.JudgesKey of every route of the function served: its handlers
 	// judge the stored key within their own read, so it is not re-read here.
 	JudgesKey bool
 }

@@ -367,7 +367,7 @@ func TestEndpointJudgesStoredKey(t *testing.T) {
 }
 
 // TestEndpointSecretPathReadsNoKey: resources-get and resources-put judge
-// the stored key within their own read (httpapi.JudgesKey), so their
+// the stored key within their own read (httpapi.Route.JudgesKey), so their
 // authenticator makes no extra round trip; a failing GetKey would show.
 func TestEndpointSecretPathReadsNoKey(t *testing.T) {
 	f, st := newTestFunction(t, &bytes.Buffer{})
@@ -392,6 +392,18 @@ func TestEndpointForUnknownFunction(t *testing.T) {
 	f, _ := newTestFunction(t, &bytes.Buffer{})
 	if _, err := f.Endpoint("no-such-function"); err == nil {
 		t.Fatal("accepted a function with no route")
+	}
+}
+
+// TestEndpointWithoutItsMountFailsInit: a function whose routes another
+// package serves (main.go sets the mount) fails at init without it, not
+// with a 404 on every request.
+func TestEndpointWithoutItsMountFailsInit(t *testing.T) {
+	f, _ := newTestFunction(t, &bytes.Buffer{})
+	for _, fn := range []string{"mcp", "slack-interactions"} {
+		if _, err := f.Endpoint(fn); err == nil || !strings.Contains(err.Error(), "Mounts.") {
+			t.Errorf("Endpoint(%s) without its mount: err %v, want one naming the field", fn, err)
+		}
 	}
 }
 

@@ -10,12 +10,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
 
 // ReconcileFunction is the scheduled workflow reconciler. It serves no
 // route: an EventBridge rule invokes it every few minutes.
-const ReconcileFunction = "workflow-reconcile"
+const ReconcileFunction = catalog.Reconcile
 
 // MetricNamespace and ReconciledMetric name the CloudWatch metric of
 // repairs the reconciler made; infra alarms on it.
@@ -62,13 +63,10 @@ func emfUnit(now time.Time, metric, unit string) map[string]any {
 	}
 }
 
-// ServeReconcile runs the scheduled reconciler; extend may install a
+// ServeReconcile runs the scheduled reconciler; ext may install a
 // notifier (Slack), as for the Expire and Revoke tasks whose path it takes.
-func ServeReconcile(extend func(*Function)) {
-	f, log := mustOpen(os.Stdout, true)
-	if extend != nil {
-		extend(f)
-	}
+func ServeReconcile(ext ...Extension) {
+	f, log := mustOpen(os.Stdout, true, ext)
 	h, err := f.ReconcileHandler()
 	if err != nil {
 		fatal(log, err)

@@ -12,13 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/vsecure/vsecure/shared/archive"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/digest"
-	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	sfnwf "github.com/vsecure/vsecure/shared/workflow/sfn"
@@ -26,16 +25,13 @@ import (
 
 // Serve runs the endpoint function named function (an entry of
 // httpapi.Routes) until the Lambda runtime stops it.
-func Serve(function string) { ServeWith(function, nil) }
+func Serve(function string) { ServeWith(function) }
 
-// ServeWith is Serve for functions whose routes are served by a handler of
-// another package (API.Extra): extend installs it. Keeping that wiring in
-// the function's own main.go keeps its imports out of every other binary.
-func ServeWith(function string, extend func(*Function)) {
-	f, log := mustOpen(os.Stdout, usesStore(function))
-	if extend != nil {
-		extend(f)
-	}
+// ServeWith is Serve for functions that need parts of another package
+// (Slack, remote MCP): ext adds them. Keeping that wiring in the function's
+// own main.go keeps its imports out of every other binary.
+func ServeWith(function string, ext ...Extension) {
+	f, log := mustOpen(os.Stdout, usesStore(function), ext)
 	e, err := f.Endpoint(function)
 	if err != nil {
 		fatal(log, err)
@@ -45,7 +41,7 @@ func ServeWith(function string, extend func(*Function)) {
 
 // ServeAuthorizer runs the API Gateway authorizer function.
 func ServeAuthorizer() {
-	f, _ := mustOpen(os.Stdout, true)
+	f, _ := mustOpen(os.Stdout, true, nil)
 	lambda.Start(f.Authorizer().Handle)
 }
 
@@ -53,33 +49,26 @@ func ServeAuthorizer() {
 // without the store; the stack gives them no table. The fallback serves no
 // route but audits the unclean paths it refuses.
 func usesStore(function string) bool {
-	if function == httpapi.FallbackFunction {
-		return true
-	}
-	for _, r := range httpapi.Routes() {
-		if r.Function == function && r.Auth != httpapi.AuthNone {
-			return true
-		}
-	}
-	return false
+	f, ok := catalog.Lookup(function)
+	return ok && f.Store
 }
 
 // mustOpen builds the function from its environment, or ends the process:
 // Lambda then reports an init error carrying the logged reason.
-func mustOpen(w io.Writer, store bool) (*Function, *slog.Logger) {
+func mustOpen(w io.Writer, store bool, ext []Extension) (*Function, *slog.Logger) {
 	log := NewLogger(w, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
 	cfg, err := configFromEnv(os.Getenv, store)
 	if err != nil {
 		fatal(log, err)
 	}
 	if !store {
-		f, err := New(cfg, noStore{}, noSealer{}, log)
+		f, err := NewWith(cfg, noStore{}, noSealer{}, Deps{Extensions: ext}, log)
 		if err != nil {
 			fatal(log, err)
 		}
 		return f, log
 	}
-	f, err := Open(cfg, log)
+	f, err := open(cfg, log, ext)
 	if err != nil {
 		fatal(log, err)
 	}
@@ -109,6 +98,10 @@ var Buckets BucketOpener
 
 // Extra store options (tests, the emulator deploy) come after the config's.
 func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, error) {
+	return open(cfg, log, nil, extra...)
+}
+
+func open(cfg Config, log *slog.Logger, ext []Extension, extra ...dynamo.Option) (*Function, error) {
 	ac := aws.Config{
 		Region:      cfg.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken),
@@ -125,7 +118,7 @@ func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, erro
 		}
 	})
 	var opts []dynamo.Option
-	var deps Deps
+	deps := Deps{Extensions: ext}
 	if cfg.AuditMACKeyID != "" {
 		mk, err := kms.NewMACKeys(kc, cfg.AuditMACKeyID)
 		if err != nil {
@@ -149,13 +142,8 @@ func Open(cfg Config, log *slog.Logger, extra ...dynamo.Option) (*Function, erro
 		return nil, err
 	}
 	if cfg.CursorSecretARN != "" && len(cfg.CursorKey) == 0 {
-		sm := secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) {
-			o.RetryMaxAttempts = 3
-			if cfg.SecretsEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.SecretsEndpoint)
-			}
-		})
-		deps.CursorKeys = &SecretCursorKey{Client: sm, ARN: cfg.CursorSecretARN}
+		deps.Secrets = NewSecretsClient(cfg)
+		deps.CursorKeys = NewSecretCursorKey(deps.Secrets, cfg.CursorSecretARN)
 	}
 	if cfg.StateMachineARN != "" {
 		sc := awssfn.NewFromConfig(ac, sfnwf.NoSDKRetries, func(o *awssfn.Options) {

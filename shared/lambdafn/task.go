@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/vsecure/vsecure/shared/workflow"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/workflow/task"
 )
 
@@ -15,7 +15,7 @@ import (
 // events/workflow-*.json payloads. Every function directory is a route's,
 // the authorizer or one of these.
 func TaskFunctions() []string {
-	return []string{"workflow-notify", "workflow-expire", "workflow-revoke"}
+	return catalog.Names(catalog.KindTask)
 }
 
 // TaskHandler returns the handler of task function name over f. Notify
@@ -41,24 +41,13 @@ func (f *Function) TaskHandler(name string) (any, error) {
 // TaskHandlers builds the task functions' dependencies over f (the
 // reconciler shares them: it expires through the same path).
 func (f *Function) TaskHandlers() *task.Handlers {
-	var n workflow.Notifier = workflow.LogNotifier{Log: f.Log, URL: f.Gate.ApprovalURL}
-	if f.Notifier != nil {
-		n = f.Notifier
-	}
-	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Gate, Log: f.Log, Notifier: n}
+	return &task.Handlers{Store: f.Gate.Store(), Expirer: f.Expirer, Log: f.Log, Notifier: f.Notifier}
 }
 
-// ServeTask runs workflow task function name until the Lambda runtime
-// stops it.
-func ServeTask(name string) { ServeTaskWith(name, nil) }
-
-// ServeTaskWith is ServeTask with an extension that may install a
-// notifier (Slack) before the handler is built.
-func ServeTaskWith(name string, extend func(*Function)) {
-	f, log := mustOpen(os.Stdout, true)
-	if extend != nil {
-		extend(f)
-	}
+// ServeTaskWith runs workflow task function name until the Lambda runtime
+// stops it; extensions may install a notifier (Slack).
+func ServeTaskWith(name string, ext ...Extension) {
+	f, log := mustOpen(os.Stdout, true, ext)
 	h, err := f.TaskHandler(name)
 	if err != nil {
 		fatal(log, err)

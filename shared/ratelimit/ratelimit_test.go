@@ -4,23 +4,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vsecure/vsecure/internal/testclock"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestLimiter(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(0, 0)}
-	l := New(10, 5, 100, clk.now)
+	clk := testclock.New(time.Unix(0, 0))
+	l := New(10, 5, 100, clk.Now)
 	t.Run("burst_then_refused_with_wait", func(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			if ok, _ := l.Allow("a"); !ok {
@@ -38,7 +28,7 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 	t.Run("refills_at_rate", func(t *testing.T) {
-		clk.add(100 * time.Millisecond)
+		clk.Advance(100 * time.Millisecond)
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatal("no token after 1/rate")
 		}
@@ -47,7 +37,7 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 	t.Run("peek_does_not_consume", func(t *testing.T) {
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 		for i := 0; i < 10; i++ {
 			if ok, _ := l.Peek("a"); !ok {
 				t.Fatal("peek refused")

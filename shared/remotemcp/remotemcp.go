@@ -1,5 +1,5 @@
 // Package remotemcp serves the MCP server over Streamable HTTP at /mcp, in
-// stateless mode, as the route "mcp" of the route table (API.Extra["mcp"]).
+// stateless mode, as the route "mcp" of the route table (httpapi.Mounts.MCP).
 //
 // The auth middleware has already resolved the caller when the handler
 // runs. Each request gets an MCP server whose Backend is a *client.Client
@@ -34,7 +34,7 @@ const MaxWait = 20 * time.Second
 
 // Config configures the endpoint.
 type Config struct {
-	// API serves the vsecure API in-process (httpapi.API.Handler()).
+	// API serves the vsecure API in-process (httpapi.API.OwnHandler()).
 	API     http.Handler
 	Version string
 	Logger  *slog.Logger
@@ -122,4 +122,10 @@ func (w *recorder) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.body.Write(b)
+}
+
+// Handler is New over api with the defaults: the one way both runtimes
+// mount /mcp (app.Parts.MCP).
+func Handler(api *httpapi.API, log *slog.Logger) http.Handler {
+	return New(Config{API: api.OwnHandler(), Logger: log})
 }

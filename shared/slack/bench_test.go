@@ -23,7 +23,10 @@ import (
 // p50/p99 are reported as metrics (Slack's limit is 3 s).
 func BenchmarkInteractionAck(b *testing.B) {
 	e := startSlack(b)
-	h := e.srv.API.Handler()
+	h, err := e.srv.API.Handler()
+	if err != nil {
+		b.Fatal(err)
+	}
 	store := e.srv.Gate.Store()
 	ctx := context.Background()
 	lat := make([]time.Duration, 0, b.N)

@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,13 +9,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/syncbuf"
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver"
+	"github.com/vsecure/vsecure/shared/devserver/devtest"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -30,28 +31,11 @@ const (
 	team          = "T0TEAM"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type slackEnv struct {
 	srv             *devserver.Server
 	fake            *fakeSlack
 	hooks           *hooks
-	logs            *syncBuffer
+	logs            *syncbuf.Buffer
 	admin           *client.Client
 	agent           *client.Client
 	url             string
@@ -65,36 +49,24 @@ type slackEnv struct {
 func startSlack(t testing.TB) *slackEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &slackEnv{fake: newFakeSlack(t), hooks: &hooks{}, logs: &syncBuffer{}}
-	srv, err := devserver.New(ctx, devserver.Config{
-		Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminKey: adminKey,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Slack: slack.Config{BotToken: botToken, SigningSecret: signingSecret, DefaultChannel: "C0DEFAULT",
-			APIURL: e.fake.URL, TeamID: team},
-		SlackHooks: &http.Client{Transport: e.hooks},
-		RateLimit:  -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	})
-	e.srv, e.url = srv, srv.URL()
+	e := &slackEnv{fake: newFakeSlack(t), hooks: &hooks{}, logs: &syncbuf.Buffer{}}
+	env := devtest.Start(t, devtest.WithoutFixture(), devtest.WithConfig(func(c *devserver.Config) {
+		c.AdminKey = adminKey
+		c.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.Slack = slack.Config{BotToken: botToken, SigningSecret: signingSecret, DefaultChannel: "C0DEFAULT",
+			APIURL: e.fake.URL, TeamID: team}
+		c.SlackHooks = &http.Client{Transport: e.hooks}
+		c.RateLimit = -1
+	}))
+	e.srv, e.url, e.admin = env.Server, env.URL, env.Admin
 	e.interactionsURL = e.url + "/v1/integrations/slack/interactions"
-	e.admin = e.client(t, adminKey)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = e.admin.Configure(ctx, api.ResourceConfig{
+	_, err := e.admin.Configure(ctx, api.ResourceConfig{
 		URI: "vsecure://secrets/production/*", Permissions: []vsecure.Operation{vsecure.OpRead},
 		RequiresApproval: true, Approvers: []string{"alice", "carol"}, SlackChannel: "C0PROD",
 	})
@@ -107,7 +79,7 @@ func startSlack(t testing.TB) *slackEnv {
 		must(err)
 		return k
 	}
-	e.agent = e.client(t, key("agent-1", "agent", "").Secret)
+	e.agent = env.Client(t, key("agent-1", "agent", "").Secret)
 	key("bob", "approver", "U0BOB")
 	alice := key("alice", "approver", "")
 	// alice is mapped after the fact, through the admin API.
@@ -117,14 +89,6 @@ func startSlack(t testing.TB) *slackEnv {
 		t.Fatalf("SetKeySlackUser: %+v", k)
 	}
 	return e
-}
-
-func (e *slackEnv) client(t testing.TB, key string) *client.Client {
-	c, err := client.New(client.Config{BaseURL: e.url, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // payload is a block_actions interaction as Slack sends it for a press of
@@ -416,7 +380,7 @@ func TestSlackDisabledEndpoint(t *testing.T) {
 	if srv.Slack != nil {
 		t.Fatal("interactions handler built without a signing secret")
 	}
-	if _, ok := srv.API.Extra["slack-interactions"]; ok {
+	if srv.API.Mounts.Slack != httpapi.Disabled {
 		t.Fatal("interactions route served without a signing secret")
 	}
 }

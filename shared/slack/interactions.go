@@ -51,7 +51,7 @@ type HandlerConfig struct {
 const FollowUpTimeout = 2 * time.Second
 
 // Handler serves POST /v1/integrations/slack/interactions. Build it once
-// and mount it as httpapi.API.Extra["slack-interactions"].
+// and mount it as httpapi.Mounts.Slack.
 type Handler struct {
 	cfg HandlerConfig
 	log *slog.Logger

@@ -82,6 +82,7 @@ type Store interface {
 
 	SlackDirectory
 	ReplayGuard
+	RateStore
 }
 
 // AccessQuery names what a read or write decision needs.

@@ -2,13 +2,13 @@ package kms_test
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/crypto/cryptotest"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -25,23 +25,11 @@ func (c *countingClient) Decrypt(ctx context.Context, in *awskms.DecryptInput, o
 	return c.Client.Decrypt(ctx, in, opts...)
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestDataKeyCache(t *testing.T) {
 	c, key := client(t)
 	cc := &countingClient{Client: c}
-	clk := &testClock{t: time.Unix(1_700_000_000, 0)}
-	s, err := kms.New(cc, key, kms.WithDataKeyCache(5*time.Minute, 2, clk.now))
+	clk := testclock.New(time.Unix(1_700_000_000, 0))
+	s, err := kms.New(cc, key, kms.WithDataKeyCache(5*time.Minute, 2, clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +57,7 @@ func TestDataKeyCache(t *testing.T) {
 		}
 	})
 	t.Run("entries_expire", func(t *testing.T) {
-		clk.add(5 * time.Minute)
+		clk.Advance(5 * time.Minute)
 		open()
 		if n := cc.decrypts.Load(); n != 2 {
 			t.Fatalf("%d Decrypt calls after the ttl, want 2", n)

@@ -6,8 +6,8 @@ package devtest
 
 import (
 	"context"
-	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +35,14 @@ type Env struct {
 	// audit-bot (auditor).
 	AdminKey, AgentKey, ApproverKey, AuditorKey string
 	Admin                                       *client.Client
+
+	stop func()
 }
+
+// Stop shuts the server down and waits for it. The test's cleanup calls
+// it too; a test calls it early to work on the data offline, or before it
+// closes a store it gave the server.
+func (e *Env) Stop() { e.stop() }
 
 // Client returns a client using key.
 func (e *Env) Client(t testing.TB, key string) *client.Client {
@@ -47,27 +54,51 @@ func (e *Env) Client(t testing.TB, key string) *client.Client {
 	return c
 }
 
-// Start starts and seeds a server; it is stopped when the test ends.
-func Start(t testing.TB) *Env {
+// Option changes how Start runs the server.
+type Option func(*setup)
+
+type setup struct {
+	cfg     devserver.Config
+	fixture bool
+}
+
+// WithConfig changes the server's configuration before it starts (a
+// logger to read, a fake Slack, a store or clock of the test's own).
+func WithConfig(f func(*devserver.Config)) Option { return func(s *setup) { f(&s.cfg) } }
+
+// WithoutFixture starts the server with only its admin key, for tests
+// that seed a world of their own.
+func WithoutFixture() Option { return func(s *setup) { s.fixture = false } }
+
+// Start starts a server on a loopback port and seeds it with the fixture;
+// it is stopped when the test ends.
+func Start(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := devserver.New(ctx, devserver.Config{
+	s := setup{fixture: true, cfg: devserver.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), AdminKey: AdminKey,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+		Logger: slog.New(slog.DiscardHandler),
+	}}
+	for _, o := range opts {
+		o(&s)
+	}
+	srv, err := devserver.New(ctx, s.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
+	e := &Env{URL: srv.URL(), Server: srv, AdminKey: s.cfg.AdminKey, stop: sync.OnceFunc(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-done
-	})
-	e := &Env{URL: srv.URL(), Server: srv, AdminKey: AdminKey}
-	e.Admin = e.Client(t, AdminKey)
+	})}
+	t.Cleanup(e.Stop)
+	e.Admin = e.Client(t, e.AdminKey)
+	if !s.fixture {
+		return e
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -42,23 +43,11 @@ var base = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 // legacy keeps the windows these cases were written for.
 var legacy = digest.Config{Window: 5 * time.Minute, Grace: 2 * time.Minute}
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 type env struct {
 	t       *testing.T
 	w       World
 	signer  *local.Signer
-	clock   *clock
+	clock   *testclock.Clock
 	entries []vsecure.Entry // oldest first
 }
 
@@ -81,7 +70,7 @@ func setup(t *testing.T, w World, cfg digest.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, w: w, signer: signer, clock: &clock{t: base.Add(20 * time.Minute)}}
+	e := &env{t: t, w: w, signer: signer, clock: testclock.New(base.Add(20 * time.Minute))}
 	for i := range 30 {
 		en := entry(i)
 		if err := w.Store().AppendAudit(t.Context(), en); err != nil {
@@ -101,7 +90,7 @@ func (e *env) config(cfg digest.Config) digest.Config {
 	if cfg.Window == 0 {
 		cfg.Window, cfg.Grace = legacy.Window, legacy.Grace
 	}
-	cfg.Store, cfg.Signer, cfg.Now = e.w.Store(), e.signer, e.clock.now
+	cfg.Store, cfg.Signer, cfg.Now = e.w.Store(), e.signer, e.clock.Now
 	return cfg
 }
 
@@ -254,7 +243,7 @@ func Run(t *testing.T, newWorld func(t *testing.T) World) {
 			e := setup(t, w, digest.Config{})
 			w.DeleteDigest(t, base.Add(10*time.Minute))
 			w.DeleteDigest(t, base.Add(5*time.Minute))
-			e.clock.set(base.Add(time.Hour)) // the sealer should have run since
+			e.clock.Set(base.Add(time.Hour)) // the sealer should have run since
 			var want []string
 			for _, en := range e.entries[15:] {
 				want = append(want, "unsealed "+en.ID)
@@ -285,14 +274,14 @@ func Run(t *testing.T, newWorld func(t *testing.T) World) {
 			e := setup(t, w, digest.Config{})
 			// 09:20:30: the 09:15 window closed 30 s ago, inside the
 			// grace; an entry stamped 09:19:59 arrives late.
-			e.clock.set(base.Add(20*time.Minute + 30*time.Second))
+			e.clock.Set(base.Add(20*time.Minute + 30*time.Second))
 			at := base.Add(19*time.Minute + 59*time.Second)
 			en := entry(100)
 			en.ID, en.Timestamp = fmt.Sprintf("log_%013dlate", at.UnixMilli()), at
 			if err := w.Store().AppendAudit(t.Context(), en); err != nil {
 				t.Fatal(err)
 			}
-			e.clock.set(base.Add(23 * time.Minute))
+			e.clock.Set(base.Add(23 * time.Minute))
 			e.seal(digest.Config{})
 			r := e.mustVerify(time.Time{}, time.Time{})
 			if r.Entries != 31 || r.Unsealed != 0 {
@@ -323,7 +312,7 @@ func Run(t *testing.T, newWorld func(t *testing.T) World) {
 					t.Fatal(err)
 				}
 			}
-			e := &env{t: t, w: w, signer: signer, clock: &clock{t: base.Add(time.Hour)}}
+			e := &env{t: t, w: w, signer: signer, clock: testclock.New(base.Add(time.Hour))}
 			var wg sync.WaitGroup
 			for range 4 {
 				wg.Go(func() { e.seal(digest.Config{}) })

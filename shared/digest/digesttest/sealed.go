@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/archive"
 	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/local"
@@ -193,7 +194,7 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			e.w.DeleteDigest(t, mid.From)
 			var want []string
 			for _, rec := range e.sorted() {
-				if !rec.Entry.Timestamp.Before(mid.From) && rec.Entry.Timestamp.Before(mid.To) && rec.Entry.Timestamp.Before(e.clock.now().Add(-digest.DefaultGrace-3*digest.DefaultWindow)) {
+				if !rec.Entry.Timestamp.Before(mid.From) && rec.Entry.Timestamp.Before(mid.To) && rec.Entry.Timestamp.Before(e.clock.Now().Add(-digest.DefaultGrace-3*digest.DefaultWindow)) {
 					want = append(want, "unsealed "+rec.Key)
 				}
 			}
@@ -222,7 +223,7 @@ func RunSealed(t *testing.T, newWorld func(t *testing.T, keys auditlog.MACKeys) 
 			e.sw.Restart(t)
 			e.appendAt(t, 70)
 			e.appendAt(t, 71)
-			e.clock.set(e.clock.now().Add(10 * time.Minute))
+			e.clock.Set(e.clock.Now().Add(10 * time.Minute))
 			e.sealNow()
 			continued := 0
 			for _, rec := range e.sorted() {
@@ -316,7 +317,7 @@ func newSealedEnv(t *testing.T, n int, newWorld func(t *testing.T, keys auditlog
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	signer, _ := local.NewSigner(seed)
-	e := &sealedEnv{env: &env{t: t, w: w, signer: signer, clock: &clock{t: start.Add(10 * time.Minute)}}, sw: w, keys: keys, witness: &memWitness{}, recs: map[string]vsecure.AuditRecord{}}
+	e := &sealedEnv{env: &env{t: t, w: w, signer: signer, clock: testclock.New(start.Add(10 * time.Minute))}, sw: w, keys: keys, witness: &memWitness{}, recs: map[string]vsecure.AuditRecord{}}
 	for i := range n {
 		en := entry(i)
 		en.Timestamp = start.Add(time.Duration(i) * 10 * time.Second)
@@ -331,7 +332,7 @@ func newSealedEnv(t *testing.T, n int, newWorld func(t *testing.T, keys auditlog
 }
 
 func (e *sealedEnv) cfg() digest.Config {
-	return digest.Config{Store: e.w.Store(), Signer: e.signer, Now: e.clock.now, MACKeys: e.keys, Witness: e.witness}
+	return digest.Config{Store: e.w.Store(), Signer: e.signer, Now: e.clock.Now, MACKeys: e.keys, Witness: e.witness}
 }
 
 func (e *sealedEnv) reload() {
@@ -378,7 +379,7 @@ func (e *sealedEnv) check() digest.Report {
 // offline verifies what an export of the store would hold.
 func (e *sealedEnv) offline() digest.Report {
 	e.t.Helper()
-	exp := &digest.Export{Header: digest.ExportHeader{ExportedAt: e.clock.now(), KeyID: e.signer.KeyID()}, Records: e.sorted()}
+	exp := &digest.Export{Header: digest.ExportHeader{ExportedAt: e.clock.Now(), KeyID: e.signer.KeyID()}, Records: e.sorted()}
 	ds, err := e.w.Store().Digests(e.t.Context(), time.Time{}, far)
 	if err != nil {
 		e.t.Fatal(err)
@@ -411,10 +412,10 @@ func (e *sealedEnv) allDigests() []vsecure.Digest {
 // archive that lacks them.
 func (e *sealedEnv) retention(t *testing.T) {
 	start := e.entries[0].Timestamp
-	e.clock.set(start.Add(2 * time.Hour)) // every hour of the log is sealed to its end
+	e.clock.Set(start.Add(2 * time.Hour)) // every hour of the log is sealed to its end
 	e.sealNow()
 	dir := archive.NewDir(t.TempDir())
-	a, err := archive.New(archive.Config{Store: e.w.Store(), Bucket: dir, Now: e.clock.now})
+	a, err := archive.New(archive.Config{Store: e.w.Store(), Bucket: dir, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func (e *sealedEnv) retention(t *testing.T) {
 		t.Fatalf("archive: %+v, %v; want the %d records", st, err, len(e.recs))
 	}
 	horizon := start.Add(2 * time.Minute)
-	retention := e.clock.now().Sub(horizon)
+	retention := e.clock.Now().Sub(horizon)
 	var gone []string
 	for _, r := range e.sorted() {
 		if r.Entry.Timestamp.Before(horizon) {

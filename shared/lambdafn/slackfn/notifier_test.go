@@ -2,7 +2,6 @@ package slackfn
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -40,7 +38,8 @@ func TestNotifierPostsWithTheSecretsBotToken(t *testing.T) {
 	var logs bytes.Buffer
 	sm := &fakeSecrets{fail: true, value: `{"botToken":"` + token + `","signingSecret":"0123456789abcdef0123456789abcdef"}`}
 	env := slack.Config{DefaultChannel: "C0SAMPLE", APIURL: api.URL + "/"}
-	n := &Notifier{creds: New(function(t, &logs), Config{SecretARN: arn, Env: env}, sm)}
+	f := function(t, &logs)
+	n := NewNotifier(f.Gate, f.Log, Config{SecretARN: arn, Env: env}, sm)
 	a := vsecure.Approval{ID: "appr_x", Resource: "vsecure://secrets/production/DB", Operation: vsecure.OpRead,
 		RequestedBy: "agent-1", RequestedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Status: vsecure.StatusPending,
 		Approvers: []string{"alice"}, RequiredApprovals: 1}
@@ -67,40 +66,5 @@ func TestNotifierPostsWithTheSecretsBotToken(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), token) {
 		t.Fatal("the bot token is in the logs")
-	}
-}
-
-type recordingWorkflow struct {
-	gate.Workflow
-	calls *[]string
-}
-
-func (w recordingWorkflow) Decided(_ context.Context, a vsecure.Approval) error {
-	*w.calls = append(*w.calls, "workflow:"+a.ID)
-	return nil
-}
-
-type recordingNotifier struct{ calls *[]string }
-
-func (n recordingNotifier) Requested(context.Context, vsecure.Approval) (map[string]string, error) {
-	return nil, nil
-}
-
-func (n recordingNotifier) Closed(_ context.Context, a vsecure.Approval) error {
-	*n.calls = append(*n.calls, "closed:"+a.ID)
-	return nil
-}
-
-// TestClosingTellsTheWorkflowThenSlack: a decision made through the API
-// reaches the workflow first, then the Slack message is rewritten.
-func TestClosingTellsTheWorkflowThenSlack(t *testing.T) {
-	var calls []string
-	var logs bytes.Buffer
-	c := closing{Workflow: recordingWorkflow{calls: &calls}, notifier: recordingNotifier{calls: &calls}, log: function(t, &logs)}
-	if err := c.Decided(t.Context(), vsecure.Approval{ID: "appr_1"}); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(calls, ",") != "workflow:appr_1,closed:appr_1" {
-		t.Fatalf("calls %v", calls)
 	}
 }

@@ -1,7 +1,7 @@
 // Package slackfn runs Slack's interactivity webhook (package slack) as the
-// slack-interactions Lambda function. It lives apart from lambdafn so that
-// slack-go and the Secrets Manager client are linked into this one binary
-// only.
+// slack-interactions Lambda function, and the Slack notifier of the
+// functions that announce approvals. It lives apart from lambdafn so that
+// slack-go is linked only into the binaries whose main names it.
 //
 // The app's bot token and signing secret are in the Secrets Manager secret
 // VSECURE_SLACK_SECRET_ARN names ({"botToken":"…","signingSecret":"…"},
@@ -19,20 +19,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/app"
+	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 )
 
 // Function is the route table's name for the webhook.
@@ -40,11 +40,6 @@ const Function = "slack-interactions"
 
 // EnvSecretARN names the Secrets Manager secret with the Slack credentials.
 const EnvSecretARN = "VSECURE_SLACK_SECRET_ARN"
-
-// SecretReader is the part of the Secrets Manager client the handler uses.
-type SecretReader interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
 
 // Config is the function's Slack configuration from its environment.
 type Config struct {
@@ -54,15 +49,12 @@ type Config struct {
 	// Env is slack.ConfigFromEnv: the credentials themselves only where
 	// there is no secret (emulators, dev).
 	Env slack.Config
-	// SecretsEndpoint overrides the Secrets Manager endpoint (the SDK's
-	// AWS_ENDPOINT_URL_SECRETS_MANAGER).
-	SecretsEndpoint string
 }
 
 // ConfigFromEnv reads and validates the configuration.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	env, err := slack.ConfigFromEnv(getenv)
-	c := Config{SecretARN: strings.TrimSpace(getenv(EnvSecretARN)), Env: env, SecretsEndpoint: getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")}
+	c := Config{SecretARN: strings.TrimSpace(getenv(EnvSecretARN)), Env: env}
 	if err != nil {
 		return c, fmt.Errorf("slackfn: %w", err)
 	}
@@ -75,43 +67,35 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// Install serves the webhook on f (lambdafn.ServeWith's extension).
-func Install(f *lambdafn.Function) {
+// Install serves the webhook (a lambdafn.Extension).
+func Install(b *lambdafn.Build, p *app.Parts) {
 	cfg, err := ConfigFromEnv(os.Getenv)
 	if err != nil {
-		f.Log.Error("init failed", "err", err)
+		b.Log.Error("init failed", "err", err)
 		os.Exit(1)
 	}
-	var sm SecretReader
+	var sm lambdafn.SecretReader
 	if cfg.SecretARN != "" {
-		c := f.Config
-		sm = secretsmanager.NewFromConfig(aws.Config{
-			Region:      c.Region,
-			Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		}, func(o *secretsmanager.Options) {
-			o.RetryMaxAttempts = 3
-			if cfg.SecretsEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.SecretsEndpoint)
-			}
-		})
+		sm = b.Secrets()
 	}
-	f.API.Extra[Function] = New(f, cfg, sm)
+	p.Slack = func(g *gate.Gate, _ workflow.Notifier) (http.Handler, error) { return New(g, b.Log, cfg, sm), nil }
 }
 
 // Handler builds the Slack handler on the first request and serves every
 // request with it.
 type Handler struct {
-	fn      *lambdafn.Function
-	cfg     Config
-	secrets SecretReader
+	gate   *gate.Gate
+	log    *slog.Logger
+	cfg    Config
+	secret *lambdafn.Secret[slackCredentials]
 
 	mu sync.Mutex
 	h  *slack.Handler
 }
 
 // New returns the lazy handler; secrets may be nil when cfg has no ARN.
-func New(f *lambdafn.Function, cfg Config, secrets SecretReader) *Handler {
-	return &Handler{fn: f, cfg: cfg, secrets: secrets}
+func New(g *gate.Gate, log *slog.Logger, cfg Config, secrets lambdafn.SecretReader) *Handler {
+	return &Handler{gate: g, log: log, cfg: cfg, secret: credentialsSecret(cfg, secrets)}
 }
 
 // ServeHTTP implements http.Handler. Without credentials it answers 503
@@ -119,7 +103,7 @@ func New(f *lambdafn.Function, cfg Config, secrets SecretReader) *Handler {
 func (l *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, err := l.handler(r.Context())
 	if err != nil {
-		l.fn.Log.ErrorContext(r.Context(), "slack: credentials unavailable", "requestId", httpapi.CallFrom(r.Context()).RequestID, "err", err)
+		l.log.ErrorContext(r.Context(), "slack: credentials unavailable", "requestId", httpapi.CallFrom(r.Context()).RequestID, "err", err)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(api.StatusOf(vsecure.EUnavailable))
 		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.ErrorDetail{Code: vsecure.EUnavailable,
@@ -136,8 +120,8 @@ func (l *Handler) handler(ctx context.Context) (*slack.Handler, error) {
 		return l.h, nil
 	}
 	sc := l.cfg.Env
-	if l.cfg.SecretARN != "" {
-		creds, err := l.read(ctx)
+	if l.secret != nil {
+		creds, err := l.secret.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -149,14 +133,14 @@ func (l *Handler) handler(ctx context.Context) (*slack.Handler, error) {
 			return nil, fmt.Errorf("the Slack secret: %w", err)
 		}
 	}
-	g := l.fn.Gate
+	g := l.gate
 	v, err := slack.NewVerifier(sc.SigningSecret, g.Store(), nil)
 	if err != nil {
 		return nil, err
 	}
 	h, err := slack.NewHandler(slack.HandlerConfig{
-		Slack: sc, Decider: g, Verifier: v, Log: l.fn.Log,
-		Notifier:   slack.NewNotifier(slack.NotifierConfig{Slack: sc, URL: g.ApprovalURL, Store: g.Store(), Log: l.fn.Log}),
+		Slack: sc, Decider: g, Verifier: v, Log: l.log,
+		Notifier:   slack.NewNotifier(slack.NotifierConfig{Slack: sc, URL: g.ApprovalURL, Store: g.Store(), Log: l.log}),
 		Background: false, // frozen after the answer: follow up first, inside Slack's 3 s
 	})
 	if err != nil {
@@ -173,21 +157,20 @@ type slackCredentials struct {
 	TeamID        string `json:"teamId"`
 }
 
-func (l *Handler) read(ctx context.Context) (slackCredentials, error) {
-	var c slackCredentials
-	if l.secrets == nil {
-		return c, errors.New("no Secrets Manager client")
+// credentialsSecret is the Slack secret of cfg; nil without an ARN.
+func credentialsSecret(cfg Config, client lambdafn.SecretReader) *lambdafn.Secret[slackCredentials] {
+	if cfg.SecretARN == "" {
+		return nil
 	}
-	out, err := l.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(l.cfg.SecretARN)})
-	if err != nil {
-		return c, fmt.Errorf("reading the Slack secret: %w", err)
-	}
-	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &c) != nil {
-		// Never echo the value: say only what is wrong with it.
-		return c, errors.New("the Slack secret is not a JSON object with botToken and signingSecret")
-	}
-	if c.SigningSecret == "" {
-		return c, errors.New("the Slack secret has no signingSecret yet (fill it as the README says)")
-	}
-	return c, nil
+	return &lambdafn.Secret[slackCredentials]{Client: client, ARN: cfg.SecretARN, Name: "the Slack secret", Parse: func(v []byte) (slackCredentials, error) {
+		var c slackCredentials
+		if json.Unmarshal(v, &c) != nil {
+			// Never echo the value: say only what is wrong with it.
+			return c, errors.New("the Slack secret is not a JSON object with botToken and signingSecret")
+		}
+		if c.SigningSecret == "" {
+			return c, errors.New("the Slack secret has no signingSecret yet (fill it as the README says)")
+		}
+		return c, nil
+	}}
 }

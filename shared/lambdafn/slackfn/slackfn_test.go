@@ -68,7 +68,8 @@ func TestCredentialsAreReadOnFirstRequestAndKept(t *testing.T) {
 	var logs bytes.Buffer
 	const signing = "0123456789abcdef0123456789abcdef"
 	sm := &fakeSecrets{fail: true, value: `{"botToken":"","signingSecret":"` + signing + `","unset":"x"}`}
-	h := New(function(t, &logs), Config{SecretARN: arn}, sm)
+	f := function(t, &logs)
+	h := New(f.Gate, f.Log, Config{SecretARN: arn}, sm)
 	if sm.calls != 0 {
 		t.Fatalf("%d Secrets Manager calls before the first request", sm.calls)
 	}
@@ -91,7 +92,8 @@ func TestCredentialsAreReadOnFirstRequestAndKept(t *testing.T) {
 func TestSecretWithoutSigningSecretIsRefused(t *testing.T) {
 	var logs bytes.Buffer
 	for _, v := range []string{`{"botToken":"","signingSecret":""}`, `not json`, `{"botToken":"nope","signingSecret":"0123456789abcdef0123"}`} {
-		h := New(function(t, &logs), Config{SecretARN: arn}, &fakeSecrets{value: v})
+		f := function(t, &logs)
+		h := New(f.Gate, f.Log, Config{SecretARN: arn}, &fakeSecrets{value: v})
 		if w := post(h); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"unavailable"`) {
 			t.Errorf("secret %q: %d %s, want 503 unavailable", v, w.Code, w.Body)
 		}

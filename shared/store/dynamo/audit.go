@@ -550,15 +550,9 @@ func (s *Store) auditBatchGet(ctx context.Context, keys []item, consistent bool,
 		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 			s.audit: {Keys: pending, ConsistentRead: aws.Bool(consistent)},
 		}}
-		if s.capacity != nil {
-			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-		}
 		res, err := s.db.BatchGetItem(ctx, in)
 		if err != nil {
 			return storeError(err, "QueryAudit")
-		}
-		if s.capacity != nil {
-			s.capacity("QueryAudit", res.ConsumedCapacity)
 		}
 		for _, it := range res.Responses[s.audit] {
 			out[getS(it, schema.AuditSK)] = it

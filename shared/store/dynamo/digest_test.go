@@ -66,10 +66,6 @@ func (w *tableWorld) getKey(t *testing.T, k map[string]types.AttributeValue) map
 	return out.Item
 }
 
-func (w *tableWorld) get(t *testing.T, id string) map[string]types.AttributeValue {
-	return w.getKey(t, w.find(t, id))
-}
-
 func (w *tableWorld) put(t *testing.T, it map[string]types.AttributeValue) {
 	t.Helper()
 	if _, err := w.db.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(w.audit), Item: it}); err != nil {

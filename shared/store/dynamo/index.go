@@ -358,15 +358,9 @@ func (s *Store) batchWrite(ctx context.Context, items []item) error {
 				}
 			}
 			in := &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.audit: reqs}}
-			if s.capacity != nil {
-				in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-			}
 			out, err := s.db.BatchWriteItem(ctx, in)
 			if err != nil {
 				return storeError(err, "IndexAudit")
-			}
-			if s.capacity != nil {
-				s.capacity("IndexAudit", out.ConsumedCapacity)
 			}
 			reqs = out.UnprocessedItems[s.audit]
 		}
@@ -409,19 +403,13 @@ func (s *Store) advance(ctx context.Context, through, end string, reads map[stri
 		in.ExpressionAttributeNames = map[string]string{"#t": schema.AuditThrough}
 		in.ExpressionAttributeValues = item{":w": str(through)}
 	}
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
-	out, err := s.db.PutItem(ctx, in)
+	_, err := s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return nil // another runner moved the watermark past this pass
 	}
 	if err != nil {
 		return storeError(err, "IndexAudit")
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity("IndexAudit", []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	return nil
 }
@@ -440,19 +428,13 @@ func (s *Store) countReads(ctx context.Context, end, uri string, r passReads) er
 			":n": num(r.n), ":at": str(r.last.Format(time.RFC3339Nano)), ":e": str(end),
 		},
 	}
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
-	out, err := s.db.UpdateItem(ctx, in)
+	_, err := s.db.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return nil
 	}
 	if err != nil {
 		return storeError(err, "IndexAudit")
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity("IndexAudit", []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	return nil
 }

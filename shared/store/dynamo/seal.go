@@ -256,10 +256,7 @@ func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 		// telling it from another entry's lets the chain advance.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
-	out, err := s.db.PutItem(ctx, in)
+	_, err := s.db.PutItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if ownItem(it, ccf.Item) {
@@ -269,9 +266,6 @@ func (s *Store) putAudit(ctx context.Context, op string, it item) error {
 	}
 	if err != nil {
 		return storeError(err, op)
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity(op, []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	return nil
 }

@@ -316,15 +316,9 @@ func (s *Store) batchGet(ctx context.Context, op string, keys []item, consistent
 		in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 			s.table: {Keys: pending, ConsistentRead: aws.Bool(consistent)},
 		}}
-		if s.capacity != nil {
-			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-		}
 		res, err := s.db.BatchGetItem(ctx, in)
 		if err != nil {
 			return nil, storeError(err, op)
-		}
-		if s.capacity != nil {
-			s.capacity(op, res.ConsumedCapacity)
 		}
 		for _, it := range res.Responses[s.table] {
 			out[getS(it, schema.PK)+"|"+getS(it, schema.SK)] = it

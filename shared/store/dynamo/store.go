@@ -62,8 +62,6 @@ type Store struct {
 	recent *recent
 	// policies caches policy candidates per policy-set version.
 	policies *policyCache
-	// capacity, if set, receives the consumed capacity of every call.
-	capacity func(op string, cc []types.ConsumedCapacity)
 	// chains is the pool of audit chains (nil: entries are unsealed).
 	chains  *chainPool
 	macKeys auditlog.MACKeys
@@ -84,12 +82,6 @@ type Store struct {
 
 // Option configures a Store.
 type Option func(*Store)
-
-// WithCapacity asks DynamoDB for consumed capacity on every call and hands
-// it to fn (used by the cost measurements).
-func WithCapacity(fn func(op string, cc []types.ConsumedCapacity)) Option {
-	return func(s *Store) { s.capacity = fn }
-}
 
 // WithAuditRetention sets the retention of audit items: each entry gets
 // ttl = unix(timestamp + d), each index segment ttl = unix(window end) + d,
@@ -290,14 +282,8 @@ func (s *Store) transactItems(ctx context.Context, op string, items []types.Tran
 			TransactItems:      items,
 			ClientRequestToken: aws.String(txToken(e, attempt*16+try)),
 		}
-		if s.capacity != nil {
-			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-		}
-		out, err := s.db.TransactWriteItems(ctx, in)
+		_, err := s.db.TransactWriteItems(ctx, in)
 		if err == nil {
-			if s.capacity != nil {
-				s.capacity(op, out.ConsumedCapacity)
-			}
 			return nil
 		}
 		var tce *types.TransactionCanceledException
@@ -349,15 +335,9 @@ func sleep(ctx context.Context, try int) error {
 // getItem reads one item with a strongly consistent read; nil if absent.
 func (s *Store) getItem(ctx context.Context, op string, k item) (item, error) {
 	in := &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)}
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
 	out, err := s.db.GetItem(ctx, in)
 	if err != nil {
 		return nil, storeError(err, op)
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity(op, []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	if len(out.Item) == 0 {
 		return nil, nil
@@ -367,15 +347,9 @@ func (s *Store) getItem(ctx context.Context, op string, k item) (item, error) {
 
 // query runs one Query page.
 func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
-	if s.capacity != nil {
-		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
-	}
 	out, err := s.db.Query(ctx, in)
 	if err != nil {
 		return nil, storeError(err, op)
-	}
-	if s.capacity != nil && out.ConsumedCapacity != nil {
-		s.capacity(op, []types.ConsumedCapacity{*out.ConsumedCapacity})
 	}
 	return out, nil
 }

@@ -88,7 +88,6 @@ var _ vsecure.Store = (*Store)(nil)
 
 type config struct {
 	lockTimeout time.Duration
-	mmapSize    int
 	macKeys     auditlog.MACKeys
 	writer      string
 }
@@ -100,26 +99,24 @@ type Option func(*config)
 // the file (default 1s); then Open fails with EUnavailable.
 func WithLockTimeout(d time.Duration) Option { return func(c *config) { c.lockTimeout = d } }
 
-// WithInitialMmapSize reserves address space for a file of n bytes (default
-// 256 MiB). Growing the mapping waits for every open read transaction, so a
-// mapping large enough for the file keeps reads from stalling writes.
-func WithInitialMmapSize(n int) Option { return func(c *config) { c.mmapSize = n } }
-
 // Open opens or creates the store file at path with mode 0600, creating its
 // directory (0700) if needed.
 func Open(path string, opts ...Option) (*Store, error) {
-	cfg := config{lockTimeout: time.Second, mmapSize: 256 << 20}
+	cfg := config{lockTimeout: time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, unavailable(err)
 	}
+	// The mapping is sized for a 256 MiB file: growing it waits for every
+	// open read transaction, so a mapping large enough for the file keeps
+	// reads from stalling writes.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         cfg.lockTimeout,
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  true, // rebuilt on open; saves a write per commit
-		InitialMmapSize: cfg.mmapSize,
+		InitialMmapSize: 256 << 20,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		// bbolt's flock: another process has the file open.

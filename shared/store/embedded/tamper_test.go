@@ -47,7 +47,7 @@ func TestTamperedStoreFailsLoudly(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: slogTo(logs)}
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(api.OwnHandler())
 	t.Cleanup(srv.Close)
 
 	do := func(method, path string, body any) (int, []byte) {

@@ -150,6 +150,14 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"remember_refuses_a_replay":       testRememberOnce,
 		"remember_has_one_winner_in_race": testRememberConcurrent,
 	})
+	su.group(t, "RateLimit", map[string]func(*env){
+		"burst_then_refill":   testRateBurstThenRefill,
+		"buckets_independent": testRateKeysIndependent,
+		"exact_burst_in_race": testRateConcurrent,
+		// The gate over this store.
+		"gate_limits_approval_requests": testGateApprovalLimit,
+		"gate_fails_closed":             testGateApprovalLimitFailsClosed,
+	})
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
 		"record_read_counts_every_read": testConcurrentRecordRead,
@@ -479,7 +487,6 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func approvalID(a vsecure.Approval) string { return a.ID }
-func entryID(x vsecure.Entry) string       { return x.ID }
-func keyID(k vsecure.Key) string           { return k.ID }
-func secretURI(s vsecure.Secret) string    { return s.URI }
+func entryID(x vsecure.Entry) string    { return x.ID }
+func keyID(k vsecure.Key) string        { return k.ID }
+func secretURI(s vsecure.Secret) string { return s.URI }

@@ -1,5 +1,6 @@
 // Package local is the in-process twin of the Step Functions workflow, used
-// by `vsecure dev`: it announces pending requests through a Notifier and
+// by `vsecure dev`: it announces pending requests through a Notifier (the
+// closing announcements are workflow.Announcer's, as on Lambda) and
 // tidies approvals when their expiresAt passes (pending → expired,
 // approved → expired), with the same gate.Expire the Step Functions task
 // handlers call.
@@ -39,6 +40,8 @@ type Store interface {
 
 // Config holds the twin's dependencies.
 type Config struct {
+	// Expirer is wrapped by workflow.Announcer where expiries are
+	// announced: the twin itself only announces requests.
 	Expirer  Expirer
 	Store    Store
 	Notifier workflow.Notifier
@@ -170,24 +173,13 @@ func (w *Workflow) Decided(ctx context.Context, a vsecure.Approval) error {
 	default:
 		w.unschedule(a.ID)
 	}
-	w.closed(a)
 	return nil
 }
 
 // Revoked drops the approval's timer: access already ended in the store.
 func (w *Workflow) Revoked(ctx context.Context, a vsecure.Approval) error {
 	w.unschedule(a.ID)
-	w.closed(a)
 	return nil
-}
-
-// closed tells the notifier, off the caller's path.
-func (w *Workflow) closed(a vsecure.Approval) {
-	w.background(func(ctx context.Context) {
-		if err := w.cfg.Notifier.Closed(ctx, a); err != nil {
-			w.log.WarnContext(ctx, "notifying the outcome failed", "approvalId", a.ID, "status", string(a.Status), "err", err)
-		}
-	})
 }
 
 // background runs fn on the twin's context so a notification outlives the
@@ -304,9 +296,6 @@ func (w *Workflow) tidy(ctx context.Context, d deadline) {
 	switch {
 	case err == nil:
 		w.log.InfoContext(ctx, "approval expired", "approvalId", a.ID)
-		if err := w.cfg.Notifier.Closed(ctx, a); err != nil {
-			w.log.WarnContext(ctx, "notifying the expiry failed", "approvalId", a.ID, "err", err)
-		}
 	case vsecure.IsCode(err, vsecure.EAlreadyDecided), vsecure.IsCode(err, vsecure.ENotFound):
 	case vsecure.IsCode(err, vsecure.EInvalid) && !a.ExpiresAt.IsZero():
 		// The gate's clock says not yet: come back at expiresAt.

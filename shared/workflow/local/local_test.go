@@ -7,34 +7,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/workflowtest"
 )
 
 // rig is a started twin over an in-memory store and a gate, all on one
 // manual clock.
 type rig struct {
-	clock *ManualClock
+	clock manualClock
 	store *workflowtest.Store
 	gate  *gate.Gate
 	note  *workflowtest.Notifier
 	wf    *Workflow
 }
 
+// manualClock drives the twin's timers from the tests' settable clock.
+type manualClock struct{ *testclock.Clock }
+
+func (c manualClock) NewTimer() Timer { return c.Clock.NewTimer() }
+
 func newRig(t *testing.T, live ...vsecure.Approval) *rig {
 	t.Helper()
-	r := &rig{clock: NewManualClock(workflowtest.T0()), store: workflowtest.NewStore(), note: workflowtest.NewNotifier(1024)}
+	r := &rig{clock: manualClock{testclock.New(workflowtest.T0())}, store: workflowtest.NewStore(), note: workflowtest.NewNotifier(1024)}
 	for _, a := range live {
 		r.store.Put(a)
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
-	wf, err := New(Config{Expirer: r.gate, Store: r.store, Notifier: r.note, Clock: r.clock})
+	an := &workflow.Announcer{Notifier: r.note}
+	wf, err := New(Config{Expirer: an.Expirer(r.gate), Store: r.store, Notifier: r.note, Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.gate.SetWorkflow(wf)
+	r.gate.SetWorkflow(an.Workflow(wf))
 	if err := wf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -209,16 +217,17 @@ func TestLocal(t *testing.T) {
 
 func newRigAt(t *testing.T, now time.Time, live ...vsecure.Approval) *rig {
 	t.Helper()
-	r := &rig{clock: NewManualClock(now), store: workflowtest.NewStore(), note: workflowtest.NewNotifier(1024)}
+	r := &rig{clock: manualClock{testclock.New(now)}, store: workflowtest.NewStore(), note: workflowtest.NewNotifier(1024)}
 	for _, a := range live {
 		r.store.Put(a)
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
-	wf, err := New(Config{Expirer: r.gate, Store: r.store, Notifier: r.note, Clock: r.clock})
+	an := &workflow.Announcer{Notifier: r.note}
+	wf, err := New(Config{Expirer: an.Expirer(r.gate), Store: r.store, Notifier: r.note, Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.gate.SetWorkflow(wf)
+	r.gate.SetWorkflow(an.Workflow(wf))
 	if err := wf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/task"
@@ -18,7 +20,7 @@ import (
 // expiry path and the Step Functions fake.
 type reconcileRig struct {
 	store *embedded.Store
-	clock *workflowtest.Clock
+	clock *testclock.Clock
 	fake  *sfntest.Fake
 	note  *workflowtest.Notifier
 	r     *task.Reconciler
@@ -31,13 +33,13 @@ func newReconcileRig(t *testing.T) *reconcileRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	rr := &reconcileRig{store: st, clock: workflowtest.NewClock(workflowtest.T0().Add(10 * time.Minute)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
+	rr := &reconcileRig{store: st, clock: testclock.New(workflowtest.T0().Add(10 * time.Minute)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
 	wf, err := sfn.New(sfn.Config{Client: rr.fake.Client(), StateMachineARN: machine, Now: rr.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := workflowtest.Gate(t, st, rr.clock.Now)
-	rr.r = &task.Reconciler{Live: st, Executions: wf, Tasks: &task.Handlers{Store: st, Expirer: g, Notifier: rr.note, Now: rr.clock.Now}}
+	rr.r = &task.Reconciler{Live: st, Executions: wf, Tasks: &task.Handlers{Store: st, Expirer: (&workflow.Announcer{Notifier: rr.note}).Expirer(g), Notifier: rr.note, Now: rr.clock.Now}}
 	return rr
 }
 

@@ -58,7 +58,8 @@ type DecisionSender interface {
 	SendDecision(ctx context.Context, token string, a vsecure.Approval) error
 }
 
-// Expirer tidies a due approval (gate.Gate.Expire).
+// Expirer tidies a due approval (gate.Gate.Expire, wrapped by
+// workflow.Announcer where expiries are announced).
 type Expirer interface {
 	Expire(ctx context.Context, id string) (vsecure.Approval, error)
 }
@@ -161,9 +162,6 @@ func (h *Handlers) tidy(ctx context.Context, ev Event, task string) (Result, err
 	switch {
 	case err == nil:
 		h.log().InfoContext(ctx, "approval expired", "task", task, "approvalId", a.ID)
-		if err := h.Notifier.Closed(ctx, a); err != nil {
-			h.log().WarnContext(ctx, "notifying the expiry failed", "approvalId", a.ID, "err", err)
-		}
 		res.Outcome = "expired"
 		return res, nil
 	case vsecure.IsCode(err, vsecure.EAlreadyDecided):

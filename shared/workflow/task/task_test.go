@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/internal/testclock"
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
+	"github.com/vsecure/vsecure/shared/workflow"
 	"github.com/vsecure/vsecure/shared/workflow/sfn"
 	"github.com/vsecure/vsecure/shared/workflow/sfn/sfntest"
 	"github.com/vsecure/vsecure/shared/workflow/task"
@@ -27,7 +29,7 @@ const machine = "arn:aws:states:us-east-1:123456789012:stateMachine:vsecure-appr
 // Functions fake, as in production.
 type rig struct {
 	store *workflowtest.Store
-	clock *workflowtest.Clock
+	clock *testclock.Clock
 	fake  *sfntest.Fake
 	gate  *gate.Gate
 	note  *workflowtest.Notifier
@@ -36,14 +38,14 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{store: workflowtest.NewStore(), clock: workflowtest.NewClock(workflowtest.T0().Add(time.Second)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
+	r := &rig{store: workflowtest.NewStore(), clock: testclock.New(workflowtest.T0().Add(time.Second)), fake: sfntest.New(t), note: workflowtest.NewNotifier(64)}
 	wf, err := sfn.New(sfn.Config{Client: r.fake.Client(), StateMachineARN: machine, Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.gate = workflowtest.Gate(t, r.store, r.clock.Now)
 	r.gate.SetWorkflow(wf)
-	r.h = &task.Handlers{Store: r.store, Expirer: r.gate, Sender: wf, Notifier: r.note, Now: r.clock.Now}
+	r.h = &task.Handlers{Store: r.store, Expirer: (&workflow.Announcer{Notifier: r.note}).Expirer(r.gate), Sender: wf, Notifier: r.note, Now: r.clock.Now}
 	return r
 }
 

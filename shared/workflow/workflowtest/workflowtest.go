@@ -140,29 +140,6 @@ func compare(a, b string) int {
 	return 0
 }
 
-// Clock is a settable time source for the gate.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // Gate returns a gate over store whose clock is now.
 func Gate(t testing.TB, store vsecure.Store, now func() time.Time) *gate.Gate {
 	t.Helper()

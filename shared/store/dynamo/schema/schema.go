@@ -95,6 +95,9 @@ const (
 	// every policy write in the same transaction; readers cache policies
 	// per version (shared/store/dynamo/policycache.go).
 	PolicySetPK = "POLICYSET"
+	// RatePrefix starts a rate bucket's partition key (RATE#<bucket>):
+	// only the functions that take tokens may write it.
+	RatePrefix = "RATE#"
 )
 
 // AuditShards is the number of partitions audit entries spread over: an

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/internal/iampolicy"
 )
 
 // Serve runs h on a free loopback port and returns its URL and a stop

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsecure/vsecure/shared/lambdafn/rie"
+	"github.com/vsecure/vsecure/internal/rie"
 )
 
 func TestHelloWorldUnderTheEmulator(t *testing.T) {
@@ -21,7 +21,7 @@ func TestHelloWorldUnderTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if err := rie.Build(ctx, root, out, "./shared/lambdafn/rie/testdata/hello"); err != nil {
+	if err := rie.Build(ctx, root, out, "./internal/rie/testdata/hello"); err != nil {
 		t.Fatal(err)
 	}
 	r, err := rie.Start(ctx, bin, filepath.Join(out, "hello"), nil)

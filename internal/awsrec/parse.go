@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vsecure/vsecure/shared/iampolicy"
+	"github.com/vsecure/vsecure/internal/iampolicy"
 )
 
 // Parser turns a request body into the authorizations IAM makes for it.

@@ -22,9 +22,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vsecure/vsecure/internal/syncbuf"
 )
 
 // Module is the pinned emulator.
@@ -91,7 +92,7 @@ func Build(ctx context.Context, root, outDir string, pkgs ...string) error {
 type Runtime struct {
 	url  string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -117,7 +118,7 @@ func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Runtim
 		abs)
 	cmd.Dir = filepath.Dir(abs)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=warn"}, env...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group, so Close ends the emulator and the bootstrap it
 	// started, and nothing else.
@@ -257,21 +258,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
