@@ -14,6 +14,7 @@ import (
 
 	"github.com/vsecure/vsecure/internal/rie"
 	"github.com/vsecure/vsecure/internal/sample"
+	"github.com/vsecure/vsecure/shared/catalog"
 	"github.com/vsecure/vsecure/shared/httpapi"
 )
 
@@ -69,7 +70,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sample.Deploy(ctx, env); err != nil {
 		return err
 	}
-	names := []string{hello, "authorizer", httpapi.FallbackFunction}
+	names := []string{hello, catalog.Authorizer, httpapi.FallbackFunction}
 	for _, r := range httpapi.Routes() {
 		if !slices.Contains(names, r.Function) {
 			names = append(names, r.Function)
@@ -172,7 +173,7 @@ func benchEvent(root, name string) ([]byte, error) {
 	switch name {
 	case hello:
 		return []byte(`{}`), nil
-	case "authorizer":
+	case catalog.Authorizer:
 		return os.ReadFile(filepath.Join(root, "events", "authorizer-valid.json"))
 	}
 	return os.ReadFile(filepath.Join(root, "events", name+".json"))

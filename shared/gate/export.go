@@ -25,18 +25,20 @@ const DefaultExportPageBytes = 4 << 20
 
 // exportCursor is the position an export page ends at. The range is fixed
 // by the first page (its digest-aligned bounds, and "now" for an open end),
-// so every page of one export reads the same range.
+// so every page of one export reads the same range. It travels as JSON
+// under the cursor's MAC, keyed by the field names: opaque to callers, so
+// not part of the wire contract.
 type exportCursor struct {
-	From time.Time `json:"f"`
-	To   time.Time `json:"t"`
+	From time.Time
+	To   time.Time
 	// Records phase: resume at timestamp At, skipping the first Skip
 	// records stamped At (already sent). Counting, not comparing ids,
 	// keeps paging independent of how ids sort.
-	At   time.Time `json:"a"`
-	Skip int       `json:"s,omitempty"`
+	At   time.Time
+	Skip int
 	// Digests phase: the next digest's From.
-	Digests  bool      `json:"d,omitempty"`
-	DigestAt time.Time `json:"da"`
+	Digests  bool
+	DigestAt time.Time
 }
 
 // ExportAudit returns one page of the audit export of [from, to) (admin,
