@@ -20,6 +20,10 @@
 # and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS;
 # S3 as VSECURE_TEST_S3_ENDPOINT with VSECURE_TEST_S3_ACCESS_KEY/_SECRET_KEY
 # (the gateway's root user; path-style addressing).
+# Headless Chromium (Debian's package, installed with apt-get when missing;
+# the browser tests drive it over CDP) is exported as VSECURE_TEST_CHROMIUM.
+#
+#   .ci/emulators.sh install-chromium   only the browser (make test-deps)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +81,21 @@ install_s3() {
   rm -rf "$tmp"
 }
 
-install() { install_java; install_dynamodb; install_kms; install_s3; }
+# Debian's chromium rather than a downloaded build: security updates come
+# with the distribution and nothing is cached in the repository. The first
+# try skips `apt-get update` (fast when the lists are fresh); the lock
+# timeout lets parallel installs on one machine wait for each other.
+install_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  log "chromium missing; installing Debian's chromium"
+  local apt=(apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium)
+  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null
+  fi
+  command -v chromium >/dev/null 2>&1 || { log "chromium still missing after apt-get install"; return 1; }
+}
+
+install() { install_java; install_dynamodb; install_kms; install_s3; install_chromium; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -163,6 +181,7 @@ export VSECURE_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
 export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
 export VSECURE_TEST_S3_ACCESS_KEY=$s3key
 export VSECURE_TEST_S3_SECRET_KEY=$s3secret
+export VSECURE_TEST_CHROMIUM=$(command -v chromium)
 EOF
   log "DynamoDB Local on :$dport, local-kms on :$kport, versitygw on :$sport (pids in $RUN)"
 }
@@ -205,9 +224,10 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   install) install ;;
+  install-chromium) install_chromium ;;
   start) start ;;
   stop) stop ;;
   env) env_lines ;;
   run) run "$@" ;;
-  *) echo "usage: $0 install|start|stop|env|run CMD..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-chromium|start|stop|env|run CMD..." >&2; exit 2 ;;
 esac
