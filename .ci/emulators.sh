@@ -82,17 +82,25 @@ install_s3() {
 }
 
 # Debian's chromium rather than a downloaded build: security updates come
-# with the distribution and nothing is cached in the repository. The first
-# try skips `apt-get update` (fast when the lists are fresh); the lock
-# timeout lets parallel installs on one machine wait for each other.
+# with the distribution and nothing is cached in the repository. A browser
+# named by VSECURE_TEST_CHROMIUM already is kept. The first apt-get try
+# skips `apt-get update` (fast when the lists are fresh); the lock timeout
+# lets parallel installs on one machine wait for each other.
+chromium_path() {
+  if [[ -n "${VSECURE_TEST_CHROMIUM:-}" && -x "$VSECURE_TEST_CHROMIUM" ]]; then echo "$VSECURE_TEST_CHROMIUM"; return; fi
+  command -v chromium
+}
+
 install_chromium() {
-  if command -v chromium >/dev/null 2>&1; then return; fi
+  if chromium_path >/dev/null 2>&1; then return; fi
   log "chromium missing; installing Debian's chromium"
-  local apt=(apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium)
-  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null 2>&1; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then sudo=(sudo -n); fi
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  if ! "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+    "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null
   fi
-  command -v chromium >/dev/null 2>&1 || { log "chromium still missing after apt-get install"; return 1; }
+  chromium_path >/dev/null 2>&1 || { log "chromium still missing after apt-get install"; return 1; }
 }
 
 install() { install_java; install_dynamodb; install_kms; install_s3; install_chromium; }
@@ -181,7 +189,7 @@ export VSECURE_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
 export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
 export VSECURE_TEST_S3_ACCESS_KEY=$s3key
 export VSECURE_TEST_S3_SECRET_KEY=$s3secret
-export VSECURE_TEST_CHROMIUM=$(command -v chromium)
+export VSECURE_TEST_CHROMIUM=$(chromium_path)
 EOF
   log "DynamoDB Local on :$dport, local-kms on :$kport, versitygw on :$sport (pids in $RUN)"
 }
