@@ -120,7 +120,7 @@ func Start(t testing.TB) *Browser {
 	t.Logf("browser: %s started in %s", path, time.Since(t0).Round(time.Millisecond))
 	// The window's size minus the browser's frame varies by version: pin the
 	// viewport itself, so layouts and screenshots are the same everywhere.
-	b.Do("viewport", chromedp.EmulateViewport(Width, Height))
+	b.Viewport(Width, Height)
 	if err := chromedp.Listen(ctx, b.record); err != nil {
 		t.Fatalf("browser: listen: %v", err)
 	}
@@ -189,6 +189,13 @@ func Eval[T any](b *Browser, expr string) T {
 func (b *Browser) Navigate(url string) {
 	b.t.Helper()
 	b.Do("navigate to "+url, chromedp.Navigate(url))
+}
+
+// Viewport resizes the page's viewport to width×height CSS pixels, e.g.
+// 390×844 for a phone; it stays so across navigations.
+func (b *Browser) Viewport(width, height int64) {
+	b.t.Helper()
+	b.Do("viewport", chromedp.EmulateViewport(width, height))
 }
 
 // Location is the tab's current URL.

@@ -106,6 +106,19 @@ func TestScreenshotIsAFullPagePNG(t *testing.T) {
 	if sz := img.Bounds().Size(); sz.X != 1280 || sz.Y < 2000 {
 		t.Errorf("screenshot is %v, want 1280 wide and at least 2000 tall", sz)
 	}
+
+	// A phone's viewport: the same page, as narrow as the phone.
+	b.Viewport(390, 844)
+	b.Screenshot(path)
+	if raw, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if img, err = png.Decode(bytes.NewReader(raw)); err != nil {
+		t.Fatalf("phone screenshot is not a PNG: %v", err)
+	}
+	if sz := img.Bounds().Size(); sz.X != 390 || sz.Y < 2000 {
+		t.Errorf("phone screenshot is %v, want 390 wide and at least 2000 tall", sz)
+	}
 }
 
 // TestStartFailsWithoutChromium: without the install's variable the harness
