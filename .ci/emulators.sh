@@ -20,6 +20,10 @@
 # and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS;
 # S3 as VSECURE_TEST_S3_ENDPOINT with VSECURE_TEST_S3_ACCESS_KEY/_SECRET_KEY
 # (the gateway's root user; path-style addressing).
+# Headless Chromium (Debian's package, installed with apt-get when missing;
+# the browser tests drive it over CDP) is exported as VSECURE_TEST_CHROMIUM.
+#
+#   .ci/emulators.sh install-chromium   only the browser (make test-deps)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +81,29 @@ install_s3() {
   rm -rf "$tmp"
 }
 
-install() { install_java; install_dynamodb; install_kms; install_s3; }
+# Debian's chromium rather than a downloaded build: security updates come
+# with the distribution and nothing is cached in the repository. A browser
+# named by VSECURE_TEST_CHROMIUM already is kept. The first apt-get try
+# skips `apt-get update` (fast when the lists are fresh); the lock timeout
+# lets parallel installs on one machine wait for each other.
+chromium_path() {
+  if [[ -n "${VSECURE_TEST_CHROMIUM:-}" && -x "$VSECURE_TEST_CHROMIUM" ]]; then echo "$VSECURE_TEST_CHROMIUM"; return; fi
+  command -v chromium
+}
+
+install_chromium() {
+  if chromium_path >/dev/null 2>&1; then return; fi
+  log "chromium missing; installing Debian's chromium"
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then sudo=(sudo -n); fi
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  if ! "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+    "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  chromium_path >/dev/null 2>&1 || { log "chromium still missing after apt-get install"; return 1; }
+}
+
+install() { install_java; install_dynamodb; install_kms; install_s3; install_chromium; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -185,6 +211,7 @@ export VSECURE_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
 export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
 export VSECURE_TEST_S3_ACCESS_KEY=$s3key
 export VSECURE_TEST_S3_SECRET_KEY=$s3secret
+export VSECURE_TEST_CHROMIUM=$(chromium_path)
 EOF
   log "DynamoDB Local on :$dport, local-kms on :$kport, versitygw on :$sport (pids in $RUN)"
 }
@@ -227,9 +254,10 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   install) install ;;
+  install-chromium) install_chromium ;;
   start) start ;;
   stop) stop ;;
   env) env_lines ;;
   run) run "$@" ;;
-  *) echo "usage: $0 install|start|stop|env|run CMD..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-chromium|start|stop|env|run CMD..." >&2; exit 2 ;;
 esac
