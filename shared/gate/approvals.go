@@ -200,6 +200,9 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (ap
 // is told to step up. A step-up the call carries is recorded in e whether
 // or not the approval needs it: the entry says what the decider proved.
 func (g *Gate) stepUp(c Call, a vsecure.Approval, e vsecure.Entry, now time.Time) error {
+	// Only Call.StepUp may claim a step-up, never the adapter's metadata.
+	delete(e.Metadata, "stepUp")
+	delete(e.Metadata, "stepUpCredentialId")
 	if s := c.StepUp; s != nil {
 		e.Metadata["stepUp"] = s.Method
 		e.Metadata["stepUpCredentialId"] = s.CredentialID

@@ -166,6 +166,14 @@ func TestStepUpViews(t *testing.T) {
 	if v, err := w.g.GetApproval(t.Context(), w.as("alice"), other); err != nil || v.StepUp {
 		t.Fatalf("an approval without stepUp: %v (stepUp %v)", err, v.StepUp)
 	}
+	// Call metadata cannot claim a step-up.
+	forged := w.as("bob")
+	forged.Metadata = map[string]string{"stepUp": vsecure.StepUpPasskey, "stepUpCredentialId": "cred-bob"}
+	_, err = w.g.Decide(t.Context(), forged, id, api.Respond{Action: "approve"})
+	want(t, err, vsecure.EStepUpRequired, "approve with a step-up claimed in metadata")
+	if e := w.refusal(vsecure.AuditApprove, "bob"); e.Metadata["stepUp"] != "" || e.Metadata["stepUpCredentialId"] != "" {
+		t.Fatalf("the refusal records a step-up the call did not make: %+v", e.Metadata)
+	}
 	// Without stepUp a step-up is not needed, but one the call carries is
 	// recorded: the entry says what the decider proved.
 	if _, err := w.g.Decide(t.Context(), w.stepped("alice", time.Minute), other, api.Respond{Action: "approve"}); err != nil {
