@@ -148,5 +148,3 @@ func (a *authenticator) get(opts json.RawMessage, userHandle []byte) []byte {
 	})
 	return body
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -106,9 +106,12 @@ func New(cfg Config, store Store, reg Registrar) (*Service, error) {
 			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
 			UserVerification: protocol.VerificationRequired,
 		},
-		// The ceremony's lifetime is the stored ceremony's, on the
-		// injected clock; the library would read the wall clock.
+		// A passkey is trusted because its owner registered it while
+		// signed in, not for its make: no attestation is asked for.
 		AttestationPreference: protocol.PreferNoAttestation,
+		// Timeouts are not enforced by the library (it would read the
+		// wall clock): a ceremony lives as long as its stored record,
+		// on the injected clock.
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package passkey_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -142,7 +144,7 @@ func TestRegisterThenStepUp(t *testing.T) {
 	// The user handle the authenticator returns is the one registration
 	// gave it.
 	b := f.begin("alice")
-	s, err := f.svc.FinishAssertion(t.Context(), f.calls["alice"], b.CeremonyID, a.get(b.Options, userHandle(t, f, a)))
+	s, err := f.svc.FinishAssertion(t.Context(), f.calls["alice"], b.CeremonyID, a.get(b.Options, userHandle(t, f)))
 	want(t, err, "", "FinishAssertion")
 	if s != (vsecure.StepUp{Method: "passkey", CredentialID: p.ID, At: f.clock.Now().UTC()}) {
 		t.Fatalf("step-up %+v", s)
@@ -153,9 +155,11 @@ func TestRegisterThenStepUp(t *testing.T) {
 	}
 }
 
-// userHandle registers nothing: it reads the user id the creation options
-// carried, as an authenticator keeps it with the credential.
-func userHandle(t *testing.T, f *fixture, _ *authenticator) []byte {
+// userHandle begins a second registration for alice (never finished) and
+// returns the user id its options carry, as an authenticator keeps it with
+// the credential; it checks on the way that the options exclude the
+// passkey alice holds and require user verification.
+func userHandle(t *testing.T, f *fixture) []byte {
 	t.Helper()
 	b, err := f.svc.BeginRegistration(t.Context(), f.calls["alice"])
 	want(t, err, "", "BeginRegistration")
@@ -172,7 +176,7 @@ func userHandle(t *testing.T, f *fixture, _ *authenticator) []byte {
 			} `json:"authenticatorSelection"`
 		} `json:"publicKey"`
 	}
-	if err := jsonUnmarshal(b.Options, &o); err != nil {
+	if err := json.Unmarshal(b.Options, &o); err != nil {
 		t.Fatal(err)
 	}
 	if len(o.PublicKey.Exclude) != 1 || o.PublicKey.AuthenticatorSelection.UserVerification != "required" {
@@ -251,6 +255,15 @@ func TestRacingAssertionsWithOneCounter(t *testing.T) {
 		b := f.begin("alice")
 		ids[i], bodies[i] = b.CeremonyID, a.get(b.Options, nil)
 	}
+	// Every racer has verified (and found the stored counter below 7)
+	// before any of them writes: only the store's condition stands
+	// between them.
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	svc, err := passkey.New(passkey.Config{RPID: rpID, RPOrigins: []string{origin}, Now: f.clock.Now}, barrier{f.st, &arrived}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -258,7 +271,7 @@ func TestRacingAssertionsWithOneCounter(t *testing.T) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			_, err := f.svc.FinishAssertion(t.Context(), f.calls["alice"], ids[i], bodies[i])
+			_, err := svc.FinishAssertion(t.Context(), f.calls["alice"], ids[i], bodies[i])
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -273,6 +286,18 @@ func TestRacingAssertionsWithOneCounter(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d assertions with counter 7 won, want exactly 1", wins)
 	}
+}
+
+// barrier holds every UsePasskey until all racers have reached it.
+type barrier struct {
+	*embedded.Store
+	arrived *sync.WaitGroup
+}
+
+func (b barrier) UsePasskey(ctx context.Context, principal, id string, count uint32, at time.Time) error {
+	b.arrived.Done()
+	b.arrived.Wait()
+	return b.Store.UsePasskey(ctx, principal, id, count, at)
 }
 
 func TestAnotherPrincipalsCredentialIsRefused(t *testing.T) {
