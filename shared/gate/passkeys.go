@@ -17,7 +17,12 @@ const maxPasskeyName = 64
 // passkey belongs to the caller, whatever p.Principal says.
 //
 // Only principals who decide or administer hold passkeys (a step-up guards
-// their decisions), and never an access token.
+// their decisions), and never an access token. Who may add a passkey is
+// the weak point of any step-up: a stolen API key that could register its
+// own authenticator would step up as its principal. So once sign-in and
+// step-up exist (vsecure.Principal.Human, vsecure.Call.StepUp), adding one
+// must need a human sign-in and, when the principal holds a passkey
+// already, a fresh step-up with it.
 func (g *Gate) RegisterPasskey(ctx context.Context, c Call, p vsecure.Passkey) (vsecure.Passkey, error) {
 	e := g.entry(c, vsecure.AuditPasskeyRegister, "")
 	e.Metadata["principal"] = c.Principal.ID

@@ -23,7 +23,7 @@ var (
 	bucketCeremonies = []byte("passkeyCeremonies")
 )
 
-// prunePerTake bounds how many expired ceremonies one take removes.
+// prunePerTake bounds how many ceremonies one take looks at for expiry.
 const prunePerTake = 16
 
 func passkeyKey(principal, id string) []byte { return []byte(principal + "\x00" + id) }
@@ -157,7 +157,7 @@ func (s *Store) TakePasskeyCeremony(ctx context.Context, id, principal string, n
 			return err
 		}
 		// A lapsed ceremony goes with the pruning, and is not taken.
-		if err := pruneCeremonies(b, now); err != nil {
+		if err := pruneCeremonies(b, id, now); err != nil {
 			return err
 		}
 		if !found || c.Principal != principal || !now.Before(c.ExpiresAt) {
@@ -172,10 +172,22 @@ func (s *Store) TakePasskeyCeremony(ctx context.Context, id, principal string, n
 	return out, err
 }
 
-func pruneCeremonies(b *bolt.Bucket, now time.Time) error {
+// pruneCeremonies looks at up to prunePerTake ceremonies from id on
+// (wrapping around) and drops the lapsed ones. Ids are random, so pruning
+// around each take sweeps the bucket over time without a scan or a job
+// (as Remember does for the replay guard).
+func pruneCeremonies(b *bolt.Bucket, id string, now time.Time) error {
 	c := b.Cursor()
+	start := []byte(id)
 	n := 0
-	for k, v := c.First(); k != nil && n < prunePerTake; k, v = c.Next() {
+	for k, v := c.Seek(start); n < prunePerTake; k, v = c.Next() {
+		if k == nil {
+			k, v = c.First()
+		}
+		if k == nil || (n > 0 && string(k) == id) {
+			return nil
+		}
+		n++
 		var cer vsecure.PasskeyCeremony
 		if err := decode(v, &cer); err != nil {
 			return err
@@ -184,7 +196,6 @@ func pruneCeremonies(b *bolt.Bucket, now time.Time) error {
 			if err := c.Delete(); err != nil {
 				return err
 			}
-			n++
 		}
 	}
 	return nil
