@@ -40,6 +40,9 @@ const (
 	// AuditKeyBootstrap is an admin key minted by the admin-bootstrap
 	// function, outside the API (first key of a stack, or break-glass).
 	AuditKeyBootstrap = "key_bootstrap"
+	// A principal registered or deleted a passkey (its step-up factor).
+	AuditPasskeyRegister = "passkey:register"
+	AuditPasskeyDelete   = "passkey:delete"
 )
 
 // AuditOperations lists every name an entry's operation can take, for
@@ -50,6 +53,7 @@ var AuditOperations = []string{
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
 	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami, AuditKeyBootstrap,
+	AuditPasskeyRegister, AuditPasskeyDelete,
 }
 
 // Anonymous is the actor of calls that presented no valid credential.

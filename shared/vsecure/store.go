@@ -83,6 +83,7 @@ type Store interface {
 	SlackDirectory
 	ReplayGuard
 	RateStore
+	PasskeyStore
 }
 
 // AccessQuery names what a read or write decision needs.

@@ -163,6 +163,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"approval_round_trip": testStepUpApprovalRoundTrip,
 		"gate_needs_step_up":  testStepUpGate,
 	})
+	su.group(t, "Passkeys", passkeyTests)
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
 		"record_read_counts_every_read": testConcurrentRecordRead,
