@@ -223,6 +223,10 @@ func TestCallbackIsUsedOnce(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || callback == "" {
 		t.Fatalf("first sign-in answered %d", resp.StatusCode)
 	}
+	u, _ := url.Parse(s.srv.URL)
+	if cs := s.client.Jar.Cookies(u); len(cs) != 0 {
+		t.Fatalf("the state cookie outlives its sign-in: %v", cs)
+	}
 	if status, _ := s.get(t, callback); status != http.StatusUnauthorized {
 		t.Fatalf("replayed callback answered %d, want 401", status)
 	}
