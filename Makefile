@@ -40,8 +40,11 @@ vet: ## go vet and gofmt check
 
 include .ci/emulators.mk
 
-.PHONY: test-deps
-test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) $(REDOCLY) ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator, @redocly/cli)
+.PHONY: test-deps chromium
+test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) $(REDOCLY) chromium ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator, @redocly/cli) and Debian's chromium
+
+chromium: ## install Debian's chromium for the browser tests (apt-get, only when missing)
+	@.ci/emulators.sh install-chromium
 
 $(TSCLIENT)/node_modules/.package-lock.json: $(TSCLIENT)/package-lock.json
 	npm ci --prefix $(TSCLIENT) --no-audit --no-fund

@@ -20,6 +20,10 @@
 # and as the SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS;
 # S3 as VSECURE_TEST_S3_ENDPOINT with VSECURE_TEST_S3_ACCESS_KEY/_SECRET_KEY
 # (the gateway's root user; path-style addressing).
+# Headless Chromium (Debian's package, installed with apt-get when missing;
+# the browser tests drive it over CDP) is exported as VSECURE_TEST_CHROMIUM.
+#
+#   .ci/emulators.sh install-chromium   only the browser (make test-deps)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,7 +81,29 @@ install_s3() {
   rm -rf "$tmp"
 }
 
-install() { install_java; install_dynamodb; install_kms; install_s3; }
+# Debian's chromium rather than a downloaded build: security updates come
+# with the distribution and nothing is cached in the repository. A browser
+# named by VSECURE_TEST_CHROMIUM already is kept. The first apt-get try
+# skips `apt-get update` (fast when the lists are fresh); the lock timeout
+# lets parallel installs on one machine wait for each other.
+chromium_path() {
+  if [[ -n "${VSECURE_TEST_CHROMIUM:-}" && -x "$VSECURE_TEST_CHROMIUM" ]]; then echo "$VSECURE_TEST_CHROMIUM"; return; fi
+  command -v chromium
+}
+
+install_chromium() {
+  if chromium_path >/dev/null 2>&1; then return; fi
+  log "chromium missing; installing Debian's chromium"
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then sudo=(sudo -n); fi
+  local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  if ! "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
+    "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  chromium_path >/dev/null 2>&1 || { log "chromium still missing after apt-get install"; return 1; }
+}
+
+install() { install_java; install_dynamodb; install_kms; install_s3; install_chromium; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -90,13 +116,58 @@ free_port() {
   log "no free port found"; return 1
 }
 
-wait_http() { # name url [curl args...]
+wait_http() { # name url [curl args...]: until it answers, or its process ($RUN/name.pid) is gone
   local name="$1" url="$2"; shift 2
   for _ in $(seq 1 150); do
     if curl -s -o /dev/null -m 2 "$@" "$url"; then return 0; fi
+    if ! kill -0 "$(cat "$RUN/$name.pid" 2>/dev/null)" 2>/dev/null; then break; fi
     sleep 0.2
   done
   log "$name did not become ready at $url; its log:"; tail -20 "$RUN/$name.log" >&2 || true
+  return 1
+}
+
+launch_dynamodb() { # port
+  (cd "$RUN" && exec java -Djava.library.path="$DDB_DIR/emulator/DynamoDBLocal_lib" \
+    -jar "$DDB_DIR/emulator/DynamoDBLocal.jar" -inMemory -port "$1" -disableTelemetry \
+    >"$RUN/dynamodb.log" 2>&1) &
+  echo $! >"$RUN/dynamodb.pid"
+}
+
+launch_kms() { # port
+  rm -rf "$RUN/kms-data"
+  PORT="$1" KMS_DATA_PATH="$RUN/kms-data" KMS_SEED_PATH="$RUN/kms-seed.yaml" KMS_REGION=us-east-1 \
+    "$LKMS_BIN" >"$RUN/kms.log" 2>&1 &
+  echo $! >"$RUN/kms.pid"
+}
+
+# Object Lock needs versioning: the posix backend keeps old versions in
+# --versioning-dir. Both live under the run directory and go with it.
+launch_s3() { # port
+  rm -rf "$RUN/s3-data" "$RUN/s3-versions"
+  mkdir -p "$RUN/s3-data" "$RUN/s3-versions"
+  "$VGW_BIN" --access "$S3_KEY" --secret "$S3_SECRET" --port "127.0.0.1:$1" --quiet \
+    posix --versioning-dir "$RUN/s3-versions" "$RUN/s3-data" >"$RUN/s3.log" 2>&1 &
+  echo $! >"$RUN/s3.pid"
+}
+
+# up NAME [curl args...]: starts NAME on a free port and waits for it; sets
+# PORT_<NAME>. A port free when picked can be taken before the emulator binds
+# it (other runs on the machine pick too): that costs a new port, not the run.
+up() {
+  local name="$1" port attempt; shift
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    while [[ " $USED_PORTS " == *" $port "* ]]; do port="$(free_port)"; done
+    "launch_$name" "$port"
+    if wait_http "$name" "http://127.0.0.1:$port/" "$@"; then
+      USED_PORTS="$USED_PORTS $port"
+      printf -v "PORT_$name" %s "$port"
+      return 0
+    fi
+    kill "$(cat "$RUN/$name.pid")" 2>/dev/null || true
+    log "$name: attempt $attempt on :$port failed; trying another port"
+  done
   return 1
 }
 
@@ -104,19 +175,6 @@ start() {
   install
   if [[ -f "$RUN/env" ]]; then stop; fi
   mkdir -p "$RUN"
-  local dport kport sport
-  dport="$(free_port)"
-  kport="$(free_port)"
-  while [[ "$kport" == "$dport" ]]; do kport="$(free_port)"; done
-  sport="$(free_port)"
-  while [[ "$sport" == "$dport" || "$sport" == "$kport" ]]; do sport="$(free_port)"; done
-
-  (cd "$RUN" && exec java -Djava.library.path="$DDB_DIR/emulator/DynamoDBLocal_lib" \
-    -jar "$DDB_DIR/emulator/DynamoDBLocal.jar" -inMemory -port "$dport" -disableTelemetry \
-    >"$RUN/dynamodb.log" 2>&1) &
-  echo $! >"$RUN/dynamodb.pid"
-
-  rm -rf "$RUN/kms-data"
   cat >"$RUN/kms-seed.yaml" <<EOF
 Keys:
   Symmetric:
@@ -133,23 +191,13 @@ Aliases:
   - AliasName: alias/vsecure-test
     TargetKeyId: $KMS_KEY_ID
 EOF
-  PORT="$kport" KMS_DATA_PATH="$RUN/kms-data" KMS_SEED_PATH="$RUN/kms-seed.yaml" KMS_REGION=us-east-1 \
-    "$LKMS_BIN" >"$RUN/kms.log" 2>&1 &
-  echo $! >"$RUN/kms.pid"
-
-  # Object Lock needs versioning: the posix backend keeps old versions in
-  # --versioning-dir. Both live under the run directory and go with it.
-  rm -rf "$RUN/s3-data" "$RUN/s3-versions"
-  mkdir -p "$RUN/s3-data" "$RUN/s3-versions"
-  local s3key="vsecuretest" s3secret
-  s3secret="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  "$VGW_BIN" --access "$s3key" --secret "$s3secret" --port "127.0.0.1:$sport" --quiet \
-    posix --versioning-dir "$RUN/s3-versions" "$RUN/s3-data" >"$RUN/s3.log" 2>&1 &
-  echo $! >"$RUN/s3.pid"
-
-  wait_http dynamodb "http://127.0.0.1:$dport/" || { stop; return 1; }
-  wait_http s3 "http://127.0.0.1:$sport/" || { stop; return 1; }
-  wait_http kms "http://127.0.0.1:$kport/" -X POST || { stop; return 1; }
+  S3_KEY="vsecuretest"
+  S3_SECRET="$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  USED_PORTS=""
+  up dynamodb || { stop; return 1; }
+  up s3 || { stop; return 1; }
+  up kms -X POST || { stop; return 1; }
+  local dport="$PORT_dynamodb" kport="$PORT_kms" sport="$PORT_s3" s3key="$S3_KEY" s3secret="$S3_SECRET"
 
   cat >"$RUN/env" <<EOF
 export VSECURE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$dport
@@ -163,6 +211,7 @@ export VSECURE_AUDIT_MAC_KEY_ID=$KMS_AUDIT_KEY_ID
 export VSECURE_TEST_S3_ENDPOINT=http://127.0.0.1:$sport
 export VSECURE_TEST_S3_ACCESS_KEY=$s3key
 export VSECURE_TEST_S3_SECRET_KEY=$s3secret
+export VSECURE_TEST_CHROMIUM=$(chromium_path)
 EOF
   log "DynamoDB Local on :$dport, local-kms on :$kport, versitygw on :$sport (pids in $RUN)"
 }
@@ -205,9 +254,10 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   install) install ;;
+  install-chromium) install_chromium ;;
   start) start ;;
   stop) stop ;;
   env) env_lines ;;
   run) run "$@" ;;
-  *) echo "usage: $0 install|start|stop|env|run CMD..." >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-chromium|start|stop|env|run CMD..." >&2; exit 2 ;;
 esac

@@ -17,7 +17,8 @@ type ApprovalRequest struct {
 
 // ApprovalView is an approval as callers see it: never the token hash or
 // workflow internals. AccessToken is set only in the one response that
-// issued it.
+// issued it. StepUp says deciding or revoking needs a passkey step-up, so
+// only the console at ApprovalURL can (the API, MCP and Slack are refused).
 type ApprovalView struct {
 	ID                string             `json:"approvalId"`
 	Status            vsecure.Status     `json:"status"`
@@ -30,6 +31,7 @@ type ApprovalView struct {
 	TTL               int                `json:"ttl"`
 	Approvers         []string           `json:"approvers"`
 	RequiredApprovals int                `json:"requiredApprovals"`
+	StepUp            bool               `json:"stepUp,omitempty"`
 	Approvals         int                `json:"approvals"`
 	Decisions         []vsecure.Decision `json:"decisions,omitempty"`
 	ApprovedBy        string             `json:"approvedBy,omitempty"`

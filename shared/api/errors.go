@@ -35,6 +35,7 @@ var statuses = []struct {
 	{vsecure.EOperationNotAllowed, http.StatusForbidden},
 	{vsecure.ESelfApproval, http.StatusForbidden},
 	{vsecure.ENotApprover, http.StatusForbidden},
+	{vsecure.EStepUpRequired, http.StatusForbidden},
 	{vsecure.ENotFound, http.StatusNotFound},
 	{vsecure.EMethodNotAllowed, http.StatusMethodNotAllowed},
 	{vsecure.EAlreadyDecided, http.StatusConflict},

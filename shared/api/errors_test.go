@@ -13,6 +13,7 @@ func TestStatusOf(t *testing.T) {
 		vsecure.EUnauthenticated:       http.StatusUnauthorized,
 		vsecure.EApprovalRequired:      http.StatusForbidden,
 		vsecure.ESelfApproval:          http.StatusForbidden,
+		vsecure.EStepUpRequired:        http.StatusForbidden,
 		vsecure.ENotFound:              http.StatusNotFound,
 		vsecure.EMethodNotAllowed:      http.StatusMethodNotAllowed,
 		vsecure.EAlreadyDecided:        http.StatusConflict,

@@ -14,6 +14,7 @@ type ResourceView struct {
 	Type              string               `json:"type"`
 	Permissions       []vsecure.Operation  `json:"permissions"`
 	RequiresApproval  bool                 `json:"requiresApproval"`
+	StepUp            bool                 `json:"stepUp,omitempty"`
 	Approvers         []string             `json:"approvers,omitempty"`
 	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
 	MaxTTL            int                  `json:"maxTtl,omitempty"`
@@ -34,6 +35,7 @@ type ResourceConfig struct {
 	Description       string               `json:"description,omitempty"`
 	Permissions       []vsecure.Operation  `json:"permissions"`
 	RequiresApproval  bool                 `json:"requiresApproval"`
+	StepUp            bool                 `json:"stepUp,omitempty"`
 	Approvers         []string             `json:"approvers,omitempty"`
 	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
 	MaxTTL            int                  `json:"maxTtl,omitempty"`
@@ -46,7 +48,7 @@ type ResourceConfig struct {
 func (c ResourceConfig) Policy() vsecure.Policy {
 	return vsecure.Policy{
 		URI: c.URI, Name: c.Name, Description: c.Description, Permissions: c.Permissions,
-		RequiresApproval: c.RequiresApproval, Approvers: c.Approvers, RequiredApprovals: c.RequiredApprovals,
+		RequiresApproval: c.RequiresApproval, StepUp: c.StepUp, Approvers: c.Approvers, RequiredApprovals: c.RequiredApprovals,
 		MaxTTL: c.MaxTTL, AutoApprove: c.AutoApprove, SlackChannel: c.SlackChannel, Metadata: c.Metadata,
 	}
 }

@@ -20,6 +20,7 @@ const (
 	CodeNotPermitted     = vsecure.EOperationNotAllowed
 	CodeSelfApproval     = vsecure.ESelfApproval
 	CodeNotApprover      = vsecure.ENotApprover
+	CodeStepUpRequired   = vsecure.EStepUpRequired
 	CodeNotFound         = vsecure.ENotFound
 	CodeAlreadyDecided   = vsecure.EAlreadyDecided
 	CodeExpired          = vsecure.EExpired

@@ -13,7 +13,7 @@ func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
 	return api.ApprovalView{
 		ID: a.ID, Status: a.StatusAt(now), Resource: a.Resource, Operation: a.Operation, Reason: a.Reason,
 		RequestedBy: a.RequestedBy, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
-		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, Approvals: a.Approvals(),
+		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, Approvals: a.Approvals(),
 		Decisions: a.Decisions, ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt,
 		DeniedBy: a.DeniedBy, DeniedAt: a.DeniedAt, RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt,
 		ApprovalURL: g.ApprovalURL(a.ID),
@@ -83,7 +83,7 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,
 		RequestedBy: p.ID, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
 		Status: vsecure.StatusPending, Approvers: pol.Approvers, RequiredApprovals: pol.Quorum(),
-		SlackChannel: pol.SlackChannel, Version: 1,
+		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, Version: 1,
 	}
 	var token string
 	if !pol.RequiresApproval || pol.AutoApproves(p.ID, now) {
@@ -162,6 +162,9 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (ap
 		e.Resource = a.Resource
 		now := g.clock()
 		next, err := a.Decide(p.ID, action, r.Reason, now)
+		if err == nil {
+			err = g.stepUp(c, a, e, now)
+		}
 		if err != nil {
 			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
@@ -190,6 +193,24 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (ap
 		v.AccessToken = token
 		return v, nil
 	}
+}
+
+// stepUp enforces a stepUp policy on a decision or revocation the
+// approval's rules otherwise allow, so that only someone who could decide
+// is told to step up. A step-up the call carries is recorded in e whether
+// or not the approval needs it: the entry says what the decider proved.
+func (g *Gate) stepUp(c Call, a vsecure.Approval, e vsecure.Entry, now time.Time) error {
+	// Only Call.StepUp may claim a step-up, never the adapter's metadata.
+	delete(e.Metadata, "stepUp")
+	delete(e.Metadata, "stepUpCredentialId")
+	if s := c.StepUp; s != nil {
+		e.Metadata["stepUp"] = s.Method
+		e.Metadata["stepUpCredentialId"] = s.CredentialID
+	}
+	if !a.StepUp {
+		return nil
+	}
+	return vsecure.RequireStepUp(c.StepUp, now, g.ApprovalURL(a.ID))
 }
 
 // GetApproval returns one approval the caller may see.
@@ -227,6 +248,9 @@ func (g *Gate) Revoke(ctx context.Context, c Call, id string) (api.ApprovalView,
 		}
 		now := g.clock()
 		next, err := a.Revoke(p.ID, now)
+		if err == nil {
+			err = g.stepUp(c, a, e, now)
+		}
 		if err != nil {
 			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}

@@ -15,7 +15,7 @@ func viewPolicy(p vsecure.Policy, admin bool) api.ResourceView {
 	u, _ := vsecure.ParseURI(p.URI)
 	v := api.ResourceView{
 		URI: p.URI, Name: p.Name, Description: p.Description, Type: u.Type(),
-		Permissions: p.Permissions, RequiresApproval: p.RequiresApproval, Approvers: p.Approvers,
+		Permissions: p.Permissions, RequiresApproval: p.RequiresApproval, StepUp: p.StepUp, Approvers: p.Approvers,
 		RequiredApprovals: p.Quorum(), MaxTTL: p.EffectiveMaxTTL(),
 	}
 	if admin {

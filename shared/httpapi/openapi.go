@@ -94,10 +94,10 @@ var operations = map[string]op{
 		resp: api.ApprovalView{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.ENotFound}},
 	"POST /v1/security/mcp/approvals/{id}/respond": {summary: "Approve or deny a request", tag: "approvals",
 		req: api.Respond{}, reqRequired: []string{"action"}, resp: api.ApprovalView{}, status: http.StatusOK,
-		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.ENotFound, vsecure.ESelfApproval, vsecure.ENotApprover, vsecure.EAlreadyDecided, vsecure.EExpired}},
+		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.ENotFound, vsecure.ESelfApproval, vsecure.ENotApprover, vsecure.EStepUpRequired, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"POST /v1/security/mcp/approvals/{id}/revoke": {summary: "Revoke an approval (ends its access at once)", tag: "approvals",
 		req: struct{}{}, reqOptional: true, resp: api.ApprovalView{}, status: http.StatusOK,
-		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ENotFound, vsecure.ENotApprover, vsecure.EAlreadyDecided, vsecure.EExpired}},
+		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ENotFound, vsecure.ENotApprover, vsecure.EStepUpRequired, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"GET /v1/security/mcp/audit": {summary: "Query the audit log, newest first", tag: "audit",
 		resp: api.AuditLog{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: append([]queryParam{
@@ -149,7 +149,7 @@ func baseErrors(a Auth) []vsecure.Code {
 // server: writeError turns it into already_decided).
 var publicCodes = []vsecure.Code{
 	vsecure.EInvalid, vsecure.EUnauthenticated, vsecure.EForbidden, vsecure.EApprovalRequired,
-	vsecure.EOperationNotAllowed, vsecure.ESelfApproval, vsecure.ENotApprover, vsecure.ENotFound,
+	vsecure.EOperationNotAllowed, vsecure.ESelfApproval, vsecure.ENotApprover, vsecure.EStepUpRequired, vsecure.ENotFound,
 	vsecure.EMethodNotAllowed, vsecure.EAlreadyDecided, vsecure.EIdempotencyInProgress,
 	vsecure.EIdempotencyMismatch, vsecure.EExpired, vsecure.ETooLarge, vsecure.ERateLimited,
 	vsecure.EInternal, vsecure.EAuditUnavailable, vsecure.EUnavailable,

@@ -18,6 +18,10 @@ const (
 	BlockActions  = "vsecure_decide"
 	ActionApprove = "vsecure_approve"
 	ActionDeny    = "vsecure_deny"
+	// ActionReview is the link button of an approval whose policy has
+	// stepUp: it opens the console and decides nothing (Slack still
+	// posts the press; the handler only records it).
+	ActionReview = "vsecure_review"
 )
 
 // card is what the message shows: the parts of an approval a human needs,
@@ -31,6 +35,9 @@ type card struct {
 	RevokedBy                                    string
 	RevokedAt                                    *time.Time
 	URL                                          string
+	// StepUp: deciding needs a passkey step-up, which only the console
+	// takes, so the card links there instead of offering buttons.
+	StepUp bool
 	// Via notes who pressed in Slack for the latest change: a user
 	// mention built by mention(), so only a well-formed user id.
 	Via string
@@ -41,7 +48,7 @@ func cardOf(a vsecure.Approval, now time.Time, url string) card {
 		ID: a.ID, Resource: a.Resource, Operation: string(a.Operation), Reason: a.Reason,
 		RequestedBy: a.RequestedBy, ExpiresAt: a.ExpiresAt, Status: a.StatusAt(now),
 		Approvals: a.Approvals(), Required: a.RequiredApprovals, Decisions: a.Decisions,
-		RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt, URL: url,
+		RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt, URL: url, StepUp: a.StepUp,
 	}
 }
 
@@ -50,7 +57,7 @@ func cardOfView(v api.ApprovalView) card {
 		ID: v.ID, Resource: v.Resource, Operation: string(v.Operation), Reason: v.Reason,
 		RequestedBy: v.RequestedBy, ExpiresAt: v.ExpiresAt, Status: v.Status,
 		Approvals: v.Approvals, Required: v.RequiredApprovals, Decisions: v.Decisions,
-		RevokedBy: v.RevokedBy, RevokedAt: v.RevokedAt, URL: v.ApprovalURL,
+		RevokedBy: v.RevokedBy, RevokedAt: v.RevokedAt, URL: v.ApprovalURL, StepUp: v.StepUp,
 	}
 }
 
@@ -153,7 +160,9 @@ func (c card) fallback() string {
 }
 
 // blocks renders the message. Buttons are shown only while the request is
-// pending; afterwards the message records who decided and when.
+// pending; afterwards the message records who decided and when. A request
+// whose policy has stepUp gets a link to the console instead: a press in
+// Slack carries no passkey step-up, so it could only be refused.
 //
 // Everything the requester chose (resource, reason) and every principal
 // name is a plain_text object on one line: it cannot bold, mention, link,
@@ -193,7 +202,15 @@ func (c card) blocks() []slack.Block {
 		}
 		bs = append(bs, slack.NewSectionBlock(plain(strings.Join(lines, "\n")), nil, nil))
 	}
-	if c.Status == vsecure.StatusPending {
+	switch {
+	case c.Status != vsecure.StatusPending:
+	case c.StepUp:
+		bs = append(bs, slack.NewSectionBlock(ours(stepUpNote), nil, nil))
+		if c.URL != "" {
+			review := slack.NewButtonBlockElement(ActionReview, c.ID, plain("Review in console")).WithURL(c.URL).WithStyle(slack.StylePrimary)
+			bs = append(bs, slack.NewActionBlock(BlockActions, review))
+		}
+	default:
 		approve := slack.NewButtonBlockElement(ActionApprove, c.ID, plain("Approve")).WithStyle(slack.StylePrimary)
 		deny := slack.NewButtonBlockElement(ActionDeny, c.ID, plain("Deny")).WithStyle(slack.StyleDanger).
 			WithConfirm(slack.NewConfirmationBlockObject(plain("Deny this request?"),
@@ -210,6 +227,9 @@ func (c card) blocks() []slack.Block {
 	bs = append(bs, slack.NewContextBlock("", mrkdwn(ctx)))
 	return bs
 }
+
+// stepUpNote says why a stepUp card has no Approve/Deny buttons.
+const stepUpNote = ":closed_lock_with_key: Deciding this request needs a passkey step-up: approve or deny it in the vsecure console."
 
 // mention renders a Slack user id as a mention, or nothing if it is not
 // an id.

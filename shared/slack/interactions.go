@@ -253,6 +253,12 @@ func refusalText(err error) string {
 		return "You are not allowed to decide approvals from Slack."
 	case vsecure.ERateLimited:
 		return "Too many requests; try again shortly."
+	case vsecure.EStepUpRequired:
+		var de *vsecure.Error
+		if errors.As(err, &de) && de.Detail["approvalUrl"] != "" {
+			return "This request needs a passkey step-up, which Slack cannot take: review and decide it in the vsecure console at " + escape(de.Detail["approvalUrl"])
+		}
+		return "This request needs a passkey step-up, which Slack cannot take: review and decide it in the vsecure console."
 	}
 	return "vsecure could not record your decision; nothing changed. Try again or use the API."
 }

@@ -70,6 +70,9 @@ type Approval struct {
 	RevokedBy         string     `json:"revokedBy,omitempty"`
 	RevokedAt         *time.Time `json:"revokedAt,omitempty"`
 	SlackChannel      string     `json:"slackChannel,omitempty"`
+	// StepUp is the policy's stepUp, copied like its approvers: deciding
+	// or revoking this approval needs a fresh passkey step-up.
+	StepUp bool `json:"stepUp,omitempty"`
 	// TokenHash is the SHA-256 of the access token issued on approval.
 	TokenHash string `json:"tokenHash,omitempty"`
 	// RequestedByKey is the key the request came with: the access token

@@ -13,6 +13,9 @@ type Call struct {
 	// the Slack user and team behind a button press). Keys the gate sets
 	// itself take precedence.
 	Metadata map[string]string
+	// StepUp is the fresh step-up of this call, if the caller made one
+	// (the console, after a passkey assertion); nil otherwise.
+	StepUp *StepUp
 }
 
 // Actor is the audit actor of the call.

@@ -40,6 +40,9 @@ const (
 	EConflict Code = "conflict"
 	// EMethodNotAllowed: the path exists, the method does not (405).
 	EMethodNotAllowed Code = "method_not_allowed"
+	// EStepUpRequired: the approval's policy has stepUp, and the call
+	// carried no fresh passkey step-up (decide in the console).
+	EStepUpRequired Code = "step_up_required"
 )
 
 // Error is a domain error: a code and a message safe to show to the caller.

@@ -26,13 +26,18 @@ func ParseOperation(s string) (Operation, error) {
 	return "", Errorf(EInvalid, "unknown operation %q (want read or write)", s)
 }
 
-// Policy bounds access to every resource its URI covers.
+// Policy bounds access to every resource its URI covers. StepUp: deciding
+// or revoking an approval under it needs a fresh passkey step-up (the
+// console). Auto-approve still applies on such a policy: skipping humans
+// altogether is the policy author's choice, and step-up guards humans'
+// decisions, not the rule.
 type Policy struct {
 	URI               string            `json:"uri"`
 	Name              string            `json:"name,omitempty"`
 	Description       string            `json:"description,omitempty"`
 	Permissions       []Operation       `json:"permissions"`
 	RequiresApproval  bool              `json:"requiresApproval"`
+	StepUp            bool              `json:"stepUp,omitempty"`
 	Approvers         []string          `json:"approvers,omitempty"`
 	RequiredApprovals int               `json:"requiredApprovals,omitempty"`
 	MaxTTL            int               `json:"maxTtl,omitempty"`
@@ -127,6 +132,9 @@ func (p *Policy) Validate() error {
 		if p.Quorum() > len(p.Approvers) {
 			return Errorf(EInvalid, "requiredApprovals %d exceeds the %d approvers listed", p.Quorum(), len(p.Approvers))
 		}
+	}
+	if p.StepUp && !p.RequiresApproval {
+		return Errorf(EInvalid, "stepUp guards the approvers' decisions, so it needs requiresApproval: true")
 	}
 	if p.MaxTTL < 0 || p.MaxTTL > 30*86400 {
 		return Errorf(EInvalid, "maxTtl must be between 1 and %d seconds", 30*86400)

@@ -57,10 +57,11 @@ func TestPolicyValidate(t *testing.T) {
 		"unknown_zone": func(p *Policy) {
 			p.AutoApprove = &AutoApprove{Enabled: true, Conditions: AutoApproveConditions{TimeWindow: "09:00-17:00 Mars/Olympus"}}
 		},
-		"max_ttl_too_large":       func(p *Policy) { p.MaxTTL = 90 * 86400 },
-		"duplicate_approver":      func(p *Policy) { p.Approvers = []string{"a", "a"} },
-		"reserved_approver":       func(p *Policy) { p.Approvers = []string{"auto"} },
-		"approver_bad_characters": func(p *Policy) { p.Approvers = []string{"a b"} },
+		"max_ttl_too_large":        func(p *Policy) { p.MaxTTL = 90 * 86400 },
+		"duplicate_approver":       func(p *Policy) { p.Approvers = []string{"a", "a"} },
+		"reserved_approver":        func(p *Policy) { p.Approvers = []string{"auto"} },
+		"approver_bad_characters":  func(p *Policy) { p.Approvers = []string{"a b"} },
+		"step_up_without_approval": func(p *Policy) { p.RequiresApproval, p.StepUp = false, true },
 	}
 	for name, mut := range bad {
 		t.Run("refuses/"+name, func(t *testing.T) {
@@ -74,6 +75,11 @@ func TestPolicyValidate(t *testing.T) {
 	t.Run("accepts_seed_example", func(t *testing.T) {
 		p := base()
 		p.AutoApprove = &AutoApprove{Enabled: true, Conditions: AutoApproveConditions{TimeWindow: "09:00-17:00 PST", Requester: []string{"trusted-agent-1"}}}
+		mustPolicy(t, p)
+	})
+	t.Run("accepts_step_up_with_approval", func(t *testing.T) {
+		p := base()
+		p.StepUp = true
 		mustPolicy(t, p)
 	})
 }

@@ -158,6 +158,11 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"gate_limits_approval_requests": testGateApprovalLimit,
 		"gate_fails_closed":             testGateApprovalLimitFailsClosed,
 	})
+	su.group(t, "StepUp", map[string]func(*env){
+		"policy_round_trip":   testStepUpPolicyRoundTrip,
+		"approval_round_trip": testStepUpApprovalRoundTrip,
+		"gate_needs_step_up":  testStepUpGate,
+	})
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
 		"record_read_counts_every_read": testConcurrentRecordRead,
