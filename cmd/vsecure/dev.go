@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/shared/devserver"
+	"github.com/vsecure/vsecure/shared/oidc"
 	"github.com/vsecure/vsecure/shared/slack"
 )
 
 // devEnv is the --help environment paragraph of `vsecure dev`.
 const devEnv = "Environment: VSECURE_ADMIN_KEY, VSECURE_MASTER_KEY, VSECURE_PUBLIC_URL, VSECURE_LOG_LEVEL, VSECURE_RATE_LIMIT,\n" +
-	"  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID;\n" +
+	"  VSECURE_SLACK_BOT_TOKEN, VSECURE_SLACK_SIGNING_SECRET, VSECURE_SLACK_CHANNEL, VSECURE_SLACK_API_URL, VSECURE_SLACK_TEAM_ID,\n" +
+	"  VSECURE_OIDC_ISSUER, VSECURE_OIDC_CLIENT_ID, VSECURE_OIDC_CLIENT_SECRET, VSECURE_OIDC_PRINCIPAL_CLAIM, VSECURE_OIDC_GROUPS_CLAIM,\n" +
+	"  VSECURE_OIDC_ROLE_MAP, VSECURE_OIDC_AUDIENCES, VSECURE_OIDC_SCOPES, VSECURE_OIDC_REDIRECT_URL, VSECURE_OIDC_COOKIE_KEY;\n" +
 	"  with --store dynamodb: VSECURE_TABLE, VSECURE_AUDIT_TABLE, VSECURE_CREATE_TABLES, VSECURE_KMS_KEY_ID, VSECURE_AUDIT_MAC_KEY_ID"
 
 func setupDev(fs *flag.FlagSet, env func(string) string, std stdio) action {
@@ -22,7 +25,16 @@ func setupDev(fs *flag.FlagSet, env func(string) string, std stdio) action {
 	data := fs.String("data", orDefault(env("VSECURE_DATA_DIR"), ".vsecure"), "data directory (env VSECURE_DATA_DIR)")
 	keys := fs.String("keys", env("VSECURE_KEYS_DIR"), "keys directory: audit signing and MAC keys, witness file; keep it off the data dir's disk or backups (env VSECURE_KEYS_DIR; default <data>-keys)")
 	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
+	issuer := fs.String("oidc-issuer", env(oidc.EnvIssuer), "OpenID Connect issuer whose JWTs the API accepts (env "+oidc.EnvIssuer+"; see VSECURE_OIDC_*)")
 	return func(ctx context.Context, _ []string) int {
+		// The flag wins over the environment; the rest of the OIDC
+		// configuration is read from the environment alongside it.
+		env := func(k string) string {
+			if k == oidc.EnvIssuer {
+				return *issuer
+			}
+			return env(k)
+		}
 		return serveDev(ctx, addr, data, keys, storeKind, env, std)
 	}
 }
@@ -54,10 +66,16 @@ func serveDev(ctx context.Context, addr, data, keys, storeKind *string, env func
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
 		return 2
 	}
+	oidcCfg, err := oidc.ConfigFromEnv(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)
+		return 2
+	}
 	srv, err := devserver.New(ctx, devserver.Config{
 		Addr: *addr, DataDir: *data, KeysDir: *keys, AdminKey: env("VSECURE_ADMIN_KEY"),
 		PublicURL: env("VSECURE_PUBLIC_URL"), MasterKey: env("VSECURE_MASTER_KEY"), Logger: logger, RateLimit: rate,
 		Store: b.store, Sealer: b.sealer, MACKeys: b.macKeys, AuditIndexer: b.indexer, Slack: slackCfg,
+		OIDC: oidcCfg,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vsecure dev: %v\n", err)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,7 +50,14 @@ type devProc struct {
 
 func startDev(t *testing.T, bin, data, addr string, env ...string) *devProc {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--addr", addr, "--data", data)
+	return startDevArgs(t, bin, []string{"dev", "--addr", addr, "--data", data}, env...)
+}
+
+// startDevArgs is startDev with the whole command line.
+func startDevArgs(t *testing.T, bin string, args []string, env ...string) *devProc {
+	t.Helper()
+	addr := args[slices.Index(args, "--addr")+1]
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -31,6 +31,8 @@ type Health struct {
 const (
 	CredentialAPIKey      = "api_key"
 	CredentialAccessToken = "access_token"
+	// CredentialOIDC is a person's JWT from the configured OpenID issuer.
+	CredentialOIDC = "oidc"
 )
 
 // Identity is the body of GET /v1/security/whoami: who the credential
@@ -42,7 +44,7 @@ type Identity struct {
 	KeyID     string         `json:"keyId,omitempty"`
 	// OnBehalfOf is the human a key acts for; no key does yet.
 	OnBehalfOf string `json:"onBehalfOf,omitempty"`
-	// Credential is api_key or access_token.
+	// Credential is api_key, access_token or oidc.
 	Credential string `json:"credential"`
 	// Scope is set for an access token: the one operation it allows.
 	Scope *ScopeView `json:"scope,omitempty"`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/oidc"
 	"github.com/vsecure/vsecure/shared/ratelimit"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
@@ -71,6 +72,9 @@ type Parts struct {
 	// Slack builds the Slack interactions endpoint over the gate and the
 	// notifier; nil serves none (404). It may return nil for none.
 	Slack func(g *gate.Gate, n workflow.Notifier) (http.Handler, error)
+	// OIDC, if set, accepts people's JWTs from its issuer on the API and
+	// builds the sign-in (App.OIDC); nil accepts API keys and tokens only.
+	OIDC *oidc.Config
 }
 
 // Limits are the HTTP API's abuse limits. They are kept in memory: on the
@@ -107,6 +111,8 @@ type App struct {
 	Expirer workflow.Expirer
 	// Slack is the Slack interactions endpoint; nil when not mounted.
 	Slack http.Handler
+	// OIDC is the identity provider (Parts.OIDC); nil when none.
+	OIDC *oidc.Provider
 
 	announcer *workflow.Announcer
 }
@@ -120,16 +126,30 @@ func Assemble(p Parts) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var humans *oidc.Provider
+	if p.OIDC != nil {
+		cfg := *p.OIDC
+		if cfg.Log == nil {
+			cfg.Log = log
+		}
+		if cfg.Now == nil {
+			cfg.Now = p.Now
+		}
+		var err error
+		if humans, err = oidc.New(cfg); err != nil {
+			return nil, err
+		}
+	}
 	g, err := gate.New(gate.Config{
 		Store: p.Store, Sealer: p.Sealer, ApprovalURL: httpapi.ApprovalURL(p.PublicURL),
 		CursorKey: p.CursorKey, CursorKeys: p.CursorKeys, Logger: log,
 		AuditVerifier: p.AuditVerifier, AuditKey: p.AuditKey,
-		RefusalWindow: p.RefusalWindow, Now: p.Now,
+		RefusalWindow: p.RefusalWindow, Now: p.Now, Humans: humanVerifier(humans),
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Gate: g}
+	a := &App{Gate: g, OIDC: humans}
 	a.Notifier = workflow.LogNotifier{Log: log, URL: g.ApprovalURL}
 	if p.Notifier != nil {
 		a.Notifier = p.Notifier(g)
@@ -165,6 +185,14 @@ func Assemble(p Parts) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// humanVerifier keeps a nil provider a nil interface (JWTs refused).
+func humanVerifier(p *oidc.Provider) gate.HumanVerifier {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 func (l Limits) build() httpapi.Limits {

@@ -23,6 +23,7 @@ import (
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
+	"github.com/vsecure/vsecure/shared/oidc"
 	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/embedded"
@@ -75,6 +76,9 @@ type Config struct {
 	// reason aggregate into one summary entry (gate.Config.RefusalWindow:
 	// 0 is the default of 10 s, negative writes each one).
 	RefusalWindow time.Duration
+	// OIDC (VSECURE_OIDC_*), if set, makes the API accept people's JWTs
+	// from that issuer (app.Parts.OIDC).
+	OIDC *oidc.Config
 }
 
 // Server is a running local server.
@@ -137,7 +141,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		AuditVerifier: audit.verifier, AuditKey: audit.signer,
 		RefusalWindow: cfg.RefusalWindow, Now: cfg.Now, Log: cfg.Logger,
 		Limits: app.Limits{PerPrincipal: cfg.RateLimit},
-		MCP:    remotemcp.Handler,
+		MCP:    remotemcp.Handler, OIDC: cfg.OIDC,
 	}); err != nil {
 		return nil, err
 	}

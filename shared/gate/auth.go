@@ -23,6 +23,9 @@ func (g *Gate) Authenticate(ctx context.Context, cred string, c Call) (vsecure.P
 
 func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, error) {
 	unauth := vsecure.Errorf(vsecure.EUnauthenticated, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)")
+	if LooksLikeJWT(cred) {
+		return g.resolveHuman(ctx, cred)
+	}
 	if cred == "" || len(cred) > 256 {
 		return vsecure.Principal{}, unauth
 	}

@@ -22,6 +22,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -78,6 +79,9 @@ type Config struct {
 	// Now and Rand are injectable for tests.
 	Now  func() time.Time
 	Rand io.Reader
+	// Humans verifies people's identity-provider JWTs (shared/oidc); nil
+	// refuses every JWT.
+	Humans HumanVerifier
 }
 
 // Gate is the service. Build it once and share it across requests.
@@ -97,6 +101,7 @@ type Gate struct {
 	auditKey     AuditKey
 	exportBytes  int
 	refusals     *refusals
+	humans       HumanVerifier
 }
 
 // New validates cfg and returns a gate.
@@ -114,6 +119,7 @@ func New(cfg Config) (*Gate, error) {
 		auditKey: cfg.AuditKey, exportBytes: cfg.ExportPageBytes,
 		refusals: newRefusals(cfg.RefusalWindow, cfg.RefusalWindows),
 	}
+	g.humans = cfg.Humans
 	if g.workflow == nil {
 		g.workflow = NopWorkflow{}
 	}
@@ -165,6 +171,9 @@ func (g *Gate) entry(c Call, op, resource string) vsecure.Entry {
 	}
 	if c.Principal.Scope != nil {
 		md["credential"] = "access_token"
+	}
+	if c.Principal.Human {
+		md["credential"] = api.CredentialOIDC
 	}
 	return vsecure.Entry{
 		ID: g.newID("log_", now), Timestamp: now.UTC().Truncate(time.Second),

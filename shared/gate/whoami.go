@@ -16,6 +16,9 @@ func (g *Gate) Whoami(ctx context.Context, c Call) (api.Identity, error) {
 		return api.Identity{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnauthenticated, "a valid API key is required"))
 	}
 	id := api.Identity{Principal: p.ID, Roles: []vsecure.Role{}, KeyID: p.KeyID, Credential: api.CredentialAPIKey}
+	if p.Human {
+		id.Credential = api.CredentialOIDC
+	}
 	if s := p.Scope; s != nil {
 		// Scoped principals hold no roles (Principal.Has), so none are shown.
 		id.Credential = api.CredentialAccessToken

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vsecure/vsecure/shared/oidc"
 )
 
 // Config is a function's configuration, read once from its environment.
@@ -86,6 +88,10 @@ type Config struct {
 	// prod, where the access log has every request, else "all".
 	RequestLog string
 
+	// OIDC (VSECURE_OIDC_*, package oidc) makes the authorizer and the
+	// endpoints accept people's JWTs from that issuer; nil: none.
+	OIDC *oidc.Config
+
 	// Set by the Lambda runtime.
 	Region          string // AWS_REGION
 	AccessKeyID     string // AWS_ACCESS_KEY_ID
@@ -151,6 +157,11 @@ func configFromEnv(getenv func(string) string, store bool, optional ...string) (
 		c.KMSKeyID = strings.TrimSpace(getenv("VSECURE_KMS_KEY_ID"))
 	}
 	var errs []error
+	if o, err := oidc.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.OIDC = o
+	}
 	if d := strings.TrimSpace(getenv("VSECURE_WITNESS_RETENTION_DAYS")); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 {

@@ -125,7 +125,7 @@ func NewWith(cfg Config, store vsecure.Store, sealer vsecure.Sealer, deps Deps, 
 		Store: store, Sealer: sealer, PublicURL: cfg.PublicURL, CursorKey: cfg.CursorKey, Log: log,
 		CursorKeys:    deps.CursorKeys,
 		Auth:          func(g *gate.Gate) httpapi.Authenticator { return AuthorizerContext{Gate: g} },
-		QuietRequests: cfg.RequestLog == "errors",
+		QuietRequests: cfg.RequestLog == "errors", OIDC: cfg.OIDC,
 	}
 	if deps.AuditSigner != nil {
 		vc := digest.Config{Store: store, Signer: deps.AuditSigner, Witness: deps.Witness, MACKeys: deps.MACKeys, Log: log, Retention: cfg.AuditRetention}

@@ -9,6 +9,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -24,6 +25,7 @@ const (
 	ctxResource   = "resource"
 	ctxOperation  = "operation"
 	ctxExpiresAt  = "expiresAt"
+	ctxHuman      = "human"
 )
 
 // EncodePrincipal renders p as an authorizer context: string values only
@@ -37,6 +39,9 @@ func EncodePrincipal(p vsecure.Principal) map[string]any {
 	m := map[string]any{ctxPrincipal: p.ID, ctxRoles: strings.Join(roles, ",")}
 	if p.KeyID != "" {
 		m[ctxKeyID] = p.KeyID
+	}
+	if p.Human {
+		m[ctxHuman] = "true"
 	}
 	if s := p.Scope; s != nil {
 		m[ctxApprovalID] = s.ApprovalID
@@ -86,6 +91,13 @@ func DecodePrincipal(m map[string]any) (vsecure.Principal, error) {
 	}
 	if p.KeyID, err = str(ctxKeyID); err != nil {
 		return vsecure.Principal{}, err
+	}
+	human, err := str(ctxHuman)
+	if err != nil {
+		return vsecure.Principal{}, err
+	}
+	if p.Human = human == "true"; p.Human && p.KeyID != "" {
+		return vsecure.Principal{}, fmt.Errorf("authorizer context: a human principal holds no key")
 	}
 	approval, err := str(ctxApprovalID)
 	if err != nil {
@@ -149,6 +161,19 @@ func (a AuthorizerContext) Authenticate(r *http.Request, c gate.Call) (vsecure.P
 	p, err := DecodePrincipal(rc.Authorizer.Lambda)
 	if err != nil {
 		return refuse(vsecure.Errorf(vsecure.EUnauthenticated, "the authorizer identity is malformed"))
+	}
+	if p.Human {
+		// A person holds no key to re-read; the token itself is verified
+		// again instead (the issuer's keys are cached in the container),
+		// so a cached answer cannot outlive the token's expiry.
+		live, err := a.Gate.Authenticate(ctx, httpapi.Credential(r.Header), c)
+		if err != nil {
+			return vsecure.Principal{}, err
+		}
+		if !live.Human || live.ID != p.ID {
+			return refuse(vsecure.Errorf(vsecure.EUnauthenticated, "the bearer token does not match the authorizer identity"))
+		}
+		return live, nil
 	}
 	if a.JudgesKey {
 		return p, nil

@@ -34,6 +34,9 @@ type Principal struct {
 	// Scope is set when the caller presented an access token: it may then
 	// perform exactly one operation on one resource until the scope ends.
 	Scope *Scope
+	// Human is set for a person signed in at an identity provider (an
+	// OIDC sign-in or its JWT): such a principal holds no key.
+	Human bool
 }
 
 // Scope limits an access-token principal.
