@@ -19,15 +19,25 @@ const maxPasskeyName = 64
 // Only principals who decide or administer hold passkeys (a step-up guards
 // their decisions), and never an access token. Who may add a passkey is
 // the weak point of any step-up: a stolen API key that could register its
-// own authenticator would step up as its principal. So once sign-in and
-// step-up exist (vsecure.Principal.Human, vsecure.Call.StepUp), adding one
-// must need a human sign-in and, when the principal holds a passkey
-// already, a fresh step-up with it.
+// own authenticator would step up as its principal. So adding one needs a
+// human sign-in (OIDC: vsecure.Principal.Human), never an API key, and when
+// the principal holds a passkey already, a fresh step-up with one of them:
+// a stolen session alone cannot add a second factor of its own.
 func (g *Gate) RegisterPasskey(ctx context.Context, c Call, p vsecure.Passkey) (vsecure.Passkey, error) {
 	e := g.entry(c, vsecure.AuditPasskeyRegister, "")
 	e.Metadata["principal"] = c.Principal.ID
 	if c.Principal.ID == "" || !c.Principal.HasAny(vsecure.RoleApprover, vsecure.RoleAdmin) {
 		return vsecure.Passkey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "registering a passkey needs the approver or admin role"))
+	}
+	if !c.Principal.Human {
+		return vsecure.Passkey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "registering a passkey needs a human sign-in (OIDC), not an API key"))
+	}
+	held, err := g.store.ListPasskeys(ctx, c.Principal.ID)
+	if err != nil {
+		return vsecure.Passkey{}, g.fail(ctx, e, err)
+	}
+	if why := vsecure.StaleStepUp(c.StepUp, g.clock()); len(held) > 0 && why != "" {
+		return vsecure.Passkey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EStepUpRequired, "you hold a passkey already: adding another %s made with one of yours", why))
 	}
 	if p.ID == "" || len(p.PublicKey) == 0 {
 		return vsecure.Passkey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "a passkey needs a credential id and a public key"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -26,6 +27,14 @@ func (f *faults) DeletePasskey(ctx context.Context, principal, id string, e vsec
 // registration ceremony.
 func verified(id, name string) vsecure.Passkey {
 	return vsecure.Passkey{ID: id, Name: name, PublicKey: []byte("cose"), SignCount: 1, AttestationType: "none"}
+}
+
+// human is principal signed in as a person (OIDC): the roles its key
+// has, no key. Only such a call may add a passkey.
+func (w *world) human(principal string) vsecure.Call {
+	c := w.as(principal)
+	c.Principal.KeyID, c.Principal.Human = "", true
+	return c
 }
 
 func (w *world) passkeys(principal string) []vsecure.Passkey {
@@ -55,7 +64,7 @@ func TestRegisterPasskey(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			got, err := w.g.RegisterPasskey(t.Context(), w.as(tc.as), tc.p)
+			got, err := w.g.RegisterPasskey(t.Context(), w.human(tc.as), tc.p)
 			want(t, err, tc.code, "RegisterPasskey")
 			if tc.code != "" {
 				if n := len(w.passkeys(tc.as)); n != 0 {
@@ -86,7 +95,7 @@ func TestRegisterPasskeyIsTheCallers(t *testing.T) {
 	w := newWorld(t)
 	p := verified("cred-1", "laptop")
 	p.Principal = "bob"
-	if _, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), p); err != nil {
+	if _, err := w.g.RegisterPasskey(t.Context(), w.human("alice"), p); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(w.passkeys("bob")); n != 0 {
@@ -99,10 +108,10 @@ func TestRegisterPasskeyIsTheCallers(t *testing.T) {
 
 func TestRegisterPasskeyTwiceIsAuditedRefusal(t *testing.T) {
 	w := newWorld(t)
-	if _, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), verified("cred-1", "laptop")); err != nil {
+	if _, err := w.g.RegisterPasskey(t.Context(), w.human("alice"), verified("cred-1", "laptop")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.g.RegisterPasskey(t.Context(), w.as("bob"), verified("cred-1", "laptop"))
+	_, err := w.g.RegisterPasskey(t.Context(), w.human("bob"), verified("cred-1", "laptop"))
 	want(t, err, vsecure.EConflict, "registering alice's credential id as bob")
 	w.refusal(vsecure.AuditPasskeyRegister, "bob")
 }
@@ -123,7 +132,7 @@ func TestDeletePasskey(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			if _, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), verified("cred-alice", "laptop")); err != nil {
+			if _, err := w.g.RegisterPasskey(t.Context(), w.human("alice"), verified("cred-alice", "laptop")); err != nil {
 				t.Fatal(err)
 			}
 			err := w.g.DeletePasskey(t.Context(), w.as(tc.as), tc.owner, tc.id)
@@ -150,15 +159,42 @@ func TestDeletePasskey(t *testing.T) {
 // its entry) fails leaves nothing behind and says audit_unavailable.
 func TestPasskeyChangesFailClosed(t *testing.T) {
 	w := newWorld(t)
-	if _, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), verified("cred-1", "laptop")); err != nil {
+	if _, err := w.g.RegisterPasskey(t.Context(), w.human("alice"), verified("cred-1", "laptop")); err != nil {
 		t.Fatal(err)
 	}
 	w.st.writes.Store(true)
-	_, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), verified("cred-2", "phone"))
+	stepped := w.human("alice")
+	stepped.StepUp = &vsecure.StepUp{Method: vsecure.StepUpPasskey, CredentialID: "cred-1", At: w.clock.Now()}
+	_, err := w.g.RegisterPasskey(t.Context(), stepped, verified("cred-2", "phone"))
 	want(t, err, vsecure.EAuditUnavailable, "RegisterPasskey with the store down")
 	want(t, w.g.DeletePasskey(t.Context(), w.as("alice"), "alice", "cred-1"), vsecure.EAuditUnavailable, "DeletePasskey with the store down")
 	w.st.writes.Store(false)
 	if ps := w.passkeys("alice"); len(ps) != 1 || ps[0].ID != "cred-1" {
 		t.Fatalf("after the outage alice has %+v, want only cred-1", ps)
+	}
+}
+
+// A stolen API key must not be able to add its own authenticator, and a
+// stolen session must not add a second one without the first.
+func TestRegisterPasskeyNeedsAPersonAndTheirPasskey(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.g.RegisterPasskey(t.Context(), w.as("alice"), verified("cred-1", "laptop"))
+	want(t, err, vsecure.EForbidden, "RegisterPasskey with an API key")
+	if _, err := w.g.RegisterPasskey(t.Context(), w.human("alice"), verified("cred-1", "laptop")); err != nil {
+		t.Fatalf("first passkey, signed in: %v", err)
+	}
+	_, err = w.g.RegisterPasskey(t.Context(), w.human("alice"), verified("cred-2", "phone"))
+	want(t, err, vsecure.EStepUpRequired, "second passkey without a step-up")
+	stale := w.human("alice")
+	stale.StepUp = &vsecure.StepUp{Method: vsecure.StepUpPasskey, CredentialID: "cred-1", At: w.clock.Now().Add(-vsecure.StepUpMaxAge - time.Second)}
+	_, err = w.g.RegisterPasskey(t.Context(), stale, verified("cred-2", "phone"))
+	want(t, err, vsecure.EStepUpRequired, "second passkey with a stale step-up")
+	fresh := w.human("alice")
+	fresh.StepUp = &vsecure.StepUp{Method: vsecure.StepUpPasskey, CredentialID: "cred-1", At: w.clock.Now()}
+	if _, err := w.g.RegisterPasskey(t.Context(), fresh, verified("cred-2", "phone")); err != nil {
+		t.Fatalf("second passkey with a fresh step-up: %v", err)
+	}
+	if n := len(w.passkeys("alice")); n != 2 {
+		t.Fatalf("alice holds %d passkeys, want 2", n)
 	}
 }

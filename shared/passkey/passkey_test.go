@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/internal/testclock"
-	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/passkey"
@@ -22,7 +21,6 @@ import (
 const (
 	rpID     = "vsecure.test"
 	origin   = "https://vsecure.test"
-	adminKey = "vsk_passkey-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
 // fixture is the passkey service over a gate (its Registrar) and an
@@ -37,7 +35,6 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
 	st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,24 +50,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.EnsureKey(ctx, adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := g.Authenticate(ctx, adminKey, gate.Call{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{t: t, st: st, clock: clk, calls: map[string]vsecure.Call{}}
+	// Approvers signed in as themselves (OIDC): only a human sign-in may
+	// add a passkey (gate.RegisterPasskey).
 	for _, p := range []string{"alice", "bob"} {
-		k, err := g.CreateKey(ctx, gate.Call{Principal: admin}, api.KeyRequest{Principal: p, Roles: []string{"approver"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pr, err := g.Authenticate(ctx, k.Secret, gate.Call{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.calls[p] = vsecure.Call{Principal: pr, RequestID: "req-" + p}
+		f.calls[p] = vsecure.Call{Principal: vsecure.Principal{ID: p, Roles: []vsecure.Role{vsecure.RoleApprover}, Human: true}, RequestID: "req-" + p}
 	}
 	f.svc, err = passkey.New(passkey.Config{RPID: rpID, RPDisplayName: "vsecure test", RPOrigins: []string{origin}, Now: clk.Now}, st, g)
 	if err != nil {

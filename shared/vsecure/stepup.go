@@ -28,15 +28,8 @@ const (
 // StepUpMaxAge of now. url is where the approval is decided in the
 // console; the refusal names it (message and detail "approvalUrl").
 func RequireStepUp(s *StepUp, now time.Time, url string) error {
-	why := ""
-	switch {
-	case s == nil:
-		why = "needs a passkey step-up"
-	case s.Method != StepUpPasskey || s.CredentialID == "":
-		why = "needs a passkey step-up, not " + quoteMethod(s.Method)
-	case s.At.IsZero() || now.Sub(s.At) > StepUpMaxAge || s.At.Sub(now) > StepUpSkew:
-		why = "needs a fresh passkey step-up (at most " + StepUpMaxAge.String() + " old)"
-	default:
+	why := StaleStepUp(s, now)
+	if why == "" {
 		return nil
 	}
 	e := Errorf(EStepUpRequired, "the policy of this approval requires step-up: deciding or revoking it %s", why)
@@ -47,6 +40,20 @@ func RequireStepUp(s *StepUp, now time.Time, url string) error {
 		e.Message += "; decide it in the console"
 	}
 	return e
+}
+
+// StaleStepUp says what s lacks to be a fresh passkey step-up at now ("needs
+// ..."), or "" when it is one.
+func StaleStepUp(s *StepUp, now time.Time) string {
+	switch {
+	case s == nil:
+		return "needs a passkey step-up"
+	case s.Method != StepUpPasskey || s.CredentialID == "":
+		return "needs a passkey step-up, not " + quoteMethod(s.Method)
+	case s.At.IsZero() || now.Sub(s.At) > StepUpMaxAge || s.At.Sub(now) > StepUpSkew:
+		return "needs a fresh passkey step-up (at most " + StepUpMaxAge.String() + " old)"
+	}
+	return ""
 }
 
 func quoteMethod(m string) string {
