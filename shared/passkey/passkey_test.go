@@ -19,8 +19,8 @@ import (
 )
 
 const (
-	rpID     = "vsecure.test"
-	origin   = "https://vsecure.test"
+	rpID   = "vsecure.test"
+	origin = "https://vsecure.test"
 )
 
 // fixture is the passkey service over a gate (its Registrar) and an
