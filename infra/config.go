@@ -45,6 +45,8 @@ type Config struct {
 	// ≈ $0.25 per million reads (docs/cost.md) and the request id in the
 	// logs and access log already ties a request together.
 	Tracing *bool
+	// OIDC is where people sign in (oidc.go); the zero value: nowhere.
+	OIDC OIDCConfig
 	// Code returns the deployment package of a function.
 	Code func(function string) (awslambda.Code, error)
 	// Account and Region pin the stack when the CLI knows them; empty
@@ -93,6 +95,9 @@ func configFromContext(app awscdk.App) (Config, error) {
 			return cfg, fmt.Errorf("context tracing must be true or false, not %q", t)
 		}
 		cfg.Tracing = &on
+	}
+	if cfg.OIDC, err = oidcFromContext(func(k, def string) string { return contextString(app, k, def) }); err != nil {
+		return cfg, err
 	}
 	code, err := assetCode(
 		contextString(app, "buildDir", "build"),
@@ -168,6 +173,9 @@ func (c Config) validate() error {
 		if _, err := mail.ParseAddress(c.AlarmEmail); err != nil {
 			return fmt.Errorf("context alarmEmail %q: %w", c.AlarmEmail, err)
 		}
+	}
+	if err := c.OIDC.validate(); err != nil {
+		return err
 	}
 	if c.Code == nil {
 		return fmt.Errorf("no function code source")

@@ -4,7 +4,8 @@
 // every synth so an unsuppressed finding fails `cdk synth` itself.
 //
 // Context (cdk.json or -c): env=dev|prod, slackChannel, alarmEmail,
-// authCacheSeconds, tracing, buildDir, placeholderCode=missing. See README.md.
+// authCacheSeconds, tracing, buildDir, placeholderCode=missing, and where
+// people sign in: oidc=cognito, or oidcIssuer + oidcClientId (oidc.go). See README.md.
 package main
 
 import (

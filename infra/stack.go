@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -46,6 +47,9 @@ type Vsecure struct {
 	SlackSecret   awssecretsmanager.Secret
 	CursorSecret  awssecretsmanager.Secret
 	Workflow      *ApprovalWorkflow
+	// oidcEnv is the VSECURE_OIDC_* environment of the functions that
+	// verify people's tokens (humanFunction); nil with OIDC off.
+	oidcEnv map[string]*string
 }
 
 // NewVsecure declares the stack for cfg.
@@ -79,6 +83,7 @@ func NewVsecure(scope constructs.Construct, cfg Config) (*Vsecure, error) {
 		CreateDefaultStage: jsii.Bool(false),
 	})
 	v.stage()
+	v.oidcIssuer()
 	if err := v.routes(); err != nil {
 		return nil, err
 	}
@@ -497,6 +502,9 @@ func (v *Vsecure) function(name, purpose string) (awslambda.Function, error) {
 // exactly the secrets and key it is allowed to use.
 func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string {
 	env := map[string]*string{"VSECURE_ENV": jsii.String(v.Config.Env)}
+	if humanFunction(name) {
+		maps.Copy(env, v.oidcEnv)
+	}
 	if len(spec.Store) == 0 {
 		return env
 	}

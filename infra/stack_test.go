@@ -26,6 +26,7 @@ import (
 type synthesized struct {
 	v           *Vsecure
 	template    assertions.Template
+	raw         map[string]any // the template as JSON
 	resources   map[string]resource
 	annotations assertions.Annotations
 }
@@ -58,6 +59,9 @@ func synthConfig(t *testing.T, cfg Config) *synthesized {
 	if cfg.Tracing != nil {
 		k += fmt.Sprint(" tracing=", *cfg.Tracing)
 	}
+	if cfg.OIDC.On() {
+		k += fmt.Sprintf(" oidc=%+v", cfg.OIDC)
+	}
 	if s, ok := synths[k]; ok {
 		return s
 	}
@@ -82,7 +86,11 @@ func synthConfig(t *testing.T, cfg Config) *synthesized {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	s := &synthesized{v: v, template: tpl, resources: doc.Resources, annotations: assertions.Annotations_FromStack(v.Stack)}
+	var whole map[string]any
+	if err := json.Unmarshal(raw, &whole); err != nil {
+		t.Fatal(err)
+	}
+	s := &synthesized{v: v, template: tpl, raw: whole, resources: doc.Resources, annotations: assertions.Annotations_FromStack(v.Stack)}
 	synths[k] = s
 	return s
 }
