@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -78,9 +79,24 @@ func (w *world) open(t *testing.T) *lambdafn.Function {
 
 func newWorld(t *testing.T, ctx context.Context) *world {
 	t.Helper()
+	return newWorldOf(t, ctx, nil)
+}
+
+// newWorldOf is newWorld with extra environment for every function, and
+// only the functions named in fns built (nil: all of them).
+func newWorldOf(t *testing.T, ctx context.Context, extra map[string]string, fns ...string) *world {
+	t.Helper()
 	vars, err := sample.EmulatorEnv(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
+	}
+	maps.Copy(vars, extra)
+	pkgs := []string{"./functions/..."}
+	if len(fns) > 0 {
+		pkgs = nil
+		for _, fn := range fns {
+			pkgs = append(pkgs, "./functions/"+fn)
+		}
 	}
 	root, err := rie.Root()
 	if err != nil {
@@ -95,7 +111,7 @@ func newWorld(t *testing.T, ctx context.Context) *world {
 	if w.rieBin, err = rie.Install(ctx, root); err != nil {
 		t.Fatal(err)
 	}
-	if err := rie.Build(ctx, root, w.bins, "./functions/..."); err != nil {
+	if err := rie.Build(ctx, root, w.bins, pkgs...); err != nil {
 		t.Fatal(err)
 	}
 	// Deploy adds the audit signing key it creates to vars.
