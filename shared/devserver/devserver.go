@@ -18,6 +18,7 @@ import (
 	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
+	"github.com/vsecure/vsecure/shared/console"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
@@ -129,6 +130,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	sessionKey, err := local.KeyFile(filepath.Join(cfg.DataDir, "console-session.key"), 32, "console session key")
+	if err != nil {
+		return nil, err
+	}
 	if err := s.listen(&cfg); err != nil {
 		return nil, err
 	}
@@ -142,6 +147,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		RefusalWindow: cfg.RefusalWindow, Now: cfg.Now, Log: cfg.Logger,
 		Limits: app.Limits{PerPrincipal: cfg.RateLimit},
 		MCP:    remotemcp.Handler, OIDC: cfg.OIDC,
+		Console: func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
+			// The dev sign-in is offered here and refused by the console
+			// itself on any request that did not come in on loopback.
+			return console.New(console.Config{Gate: g, SessionKey: sessionKey, OIDC: humans, DevSignIn: true, Now: cfg.Now, Log: cfg.Logger})
+		},
 	}); err != nil {
 		return nil, err
 	}
