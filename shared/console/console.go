@@ -180,6 +180,10 @@ func (c *Console) call(r *http.Request, s *Session) gate.Call {
 	call.Principal = s.principal()
 	call.StepUp = s.StepUp
 	call.Metadata = map[string]string{"via": "console"}
+	if s.Dev {
+		// Not a person proven by an identity provider: the entry says so.
+		call.Metadata["credential"] = "dev-signin"
+	}
 	return call
 }
 

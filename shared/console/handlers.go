@@ -42,7 +42,9 @@ func (c *Console) devSignIn(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, vsecure.Errorf(vsecure.EInvalid, "name a principal (at most 128 bytes)"))
 		return
 	}
-	p := vsecure.Principal{ID: id, Human: true}
+	// Not Human: no identity provider vouched for this person, so the gate
+	// lets them add no passkey (gate.RegisterPasskey).
+	p := vsecure.Principal{ID: id}
 	for _, name := range r.PostForm["role"] {
 		role, err := vsecure.ParseRole(name)
 		if err != nil {
@@ -54,12 +56,18 @@ func (c *Console) devSignIn(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.cfg.Log.InfoContext(r.Context(), "console dev sign-in", "principal", id)
-	c.signedIn(w, r, p, returnTo(r))
+	c.startSession(w, r, p, true, returnTo(r))
 }
 
-// signedIn starts the session (oidc.SignedIn).
+// signedIn starts the session of an OIDC sign-in (oidc.SignedIn).
 func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, p vsecure.Principal, to string) {
-	if err := c.setSession(w, c.newSession(p)); err != nil {
+	c.startSession(w, r, p, false, to)
+}
+
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p vsecure.Principal, dev bool, to string) {
+	s := c.newSession(p)
+	s.Dev = dev
+	if err := c.setSession(w, s); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}

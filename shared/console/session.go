@@ -30,8 +30,10 @@ type Session struct {
 	Principal string         `json:"p"`
 	Roles     []vsecure.Role `json:"r,omitempty"`
 	Human     bool           `json:"h,omitempty"`
-	IssuedAt  time.Time      `json:"i"`
-	LastSeen  time.Time      `json:"l"`
+	// Dev marks a session from the DEV sign-in (no identity provider).
+	Dev      bool      `json:"d,omitempty"`
+	IssuedAt time.Time `json:"i"`
+	LastSeen time.Time `json:"l"`
 	// CSRF is the token every POST form carries back.
 	CSRF string `json:"c"`
 	// StepUp is the last passkey assertion; the gate judges its freshness.
