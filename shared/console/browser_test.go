@@ -91,6 +91,10 @@ func TestApproveInTheConsoleLetsTheAgentRead(t *testing.T) {
 		b.WaitText("#quorum", "0 of 1")
 		b.WaitText("#countdown", "left")
 		shot(b, "approval")
+		b.Viewport(390, 844)
+		b.WaitText("#approve", "Approve")
+		shot(b, "approval-phone")
+		b.Viewport(browser.Width, browser.Height)
 		b.Fill("#decide-reason", "ticket OPS-42")
 		b.Click("#approve")
 		b.WaitText("#status", "approved")
@@ -118,6 +122,11 @@ func TestApproveInTheConsoleLetsTheAgentRead(t *testing.T) {
 		b.WaitText("#verify", "Digests")
 		b.WaitText("#audit", vsecure.AuditApprove)
 		shot(b, "audit")
+		b.Click(".signout button")
+		devSignIn(b, "root", vsecure.RoleAdmin)
+		b.Navigate(e.URL + "/console/keys")
+		b.WaitText("#keys", "agent-1")
+		shot(b, "keys")
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,6 +217,33 @@ func TestDevSignInOnlyOnLoopback(t *testing.T) {
 					t.Errorf("%s %s on 10.0.0.7 set a session", tc.method, tc.path)
 				}
 			}
+		}
+	})
+}
+
+// TestPageWeight: a console page with its stylesheet and script stays
+// within 50 KB.
+func TestPageWeight(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		s := newSite(t, open)
+		cookie := s.signIn("alice")
+		total := 0
+		for _, p := range []string{"/console", "/console/signin", "/console/static/console.css", "/console/static/console.js"} {
+			req, _ := http.NewRequest("GET", s.srv.URL+p, nil)
+			req.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: cookie})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", p, resp.StatusCode)
+			}
+			total += len(b)
+		}
+		if total > 50<<10 {
+			t.Fatalf("pages and assets weigh %d bytes, over 50 KB", total)
 		}
 	})
 }
