@@ -127,6 +127,9 @@ func TestApproveInTheConsoleLetsTheAgentRead(t *testing.T) {
 		b.Navigate(e.URL + "/console/keys")
 		b.WaitText("#keys", "agent-1")
 		shot(b, "keys")
+		b.Navigate(e.URL + "/console/policies")
+		b.WaitText("#policies", "alice")
+		shot(b, "policies")
 	})
 }
 

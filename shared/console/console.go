@@ -72,7 +72,7 @@ func New(cfg Config) (*Console, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "inbox", "approval", "audit", "keys", "error"} {
+	for _, name := range []string{"signin", "inbox", "approval", "audit", "keys", "policies", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -94,6 +94,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST /console/approvals/{id}/revoke", c.signedInOnly(c.revoke))
 	c.mux.HandleFunc("GET /console/audit", c.signedInOnly(c.audit))
 	c.mux.HandleFunc("GET /console/keys", c.signedInOnly(c.keys))
+	c.mux.HandleFunc("GET /console/policies", c.signedInOnly(c.policies))
 	return c, nil
 }
 

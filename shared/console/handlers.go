@@ -209,3 +209,14 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request, s *Session) {
 	}
 	c.render(w, r, http.StatusOK, "keys", page{Title: "Keys", Session: s, Data: ks})
 }
+
+// policies is read-only; whoever the gate lets list them sees them (as on
+// the API), admins with every detail.
+func (c *Console) policies(w http.ResponseWriter, r *http.Request, s *Session) {
+	ps, err := c.cfg.Gate.ListResources(r.Context(), c.call(r, s))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "policies", page{Title: "Policies", Session: s, Data: ps})
+}
