@@ -119,7 +119,7 @@ func TestApproveInTheConsoleLetsTheAgentRead(t *testing.T) {
 		b.Click(".signout button")
 		devSignIn(b, "audit-bot", vsecure.RoleAuditor)
 		b.Navigate(e.URL + "/console/audit")
-		b.WaitText("#verify", "Digests")
+		b.WaitText("#verify", "no findings")
 		b.WaitText("#audit", vsecure.AuditApprove)
 		shot(b, "audit")
 		b.Click(".signout button")

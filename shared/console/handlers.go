@@ -191,7 +191,8 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *Session) {
 	if rep, err := c.cfg.Gate.VerifyAudit(r.Context(), call, now.Add(-24*time.Hour), now); err != nil {
 		verify = "unavailable: " + vsecure.ErrorMessage(err)
 	} else if rep.OK() {
-		verify = fmt.Sprintf("verified: %d digests, %d entries in the last 24 h, none altered", rep.Digests, rep.Entries)
+		// Entries after the last digest are MAC-checked, not yet sealed.
+		verify = fmt.Sprintf("no findings in the last 24 h: %d digests, %d entries checked, %d not yet sealed", rep.Digests, rep.Entries, rep.Unsealed)
 	} else {
 		verify = fmt.Sprintf("NOT verified: %d findings (GET /v1/security/mcp/audit/verify has them)", len(rep.Findings))
 	}
