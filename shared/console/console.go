@@ -20,14 +20,16 @@ import (
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/oidc"
+	"github.com/vsecure/vsecure/shared/passkey"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 //go:embed web
 var web embed.FS
 
-// CSP allows this origin's stylesheet and script and nothing inline.
-const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// CSP allows this origin's stylesheet and script and nothing inline;
+// connect-src lets the script run the passkey ceremonies' fetches.
+const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Config builds a Console.
 type Config struct {
@@ -40,8 +42,10 @@ type Config struct {
 	// DevSignIn offers the no-IdP sign-in; it is refused on any request
 	// that did not arrive on a loopback address whatever this says.
 	DevSignIn bool
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Passkeys, if set, runs passkey registration and step-up.
+	Passkeys *passkey.Service
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Console serves /console and below.
@@ -72,7 +76,7 @@ func New(cfg Config) (*Console, error) {
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
-	for _, name := range []string{"signin", "inbox", "approval", "audit", "keys", "policies", "error"} {
+	for _, name := range []string{"signin", "inbox", "approval", "audit", "keys", "policies", "passkeys", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -95,6 +99,11 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/audit", c.signedInOnly(c.audit))
 	c.mux.HandleFunc("GET /console/keys", c.signedInOnly(c.keys))
 	c.mux.HandleFunc("GET /console/policies", c.signedInOnly(c.policies))
+	c.mux.HandleFunc("GET /console/passkeys", c.signedInOnly(c.passkeysPage))
+	c.mux.HandleFunc("POST /console/passkeys/begin", c.signedInOnly(c.registerBegin))
+	c.mux.HandleFunc("POST /console/passkeys/finish", c.signedInOnly(c.registerFinish))
+	c.mux.HandleFunc("POST /console/stepup/begin", c.signedInOnly(c.stepUpBegin))
+	c.mux.HandleFunc("POST /console/stepup/finish", c.signedInOnly(c.stepUpFinish))
 	return c, nil
 }
 
@@ -167,7 +176,11 @@ func (c *Console) signedInOnly(h sessionHandler) http.HandlerFunc {
 }
 
 func (c *Console) csrfOK(r *http.Request, s Session) bool {
-	got := r.PostFormValue("csrf")
+	// The script's fetches send it in a header, forms as a field.
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/oidc"
+	"github.com/vsecure/vsecure/shared/passkey"
 	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/embedded"
@@ -150,7 +152,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Console: func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
 			// The dev sign-in is offered here and refused by the console
 			// itself on any request that did not come in on loopback.
-			return console.New(console.Config{Gate: g, SessionKey: sessionKey, OIDC: humans, DevSignIn: true, Now: cfg.Now, Log: cfg.Logger})
+			var keys *passkey.Service
+			if rp, origin, ok := relyingParty(cfg.PublicURL); ok {
+				if keys, err = passkey.New(passkey.Config{RPID: rp, RPOrigins: []string{origin}, Now: cfg.Now, Log: cfg.Logger}, store, g); err != nil {
+					return nil, err
+				}
+			}
+			return console.New(console.Config{Gate: g, SessionKey: sessionKey, OIDC: humans, Passkeys: keys, DevSignIn: true, Now: cfg.Now, Log: cfg.Logger})
 		},
 	}); err != nil {
 		return nil, err
@@ -510,4 +518,25 @@ func moveSigningKey(dataDir, keysDir string, log *slog.Logger) error {
 	}
 	log.Info("moved the audit signing key out of the data directory", "from", from, "to", to)
 	return nil
+}
+
+// relyingParty is the passkeys' RP id and origin for the public URL.
+// WebAuthn takes a domain, not an IP: on a loopback address the console's
+// passkeys are for http://localhost:<port>; on another IP there are none.
+func relyingParty(public string) (rpID, origin string, ok bool) {
+	u, err := url.Parse(public)
+	if err != nil || u.Hostname() == "" {
+		return "", "", false
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil {
+		if !ip.IsLoopback() {
+			return "", "", false
+		}
+		host := "localhost"
+		if u.Port() != "" {
+			host += ":" + u.Port()
+		}
+		return "localhost", u.Scheme + "://" + host, true
+	}
+	return u.Hostname(), u.Scheme + "://" + u.Host, true
 }

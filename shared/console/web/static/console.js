@@ -14,3 +14,41 @@
   }
   tick();
 })();
+
+// Passkey ceremonies (begin → navigator.credentials → finish); a step-up
+// reloads the page so its forms post with the session's fresh step-up.
+(function () {
+  var status = document.getElementById("passkey-status");
+  var csrf = document.getElementById("csrf");
+  if (!status || !csrf || !window.PublicKeyCredential) return;
+  function post(path, body) {
+    return fetch(path, {method: "POST", headers: {"X-CSRF-Token": csrf.value, "Content-Type": "application/json"},
+      body: body === undefined ? undefined : JSON.stringify(body)}).then(function (r) {
+      if (!r.ok) throw new Error(path + " answered " + r.status);
+      return r.json();
+    });
+  }
+  var flows = {
+    register: function () {
+      return post("/console/passkeys/begin").then(function (b) {
+        return navigator.credentials.create({publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(b.options.publicKey)}).then(function (cred) {
+          var name = document.getElementById("passkey-name").value;
+          return post("/console/passkeys/finish?ceremony=" + encodeURIComponent(b.ceremonyId) + "&name=" + encodeURIComponent(name), cred.toJSON());
+        });
+      }).then(function () { status.textContent = "Passkey added."; });
+    },
+    stepup: function () {
+      return post("/console/stepup/begin").then(function (b) {
+        return navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(b.options.publicKey)}).then(function (cred) {
+          return post("/console/stepup/finish?ceremony=" + encodeURIComponent(b.ceremonyId), cred.toJSON());
+        });
+      }).then(function () { status.textContent = "Verified."; location.reload(); });
+    }
+  };
+  document.querySelectorAll("[data-passkey]").forEach(function (el) {
+    el.addEventListener("click", function () {
+      status.textContent = "Working…";
+      flows[el.getAttribute("data-passkey")]().catch(function (e) { status.textContent = "Failed: " + e.message; });
+    });
+  });
+})();
