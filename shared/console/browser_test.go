@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vsecure/vsecure/internal/browser"
 	"github.com/vsecure/vsecure/shared/api"
@@ -228,4 +229,22 @@ func TestConsoleHeaders(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/console/signin?returnTo="+url.QueryEscape("/console/approvals/apr_x") {
 		t.Errorf("signed-out approval page: %d to %q", resp.StatusCode, loc)
 	}
+}
+
+// TestCountdownReachesExpired: the approval page counts down to the
+// expiry and says so when it passes. The server's clock runs a few
+// seconds short of the approval's TTL behind the browser's, so the
+// countdown ends soon in real time; the page is polled, never slept on.
+func TestCountdownReachesExpired(t *testing.T) {
+	const lead = 10 * time.Second
+	e := devtest.Start(t, devtest.WithConfig(func(c *devserver.Config) {
+		c.Now = func() time.Time { return time.Now().Add(-10*time.Minute + lead) }
+	}))
+	v := request(t, e) // TTL 600 s
+	b := browser.Start(t)
+	b.Navigate(v.ApprovalURL)
+	devSignIn(b, "alice", vsecure.RoleApprover)
+	b.WaitText("#countdown", "left")
+	b.Timeout = lead + browser.DefaultTimeout // the wait spans the lead
+	b.WaitText("#countdown", "expired")
 }
