@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
@@ -157,7 +158,7 @@ func (c *Console) signedInOnly(h sessionHandler) http.HandlerFunc {
 		s, ok := c.session(r)
 		if !ok {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/console/signin?returnTo="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/console/signin?returnTo="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, nil, vsecure.Errorf(vsecure.EUnauthenticated, "sign in first"))

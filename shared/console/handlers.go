@@ -14,7 +14,6 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func returnTo(r *http.Request) string {
 	if rt := r.FormValue("returnTo"); oidc.SafeReturnTo(rt) && strings.HasPrefix(rt, "/console") {
