@@ -14,7 +14,6 @@ import (
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-
 func returnTo(r *http.Request) string {
 	if rt := r.FormValue("returnTo"); oidc.SafeReturnTo(rt) && strings.HasPrefix(rt, "/console") {
 		return rt
