@@ -75,6 +75,10 @@ type Parts struct {
 	// OIDC, if set, accepts people's JWTs from its issuer on the API and
 	// builds the sign-in (App.OIDC); nil accepts API keys and tokens only.
 	OIDC *oidc.Config
+	// Console builds the people's web console over the gate and the
+	// sign-in (nil when no OIDC); nil serves none. A constructor like MCP
+	// and Slack, so Lambda bootstraps do not link the templates.
+	Console func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error)
 }
 
 // Limits are the HTTP API's abuse limits. They are kept in memory: on the
@@ -182,6 +186,11 @@ func Assemble(p Parts) (*App, error) {
 		}
 		if a.Slack != nil {
 			a.API.Mounts.Slack = a.Slack
+		}
+	}
+	if p.Console != nil {
+		if a.API.Mounts.Console, err = p.Console(g, humans); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil

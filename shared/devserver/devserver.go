@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,12 +19,14 @@ import (
 	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/auditlog"
+	"github.com/vsecure/vsecure/shared/console"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/digest"
 	"github.com/vsecure/vsecure/shared/digest/witnessfile"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/oidc"
+	"github.com/vsecure/vsecure/shared/passkey"
 	"github.com/vsecure/vsecure/shared/remotemcp"
 	"github.com/vsecure/vsecure/shared/slack"
 	"github.com/vsecure/vsecure/shared/store/embedded"
@@ -129,6 +132,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	sessionKey, err := local.KeyFile(filepath.Join(cfg.DataDir, "console-session.key"), 32, "console session key")
+	if err != nil {
+		return nil, err
+	}
 	if err := s.listen(&cfg); err != nil {
 		return nil, err
 	}
@@ -142,6 +149,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		RefusalWindow: cfg.RefusalWindow, Now: cfg.Now, Log: cfg.Logger,
 		Limits: app.Limits{PerPrincipal: cfg.RateLimit},
 		MCP:    remotemcp.Handler, OIDC: cfg.OIDC,
+		Console: func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
+			// The dev sign-in is offered here and refused by the console
+			// itself on any request that did not come in on loopback.
+			var keys *passkey.Service
+			if rp, origin, ok := relyingParty(cfg.PublicURL); ok {
+				if keys, err = passkey.New(passkey.Config{RPID: rp, RPOrigins: []string{origin}, Now: cfg.Now, Log: cfg.Logger}, store, g); err != nil {
+					return nil, err
+				}
+			}
+			return console.New(console.Config{Gate: g, SessionKey: sessionKey, OIDC: humans, Passkeys: keys, DevSignIn: true, Now: cfg.Now, Log: cfg.Logger})
+		},
 	}); err != nil {
 		return nil, err
 	}
@@ -500,4 +518,25 @@ func moveSigningKey(dataDir, keysDir string, log *slog.Logger) error {
 	}
 	log.Info("moved the audit signing key out of the data directory", "from", from, "to", to)
 	return nil
+}
+
+// relyingParty is the passkeys' RP id and origin for the public URL.
+// WebAuthn takes a domain, not an IP: on a loopback address the console's
+// passkeys are for http://localhost:<port>; on another IP there are none.
+func relyingParty(public string) (rpID, origin string, ok bool) {
+	u, err := url.Parse(public)
+	if err != nil || u.Hostname() == "" {
+		return "", "", false
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil {
+		if !ip.IsLoopback() {
+			return "", "", false
+		}
+		host := "localhost"
+		if u.Port() != "" {
+			host += ":" + u.Port()
+		}
+		return "localhost", u.Scheme + "://" + host, true
+	}
+	return u.Hostname(), u.Scheme + "://" + u.Host, true
 }

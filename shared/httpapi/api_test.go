@@ -244,7 +244,7 @@ func TestApprovalFlow(t *testing.T) {
 	if !strings.HasPrefix(id, "appr_") || req.str("status") != "pending" || req.str("resource") != dbURI ||
 		req.str("operation") != "read" || req.str("requestedBy") != "ai-agent-123" ||
 		req.str("requestedAt") != "2024-03-15T10:30:00Z" || req.str("expiresAt") != "2024-03-15T11:30:00Z" ||
-		req.str("approvalUrl") != "https://vsecure.example/v1/security/mcp/approvals/"+id || req.str("accessToken") != "" {
+		req.str("approvalUrl") != "https://vsecure.example/console/approvals/"+id || req.str("accessToken") != "" {
 		t.Fatalf("request response: %s", req.Raw)
 	}
 	respond := func(key string, body map[string]any) resp {

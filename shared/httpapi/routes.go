@@ -18,6 +18,9 @@ const (
 	AuthNone
 	// AuthSlack routes verify Slack's request signature themselves.
 	AuthSlack
+	// AuthSession routes are the console's pages: Mounts.Console checks
+	// its own sealed session cookie (package console).
+	AuthSession
 )
 
 // Route is one entry of THE route table: the local server mounts every
@@ -59,6 +62,8 @@ const (
 	MountMCP
 	// MountSlack is Mounts.Slack.
 	MountSlack
+	// MountConsole is Mounts.Console.
+	MountConsole
 )
 
 func (m Mount) String() string {
@@ -67,6 +72,8 @@ func (m Mount) String() string {
 		return "Mounts.MCP"
 	case MountSlack:
 		return "Mounts.Slack"
+	case MountConsole:
+		return "Mounts.Console"
 	}
 	return "not mounted"
 }
@@ -80,6 +87,9 @@ type Mounts struct {
 	MCP http.Handler
 	// Slack serves Slack's interactivity webhook (package slack).
 	Slack http.Handler
+	// Console serves the people's web console (package console); only the
+	// local server mounts it this round (ConsoleRoutes).
+	Console http.Handler
 }
 
 func (m Mounts) handler(k Mount) http.Handler {
@@ -88,6 +98,8 @@ func (m Mounts) handler(k Mount) http.Handler {
 		return m.MCP
 	case MountSlack:
 		return m.Slack
+	case MountConsole:
+		return m.Console
 	}
 	return nil
 }
@@ -169,9 +181,26 @@ func Routes() []Route {
 	}
 }
 
+// ConsoleRoutes are the console's pages, served by Mounts.Console. They
+// are kept out of Routes() because they have no Lambda function yet: the
+// stack, catalog and OpenAPI document are built from Routes(), and the
+// console is served by the local server only (API.Handler with
+// Mounts.Console set).
+func ConsoleRoutes() []Route {
+	page := func(method, path string) Route {
+		return Route{Method: method, Path: path, Auth: AuthSession, Mount: MountConsole}
+	}
+	return []Route{
+		page("GET", "/console"),
+		page("GET", "/console/{rest...}"),
+		page("POST", "/console/{rest...}"),
+	}
+}
+
 // ApprovalURL links approvals under base, the server's public URL, to
-// GET /v1/security/mcp/approvals/{id}: the gate's Config.ApprovalURL.
+// their console page GET /console/approvals/{id}: the gate's
+// Config.ApprovalURL. A person who follows it signs in and decides there.
 func ApprovalURL(base string) func(id string) string {
 	base = strings.TrimRight(base, "/")
-	return func(id string) string { return base + "/v1/security/mcp/approvals/" + url.PathEscape(id) }
+	return func(id string) string { return base + "/console/approvals/" + url.PathEscape(id) }
 }

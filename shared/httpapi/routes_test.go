@@ -34,13 +34,19 @@ func TestRouteFactsAgree(t *testing.T) {
 		t.Errorf("RoutesOf(resources-put) = %+v", got)
 	}
 	var mounts []Mount
-	for _, rt := range Routes() {
+	for _, rt := range append(Routes(), ConsoleRoutes()...) {
 		if rt.Mount != NotMounted && !slices.Contains(mounts, rt.Mount) {
 			mounts = append(mounts, rt.Mount)
 		}
 	}
 	// Every field of Mounts serves a route, and every mount names a field.
-	if len(mounts) != 2 || (Mounts{MCP: Disabled}).handler(MountMCP) != Disabled || (Mounts{Slack: Disabled}).handler(MountSlack) != Disabled {
-		t.Errorf("mounts in the table %v, want Mounts.MCP and Mounts.Slack", mounts)
+	if len(mounts) != 3 || (Mounts{MCP: Disabled}).handler(MountMCP) != Disabled || (Mounts{Slack: Disabled}).handler(MountSlack) != Disabled ||
+		(Mounts{Console: Disabled}).handler(MountConsole) != Disabled {
+		t.Errorf("mounts in the table %v, want Mounts.MCP, Mounts.Slack and Mounts.Console", mounts)
+	}
+	for _, rt := range ConsoleRoutes() {
+		if rt.Auth != AuthSession || rt.Mount != MountConsole || rt.Function != "" {
+			t.Errorf("%s: a console route is AuthSession on Mounts.Console with no function yet: %+v", rt.Pattern(), rt)
+		}
 	}
 }

@@ -1,0 +1,217 @@
+// Package console is the people's web console: server-rendered pages
+// where approvers sign in as themselves and decide approvals through the
+// same gate.Decide and gate.Revoke as the API and Slack. Identity comes
+// from the sealed session cookie only; every POST carries the session's
+// CSRF token. Scripts are progressive enhancement (the countdown): every
+// page and form works without them.
+package console
+
+import (
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/gate"
+	"github.com/vsecure/vsecure/shared/oidc"
+	"github.com/vsecure/vsecure/shared/passkey"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+//go:embed web
+var web embed.FS
+
+// CSP allows this origin's stylesheet and script and nothing inline;
+// connect-src lets the script run the passkey ceremonies' fetches.
+const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Config builds a Console.
+type Config struct {
+	Gate *gate.Gate
+	// SessionKey seals session cookies (32 bytes).
+	SessionKey []byte
+	// OIDC, if set, is the sign-in; its redirect URL must be
+	// <public>/console/oidc/callback.
+	OIDC *oidc.Provider
+	// DevSignIn offers the no-IdP sign-in; it is refused on any request
+	// that did not arrive on a loopback address whatever this says.
+	DevSignIn bool
+	// Passkeys, if set, runs passkey registration and step-up.
+	Passkeys *passkey.Service
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Console serves /console and below.
+type Console struct {
+	cfg    Config
+	sealer sealer
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+}
+
+// New builds the console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Gate == nil {
+		return nil, errors.New("console: a gate is required")
+	}
+	s, err := newSealer(cfg.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, sealer: s, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	funcs := template.FuncMap{
+		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	}
+	for _, name := range []string{"signin", "inbox", "approval", "audit", "keys", "policies", "passkeys", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		c.pages[name] = t
+	}
+	static, _ := fs.Sub(web, "web/static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/signin", c.signInPage)
+	c.mux.HandleFunc("POST /console/signin/dev", c.devSignIn)
+	c.mux.HandleFunc("POST /console/signout", c.signOut)
+	if cfg.OIDC != nil {
+		c.mux.Handle("GET /console/oidc/start", cfg.OIDC.StartHandler())
+		c.mux.Handle("GET /console/oidc/callback", cfg.OIDC.CallbackHandler(c.signedIn))
+	}
+	c.mux.HandleFunc("GET /console", c.signedInOnly(c.inbox))
+	c.mux.HandleFunc("GET /console/approvals/{id}", c.signedInOnly(c.approval))
+	c.mux.HandleFunc("POST /console/approvals/{id}/decide", c.signedInOnly(c.decide))
+	c.mux.HandleFunc("POST /console/approvals/{id}/revoke", c.signedInOnly(c.revoke))
+	c.mux.HandleFunc("GET /console/audit", c.signedInOnly(c.audit))
+	c.mux.HandleFunc("GET /console/keys", c.signedInOnly(c.keys))
+	c.mux.HandleFunc("GET /console/policies", c.signedInOnly(c.policies))
+	c.mux.HandleFunc("GET /console/passkeys", c.signedInOnly(c.passkeysPage))
+	c.mux.HandleFunc("POST /console/passkeys/begin", c.signedInOnly(c.registerBegin))
+	c.mux.HandleFunc("POST /console/passkeys/finish", c.signedInOnly(c.registerFinish))
+	c.mux.HandleFunc("POST /console/stepup/begin", c.signedInOnly(c.stepUpBegin))
+	c.mux.HandleFunc("POST /console/stepup/finish", c.signedInOnly(c.stepUpFinish))
+	return c, nil
+}
+
+func (c *Console) now() time.Time { return c.cfg.Now() }
+
+// ServeHTTP sets the headers every console answer carries.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	c.mux.ServeHTTP(w, r)
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Session *Session
+	Data    any
+	Notice  string
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.pages[name].Execute(w, p); err != nil {
+		c.cfg.Log.ErrorContext(r.Context(), "console render failed", "page", name, "err", err)
+	}
+}
+
+// fail renders a domain error as a page with the API's status for it.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *Session, err error) {
+	code := vsecure.ErrorCode(err)
+	msg := vsecure.ErrorMessage(err)
+	if code == vsecure.EInternal {
+		c.cfg.Log.ErrorContext(r.Context(), "console internal error", "requestId", vsecure.CallFrom(r.Context()).RequestID, "err", err)
+		msg = "internal error"
+	}
+	c.render(w, r, api.StatusOf(code), "error", page{Title: "Refused", Session: s, Data: map[string]string{"Code": string(code), "Message": msg}})
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, s *Session)
+
+// signedInOnly hands the live session to h and refreshes it; without one
+// a GET goes to sign-in and comes back, anything else is 401. A POST
+// must carry the session's CSRF token (compared in constant time).
+func (c *Console) signedInOnly(h sessionHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := c.session(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/signin?returnTo="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.fail(w, r, nil, vsecure.Errorf(vsecure.EUnauthenticated, "sign in first"))
+			return
+		}
+		if r.Method == http.MethodPost && !c.csrfOK(r, s) {
+			c.fail(w, r, &s, vsecure.Errorf(vsecure.EForbidden, "the form's CSRF token is missing or wrong; reload the page and try again"))
+			return
+		}
+		if err := c.setSession(w, s); err != nil {
+			c.fail(w, r, &s, err)
+			return
+		}
+		h(w, r, &s)
+	}
+}
+
+func (c *Console) csrfOK(r *http.Request, s Session) bool {
+	// The script's fetches send it in a header, forms as a field.
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+}
+
+// call is the gate call of a console request: the API's call (source,
+// request id) as the session's principal with its step-up.
+func (c *Console) call(r *http.Request, s *Session) gate.Call {
+	call := vsecure.CallFrom(r.Context())
+	if call.RequestID == "" {
+		call.IP, call.UserAgent = r.RemoteAddr, r.UserAgent()
+	}
+	call.Principal = s.principal()
+	call.StepUp = s.StepUp
+	call.Metadata = map[string]string{"via": "console"}
+	if s.Dev {
+		// Not a person proven by an identity provider: the entry says so.
+		call.Metadata["credential"] = "dev-signin"
+	}
+	return call
+}
+
+// loopback reports whether r arrived on a loopback address of this server.
+func loopback(r *http.Request) bool {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
