@@ -8,7 +8,7 @@ ASLV     := infra/asl/node_modules/.bin/asl-validator
 REDOCLY  := docs/openapi-lint/node_modules/.bin/redocly
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run install test vet fmt bench bench-wrk fuzz soak
+.PHONY: help run install test vet fmt bench bench-wrk bench-console fuzz soak
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench: ## benchmarks: audited secret read through the handler, and a load run ag
 
 bench-wrk: ## audited reads against vsecure dev with wrk -t2 -c32 (DURATION=10s), the outside client's view
 	.ci/bench-wrk.sh
+
+bench-console: ## console inbox and approval page of vsecure dev with wrk -t2 -c8 (DURATION=8s), signed in as an approver
+	.ci/bench-console.sh
 
 SOAK_DURATION ?= 60s
 SOAK_MAX      ?= 400000
