@@ -7,20 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
-if ! command -v wrk >/dev/null; then
-  echo "bench-wrk: installing wrk (Debian package)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-tmp=$(mktemp -d)
-trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-go build -o "$tmp/vsecure" ./cmd/vsecure
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-admin="vsk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-VSECURE_ADMIN_KEY=$admin VSECURE_LOG_LEVEL=${LOG_LEVEL:-info} VSECURE_RATE_LIMIT=off "$tmp/vsecure" dev --addr "127.0.0.1:$port" --data "$tmp/data" >"$tmp/server.log" 2>&1 &
-pid=$!
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-api() { curl -fsS -H "Authorization: Bearer $admin" "$@"; }
+. .ci/devbench.sh
 api -X POST "$base/v1/security/mcp/resources" -d '{"uri":"vsecure://secrets/loadtest/*","permissions":["read"]}' >/dev/null
 path="/v1/security/mcp/resources/vsecure%3A%2F%2Fsecrets%2Floadtest%2FAPI_TOKEN"
 api -X PUT "$base$path" -d '{"value":"load-test-value"}' >/dev/null
