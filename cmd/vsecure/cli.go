@@ -33,6 +33,9 @@ type command struct {
 	about    string // --help: what it does, a paragraph
 	env      string // --help: the environment it reads; empty means the API client's
 	args     int    // how many positional arguments it takes; -1: any number
+	// tail: the first positional argument (or --) ends the flags; it and
+	// what follows are another program's command line (vsecure run).
+	tail bool
 	// setup registers the command's flags and returns what runs once they
 	// have parsed.
 	setup func(fs *flag.FlagSet, env func(string) string, std stdio) action
@@ -52,7 +55,7 @@ func (c command) run(ctx context.Context, args []string, env func(string) string
 	fs.SetOutput(std.Err)
 	fs.Usage = func() { c.help(fs) }
 	act := c.setup(fs, env, std)
-	pos, code, done := parseArgs(fs, args, c.args)
+	pos, code, done := parseArgs(fs, args, c.args, c.tail)
 	if done {
 		return code
 	}
@@ -85,7 +88,7 @@ func hasFlags(fs *flag.FlagSet) bool {
 // --approve` and `mcp:respond --approve ID` both work) and checks the
 // number of positional arguments (want < 0: any). done reports that the
 // command should exit with code (help or a usage error).
-func parseArgs(fs *flag.FlagSet, args []string, want int) (pos []string, code int, done bool) {
+func parseArgs(fs *flag.FlagSet, args []string, want int, tail bool) (pos []string, code int, done bool) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -95,6 +98,10 @@ func parseArgs(fs *flag.FlagSet, args []string, want int) (pos []string, code in
 		}
 		args = fs.Args()
 		if len(args) == 0 {
+			break
+		}
+		if tail {
+			pos = args
 			break
 		}
 		pos = append(pos, args[0])

@@ -337,6 +337,11 @@ func commands() []command {
 			}.setup,
 		},
 		{
+			name: "run", summary: "run a command with secrets in its environment, its output masked",
+			synopsis: runSynopsis, about: runAbout, args: -1, tail: true,
+			setup: setupRun,
+		},
+		{
 			name: "keys:create", summary: "create an API key for a principal",
 			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--json]",
 			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again.",

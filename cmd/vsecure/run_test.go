@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/client"
+	"github.com/vsecure/vsecure/shared/devserver/devtest"
+	"github.com/vsecure/vsecure/shared/mask"
+	"github.com/vsecure/vsecure/shared/secretrun"
+	"github.com/vsecure/vsecure/shared/vsecure"
+)
+
+// fakeRunAPI gates every URI in gated until its approval is decided:
+// each GetApproval counts down polls and then answers decision.
+type fakeRunAPI struct {
+	values   map[string]string
+	gated    map[string]bool
+	decision vsecure.Status
+	polls    int
+	uses     []api.SecretUse
+	requests []api.ApprovalRequest
+}
+
+func (f *fakeRunAPI) UseSecret(_ context.Context, r api.SecretUse) (api.SecretRead, error) {
+	f.uses = append(f.uses, r)
+	if f.gated[r.URI] {
+		return api.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeApprovalRequired, Message: "approval required"}
+	}
+	return api.SecretRead{Value: f.values[r.URI]}, nil
+}
+
+func (f *fakeRunAPI) RequestApproval(_ context.Context, r api.ApprovalRequest) (api.ApprovalView, error) {
+	f.requests = append(f.requests, r)
+	return api.ApprovalView{ID: "appr_1", Resource: r.Resource, Status: vsecure.StatusPending, ApprovalURL: "http://gate/approvals/appr_1"}, nil
+}
+
+func (f *fakeRunAPI) GetApproval(_ context.Context, id string) (api.ApprovalView, error) {
+	if f.polls--; f.polls > 0 {
+		return api.ApprovalView{ID: id, Status: vsecure.StatusPending}, nil
+	}
+	if f.decision == vsecure.StatusApproved {
+		clear(f.gated)
+	}
+	return api.ApprovalView{ID: id, Status: f.decision}, nil
+}
+
+func TestRunResolveGated(t *testing.T) {
+	const uri = "vsecure://secrets/production/DATABASE_URL"
+	refs := []secretrun.Ref{{Name: "DATABASE_URL", URI: uri}}
+	noPause := func(context.Context, time.Duration) error { return nil }
+	cases := []struct {
+		name     string
+		wait     time.Duration
+		decision vsecure.Status
+		want     int
+	}{
+		{"without_wait_exits_75_naming_the_request", 0, vsecure.StatusApproved, exitApprovalPending},
+		{"wait_then_approved_resolves", time.Hour, vsecure.StatusApproved, exitOK},
+		{"wait_then_denied_exits_77", time.Hour, vsecure.StatusDenied, exitApprovalRefused},
+		{"wait_then_expired_exits_77", time.Hour, vsecure.StatusExpired, exitApprovalRefused},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeRunAPI{values: map[string]string{uri: "v"}, gated: map[string]bool{uri: true}, decision: tc.decision, polls: 3}
+			var errb bytes.Buffer
+			vals, code := resolveRefs(context.Background(), f, runFlags{refs: refs, wait: tc.wait, reason: "vsecure run psql"}, "psql", stdio{Err: &errb}, noPause)
+			if code != tc.want {
+				t.Fatalf("code %d, want %d; stderr %q", code, tc.want, errb.String())
+			}
+			if !strings.Contains(errb.String(), "appr_1") || !strings.Contains(errb.String(), "http://gate/approvals/appr_1") {
+				t.Fatalf("stderr does not name the approval: %q", errb.String())
+			}
+			if len(f.requests) != 1 || f.requests[0].Operation != "use" || f.requests[0].Resource != uri {
+				t.Fatalf("requests %+v", f.requests)
+			}
+			if f.uses[0].Command != "psql" || f.uses[0].Host == "" {
+				t.Fatalf("use %+v: want the command and host", f.uses[0])
+			}
+			if tc.want == exitOK && (len(vals) != 1 || vals[0].Value != "v") {
+				t.Fatalf("values %+v", vals)
+			}
+		})
+	}
+}
+
+// runFixture is a real local server with an ungated use-able secret
+// (read implies use, so this policy serves part A's use route as well).
+const (
+	runURI   = "vsecure://secrets/ci/DATABASE_URL"
+	runValue = "postgresql://app:pw@db:5432/prod"
+)
+
+func startRunEnv(t *testing.T) *devtest.Env {
+	t.Helper()
+	env := devtest.Start(t)
+	ctx := context.Background()
+	if _, err := env.Admin.Configure(ctx, api.ResourceConfig{URI: "vsecure://secrets/ci/*", Permissions: []vsecure.Operation{vsecure.OpRead}}); err != nil {
+		t.Fatal(err)
+	}
+	v := runValue
+	if _, err := env.Admin.PutSecret(ctx, runURI, api.SecretWrite{Value: &v}); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// assertMasked fails if out shows the value or any of its encodings.
+func assertMasked(t *testing.T, out []byte, value string) {
+	t.Helper()
+	for _, p := range mask.Patterns(value) {
+		if bytes.Contains(out, []byte(p)) {
+			t.Fatalf("output shows %q:\n%s", p, out)
+		}
+	}
+}
+
+// TestRunMasksARealChild: the child gets the value in its environment,
+// prints it and its base64; only masks come out, and its exit code is
+// vsecure's.
+func TestRunMasksARealChild(t *testing.T) {
+	env := startRunEnv(t)
+	var out, errb bytes.Buffer
+	e := map[string]string{"VSECURE_API_URL": env.URL, "VSECURE_API_KEY": env.AgentKey}
+	code := run(context.Background(), []string{"run", "--env", "DATABASE_URL=" + runURI, "--",
+		"sh", "-c", `echo "$DATABASE_URL"; echo "$DATABASE_URL" | base64; echo "$DATABASE_URL" >&2; exit 3`},
+		func(k string) string { return e[k] }, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != 3 {
+		t.Fatalf("exit %d, want the child's 3; stderr %q", code, errb.String())
+	}
+	assertMasked(t, out.Bytes(), runValue)
+	assertMasked(t, errb.Bytes(), runValue)
+	if bytes.Contains(out.Bytes(), []byte(base64.StdEncoding.EncodeToString([]byte(runValue+"\n")))) {
+		t.Fatalf("the base64 line shows: %q", out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || lines[0] != mask.Mask || !strings.HasPrefix(lines[1], mask.Mask) {
+		t.Fatalf("stdout %q: want a mask per line", out.String())
+	}
+	if strings.TrimSpace(errb.String()) != mask.Mask {
+		t.Fatalf("stderr %q", errb.String())
+	}
+}
+
+func TestRunEnvFileAndStdin(t *testing.T) {
+	env := startRunEnv(t)
+	file := filepath.Join(t.TempDir(), "run.env")
+	os.WriteFile(file, []byte("# the database\n\nDATABASE_URL="+runURI+"\n"), 0o600)
+	var out, errb bytes.Buffer
+	e := map[string]string{"VSECURE_API_URL": env.URL, "VSECURE_API_KEY": env.AgentKey}
+	code := run(context.Background(), []string{"run", "--env-file", file, "--", "sh", "-c", `read line; echo "$line:${#DATABASE_URL}"`},
+		func(k string) string { return e[k] }, stdio{In: strings.NewReader("from stdin\n"), Out: &out, Err: &errb})
+	if code != 0 || out.String() != "from stdin:32\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", code, out.String(), errb.String())
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	cases := map[string][]string{
+		"no_command":   {"run", "--env", "A=" + runURI},
+		"bad_ref":      {"run", "--env", "A", "--", "true"},
+		"pattern_ref":  {"run", "--env", "A=vsecure://secrets/ci/*", "--", "true"},
+		"missing_file": {"run", "--env-file", "/nonexistent/run.env", "--", "true"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			if code, _, errs := cli(map[string]string{"VSECURE_API_KEY": "k"}, args...); code != exitUsage {
+				t.Fatalf("exit %d, want 2: %s", code, errs)
+			}
+		})
+	}
+}
+
+// TestRunForwardsSignals: SIGTERM to vsecure reaches the child; a child
+// that traps it exits as it chooses, one that dies of it gives 128+15.
+func TestRunForwardsSignals(t *testing.T) {
+	env := startRunEnv(t)
+	bin := buildBinary(t)
+	cases := []struct {
+		name, script string
+		want         int
+		says         string
+	}{
+		{"trapped", `trap 'echo "got TERM"; exit 7' TERM; echo ready; while :; do sleep 0.05; done`, 7, "got TERM"},
+		{"killed", `echo ready; exec sleep 30`, 128 + int(syscall.SIGTERM), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "run", "--env", "DATABASE_URL="+runURI, "--", "sh", "-c", tc.script)
+			cmd.Env = append(os.Environ(), "VSECURE_API_URL="+env.URL, "VSECURE_API_KEY="+env.AgentKey)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			if !sc.Scan() || sc.Text() != "ready" {
+				t.Fatalf("first line %q; stderr %q", sc.Text(), stderr.String())
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			var rest strings.Builder
+			for sc.Scan() {
+				rest.WriteString(sc.Text() + "\n")
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.want {
+				t.Fatalf("exit %v, want %d; stderr %q", err, tc.want, stderr.String())
+			}
+			if !strings.Contains(rest.String(), tc.says) {
+				t.Fatalf("stdout after the signal %q, want %q", rest.String(), tc.says)
+			}
+		})
+	}
+}
