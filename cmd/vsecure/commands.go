@@ -36,10 +36,11 @@ func commands() []command {
 		},
 		{
 			name: "mcp serve", summary: "MCP server on stdio for Claude Desktop and other agents",
-			synopsis: "mcp serve",
-			about:    "Serves the Model Context Protocol on stdin/stdout, acting as the principal\nof VSECURE_API_KEY against the vsecure API.",
-			env:      mcpEnv,
-			setup:    setupMCPServe,
+			synopsis: "mcp serve [--allow-command PATH]…",
+			about: "Serves the Model Context Protocol on stdin/stdout, acting as the principal\nof VSECURE_API_KEY against the vsecure API. Each --allow-command offers the tool\n" +
+				"run_with_secrets for that exact program: it runs with secrets in its environment and\nthe agent sees only its masked output.",
+			env:   mcpEnv,
+			setup: setupMCPServe,
 		},
 		{
 			name: "mcp:resources", summary: "list resource policies",

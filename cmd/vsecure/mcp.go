@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -21,14 +22,22 @@ const mcpEnv = `Environment:
   VSECURE_API_URL    API base URL (default ` + client.DefaultBaseURL + `)
   VSECURE_LOG_LEVEL  debug, info, warn (default) or error; logs go to stderr`
 
-func setupMCPServe(_ *flag.FlagSet, env func(string) string, std stdio) action {
-	return func(ctx context.Context, _ []string) int { return runMCPServe(ctx, env, std) }
+func setupMCPServe(fs *flag.FlagSet, env func(string) string, std stdio) action {
+	var allow pathList
+	fs.Var(&allow, "allow-command", "a command run_with_secrets may run: an exact path, relative ones against this directory (repeatable; none: the tool is not offered)")
+	return func(ctx context.Context, _ []string) int { return runMCPServe(ctx, env, std, allow) }
 }
+
+// pathList is a repeatable flag of paths (a path may hold a comma).
+type pathList []string
+
+func (l *pathList) String() string     { return strings.Join(*l, " ") }
+func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
 
 // runMCPServe serves MCP on stdin/stdout for a local agent (Claude
 // Desktop spawns it). stdout carries only the protocol; diagnostics go to
 // stderr, which MCP clients collect as the server's log.
-func runMCPServe(ctx context.Context, env func(string) string, std stdio) int {
+func runMCPServe(ctx context.Context, env func(string) string, std stdio, allow []string) int {
 	key := env("VSECURE_API_KEY")
 	if key == "" {
 		fmt.Fprintln(std.Err, "vsecure mcp serve: VSECURE_API_KEY is not set; set it to the agent's API key (vsecure keys:create --principal NAME --role agent)")
@@ -44,7 +53,12 @@ func runMCPServe(ctx context.Context, env func(string) string, std stdio) int {
 		level = logLevel(s)
 	}
 	logger := slog.New(slog.NewTextHandler(std.Err, &slog.HandlerOptions{Level: level}))
-	srv := mcpserver.New(c, mcpserver.Options{Version: version(), Logger: logger})
+	commands, err := mcpserver.Allowlist(allow)
+	if err != nil {
+		fmt.Fprintf(std.Err, "vsecure mcp serve: %v\n", err)
+		return exitUsage
+	}
+	srv := mcpserver.New(c, mcpserver.Options{Version: version(), Logger: logger, AllowCommands: commands})
 	t := &mcp.IOTransport{Reader: io.NopCloser(std.In), Writer: nopWriteCloser{std.Out}}
 	if err := srv.Run(ctx, t); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		fmt.Fprintf(std.Err, "vsecure mcp serve: %v\n", err)

@@ -21,8 +21,10 @@ type fakeAPI struct {
 	gated     string // URI prefix needing approval
 	secrets   map[string]string
 	approvals []api.ApprovalView
-	requests  int // RequestApproval calls
-	whoamis   int // Whoami calls
+	requests  int    // RequestApproval calls
+	whoamis   int    // Whoami calls
+	useOnly   string // URI prefix whose policy grants use, not read
+	uses      []api.SecretUse
 	now       time.Time
 }
 
@@ -57,6 +59,9 @@ func (f *fakeAPI) GetSecret(_ context.Context, uri string, _ int) (api.SecretRea
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.secrets[uri]
+	if f.useOnly != "" && strings.HasPrefix(uri, f.useOnly) {
+		return api.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeNotPermitted, Message: "the policy of " + uri + " permits use, not read"}
+	}
 	if strings.HasPrefix(uri, f.gated) && !f.granted(uri, vsecure.OpRead) {
 		return api.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeApprovalRequired, Message: "read on " + uri + " requires approval"}
 	}
@@ -64,6 +69,20 @@ func (f *fakeAPI) GetSecret(_ context.Context, uri string, _ int) (api.SecretRea
 		return api.SecretRead{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no secret at " + uri}
 	}
 	return api.SecretRead{URI: uri, Type: "secret", Value: v, Version: 1, Metadata: map[string]string{}}, nil
+}
+
+func (f *fakeAPI) UseSecret(_ context.Context, r api.SecretUse) (api.SecretRead, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.uses = append(f.uses, r)
+	v, ok := f.secrets[r.URI]
+	if strings.HasPrefix(r.URI, f.gated) && !f.granted(r.URI, "use") {
+		return api.SecretRead{}, &client.Error{StatusCode: 403, Code: client.CodeApprovalRequired, Message: "use of " + r.URI + " requires approval"}
+	}
+	if !ok {
+		return api.SecretRead{}, &client.Error{StatusCode: 404, Code: client.CodeNotFound, Message: "no secret at " + r.URI}
+	}
+	return api.SecretRead{URI: r.URI, Type: "secret", Value: v, Version: 1}, nil
 }
 
 func (f *fakeAPI) PutSecret(_ context.Context, uri string, w api.SecretWrite) (api.SecretInfo, error) {

@@ -34,6 +34,8 @@ type Backend interface {
 	GetApproval(ctx context.Context, id string) (api.ApprovalView, error)
 	Audit(ctx context.Context, q api.AuditQuery) ([]vsecure.Entry, api.Pagination, error)
 	Whoami(ctx context.Context) (api.Identity, error)
+	// UseSecret fetches a value to inject into a process (run_with_secrets).
+	UseSecret(ctx context.Context, r api.SecretUse) (api.SecretRead, error)
 }
 
 var _ Backend = (*client.Client)(nil)
@@ -62,6 +64,15 @@ type Options struct {
 	// stateless HTTP endpoint builds one server per request.
 	SchemaCache *mcp.SchemaCache
 	Now         func() time.Time
+	// AllowCommands are the commands run_with_secrets may run, as
+	// Allowlist resolves them; none means the tool is not offered.
+	AllowCommands []string
+	// NoRunReason is what the instructions say when run_with_secrets is
+	// not offered (default: no command was allowlisted).
+	NoRunReason string
+	// MaxRunOutput caps the output run_with_secrets returns (default and
+	// upper bound MaxRunOutput).
+	MaxRunOutput int
 }
 
 // service holds what tool handlers share.
@@ -71,6 +82,8 @@ type service struct {
 	poll    time.Duration
 	maxWait time.Duration
 	now     func() time.Time
+	allow   []string // run_with_secrets' commands
+	maxOut  int      // run_with_secrets' output cap
 
 	mu sync.Mutex
 	// me is the caller's principal id, asked of the API once (whoami) and
@@ -85,9 +98,16 @@ Some secrets need a human's approval: read_secret then returns status "approval_
 Tell the user, and call read_secret again (or get_approval) after a human approved; do not retry in a tight loop.
 Secret values are sensitive: use them only for the task at hand and never repeat them in your answer.`
 
+// runInstructions are added when run_with_secrets is offered.
+const runInstructions = `
+Prefer run_with_secrets over read_secret when a command needs a secret: it runs an allowlisted command with the secrets in its environment and returns only masked output, so you never see the value. Some secrets permit only that (use, not read): read_secret refuses them.`
+
+// noRunReason is said when no command is allowlisted.
+const noRunReason = "run_with_secrets is not offered: the user allowlisted no command (vsecure mcp serve --allow-command PATH)."
+
 // New returns an MCP server whose tools and resources act through api.
 func New(api Backend, opts Options) *mcp.Server {
-	s := &service{api: api, log: opts.Logger, poll: opts.PollInterval, now: opts.Now}
+	s := &service{api: api, log: opts.Logger, poll: opts.PollInterval, now: opts.Now, allow: opts.AllowCommands}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +116,10 @@ func New(api Backend, opts Options) *mcp.Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.maxOut = opts.MaxRunOutput
+	if s.maxOut <= 0 || s.maxOut > MaxRunOutput {
+		s.maxOut = MaxRunOutput
 	}
 	s.maxWait = opts.MaxWait
 	if s.maxWait <= 0 || s.maxWait > MaxWait {
@@ -106,7 +130,7 @@ func New(api Backend, opts Options) *mcp.Server {
 		version = "dev"
 	}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "vsecure", Title: "vsecure secrets gate", Version: version}, &mcp.ServerOptions{
-		Instructions: instructions,
+		Instructions: s.instructions(opts.NoRunReason),
 		Logger:       opts.Logger,
 		SchemaCache:  opts.SchemaCache,
 		// Logging is not offered: nothing a secrets gate logs belongs in
@@ -114,8 +138,21 @@ func New(api Backend, opts Options) *mcp.Server {
 		Capabilities: &mcp.ServerCapabilities{},
 	})
 	s.addTools(srv)
+	if len(s.allow) > 0 {
+		s.addRunTool(srv)
+	}
 	s.addResources(srv)
 	return srv
+}
+
+func (s *service) instructions(noRun string) string {
+	if len(s.allow) > 0 {
+		return instructions + runInstructions
+	}
+	if noRun == "" {
+		noRun = noRunReason
+	}
+	return instructions + "\n" + noRun
 }
 
 // principal returns the caller's principal id, asking the API on first

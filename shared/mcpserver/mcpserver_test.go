@@ -23,11 +23,16 @@ type harness struct {
 	progress []string
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startWith(t, Options{}) }
+
+// startWith starts a server on a fake API with opts (the poll interval
+// and clock are the harness's).
+func startWith(t *testing.T, opts Options) *harness {
 	t.Helper()
 	h := &harness{api: newFake()}
 	now := h.api.now
-	srv := New(h.api, Options{PollInterval: 5 * time.Millisecond, Now: func() time.Time { return now }})
+	opts.PollInterval, opts.Now = 5*time.Millisecond, func() time.Time { return now }
+	srv := New(h.api, opts)
 	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
 			h.mu.Lock()

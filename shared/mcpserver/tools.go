@@ -167,6 +167,9 @@ func (s *service) readSecret(ctx context.Context, req *mcp.CallToolRequest, in R
 		return sensitiveResult(out), out, nil
 	}
 	res, out, err := read()
+	if client.CodeOf(err) == client.CodeNotPermitted {
+		return nil, out, s.useOnly(err)
+	}
 	if !client.IsApprovalRequired(err) {
 		return res, out, err
 	}
@@ -175,6 +178,16 @@ func (s *service) readSecret(ctx context.Context, req *mcp.CallToolRequest, in R
 		return nil, out, err
 	}
 	return read()
+}
+
+// useOnly words the refusal of a read that the policy does not permit:
+// a secret granted for use only is meant for run_with_secrets.
+func (s *service) useOnly(err error) error {
+	hint := "If the policy grants use, run the command that needs it with run_with_secrets: the value goes into its environment and is never shown."
+	if len(s.allow) == 0 {
+		hint = "If the policy grants use, the value can only be injected into a command with run_with_secrets, which this server does not offer (no command is allowlisted: vsecure mcp serve --allow-command PATH)."
+	}
+	return vsecure.Errorf(vsecure.EOperationNotAllowed, "%s. %s", strings.TrimSuffix(vsecure.ErrorMessage(err), "."), hint)
 }
 
 // ---- write_secret
@@ -251,8 +264,11 @@ func (s *service) gated(ctx context.Context, req *mcp.CallToolRequest, uri strin
 }
 
 func toolFor(op vsecure.Operation) string {
-	if op == vsecure.OpWrite {
+	switch op {
+	case vsecure.OpWrite:
 		return "write_secret"
+	case opUse:
+		return "run_with_secrets"
 	}
 	return "read_secret"
 }

@@ -32,6 +32,12 @@ import (
 // MaxWait bounds a remote tool's wait for an approval decision.
 const MaxWait = 20 * time.Second
 
+// NoRunReason is why the remote endpoint never offers run_with_secrets:
+// the command would run inside the service, not where the agent works, and
+// no user's allowlist could bound what runs there.
+const NoRunReason = "run_with_secrets is not offered here: on the remote endpoint a command would run inside the vsecure service, not on your machine. " +
+	"Use the local server for it (vsecure mcp serve --allow-command PATH), which runs only the commands its user allowlisted."
+
 // Config configures the endpoint.
 type Config struct {
 	// API serves the vsecure API in-process (httpapi.API.OwnHandler()).
@@ -64,6 +70,7 @@ func New(cfg Config) http.Handler {
 		}
 		return mcpserver.New(c, mcpserver.Options{
 			Version: cfg.Version, Logger: log, SchemaCache: cache, MaxWait: MaxWait,
+			NoRunReason: NoRunReason,
 		})
 	}, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, Logger: log})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/client"
 	"github.com/vsecure/vsecure/shared/devserver/devtest"
+	"github.com/vsecure/vsecure/shared/remotemcp"
 )
 
 // bearer adds the caller's API key to every request.
@@ -71,6 +72,22 @@ func TestRemoteMCP(t *testing.T) {
 			if res.StatusCode != 401 || env.Error.Code != "unauthenticated" {
 				t.Fatalf("key %q: status %d code %q", key, res.StatusCode, env.Error.Code)
 			}
+		}
+	})
+
+	t.Run("does_not_offer_run_with_secrets_and_says_why", func(t *testing.T) {
+		cs := connect(t, env, env.AgentKey)
+		tools, err := cs.ListTools(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range tools.Tools {
+			if tool.Name == "run_with_secrets" {
+				t.Fatal("the remote endpoint offers run_with_secrets")
+			}
+		}
+		if got := cs.InitializeResult().Instructions; !strings.Contains(got, remotemcp.NoRunReason) {
+			t.Fatalf("instructions %q do not say why run_with_secrets is missing", got)
 		}
 	})
 
