@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -120,8 +121,8 @@ func startRunEnv(t *testing.T) *devtest.Env {
 func assertMasked(t *testing.T, out []byte, value string) {
 	t.Helper()
 	for _, p := range mask.Patterns(value) {
-		if bytes.Contains(out, []byte(p)) {
-			t.Fatalf("output shows %q:\n%s", p, out)
+		if i := bytes.Index(out, []byte(p)); i >= 0 {
+			t.Fatalf("output shows %q at byte %d: …%s…", p, i, out[max(0, i-80):min(len(out), i+len(p)+80)])
 		}
 	}
 }
@@ -228,5 +229,62 @@ func TestRunForwardsSignals(t *testing.T) {
 				t.Fatalf("stdout after the signal %q, want %q", rest.String(), tc.says)
 			}
 		})
+	}
+}
+
+// TestTypeScriptClientRunWithSecrets: the official TypeScript SDK client
+// drives run_with_secrets on `vsecure mcp serve --allow-command /bin/sh`
+// against a real local server; the child prints the value, its base64 and
+// its hex, and no byte the client received shows any of them.
+func TestTypeScriptClientRunWithSecrets(t *testing.T) {
+	dir := filepath.Join("testdata", "tsclient")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
+		t.Fatalf("the TypeScript MCP SDK is not installed (%v): run `make test-deps`", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required for this test: %v", err)
+	}
+	env := startRunEnv(t)
+	bin := buildBinary(t)
+	rawOut := filepath.Join(t.TempDir(), "raw")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "run.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "VSECURE_BIN="+bin, "VSECURE_API_URL="+env.URL, "VSECURE_API_KEY="+env.AgentKey,
+		"ALLOW=/bin/sh", "SECRET_URI="+runURI, "RAW_OUT="+rawOut)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node run.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(rawOut)
+	if err != nil || len(raw) == 0 {
+		t.Fatalf("raw bytes: %v (%d)", err, len(raw))
+	}
+	assertMasked(t, raw, runValue)
+	assertMasked(t, stdout.Bytes(), runValue)
+	var got struct {
+		Instructions, Description string
+		IsError                   bool
+		Structured                struct {
+			Status   string
+			ExitCode *int
+			Output   string
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("client output %q: %v", stdout.String(), err)
+	}
+	if got.IsError || got.Structured.Status != "ok" || got.Structured.ExitCode == nil || *got.Structured.ExitCode != 5 {
+		t.Fatalf("result %+v", got)
+	}
+	if lines := strings.Split(strings.TrimSpace(got.Structured.Output), "\n"); len(lines) != 3 || lines[0] != mask.Mask || lines[2] != mask.Mask {
+		t.Fatalf("output %q: want the value and its hex masked", got.Structured.Output)
+	}
+	assertMasked(t, []byte(got.Structured.Output), runValue)
+	if !strings.Contains(got.Description, "never shown") || !strings.Contains(got.Instructions, "run_with_secrets") {
+		t.Fatalf("description %q instructions %q", got.Description, got.Instructions)
 	}
 }
