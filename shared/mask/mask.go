@@ -90,6 +90,10 @@ type automaton struct {
 	class   [256]int32
 	classes int32
 	next    []int32
+	// table is next for the hot loop: a row per state of its classes'
+	// successors, pre-multiplied into row offsets, then its cover; a
+	// state is known by its row offset.
+	table []int32
 	// cover[s]: the longest pattern ending in state s (0: none); a match
 	// covers that many bytes back from where it ends.
 	cover []int32
@@ -156,6 +160,15 @@ func build(patterns []string) *automaton {
 			fail[n] = a.next[fail[s]*nc+c]
 			queue = append(queue, n)
 		}
+	}
+	stride := nc + 1
+	a.table = make([]int32, len(a.cover)*int(stride))
+	for s := range a.cover {
+		row := a.table[s*int(stride):]
+		for c := int32(0); c < nc; c++ {
+			row[c] = a.next[int32(s)*nc+c] * stride
+		}
+		row[nc] = a.cover[s]
 	}
 	return a
 }

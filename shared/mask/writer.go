@@ -46,16 +46,17 @@ func (m *Writer) Write(p []byte) (int, error) {
 	start := len(m.pending)
 	m.pending = append(m.pending, p...)
 	a, s, nc := m.a, m.state, m.a.classes
+	table, class := a.table, &a.class
 	buf := m.pending
 	for i := start; i < len(buf); i++ {
-		s = a.next[s*nc+a.class[buf[i]]]
-		if l := a.cover[s]; l > 0 {
+		s = table[s+class[buf[i]]]
+		if l := table[s+nc]; l > 0 {
 			m.cover(i+1-int(l), i+1)
 		}
 	}
 	m.state = s
 	// An occurrence still to come starts within the last depth bytes.
-	if err := m.flush(len(buf) - int(a.depth[s])); err != nil {
+	if err := m.flush(len(buf) - int(a.depth[s/(nc+1)])); err != nil {
 		return 0, err
 	}
 	return len(p), nil
