@@ -288,3 +288,65 @@ func TestTypeScriptClientRunWithSecrets(t *testing.T) {
 		t.Fatalf("description %q instructions %q", got.Description, got.Instructions)
 	}
 }
+
+// TestRunGatedAgainstLocalServer: a gated reference files a use request
+// and exits 75 naming it; with --wait the run goes on once an approver
+// approves. Needs the gate's use operation (issue 17 part A).
+func TestRunGatedAgainstLocalServer(t *testing.T) {
+	env := devtest.Start(t)
+	ctx := context.Background()
+	const uri = "vsecure://secrets/cigated/DATABASE_URL"
+	if _, err := env.Admin.Configure(ctx, api.ResourceConfig{URI: "vsecure://secrets/cigated/*", Permissions: []vsecure.Operation{vsecure.OpRead},
+		RequiresApproval: true, Approvers: []string{"alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	v := runValue
+	if _, err := env.Admin.PutSecret(ctx, uri, api.SecretWrite{Value: &v}); err != nil {
+		t.Fatal(err)
+	}
+	e := map[string]string{"VSECURE_API_URL": env.URL, "VSECURE_API_KEY": env.AgentKey}
+	vs := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, args, func(k string) string { return e[k] }, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := vs("run", "--env", "DB="+uri, "--", "sh", "-c", `echo "$DB"`)
+	if code != exitApprovalPending || out != "" || !strings.Contains(errs, "appr_") || !strings.Contains(errs, "Decide at: http") {
+		t.Fatalf("gated run: exit %d stdout %q stderr %q", code, out, errs)
+	}
+
+	type result struct {
+		code     int
+		out, err string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errs := vs("run", "--wait", "60s", "--reason", "migration", "--env", "DB="+uri, "--", "sh", "-c", `echo "$DB"`)
+		done <- result{code, out, errs}
+	}()
+	// Approve the waiting run's request once it is filed.
+	approver := env.Client(t, env.ApproverKey)
+	deadline := time.Now().Add(30 * time.Second)
+	for approved := false; !approved; {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting run filed no request")
+		}
+		pending, _, err := env.Admin.ListApprovals(ctx, api.ApprovalsQuery{Status: "pending", Resource: uri})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range pending {
+			if a.Reason == "migration" && a.Operation == "use" {
+				if _, err := approver.Respond(ctx, a.ID, api.Respond{Action: string(vsecure.ActionApprove)}); err != nil {
+					t.Fatal(err)
+				}
+				approved = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := <-done
+	if r.code != 0 || r.out != mask.Mask+"\n" {
+		t.Fatalf("waited run: exit %d stdout %q stderr %q", r.code, r.out, r.err)
+	}
+}
