@@ -8,7 +8,7 @@ ASLV     := infra/asl/node_modules/.bin/asl-validator
 REDOCLY  := docs/openapi-lint/node_modules/.bin/redocly
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: help run install test vet fmt bench bench-wrk bench-console fuzz soak
+.PHONY: help run install test vet fmt bench bench-wrk bench-run bench-console fuzz soak
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -65,13 +65,16 @@ test: vet test-deps ## every test under -race with DynamoDB Local and local-kms 
 	@echo "test: ok"
 
 bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/ ./shared/slack/
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/ ./shared/slack/ ./shared/mask/
 	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
 	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/
 	.ci/bench-load.sh
 
 bench-wrk: ## audited reads against vsecure dev with wrk -t2 -c32 (DURATION=10s), the outside client's view
 	.ci/bench-wrk.sh
+
+bench-run: ## vsecure run's overhead over running the command directly (hyperfine against vsecure dev, RUNS=40)
+	.ci/bench-run.sh
 
 bench-console: ## console inbox and approval page of vsecure dev with wrk -t2 -c8 (DURATION=8s), signed in as an approver
 	.ci/bench-console.sh
