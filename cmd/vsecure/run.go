@@ -69,9 +69,13 @@ func setupRun(fs *flag.FlagSet, env func(string) string, std stdio) action {
 			}
 			f.refs = append(f.refs, refs...)
 		}
-		if len(pos) == 0 || f.wait < 0 {
+		if len(pos) == 0 {
 			fmt.Fprintln(std.Err, "vsecure run: give the command after --, e.g. vsecure run --env DB=production/DATABASE_URL -- psql")
 			fs.Usage()
+			return exitUsage
+		}
+		if f.wait < 0 {
+			fmt.Fprintln(std.Err, "vsecure run: --wait must not be negative")
 			return exitUsage
 		}
 		if f.reason == "" {

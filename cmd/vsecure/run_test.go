@@ -169,10 +169,11 @@ func TestRunEnvFileAndStdin(t *testing.T) {
 
 func TestRunUsageErrors(t *testing.T) {
 	cases := map[string][]string{
-		"no_command":   {"run", "--env", "A=" + runURI},
-		"bad_ref":      {"run", "--env", "A", "--", "true"},
-		"pattern_ref":  {"run", "--env", "A=vsecure://secrets/ci/*", "--", "true"},
-		"missing_file": {"run", "--env-file", "/nonexistent/run.env", "--", "true"},
+		"no_command":    {"run", "--env", "A=" + runURI},
+		"bad_ref":       {"run", "--env", "A", "--", "true"},
+		"pattern_ref":   {"run", "--env", "A=vsecure://secrets/ci/*", "--", "true"},
+		"missing_file":  {"run", "--env-file", "/nonexistent/run.env", "--", "true"},
+		"negative_wait": {"run", "--wait", "-1s", "--", "true"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
