@@ -120,6 +120,29 @@ type runAPI interface {
 	secretrun.Source
 	RequestApproval(ctx context.Context, r api.ApprovalRequest) (api.ApprovalView, error)
 	GetApproval(ctx context.Context, id string) (api.ApprovalView, error)
+	ListApprovals(ctx context.Context, q api.ApprovalsQuery) ([]api.ApprovalView, api.Pagination, error)
+	Whoami(ctx context.Context) (api.Identity, error)
+}
+
+// requestUse returns the caller's own pending use request for uri, or
+// files one: running the same command again while approvers have not
+// answered must not ask them twice.
+func requestUse(ctx context.Context, c runAPI, uri, reason string) (api.ApprovalView, error) {
+	me, err := c.Whoami(ctx)
+	if err != nil {
+		return api.ApprovalView{}, err
+	}
+	pending, _, err := c.ListApprovals(ctx, api.ApprovalsQuery{Status: string(vsecure.StatusPending), Resource: uri, Limit: 50})
+	if err != nil {
+		return api.ApprovalView{}, err
+	}
+	now := time.Now()
+	for _, a := range pending {
+		if a.RequestedBy == me.Principal && a.Resource == uri && a.Operation == opUse && a.Status == vsecure.StatusPending && now.Before(a.ExpiresAt) {
+			return a, nil
+		}
+	}
+	return c.RequestApproval(ctx, api.ApprovalRequest{Resource: uri, Operation: string(opUse), Reason: reason})
 }
 
 // resolveRefs fetches every reference. A gated one gets an approval
@@ -138,7 +161,7 @@ func resolveRefs(ctx context.Context, c runAPI, f runFlags, command string, std 
 		if !errors.As(err, &re) || !client.IsApprovalRequired(re.Err) {
 			return nil, fail("run", std, err)
 		}
-		a, err := c.RequestApproval(ctx, api.ApprovalRequest{Resource: re.Ref.URI, Operation: string(opUse), Reason: f.reason})
+		a, err := requestUse(ctx, c, re.Ref.URI, f.reason)
 		if err != nil {
 			return nil, fail("run", std, fmt.Errorf("%s: requesting approval: %w", re.Ref.Name, err))
 		}

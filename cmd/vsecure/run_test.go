@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ type fakeRunAPI struct {
 	polls    int
 	uses     []api.SecretUse
 	requests []api.ApprovalRequest
+	filed    []api.ApprovalView // pending requests, as ListApprovals shows them
 }
 
 func (f *fakeRunAPI) UseSecret(_ context.Context, r api.SecretUse) (api.SecretRead, error) {
@@ -44,7 +46,18 @@ func (f *fakeRunAPI) UseSecret(_ context.Context, r api.SecretUse) (api.SecretRe
 
 func (f *fakeRunAPI) RequestApproval(_ context.Context, r api.ApprovalRequest) (api.ApprovalView, error) {
 	f.requests = append(f.requests, r)
-	return api.ApprovalView{ID: "appr_1", Resource: r.Resource, Status: vsecure.StatusPending, ApprovalURL: "http://gate/approvals/appr_1"}, nil
+	a := api.ApprovalView{ID: "appr_1", Resource: r.Resource, Operation: vsecure.Operation(r.Operation), Status: vsecure.StatusPending,
+		RequestedBy: "agent-1", ExpiresAt: time.Now().Add(time.Hour), ApprovalURL: "http://gate/approvals/appr_1"}
+	f.filed = append(f.filed, a)
+	return a, nil
+}
+
+func (f *fakeRunAPI) ListApprovals(_ context.Context, q api.ApprovalsQuery) ([]api.ApprovalView, api.Pagination, error) {
+	return f.filed, api.Pagination{}, nil
+}
+
+func (f *fakeRunAPI) Whoami(context.Context) (api.Identity, error) {
+	return api.Identity{Principal: "agent-1"}, nil
 }
 
 func (f *fakeRunAPI) GetApproval(_ context.Context, id string) (api.ApprovalView, error) {
@@ -94,6 +107,17 @@ func TestRunResolveGated(t *testing.T) {
 			}
 		})
 	}
+	t.Run("running_again_while_pending_reuses_the_request", func(t *testing.T) {
+		f := &fakeRunAPI{values: map[string]string{uri: "v"}, gated: map[string]bool{uri: true}}
+		for range 2 {
+			if _, code := resolveRefs(context.Background(), f, runFlags{refs: refs}, "psql", stdio{Err: io.Discard}, noPause); code != exitApprovalPending {
+				t.Fatalf("code %d", code)
+			}
+		}
+		if len(f.requests) != 1 {
+			t.Fatalf("%d requests filed, want 1", len(f.requests))
+		}
+	})
 }
 
 // runFixture is a real local server with an ungated use-able secret
