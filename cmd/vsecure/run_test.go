@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -331,12 +333,14 @@ func TestRunGatedAgainstLocalServer(t *testing.T) {
 	}
 	e := map[string]string{"VSECURE_API_URL": env.URL, "VSECURE_API_KEY": env.AgentKey}
 	vs := func(args ...string) (int, string, string) {
+		t.Helper()
 		var out, errb bytes.Buffer
 		code := run(ctx, args, func(k string) string { return e[k] }, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
 		return code, out.String(), errb.String()
 	}
 	code, out, errs := vs("run", "--env", "DB="+uri, "--", "sh", "-c", `echo "$DB"`)
-	if code != exitApprovalPending || out != "" || !strings.Contains(errs, "appr_") || !strings.Contains(errs, "Decide at: http") {
+	id := regexp.MustCompile(`appr_[A-Za-z0-9_]+`).FindString(errs)
+	if code != exitApprovalPending || out != "" || id == "" || !strings.Contains(errs, "Decide at: http") {
 		t.Fatalf("gated run: exit %d stdout %q stderr %q", code, out, errs)
 	}
 
@@ -345,33 +349,47 @@ func TestRunGatedAgainstLocalServer(t *testing.T) {
 		out, err string
 	}
 	done := make(chan result, 1)
+	waiting := &syncBuffer{}
 	go func() {
-		code, out, errs := vs("run", "--wait", "60s", "--reason", "migration", "--env", "DB="+uri, "--", "sh", "-c", `echo "$DB"`)
-		done <- result{code, out, errs}
+		var out bytes.Buffer
+		code := run(ctx, []string{"run", "--wait", "60s", "--env", "DB=" + uri, "--", "sh", "-c", `echo "$DB"`},
+			func(k string) string { return e[k] }, stdio{In: strings.NewReader(""), Out: &out, Err: waiting})
+		done <- result{code, out.String(), waiting.String()}
 	}()
-	// Approve the waiting run's request once it is filed.
-	approver := env.Client(t, env.ApproverKey)
+	// Once the second run waits on the same request, approve it.
 	deadline := time.Now().Add(30 * time.Second)
-	for approved := false; !approved; {
+	for !strings.Contains(waiting.String(), "Decide at") {
 		if time.Now().After(deadline) {
-			t.Fatal("the waiting run filed no request")
+			t.Fatalf("the run does not wait: %q", waiting.String())
 		}
-		pending, _, err := env.Admin.ListApprovals(ctx, api.ApprovalsQuery{Status: "pending", Resource: uri})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range pending {
-			if a.Reason == "migration" && a.Operation == "use" {
-				if _, err := approver.Respond(ctx, a.ID, api.Respond{Action: string(vsecure.ActionApprove)}); err != nil {
-					t.Fatal(err)
-				}
-				approved = true
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(waiting.String(), id) {
+		t.Fatalf("the second run filed a new request instead of re-using %s: %q", id, waiting.String())
+	}
+	if _, err := env.Client(t, env.ApproverKey).Respond(ctx, id, api.Respond{Action: string(vsecure.ActionApprove)}); err != nil {
+		t.Fatal(err)
 	}
 	r := <-done
 	if r.code != 0 || r.out != mask.Mask+"\n" {
 		t.Fatalf("waited run: exit %d stdout %q stderr %q", r.code, r.out, r.err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer a goroutine writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
