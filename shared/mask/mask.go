@@ -84,22 +84,58 @@ func core(enc *base64.Encoding, v []byte, off int) string {
 	return s[first:last]
 }
 
-// automaton is an Aho-Corasick DFA over byte classes: class maps a byte
-// to its column (0: a byte no pattern holds), next is states×classes.
+// denseDepth: states this shallow get a full row of successors, the
+// rest only their trie edges and a failure link. Text sits in shallow
+// states nearly always, so the hot loop is one table load a byte, while
+// memory stays linear in the patterns' length (a 32 KiB value with every
+// byte value in it would need gigabytes of full rows).
+const denseDepth = 4
+
+// automaton is an Aho-Corasick automaton over byte classes (class maps a
+// byte to its column; 0 is a byte no pattern holds). A state is an int32:
+// s >= 0 is the offset of a dense row in table, [classes successors,
+// cover, depth]; s < 0 is ^i, sparse state i.
 type automaton struct {
 	class   [256]int32
 	classes int32
-	next    []int32
-	// table is next for the hot loop: a row per state of its classes'
-	// successors, pre-multiplied into row offsets, then its cover; a
-	// state is known by its row offset.
-	table []int32
-	// cover[s]: the longest pattern ending in state s (0: none); a match
-	// covers that many bytes back from where it ends.
-	cover []int32
-	// depth[s]: how many trailing bytes state s has consumed, the most
-	// that may still begin an occurrence.
-	depth []int32
+	table   []int32
+	// Sparse state i: edges edgeClass/edgeTo[from[i]:from[i+1]], failure
+	// state fail[i], and cover and depth as in a dense row.
+	from, fail, cover, depth []int32
+	edgeClass, edgeTo        []int32
+}
+
+// A state's cover is the length of the longest pattern ending there (0:
+// none): a match covers that many bytes back from where it ends. Its
+// depth is how many trailing bytes it has consumed, the most that may
+// still begin an occurrence.
+func (a *automaton) coverOf(s int32) int32 {
+	if s >= 0 {
+		return a.table[s+a.classes]
+	}
+	return a.cover[^s]
+}
+
+func (a *automaton) depthOf(s int32) int32 {
+	if s >= 0 {
+		return a.table[s+a.classes+1]
+	}
+	return a.depth[^s]
+}
+
+// step leaves sparse state s on class c: its edge, or its failure
+// state's step, down to a dense state.
+func (a *automaton) step(s, c int32) int32 {
+	for s < 0 {
+		i := ^s
+		for e := a.from[i]; e < a.from[i+1]; e++ {
+			if a.edgeClass[e] == c {
+				return a.edgeTo[e]
+			}
+		}
+		s = a.fail[i]
+	}
+	return a.table[s+c]
 }
 
 func build(patterns []string) *automaton {
@@ -112,63 +148,98 @@ func build(patterns []string) *automaton {
 			}
 		}
 	}
-	nc := a.classes
-	// The trie, with -1 for a missing edge.
-	a.next = make([]int32, nc)
-	for i := range a.next {
-		a.next[i] = -1
+	// The trie, children as sibling lists.
+	var (
+		first   = []int32{-1}
+		sibling = []int32{-1}
+		label   = []int32{0}
+		own     = []int32{0} // length of the pattern ending here
+		depth   = []int32{0}
+	)
+	child := func(n, c int32) int32 {
+		for k := first[n]; k >= 0; k = sibling[k] {
+			if label[k] == c {
+				return k
+			}
+		}
+		return -1
 	}
-	a.cover, a.depth = []int32{0}, []int32{0}
 	for _, p := range patterns {
-		s := int32(0)
+		n := int32(0)
 		for i := 0; i < len(p); i++ {
 			c := a.class[p[i]]
-			if a.next[s*nc+c] < 0 {
-				n := int32(len(a.cover))
-				a.next[s*nc+c] = n
-				for j := int32(0); j < nc; j++ {
-					a.next = append(a.next, -1)
-				}
-				a.cover = append(a.cover, 0)
-				a.depth = append(a.depth, a.depth[s]+1)
+			k := child(n, c)
+			if k < 0 {
+				k = int32(len(first))
+				first, sibling, label = append(first, -1), append(sibling, first[n]), append(label, c)
+				own, depth = append(own, 0), append(depth, depth[n]+1)
+				first[n] = k
 			}
-			s = a.next[s*nc+c]
+			n = k
 		}
-		a.cover[s] = int32(len(p))
+		own[n] = int32(len(p))
 	}
-	// Breadth first: fill missing edges from the failure state, and
-	// inherit the longest pattern that is a suffix.
-	fail := make([]int32, len(a.cover))
-	queue := []int32{}
-	for c := int32(0); c < nc; c++ {
-		if n := a.next[c]; n < 0 {
-			a.next[c] = 0
-		} else {
-			queue = append(queue, n)
+	// Breadth first: failure links, covers inherited along them, and each
+	// node's encoding, dense rows first in that order.
+	fail := make([]int32, len(first))
+	order := []int32{0}
+	for q := 0; q < len(order); q++ {
+		n := order[q]
+		if n != 0 {
+			own[n] = max(own[n], own[fail[n]])
 		}
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		a.cover[s] = max(a.cover[s], a.cover[fail[s]])
-		for c := int32(0); c < nc; c++ {
-			n := a.next[s*nc+c]
-			if n < 0 {
-				a.next[s*nc+c] = a.next[fail[s]*nc+c]
+		for k := first[n]; k >= 0; k = sibling[k] {
+			order = append(order, k)
+			if n == 0 {
 				continue
 			}
-			fail[n] = a.next[fail[s]*nc+c]
-			queue = append(queue, n)
+			f := fail[n]
+			for {
+				if t := child(f, label[k]); t >= 0 {
+					fail[k] = t
+					break
+				}
+				if f == 0 {
+					break
+				}
+				f = fail[f]
+			}
 		}
 	}
-	stride := nc + 1
-	a.table = make([]int32, len(a.cover)*int(stride))
-	for s := range a.cover {
-		row := a.table[s*int(stride):]
-		for c := int32(0); c < nc; c++ {
-			row[c] = a.next[int32(s)*nc+c] * stride
+	stride := a.classes + 2
+	enc := make([]int32, len(first))
+	dense, sparse := int32(0), int32(0)
+	for _, n := range order {
+		if depth[n] < denseDepth {
+			enc[n] = dense * stride
+			dense++
+		} else {
+			enc[n] = ^sparse
+			sparse++
 		}
-		row[nc] = a.cover[s]
 	}
+	a.table = make([]int32, dense*stride)
+	a.from = make([]int32, 0, sparse+1)
+	for _, n := range order {
+		if s := enc[n]; s >= 0 {
+			row := a.table[s : s+stride]
+			for c := int32(0); c < a.classes; c++ {
+				if k := child(n, c); k >= 0 {
+					row[c] = enc[k]
+				} else if n != 0 {
+					// The failure state is shallower, so dense, and done.
+					row[c] = a.table[enc[fail[n]]+c]
+				}
+			}
+			row[a.classes], row[a.classes+1] = own[n], depth[n]
+			continue
+		}
+		a.from = append(a.from, int32(len(a.edgeTo)))
+		for k := first[n]; k >= 0; k = sibling[k] {
+			a.edgeClass, a.edgeTo = append(a.edgeClass, label[k]), append(a.edgeTo, enc[k])
+		}
+		a.fail, a.cover, a.depth = append(a.fail, enc[fail[n]]), append(a.cover, own[n]), append(a.depth, depth[n])
+	}
+	a.from = append(a.from, int32(len(a.edgeTo)))
 	return a
 }

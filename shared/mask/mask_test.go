@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -133,6 +134,28 @@ func TestOverlappingValuesJoin(t *testing.T) {
 func TestShortValuesStillMasked(t *testing.T) {
 	if got := string(masked(t, []byte("a=1;b=12"), []string{"1"}, nil)); got != "a="+Mask+";b="+Mask+"2" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestLargeValueStaysSmall: a value of the largest size a secret may have,
+// holding every byte value (a key file), builds an automaton linear in its
+// length: full rows for every state would take gigabytes.
+func TestLargeValueStaysSmall(t *testing.T) {
+	v := make([]byte, 32<<10)
+	for i := range v {
+		v[i] = byte(i*7 + i/256)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w := NewWriter(io.Discard, []string{string(v)})
+	runtime.ReadMemStats(&after)
+	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 256 {
+		t.Fatalf("building the automaton allocated %d MiB", mb)
+	}
+	w.Close()
+	data := append(append([]byte("head "), hex.EncodeToString(v)...), " tail"...)
+	if got := string(masked(t, data, []string{string(v)}, []int{4093})); got != "head "+Mask+" tail" {
+		t.Fatalf("got %d bytes, not masked", len(got))
 	}
 }
 

@@ -49,14 +49,25 @@ func (m *Writer) Write(p []byte) (int, error) {
 	table, class := a.table, &a.class
 	buf := m.pending
 	for i := start; i < len(buf); i++ {
-		s = table[s+class[buf[i]]]
-		if l := table[s+nc]; l > 0 {
+		c := class[buf[i]]
+		var l int32
+		if s >= 0 {
+			s = table[s+c]
+		} else {
+			s = a.step(s, c)
+		}
+		if s >= 0 {
+			l = table[s+nc]
+		} else {
+			l = a.cover[^s]
+		}
+		if l > 0 {
 			m.cover(i+1-int(l), i+1)
 		}
 	}
 	m.state = s
 	// An occurrence still to come starts within the last depth bytes.
-	if err := m.flush(len(buf) - int(a.depth[s/(nc+1)])); err != nil {
+	if err := m.flush(len(buf) - int(a.depthOf(s))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
