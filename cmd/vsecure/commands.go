@@ -509,6 +509,14 @@ func commands() []command {
 			env:   "Environment: the AWS SDK's (AWS_PROFILE, AWS_REGION, ...); AWS_ENDPOINT_URL_CLOUDFORMATION, _STS and _LAMBDA\n  override those services' endpoints",
 			setup: setupAdminBootstrap,
 		},
+		{
+			name: "version", summary: "print the version, commit and Go version of this binary",
+			synopsis: "version [--json]   (also vsecure --version)",
+			about: "Prints the release version (stamped by the release build; otherwise the module version\n" +
+				"go install recorded, or devel), the commit it was built from and the Go toolchain.",
+			env:   "Environment: none; everything printed was recorded in the binary when it was built",
+			setup: setupVersion,
+		},
 	}
 }
 
