@@ -15,11 +15,17 @@ import (
 // empty and fall back to what the toolchain recorded.
 var releaseVersion string
 
+// releaseCommit is the commit the release was built from, stamped the same
+// way: the toolchain's own VCS stamping is off in some environments
+// (GOFLAGS=-buildvcs=false) and absent in git worktrees, and a release must
+// not depend on either.
+var releaseCommit string
+
 // version is this binary's version, as `vsecure version` prints it and the
 // API client's User-Agent and the MCP server's implementation info carry it.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
-	return describeBuild(releaseVersion, bi, ok).Version
+	return describeBuild(releaseVersion, releaseCommit, bi, ok).Version
 }
 
 // buildInfo is what `vsecure version` reports.
@@ -32,11 +38,11 @@ type buildInfo struct {
 	Platform string `json:"platform"`
 }
 
-// describeBuild combines the stamped version with the build info the
-// toolchain embeds: the module version for `go install ...@v1.2.3`, the VCS
-// revision for a build in a clone.
-func describeBuild(stamped string, bi *debug.BuildInfo, ok bool) buildInfo {
-	b := buildInfo{Version: stamped, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+// describeBuild combines what the release build stamped with the build info
+// the toolchain embeds: the module version for `go install ...@v1.2.3`, the
+// VCS revision for a `go build` in a clone.
+func describeBuild(stampedVersion, stampedCommit string, bi *debug.BuildInfo, ok bool) buildInfo {
+	b := buildInfo{Version: stampedVersion, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if ok {
 		b.Go = bi.GoVersion
 		if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -53,6 +59,9 @@ func describeBuild(stamped string, bi *debug.BuildInfo, ok bool) buildInfo {
 			}
 		}
 	}
+	if stampedCommit != "" {
+		b.Commit, b.Time, b.Modified = stampedCommit, "", false
+	}
 	if b.Version == "" {
 		b.Version = "devel"
 	}
@@ -63,7 +72,7 @@ func setupVersion(fs *flag.FlagSet, _ func(string) string, std stdio) action {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	return func(context.Context, []string) int {
 		bi, ok := debug.ReadBuildInfo()
-		b := describeBuild(releaseVersion, bi, ok)
+		b := describeBuild(releaseVersion, releaseCommit, bi, ok)
 		if *jsonOut {
 			enc := json.NewEncoder(std.Out)
 			enc.SetIndent("", "  ")

@@ -19,14 +19,20 @@ func TestDescribeBuild(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		stamped string
+		commit  string
 		bi      *debug.BuildInfo
 		ok      bool
 		want    buildInfo
 	}{
 		{
-			name: "release_build_stamped_version_and_vcs", stamped: "v1.2.3",
-			bi: &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: vcs}, ok: true,
-			want: buildInfo{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567", Time: "2026-11-30T12:00:00Z", Go: "go1.26.8"},
+			name: "release_build_stamped_version_and_commit", stamped: "v1.2.3", commit: "fedcba9876543210fedcba9876543210fedcba98",
+			bi: &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "-trimpath", Value: "true"}}}, ok: true,
+			want: buildInfo{Version: "v1.2.3", Commit: "fedcba9876543210fedcba9876543210fedcba98", Go: "go1.26.8"},
+		},
+		{
+			name: "clone_build_reports_the_vcs_revision",
+			bi:   &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: vcs}, ok: true,
+			want: buildInfo{Version: "devel", Commit: "0123456789abcdef0123456789abcdef01234567", Time: "2026-11-30T12:00:00Z", Go: "go1.26.8"},
 		},
 		{
 			name: "go_install_at_version_uses_the_module_version",
@@ -47,7 +53,7 @@ func TestDescribeBuild(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.want.Platform = runtime.GOOS + "/" + runtime.GOARCH
-			if got := describeBuild(tc.stamped, tc.bi, tc.ok); got != tc.want {
+			if got := describeBuild(tc.stamped, tc.commit, tc.bi, tc.ok); got != tc.want {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
