@@ -92,6 +92,25 @@ soak: ## SOAK_DURATION (60s) per run: vsecure dev SIGKILLed 3 times, then on Dyn
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh
 
+# --- release: the CLI archives of a tag (issue 18) --------------------------
+# cmd/internal/release cross-compiles cmd/vsecure for the five platforms and
+# writes reproducible archives, one CycloneDX SBOM each (cyclonedx-gomod,
+# pinned here and installed into .bin/) and SHA256SUMS into dist/. The
+# archives' mtime is the commit's time, so a rebuild of a tag is byte-equal.
+# A .mcpb already in dist/ (make mcpb) is listed in SHA256SUMS too.
+VERSION          ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+CYCLONEDX_GOMOD  := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+CYCLONEDX_BIN    := .bin/cyclonedx-gomod-v1.10.0/cyclonedx-gomod
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+
+.PHONY: release
+release: $(CYCLONEDX_BIN) ## dist/: CLI archives for darwin/linux arm64+amd64 (tar.gz) and windows-amd64 (zip), SBOMs, SHA256SUMS [VERSION=v1.2.3]
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/internal/release -out dist -version $(VERSION) -sbom $(CYCLONEDX_BIN) $(addprefix -sum ,$(wildcard dist/*.mcpb))
+	@cd dist && sha256sum -c --quiet SHA256SUMS && echo "release: dist/SHA256SUMS verified"
+
+$(CYCLONEDX_BIN):
+	GOBIN=$(abspath $(dir $@)) $(GO) install $(CYCLONEDX_GOMOD)
+
 # --- Lambda functions: build, invoke, bench-lambda ---------------------------
 # One function per functions/<name>; `make build` cross-compiles each for
 # linux/arm64 into build/<name>/bootstrap + build/<name>.zip, in parallel, and
