@@ -103,10 +103,12 @@ CYCLONEDX_GOMOD  := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.
 CYCLONEDX_BIN    := .bin/cyclonedx-gomod-v1.10.0/cyclonedx-gomod
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 
+RELEASE_DIR      ?= dist
+
 .PHONY: release
-release: $(CYCLONEDX_BIN) ## dist/: CLI archives for darwin/linux arm64+amd64 (tar.gz) and windows-amd64 (zip), SBOMs, SHA256SUMS [VERSION=v1.2.3]
-	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/internal/release -out dist -version $(VERSION) -sbom $(CYCLONEDX_BIN) $(addprefix -sum ,$(wildcard dist/*.mcpb))
-	@cd dist && sha256sum -c --quiet SHA256SUMS && echo "release: dist/SHA256SUMS verified"
+release: $(CYCLONEDX_BIN) ## dist/: CLI archives for darwin/linux arm64+amd64 (tar.gz) and windows-amd64 (zip), SBOMs, SHA256SUMS [VERSION=v1.2.3 RELEASE_DIR=dist]
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/internal/release -out $(RELEASE_DIR) -version $(VERSION) -sbom $(CYCLONEDX_BIN) $(addprefix -sum ,$(wildcard $(RELEASE_DIR)/*.mcpb))
+	@cd $(RELEASE_DIR) && sha256sum -c --quiet SHA256SUMS && echo "release: $(RELEASE_DIR)/SHA256SUMS verified"
 
 $(CYCLONEDX_BIN):
 	GOBIN=$(abspath $(dir $@)) $(GO) install $(CYCLONEDX_GOMOD)
