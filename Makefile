@@ -80,7 +80,7 @@ test: vet test-deps ## every test under -race with DynamoDB Local and local-kms 
 	$(MAKE) --no-print-directory openapi-lint
 	@echo "test: ok"
 
-bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
+bench: $(MCPB) ## benchmarks: audited secret read through the handler, cold start (bare and bundled), and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/ ./shared/slack/
 	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
 	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,4 +216,53 @@ func checkBundleLayout(t *testing.T, bundle string) {
 	if _, ok := modes["manifest.json"]; !ok {
 		t.Fatalf("no manifest.json in the bundle: %v", modes)
 	}
+}
+
+// BenchmarkColdStartBundle is BenchmarkColdStart through the bundle's
+// launcher (server/vsecure, then the binary for this CPU): what Claude
+// Desktop starts, process start to the initialize response.
+func BenchmarkColdStartBundle(b *testing.B) {
+	dir := b.TempDir()
+	bundle := filepath.Join(dir, "vsecure.mcpb")
+	if out, err := exec.Command(filepath.Join(mcpbDir, "build.sh"), bundle, runtime.GOOS+"/"+runtime.GOARCH).CombinedOutput(); err != nil {
+		b.Fatalf("build.sh: %v\n%s", err, out)
+	}
+	zr, err := zip.OpenReader(bundle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		path := filepath.Join(dir, "unpacked", filepath.FromSlash(f.Name))
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(path), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(path, raw, f.Mode().Perm())
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	zr.Close()
+	env := devtest.Start(b)
+	launcher := filepath.Join(dir, "unpacked", "server", "vsecure")
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		s := startRaw(b, serveCmd(launcher, env, env.AgentKey))
+		s.send(initLine)
+		if res := s.recv(); res["result"] == nil {
+			b.Fatalf("initialize: %v", res)
+		}
+		ds = append(ds, time.Since(start))
+		s.close()
+	}
+	percentiles(b, ds)
 }
