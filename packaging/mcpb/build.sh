@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$(dirname "$1")"
 out=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
-[ $# -gt 0 ] || set -- darwin/arm64 darwin/amd64 windows/amd64 linux/amd64 linux/arm64
+full=
+[ $# -gt 0 ] || { full=1; set -- darwin/arm64 darwin/amd64 windows/amd64 linux/amd64 linux/arm64; }
 mcpb=$here/node_modules/.bin/mcpb
 [ -x "$mcpb" ] || { echo "build.sh: $mcpb is missing: run npm ci --prefix packaging/mcpb (make mcpb does)" >&2; exit 1; }
 
@@ -26,6 +27,12 @@ for p; do
 done
 cp "$here/vsecure.sh" "$stage/server/vsecure"
 chmod 755 "$stage/server/vsecure"
+if [ -n "$full" ]; then
+	# Every binary the launcher or the manifest starts is in the bundle.
+	for f in $(grep -oh 'vsecure-[a-z0-9]*-[a-z0-9]*[.exe]*' "$here/vsecure.sh" "$here/manifest.json" | sort -u); do
+		[ -f "$stage/server/$f" ] || { echo "build.sh: server/$f is started but not built" >&2; exit 1; }
+	done
+fi
 VERSION=${VERSION:-0.0.0-dev} node -e '
 const fs = require("fs"), [src, dst] = process.argv.slice(1);
 const m = JSON.parse(fs.readFileSync(src, "utf8"));
