@@ -46,7 +46,7 @@ $(MCPB): packaging/mcpb/package-lock.json
 	@touch $@
 
 mcpb: $(MCPB) ## the Claude Desktop bundle dist/vsecure.mcpb: vsecure for 5 platforms, validated and packed by the pinned mcpb CLI (VERSION=x.y.z)
-	packaging/mcpb/build.sh $(MCPB_OUT)
+	VERSION=$(VERSION) packaging/mcpb/build.sh $(MCPB_OUT)
 	@ls -l $(MCPB_OUT)
 
 vet: ## go vet and gofmt check

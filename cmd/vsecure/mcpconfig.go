@@ -153,6 +153,10 @@ func setupMCPConfig(fs *flag.FlagSet, env func(string) string, std stdio) action
 			fmt.Fprintf(std.Err, "vsecure mcp config: --client must be one of %s\n", strings.Join(clientNames(), ", "))
 			return exitUsage
 		}
+		if *force && !*write {
+			fmt.Fprintln(std.Err, "vsecure mcp config: --force only applies with --write")
+			return exitUsage
+		}
 		cmd := *command
 		if cmd == "" {
 			exe, err := os.Executable()

@@ -36,6 +36,7 @@ func TestMCPConfigGolden(t *testing.T) {
 		{name: "cursor", args: []string{"--client", "cursor"}},
 		{name: "vscode", args: []string{"--client", "vscode"}},
 		{name: "unknown-client", args: []string{"--client", "emacs"}},
+		{name: "force-needs-write", args: []string{"--client", "cursor", "--force"}},
 		{name: "claude-desktop-write-merges", args: []string{"--client", "claude-desktop", "--write"}, file: otherDesktop, apiKey: "vsk_agent"},
 		{name: "claude-desktop-write-needs-key", args: []string{"--client", "claude-desktop", "--write"}, file: otherDesktop},
 		{name: "claude-code-write-new-file", args: []string{"--client", "claude-code", "--write"}},

@@ -4,7 +4,8 @@
 # validates the manifest and packs it with the pinned @anthropic-ai/mcpb CLI
 # (npm ci in this directory first). Without platforms it builds the five the
 # release ships; the tests pass only their own, so the layout they unpack is
-# the release's layout. VERSION (default 0.0.0-dev) is the bundle's version.
+# the release's layout. VERSION (default 0.0.0-dev; a leading v is dropped)
+# is the bundle's version; LDFLAGS are added to the go build -ldflags.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$(dirname "$1")"
@@ -22,7 +23,7 @@ cd "$here/../.."
 for p; do
 	os=${p%/*} arch=${p#*/} ext=
 	[ "$os" = windows ] && ext=.exe
-	CGO_ENABLED=0 GOOS=$os GOARCH=$arch ${GO:-go} build -trimpath -ldflags "-s -w -buildid=" \
+	CGO_ENABLED=0 GOOS=$os GOARCH=$arch ${GO:-go} build -trimpath -ldflags "-s -w -buildid= ${LDFLAGS:-}" \
 		-o "$stage/server/vsecure-$os-$arch$ext" ./cmd/vsecure
 done
 cp "$here/vsecure.sh" "$stage/server/vsecure"
@@ -33,7 +34,8 @@ if [ -n "$full" ]; then
 		[ -f "$stage/server/$f" ] || { echo "build.sh: server/$f is started but not built" >&2; exit 1; }
 	done
 fi
-VERSION=${VERSION:-0.0.0-dev} node -e '
+version=${VERSION:-0.0.0-dev}
+VERSION=${version#v} node -e '
 const fs = require("fs"), [src, dst] = process.argv.slice(1);
 const m = JSON.parse(fs.readFileSync(src, "utf8"));
 m.version = process.env.VERSION;
