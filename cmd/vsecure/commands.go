@@ -42,6 +42,17 @@ func commands() []command {
 			setup:    setupMCPServe,
 		},
 		{
+			name: "mcp config", summary: "print or write the vsecure entry of an MCP client's config",
+			synopsis: "mcp config --client claude-desktop|claude-code|cursor|vscode [--write [--force] [--config PATH]] [--url URL]",
+			about: "Prints the configuration entry that starts `vsecure mcp serve` from that client; --write merges it\n" +
+				"into the client's file (default: claude-desktop its per-OS file, claude-code ./.mcp.json, cursor\n" +
+				"~/.cursor/mcp.json, vscode ./.vscode/mcp.json), keeping the old file as FILE.bak-TIMESTAMP.\n" +
+				"The entry keeps the key out of the file where the client allows it: ${VSECURE_API_KEY} (Claude Code),\n" +
+				"${env:VSECURE_API_KEY} (Cursor), a password input (VS Code). For Claude Desktop, install the bundle.",
+			env:   mcpConfigEnv,
+			setup: setupMCPConfig,
+		},
+		{
 			name: "mcp:resources", summary: "list resource policies",
 			synopsis: "mcp:resources [--json]",
 			about:    "Lists the resource policies: which vsecure:// URIs exist, what they permit and whether approval is required.",
