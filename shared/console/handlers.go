@@ -109,10 +109,10 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *Session) {
 }
 
 // canDecide mirrors the gate's rule for showing the buttons; the gate
-// decides regardless.
+// decides regardless. The human an agent acts for counts as its requester.
 func canDecide(s *Session, a api.ApprovalView) bool {
 	p := s.principal()
-	if a.RequestedBy == p.ID {
+	if a.RequestedBy == p.ID || a.OnBehalfOf == p.ID {
 		return false
 	}
 	return p.HasAny(vsecure.RoleApprover, vsecure.RoleAdmin) && slices.Contains(a.Approvers, p.ID)

@@ -27,6 +27,8 @@ const (
 // card is what the message shows: the parts of an approval a human needs,
 // never a secret value, token or task token.
 type card struct {
+	// RequestedBy reads "ai-agent-123 for alice" for an agent acting for
+	// a human (vsecure.RequesterLabel).
 	ID, Resource, Operation, Reason, RequestedBy string
 	ExpiresAt                                    time.Time
 	Status                                       vsecure.Status
@@ -46,7 +48,7 @@ type card struct {
 func cardOf(a vsecure.Approval, now time.Time, url string) card {
 	return card{
 		ID: a.ID, Resource: a.Resource, Operation: string(a.Operation), Reason: a.Reason,
-		RequestedBy: a.RequestedBy, ExpiresAt: a.ExpiresAt, Status: a.StatusAt(now),
+		RequestedBy: vsecure.RequesterLabel(a.RequestedBy, a.OnBehalfOf), ExpiresAt: a.ExpiresAt, Status: a.StatusAt(now),
 		Approvals: a.Approvals(), Required: a.RequiredApprovals, Decisions: a.Decisions,
 		RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt, URL: url, StepUp: a.StepUp,
 	}
@@ -55,7 +57,7 @@ func cardOf(a vsecure.Approval, now time.Time, url string) card {
 func cardOfView(v api.ApprovalView) card {
 	return card{
 		ID: v.ID, Resource: v.Resource, Operation: string(v.Operation), Reason: v.Reason,
-		RequestedBy: v.RequestedBy, ExpiresAt: v.ExpiresAt, Status: v.Status,
+		RequestedBy: v.Requester(), ExpiresAt: v.ExpiresAt, Status: v.Status,
 		Approvals: v.Approvals, Required: v.RequiredApprovals, Decisions: v.Decisions,
 		RevokedBy: v.RevokedBy, RevokedAt: v.RevokedAt, URL: v.ApprovalURL, StepUp: v.StepUp,
 	}
