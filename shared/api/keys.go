@@ -9,7 +9,7 @@ type KeyRequest struct {
 	SlackUserID string   `json:"slackUserId"`
 	// OnBehalfOf names the human principal an agent key acts for; it
 	// cannot be changed later (rotation keeps it).
-	OnBehalfOf string `json:"onBehalfOf"`
+	OnBehalfOf string `json:"onBehalfOf,omitempty"`
 }
 
 // CreatedKey is shown once: Key is never retrievable again.
