@@ -138,6 +138,9 @@ func TestOnBehalfOfKeys(t *testing.T) {
 		if p := w.as("helper-bot").Principal; p.OnBehalfOf != "alice" {
 			t.Fatalf("principal %+v, want onBehalfOf alice", p)
 		}
+		if id, err := w.g.Whoami(ctx, w.as("helper-bot")); err != nil || id.OnBehalfOf != "alice" {
+			t.Fatalf("whoami %+v (%v), want onBehalfOf alice", id, err)
+		}
 		live, err := w.g.LivePrincipal(ctx, w.as("helper-bot").Principal)
 		if err != nil || live.OnBehalfOf != "alice" {
 			t.Fatalf("live principal %+v (%v), want onBehalfOf alice", live, err)
