@@ -15,12 +15,13 @@ import (
 )
 
 const (
-	teamURI = "vsecure://secrets/team/K" // team/*: read, alice, bob or alice-bot-2
+	teamURI = "vsecure://secrets/team/K" // team/*: read, alice, bob, alice-bot-2 or dual-bot
 	soloURI = "vsecure://secrets/solo/K" // solo/*: read, alice alone
 )
 
 // obo adds to the world: helper-bot (agent for alice), alice-bot-2
-// (agent + approver for alice, listed on team), a second key of alice's,
+// (agent + approver for alice, listed on team), dual-bot (agent + approver
+// for dual, listed on team), a second key of alice's,
 // dana (an auditor, no approver role) and dana-bot (agent for dana).
 type obo struct {
 	*world
@@ -33,6 +34,7 @@ func newOBO(t *testing.T, st vsecure.Store) *obo {
 	for _, k := range []api.KeyRequest{
 		{Principal: "helper-bot", Roles: []string{"agent"}, OnBehalfOf: "alice"},
 		{Principal: "alice-bot-2", Roles: []string{"agent", "approver"}, OnBehalfOf: "alice"},
+		{Principal: "dual-bot", Roles: []string{"agent", "approver"}, OnBehalfOf: "dual"},
 		{Principal: "dana", Roles: []string{"auditor"}},
 		{Principal: "dana-bot", Roles: []string{"agent"}, OnBehalfOf: "dana"},
 	} {
@@ -47,7 +49,7 @@ func newOBO(t *testing.T, st vsecure.Store) *obo {
 	want(t, err, "", "alice's second key")
 	w.aliceSecond = second.Secret
 	w.configure(vsecure.Policy{URI: "vsecure://secrets/team/*", Permissions: []vsecure.Operation{vsecure.OpRead},
-		RequiresApproval: true, Approvers: []string{"alice", "bob", "alice-bot-2"}})
+		RequiresApproval: true, Approvers: []string{"alice", "bob", "alice-bot-2", "dual-bot"}})
 	w.configure(vsecure.Policy{URI: "vsecure://secrets/solo/*", Permissions: []vsecure.Operation{vsecure.OpRead},
 		RequiresApproval: true, Approvers: []string{"alice"}})
 	for _, u := range []string{teamURI, soloURI} {
@@ -82,7 +84,7 @@ func TestOnBehalfOfSeparationOfDuties(t *testing.T) {
 		{"owner_cannot_deny_agents_request", "helper-bot", teamURI, "alice", "deny", vsecure.ESelfApproval, vsecure.StatusPending},
 		{"owner_cannot_approve_with_a_second_key", "helper-bot", teamURI, "alice#2", "approve", vsecure.ESelfApproval, vsecure.StatusPending},
 		{"owners_other_agent_cannot_approve", "helper-bot", teamURI, "alice-bot-2", "approve", vsecure.ESelfApproval, vsecure.StatusPending},
-		{"agent_cannot_approve_its_owners_request", "dual", opsURI, "dual", "approve", vsecure.ESelfApproval, vsecure.StatusPending},
+		{"agent_cannot_approve_its_owners_own_request", "dual", teamURI, "dual-bot", "approve", vsecure.ESelfApproval, vsecure.StatusPending},
 		{"another_approver_may_approve", "helper-bot", teamURI, "bob", "approve", "", vsecure.StatusApproved},
 		{"owners_agent_may_approve_a_strangers_request", "ai-agent-123", teamURI, "alice-bot-2", "approve", "", vsecure.StatusApproved},
 		{"owner_as_sole_approver_cannot_satisfy_quorum", "helper-bot", soloURI, "alice", "approve", vsecure.ESelfApproval, vsecure.StatusPending},
