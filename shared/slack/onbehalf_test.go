@@ -51,4 +51,21 @@ func TestSlackAgentOnBehalfOfApprover(t *testing.T) {
 	if en.Actor != "alice" || en.Error != string(vsecure.ESelfApproval) || en.Metadata["channel"] != "slack" {
 		t.Fatalf("audit of alice's press: %+v", en)
 	}
+	// alice withdraws her agent's request instead; the card says so and
+	// offers no buttons any more.
+	aliceKey, err := e.admin.CreateKey(ctx, api.KeyRequest{Principal: "alice", Roles: []string{"approver"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := client.New(client.Config{BaseURL: e.url, Key: aliceKey.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := alice.CancelApproval(ctx, a.ID); err != nil || c.Status != vsecure.StatusCancelled {
+		t.Fatalf("alice cancels: %+v, %v", c, err)
+	}
+	upd := lastWith(t, e.fake, "chat.update", "cancelled by alice")
+	if !strings.Contains(upd.Blocks, "Cancelled") || !strings.Contains(upd.Blocks, "helper-bot for alice") || strings.Contains(upd.Blocks, slack.ActionApprove) {
+		t.Fatalf("card after the cancel: %s", upd.Blocks)
+	}
 }
