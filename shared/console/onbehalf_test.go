@@ -44,6 +44,7 @@ func TestAgentForApproverInTheConsole(t *testing.T) {
 
 	devSignIn(b, "alice", vsecure.RoleApprover)
 	b.WaitText("#pending-none", "Nothing is waiting for you")
+	b.WaitText("#mine", "helper-bot for alice")
 	b.Navigate(v.ApprovalURL)
 	b.WaitText("#requester", "helper-bot for alice")
 	if n := browser.Eval[int](b, `document.querySelectorAll("#approve, #deny").length`); n != 0 {
@@ -55,5 +56,13 @@ func TestAgentForApproverInTheConsole(t *testing.T) {
 	got, err := e.Admin.GetApproval(ctx, v.ID)
 	if err != nil || got.Status != vsecure.StatusPending || got.Approvals != 0 {
 		t.Fatalf("after alice's post: %+v, %v", got, err)
+	}
+	// What she may do is withdraw it.
+	b.Navigate(v.ApprovalURL)
+	b.Click("#cancel")
+	b.WaitText("#status", "cancelled")
+	b.WaitText("#history", "cancelled by alice")
+	if got, err := e.Admin.GetApproval(ctx, v.ID); err != nil || got.Status != vsecure.StatusCancelled || got.CancelledBy != "alice" {
+		t.Fatalf("after alice's cancel: %+v, %v", got, err)
 	}
 }
