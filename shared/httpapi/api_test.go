@@ -345,6 +345,8 @@ func TestApprovalRules(t *testing.T) {
 			t.Fatalf("created key %s", k.Raw)
 		}
 		bot := k.str("key")
+		// Fixed for the key's life: no PATCH field changes it.
+		e.wantErr(e.do("PATCH", "/v1/security/keys/"+k.str("id"), e.admin, map[string]any{"onBehalfOf": "bob"}), 400, "invalid_request")
 		r := e.must(request(bot, map[string]any{"resource": dbURI, "operation": "read"}), 201)
 		id := r.str("approvalId")
 		if r.str("onBehalfOf") != "alice" || r.str("requestedBy") != "helper-bot" {
