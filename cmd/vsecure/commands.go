@@ -172,14 +172,14 @@ func commands() []command {
 			about:    "Lists the approval requests you may see, newest first.",
 			setup: apiCall[listing[api.ApprovalView]]{
 				flags: func(fs *apiFlags) callFunc[listing[api.ApprovalView]] {
-					status := fs.String("status", "", "pending, approved, denied, expired or revoked")
+					status := fs.String("status", "", "pending, approved, denied, expired, revoked or cancelled")
 					resource := fs.String("resource", "", "a concrete resource URI (short form production/DB works)")
 					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]api.ApprovalView, api.Pagination, error) {
 						return c.ListApprovals(ctx, api.ApprovalsQuery{Status: *status, Resource: expand(*resource), Limit: limit, Cursor: cursor})
 					})
 				},
 				out: columns("data", []string{"ID", "STATUS", "OP", "RESOURCE", "REQUESTED BY", "EXPIRES", "REASON"}, func(a api.ApprovalView) []string {
-					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.RequestedBy, ts(a.ExpiresAt), dash(a.Reason)}
+					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.Requester(), ts(a.ExpiresAt), dash(a.Reason)}
 				}),
 			}.setup,
 		},
@@ -232,6 +232,47 @@ func commands() []command {
 				},
 				out: text(func(w io.Writer, a api.ApprovalView) {
 					fmt.Fprintf(w, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:approval", summary: "show one approval request",
+			synopsis: "mcp:approval <approval-id> [--json]",
+			about:    "Shows one approval request (its requester, the human it acts for, its approvers, or an admin).",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(*apiFlags) callFunc[api.ApprovalView] {
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						return c.GetApproval(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					fmt.Fprintf(w, "Approval %s: %s %s is %s (expires %s)\n", a.ID, a.Operation, a.Resource, a.Status, ts(a.ExpiresAt))
+					fmt.Fprintf(w, "Requested by: %s\nReason: %s\n", a.Requester(), dash(a.Reason))
+					fmt.Fprintf(w, "Approvers: %s (%d of %d approvals)\n", dash(strings.Join(a.Approvers, ", ")), a.Approvals, a.RequiredApprovals)
+					if a.Status == vsecure.StatusPending {
+						fmt.Fprintf(w, "Decide at: %s\n", a.ApprovalURL)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:cancel", summary: "cancel an approval request",
+			synopsis: "mcp:cancel <approval-id> [--json]",
+			about:    "Withdraws a request (its requester, the human it acts for, or an admin): a pending\nrequest becomes cancelled, an approved one's access ends at once.",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(*apiFlags) callFunc[api.ApprovalView] {
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						return c.CancelApproval(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					if a.Status == vsecure.StatusRevoked {
+						fmt.Fprintf(w, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
+						return
+					}
+					fmt.Fprintf(w, "Approval %s: cancelled by %s at %s\n", a.ID, a.CancelledBy, tsp(a.CancelledAt))
 				}),
 			}.setup,
 		},
@@ -349,14 +390,15 @@ func commands() []command {
 		},
 		{
 			name: "keys:create", summary: "create an API key for a principal",
-			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--json]",
-			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again.",
+			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--on-behalf-of HUMAN] [--json]",
+			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again. --on-behalf-of names the human an agent\nkey acts for: they count as the requester of its approvals and cannot decide them.",
 			setup: apiCall[api.CreatedKey]{
 				flags: func(fs *apiFlags) callFunc[api.CreatedKey] {
 					principal := fs.String("principal", "", "principal id the key acts as (required)")
 					var roles stringList
 					fs.Var(&roles, "role", "role (repeatable or comma-separated; required)")
 					slack := fs.String("slack-user", "", "Slack user id of an approver")
+					onBehalfOf := fs.String("on-behalf-of", "", "human principal the key acts for (fixed for the key's life)")
 					fs.check(func([]string) error {
 						if *principal == "" || len(roles) == 0 {
 							return badFlags("--principal and --role are required")
@@ -364,11 +406,11 @@ func commands() []command {
 						return nil
 					})
 					return func(ctx context.Context, c *client.Client, _ []string) (api.CreatedKey, error) {
-						return c.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
+						return c.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack, OnBehalfOf: *onBehalfOf})
 					}
 				},
 				out: text(func(w io.Writer, k api.CreatedKey) {
-					fmt.Fprintf(w, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, k.Principal, roleList(k.Roles, ", "), k.Secret)
+					fmt.Fprintf(w, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, vsecure.RequesterLabel(k.Principal, k.OnBehalfOf), roleList(k.Roles, ", "), k.Secret)
 				}),
 			}.setup,
 		},
