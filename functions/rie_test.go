@@ -206,6 +206,7 @@ var expectations = map[string]expectation{
 	"approvals-get":       {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},
 	"approvals-respond":   {200, []string{"approvalId", "accessToken"}, map[string]string{"status": "approved", "approvedBy": "alice"}},
 	"approvals-revoke":    {200, []string{"approvalId", "revokedAt"}, map[string]string{"status": "revoked"}},
+	"approvals-cancel":    {200, []string{"approvalId", "cancelledAt"}, map[string]string{"status": "cancelled", "cancelledBy": "agent-1"}},
 	"audit-list":          {200, []string{"logs", "pagination"}, nil},
 	"keys-create":         {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
 	"keys-list":           {200, []string{"keys", "pagination"}, nil},

@@ -131,6 +131,12 @@ var functionSpecs = map[string]functionSpec{
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, liveKey), Workflow: []string{"StopExecution"},
 		Slack: true}, // rewrites the approval's Slack message with the outcome
+	// approvals-cancel ends a pending request's wait (SendTaskSuccess, as
+	// a denial does) or an approved one's execution (StopExecution, as a
+	// revocation does).
+	"approvals-cancel": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, liveKey), Workflow: []string{"SendTaskSuccess", "StopExecution"},
+		Slack: true}, // rewrites the approval's Slack message with the outcome
 
 	// audit-list Queries the audit table and appends the entry recording
 	// the audit read itself (the gate audits every call, fail-closed).

@@ -377,6 +377,7 @@ var wantPolicies = func() map[string][]string {
 		"approvals-get":     {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
 		"approvals-respond": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"approvals-revoke":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"approvals-cancel":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"audit-list":        {logs, xray, audit, auditFetch, cursor},
 		"keys-create":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-rotate":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
@@ -430,7 +431,7 @@ var wantPolicies = func() map[string][]string {
 	// denied writing a key's items (dynamodb:LeadingKeys), mcp included.
 	// (The indexer's state-table grant is itself limited to secret heads.)
 	// (resources-get writes only its audit entry since the indexer counts reads.)
-	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
+	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke", "approvals-cancel",
 		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile"} {
 		m[fn] = append(m[fn], `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`)
 	}
@@ -458,9 +459,14 @@ var wantPolicies = func() map[string][]string {
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
-	// Both rewrite the approval's Slack message with the outcome.
+	// A cancel ends a pending request's wait as a denial does, an approved
+	// one's execution as a revocation does.
+	m["approvals-cancel"] = append(m["approvals-cancel"], "Allow states:SendTaskSuccess on "+machine,
+		"Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
+	// All rewrite the approval's Slack message with the outcome.
 	m["approvals-respond"] = append(m["approvals-respond"], slack)
 	m["approvals-revoke"] = append(m["approvals-revoke"], slack)
+	m["approvals-cancel"] = append(m["approvals-cancel"], slack)
 	for _, v := range m {
 		sort.Strings(v)
 	}

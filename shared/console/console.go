@@ -97,6 +97,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/approvals/{id}", c.signedInOnly(c.approval))
 	c.mux.HandleFunc("POST /console/approvals/{id}/decide", c.signedInOnly(c.decide))
 	c.mux.HandleFunc("POST /console/approvals/{id}/revoke", c.signedInOnly(c.revoke))
+	c.mux.HandleFunc("POST /console/approvals/{id}/cancel", c.signedInOnly(c.cancel))
 	c.mux.HandleFunc("GET /console/audit", c.signedInOnly(c.audit))
 	c.mux.HandleFunc("GET /console/keys", c.signedInOnly(c.keys))
 	c.mux.HandleFunc("GET /console/policies", c.signedInOnly(c.policies))

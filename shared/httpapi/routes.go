@@ -159,6 +159,7 @@ func Routes() []Route {
 		{Method: "GET", Path: "/v1/security/mcp/approvals/{id}", Function: "approvals-get", Auth: AuthKey, handle: (*API).getApproval},
 		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/respond", Function: "approvals-respond", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).respond},
 		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/revoke", Function: "approvals-revoke", Auth: AuthKey, handle: (*API).revoke},
+		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/cancel", Function: "approvals-cancel", Auth: AuthKey, handle: (*API).cancel},
 		{Method: "GET", Path: "/v1/security/mcp/audit", Function: "audit-list", Auth: AuthKey, handle: (*API).audit},
 		{Method: "GET", Path: "/v1/security/mcp/audit/verify", Function: "audit-verify", Auth: AuthKey, handle: (*API).verifyAudit},
 		{Method: "GET", Path: "/v1/security/mcp/audit/export", Function: "audit-export", Auth: AuthKey, handle: (*API).exportAudit},
