@@ -201,6 +201,7 @@ var expectations = map[string]expectation{
 	"resources-get":       {200, []string{"uri", "value", "version"}, map[string]string{"uri": sample.StagingSecret, "value": sample.StagingValue}},
 	"resources-put":       {200, []string{"uri", "version"}, map[string]string{"uri": sample.StagingSecret}},
 	"secrets-list":        {200, []string{"secrets", "pagination"}, nil},
+	"secrets-use":         {200, []string{"uri", "value", "version"}, map[string]string{"uri": sample.StagingSecret, "value": sample.StagingValue}},
 	"approvals-request":   {201, []string{"approvalId", "approvalUrl", "expiresAt"}, map[string]string{"status": "pending"}},
 	"approvals-list":      {200, []string{"data", "pagination"}, nil},
 	"approvals-get":       {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},

@@ -140,6 +140,9 @@ var storeAccess = map[string][]grant{
 	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}, anyItem}},
 	// An audited read's only write is its entry; the indexer counts it.
 	"RecordRead": {appendAudit},
+	// SpendUse is UpdateApproval of the capped approval (its GetItem when
+	// this container has not just read it) with the read's entry.
+	"SpendUse": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, anyItem}, appendAudit},
 	// PutSecret: one transaction of an Update of the head (version,
 	// accessCount kept) and Puts of the latest and the version items.
 	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, anyItem}, appendAudit},

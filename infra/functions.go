@@ -109,8 +109,12 @@ var functionSpecs = map[string]functionSpec{
 
 	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"ListPolicies", "AppendAudit"}, liveKey)},
 	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"PutPolicy", "AppendAudit"}, liveKey)},
+	// A read or use under an approval with maxUses spends one of its uses
+	// (SpendUse) instead of RecordRead's bare entry.
 	"resources-get": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
-		Store: []string{"LoadAccess", "RecordRead", "AppendAudit"}, Sealer: sealOpen},
+		Store: []string{"LoadAccess", "RecordRead", "SpendUse", "AppendAudit"}, Sealer: sealOpen},
+	"secrets-use": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
+		Store: []string{"LoadAccess", "RecordRead", "SpendUse", "AppendAudit"}, Sealer: sealOpen},
 	"resources-put": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
 		Store: with([]string{"LoadAccess", "PutSecret", "AppendAudit"}, idempotent), Sealer: sealSeal},
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
@@ -205,7 +209,7 @@ var functionSpecs = map[string]functionSpec{
 	// like approvals-request's.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
-		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
+		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "SpendUse", "PutSecret",
 			"TakeToken", "CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
 

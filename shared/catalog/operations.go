@@ -32,6 +32,9 @@ func Operations() []Operation {
 			Client: []string{"GetSecret", "GetPolicy"}, CLI: []string{"secrets:get"}},
 		{Function: "resources-put", Audit: []string{vsecure.AuditWrite}, Gate: []string{"WriteSecret"},
 			Client: []string{"PutSecret"}, CLI: []string{"secrets:put"}},
+		// A use returns the value for injection, audited with argv[0] and host.
+		{Function: "secrets-use", Audit: []string{vsecure.AuditUse}, Gate: []string{"UseSecret"},
+			Client: []string{"UseSecret"}},
 		{Function: "secrets-list", Audit: []string{vsecure.AuditListSecrets}, Gate: []string{"ListSecrets"},
 			Client: []string{"ListSecrets", "AllSecrets"}, CLI: []string{"secrets:list"}},
 		{Function: "approvals-request", Audit: []string{vsecure.AuditRequestApproval}, Gate: []string{"RequestApproval"},

@@ -153,6 +153,7 @@ func Routes() []Route {
 		{Method: "POST", Path: "/v1/security/mcp/resources", Function: "resources-configure", Auth: AuthKey, handle: (*API).configure},
 		{Method: "GET", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-get", Auth: AuthKey, JudgesKey: true, handle: (*API).getResource},
 		{Method: "PUT", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-put", Auth: AuthKey, Idempotent: true, JudgesKey: true, handle: (*API).putSecret},
+		{Method: "POST", Path: "/v1/security/mcp/secrets/use", Function: "secrets-use", Auth: AuthKey, JudgesKey: true, handle: (*API).useSecret},
 		{Method: "GET", Path: "/v1/security/mcp/secrets", Function: "secrets-list", Auth: AuthKey, handle: (*API).listSecrets},
 		{Method: "POST", Path: "/v1/security/mcp/approve", Function: "approvals-request", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).requestApproval},
 		{Method: "GET", Path: "/v1/security/mcp/approvals", Function: "approvals-list", Auth: AuthKey, handle: (*API).listApprovals},

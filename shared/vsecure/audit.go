@@ -8,6 +8,7 @@ import (
 // Audited operation names. Every API call records one of these.
 const (
 	AuditRead            = "read"
+	AuditUse             = "use"
 	AuditWrite           = "write"
 	AuditListResources   = "list_resources"
 	AuditGetResource     = "get_resource"
@@ -48,7 +49,7 @@ const (
 // AuditOperations lists every name an entry's operation can take, for
 // validating filters.
 var AuditOperations = []string{
-	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
+	AuditRead, AuditUse, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
@@ -144,3 +145,7 @@ func (f ApprovalFilter) Matches(a *Approval) bool {
 	}
 	return true
 }
+
+// CountsAccess reports whether an entry of operation op that succeeded is
+// one access to its secret (its accessCount and accessedAt).
+func CountsAccess(op string) bool { return op == AuditRead || op == AuditUse }
