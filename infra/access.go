@@ -56,6 +56,8 @@ const (
 	policySetVersion itemScope = "policySetVersion"
 	// rateBuckets: the rate buckets (schema.RatePrefix) only.
 	rateBuckets itemScope = "rateBuckets"
+	// approvalItems: an approval's items (schema.ApprovalPrefixes) only.
+	approvalItems itemScope = "approvalItems"
 )
 
 // The state table's attributes IndexAudit's Update touches (besides the
@@ -97,6 +99,12 @@ func (s itemScope) conditions() map[string]any {
 		return leadingKeys(schema.PolicySetPK)
 	case rateBuckets:
 		return leadingKeys(schema.RatePrefix + "*")
+	case approvalItems:
+		var ps []string
+		for _, p := range schema.ApprovalPrefixes {
+			ps = append(ps, p+"*")
+		}
+		return leadingKeys(ps...)
 	}
 	return nil
 }
@@ -142,7 +150,7 @@ var storeAccess = map[string][]grant{
 	"RecordRead": {appendAudit},
 	// SpendUse is UpdateApproval of the capped approval (its GetItem when
 	// this container has not just read it) with the read's entry.
-	"SpendUse": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, anyItem}, appendAudit},
+	"SpendUse": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, approvalItems}, appendAudit},
 	// PutSecret: one transaction of an Update of the head (version,
 	// accessCount kept) and Puts of the latest and the version items.
 	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, anyItem}, appendAudit},

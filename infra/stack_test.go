@@ -355,6 +355,7 @@ var wantPolicies = func() map[string][]string {
 		machine    = "states:stateMachine:vsecure-dev-approvals"
 		epoch      = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["vsecure:audit-epoch"]},"Null":{"kms:EncryptionContextKeys":"false"}}`
 		mac        = "Allow kms:GenerateDataKey on mac-key" + epoch
+		spend      = `Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["APPR#*","VIS#*","GRANT#*","TOKEN#*"]}}`
 		context    = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
 	)
 	m := map[string][]string{
@@ -366,7 +367,10 @@ var wantPolicies = func() map[string][]string {
 		"resources-list": {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
 		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["POLICYSET"]}}`},
-		"resources-get": {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", "Allow kms:Decrypt on key" + context},
+		// GetItem, PutItem, DeleteItem on an approval's items only: the
+		// spend of a capped approval's use (SpendUse).
+		"resources-get": {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", spend, "Allow kms:Decrypt on key" + context},
+		"secrets-use":   {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", spend, "Allow kms:Decrypt on key" + context},
 		// UpdateItem: the head's update inside the write's transaction.
 		"resources-put":     {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":      {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit," + gsi, cursor},
@@ -386,7 +390,7 @@ var wantPolicies = func() map[string][]string {
 		"whoami":            {logs, xray, audit},
 		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on " + gsi, slack},
-		"mcp": {logs, xray, audit, auditFetch, cursor,
+		"mcp": {logs, xray, audit, auditFetch, cursor, spend,
 			"Allow dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure",
 			"Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live",
 			"Allow kms:Decrypt,kms:GenerateDataKey on key" + context, "Allow states:StartExecution on " + machine},
@@ -565,7 +569,7 @@ func TestOnlySecretFunctionsUseTheKeyForDataKeys(t *testing.T) {
 	s := synth(t, "dev", 30)
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
-			if strings.Contains(l, "on key") && name != "resources-get" && name != "resources-put" && name != "mcp" {
+			if strings.Contains(l, "on key") && name != "resources-get" && name != "secrets-use" && name != "resources-put" && name != "mcp" {
 				t.Errorf("%s uses the data key: %s", name, l)
 			}
 		}
