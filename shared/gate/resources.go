@@ -257,6 +257,7 @@ func (g *Gate) access(ctx context.Context, c Call, e vsecure.Entry, u vsecure.UR
 				clear(pt)
 				if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxSpendRetries {
 					delete(e.Metadata, "usesLeft")
+					delete(e.Metadata, "version")
 					continue // another reader took that use: judge the approval again
 				}
 				return api.SecretRead{}, g.stateFail(ctx, e, err)
