@@ -85,7 +85,7 @@ func (c *Console) stepUpFinish(w http.ResponseWriter, r *http.Request, s *Sessio
 	}
 	if err == nil {
 		s.StepUp = &su
-		err = c.setSession(w, *s)
+		err = c.setSession(r.Context(), w, *s)
 	}
 	if err != nil {
 		c.fail(w, r, s, err)
