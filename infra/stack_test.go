@@ -163,10 +163,48 @@ func TestEveryRouteReachesItsOwnFunction(t *testing.T) {
 		if integ.Properties["PayloadFormatVersion"] != "2.0" {
 			t.Errorf("route %s: payload format %v, want 2.0", key, integ.Properties["PayloadFormatVersion"])
 		}
-		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE"}[want.Auth]
+		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE", httpapi.AuthSession: "NONE"}[want.Auth]
 		if got := r.Properties["AuthorizationType"]; got != wantAuth {
 			t.Errorf("route %s: authorization %v, want %s", key, got, wantAuth)
 		}
+	}
+}
+
+// TestConsolePagesArePublicAtTheGateway: a console page's session is a
+// cookie, which no gateway authorizer reads, so its route has none and its
+// function checks the cookie (and gets the session secret to); every
+// AuthKey route keeps the Lambda authorizer.
+func TestConsolePagesArePublicAtTheGateway(t *testing.T) {
+	s := synth(t, "dev", 30)
+	routes := map[string]resource{}
+	for _, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+		routes[r.Properties["RouteKey"].(string)] = r
+	}
+	var authorizer string
+	for id := range s.ofType("AWS::ApiGatewayV2::Authorizer") {
+		authorizer = id
+	}
+	pages := 0
+	for _, rt := range httpapi.Routes() {
+		r := routes[rt.Method+" "+rt.APIGatewayPath()]
+		auth, id := r.Properties["AuthorizationType"], getAtt(r.Properties["AuthorizerId"])
+		switch rt.Auth {
+		case httpapi.AuthSession:
+			pages++
+			if auth != "NONE" || r.Properties["AuthorizerId"] != nil {
+				t.Errorf("console page %s: authorization %v, authorizer %v; want none", rt.Pattern(), auth, id)
+			}
+			if !functionSpecs[rt.Function].Console {
+				t.Errorf("console page %s: its function %s does not read the session secret", rt.Pattern(), rt.Function)
+			}
+		case httpapi.AuthKey:
+			if auth != "CUSTOM" || id != authorizer {
+				t.Errorf("%s: authorization %v by %q, want CUSTOM by the key authorizer %s", rt.Pattern(), auth, id, authorizer)
+			}
+		}
+	}
+	if pages == 0 {
+		t.Fatal("no console page in the route table")
 	}
 }
 

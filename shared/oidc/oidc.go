@@ -64,7 +64,10 @@ type Config struct {
 	Audiences []string
 	// CookieKey (≥ 32 bytes) seals the sign-in cookie. Every process that
 	// may receive a callback must share it; nil draws one per process.
-	CookieKey []byte
+	// CookieKeys supplies it on first use instead (a Lambda reads it from
+	// Secrets Manager then, not at init); it wins over CookieKey.
+	CookieKey  []byte
+	CookieKeys func(context.Context) ([]byte, error)
 	// HTTPClient talks to the issuer (nil: a client with a 10 s timeout).
 	HTTPClient *http.Client
 	// Now is the clock for token expiry (nil: time.Now).
@@ -97,11 +100,11 @@ func (c Config) Validate() error {
 
 // Provider is one configured issuer. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config
-	cookie cookieSealer
+	cfg Config
 
-	mu   sync.Mutex
-	disc *discovered
+	mu     sync.Mutex
+	disc   *discovered
+	cookie *cookieSealer
 }
 
 // discovered is what the issuer's discovery document yields.
@@ -138,11 +141,38 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	cs, err := newCookieSealer(cfg.CookieKey)
-	if err != nil {
-		return nil, err
+	p := &Provider{cfg: cfg}
+	if cfg.CookieKeys == nil {
+		cs, err := newCookieSealer(cfg.CookieKey)
+		if err != nil {
+			return nil, err
+		}
+		p.cookie = &cs
 	}
-	return &Provider{cfg: cfg, cookie: cs}, nil
+	return p, nil
+}
+
+// cookieSealer returns the state cookie's sealer, built from CookieKeys on
+// first use; a failed read is not kept, so the next sign-in tries again.
+func (p *Provider) cookieSealer(ctx context.Context) (cookieSealer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cookie != nil {
+		return *p.cookie, nil
+	}
+	key, err := p.cfg.CookieKeys(ctx)
+	if err == nil && len(key) < 32 {
+		err = errors.New("oidc: the cookie key must be at least 32 bytes")
+	}
+	if err != nil {
+		return cookieSealer{}, vsecure.Wrap(vsecure.EUnavailable, err, "the sign-in cookie key is unavailable; try again")
+	}
+	cs, err := newCookieSealer(key)
+	if err != nil {
+		return cookieSealer{}, err
+	}
+	p.cookie = &cs
+	return cs, nil
 }
 
 // discover reads the discovery document once; a failure is not kept, so
