@@ -303,7 +303,7 @@ func (v *Vsecure) secrets() {
 		Reason: jsii.String("The cursor key only authenticates pagination cursors (it protects no data); rotating it merely invalidates cursors in flight, so it is rotated by hand (README) rather than by a rotation Lambda."),
 	}}, nil)
 	v.ConsoleSecret = awssecretsmanager.NewSecret(v.Stack, jsii.String("ConsoleSessionKey"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("vsecure " + v.Config.Env + ": key sealing the console's session and sign-in cookies"),
+		Description: jsii.String("vsecure " + v.Config.Env + ": Console session key, sealing the session and sign-in cookies"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
 			ExcludePunctuation: jsii.Bool(true),

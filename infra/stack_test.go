@@ -499,6 +499,36 @@ var wantPolicies = func() map[string][]string {
 	// Both rewrite the approval's Slack message with the outcome.
 	m["approvals-respond"] = append(m["approvals-respond"], slack)
 	m["approvals-revoke"] = append(m["approvals-revoke"], slack)
+	// The console's pages: as the API function of the same gate method,
+	// without the caller's key (no authorizer: the identity is the sealed
+	// session cookie), plus the session secret.
+	const (
+		session = "Allow secretsmanager:GetSecretValue on secret:Console"
+		decides = "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"
+		noKeys  = `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`
+	)
+	for fn, p := range map[string][]string{
+		// Its only store call: an unclean path's audited refusal.
+		"console-signin":   {session},
+		"console-inbox":    {session, "Allow dynamodb:Query on table:vsecure,table:vsecure/index/gsi1,table:vsecure/index/live"},
+		"console-approval": {session, "Allow dynamodb:GetItem on table:vsecure"},
+		"console-decide": {"Allow secretsmanager:GetSecretValue on secret:Slack,secret:Console", decides, noKeys,
+			"Allow states:SendTaskSuccess on " + machine},
+		"console-revoke": {"Allow secretsmanager:GetSecretValue on secret:Slack,secret:Console", decides, noKeys,
+			"Allow states:StopExecution on states:execution:vsecure-dev-approvals:*"},
+		"console-keys":     {session, "Allow dynamodb:Query on " + gsi},
+		"console-policies": {session, "Allow dynamodb:Query on " + gsi},
+		"console-passkeys": {session, noKeys, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query on table:vsecure"},
+		"console-stepup":   {session, noKeys, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure"},
+	} {
+		m[fn] = append(p, logs, xray, audit, mac)
+	}
+	// The audit page: audit-list's query and audit-verify's check.
+	m["console-audit"] = []string{logs, xray, audit, auditFetch, "Allow secretsmanager:GetSecretValue on secret:HMAC,secret:Console",
+		"Allow kms:GetPublicKey on signing-key", "Allow kms:Decrypt,kms:GenerateDataKey on mac-key" + epoch,
+		"Allow s3:GetObject on witness-bucket/digests/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"digests/*"}}`,
+		"Allow s3:GetObject on witness-bucket/archive/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`}
+	m["console-static"] = []string{logs, xray}
 	for _, v := range m {
 		sort.Strings(v)
 	}
@@ -539,7 +569,7 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 			// step, which re-reads windows to seal them.
 			// The secret listing reads the reads not yet counted into the
 			// heads (the indexer's tail).
-			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-export", "audit-digest", "secrets-list"}, name) && strings.Contains(l, "Query") {
+			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-export", "audit-digest", "secrets-list", "console-audit"}, name) && strings.Contains(l, "Query") {
 				t.Errorf("%s may read the audit table: %s", name, l)
 			}
 		}
@@ -617,7 +647,8 @@ func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
 	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{
 		"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
 	})
-	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key", "audit-export": "Allow kms:GetPublicKey on signing-key"}
+	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key", "audit-export": "Allow kms:GetPublicKey on signing-key",
+		"console-audit": "Allow kms:GetPublicKey on signing-key"} // the audit page's verify status
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
 			if strings.Contains(l, "signing-key") && l != want[name] {
@@ -1194,9 +1225,10 @@ func TestAuditWitnessBucketAndMACKey(t *testing.T) {
 			env := s.resources[id].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
 			_, mac := env["VSECURE_AUDIT_MAC_KEY_ID"]
 			_, bucket := env["VSECURE_WITNESS_BUCKET"]
-			checker := name == "audit-digest" || name == "audit-verify"
-			// The indexer writes no entry: no MAC key either.
-			if mac != (name != "health" && name != indexFunction) || bucket != checker {
+			checker := name == "audit-digest" || name == "audit-verify" || name == "console-audit"
+			// The indexer writes no entry: no MAC key either, nor the
+			// functions that use no store.
+			if mac != (name != "health" && name != "console-static" && name != indexFunction) || bucket != checker {
 				t.Errorf("%s: VSECURE_AUDIT_MAC_KEY_ID set %v, VSECURE_WITNESS_BUCKET set %v", name, mac, bucket)
 			}
 			for _, l := range s.policyLines(t, id) {
