@@ -222,7 +222,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*gooidc.IDToken, vse
 		p.cfg.Log.InfoContext(ctx, "oidc token refused", "err", err)
 		return nil, vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the identity-provider token is not valid (issuer, signature or expiry)")
 	}
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(p.cfg.Audiences, a) }) {
+	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(p.cfg.Audiences, a) }) && !p.accessToken(tok) {
 		return nil, vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the identity-provider token is not meant for this server (audience)")
 	}
 	pr, err := p.principal(tok)
@@ -230,6 +230,21 @@ func (p *Provider) verify(ctx context.Context, raw string) (*gooidc.IDToken, vse
 		return nil, vsecure.Principal{}, err
 	}
 	return tok, pr, nil
+}
+
+// accessToken reports whether tok is a Cognito access token issued to our
+// client: Cognito puts no "aud" in access tokens but names the client in
+// "client_id" and says "token_use": "access". A token for another client,
+// or an ID token without our audience, is not one.
+func (p *Provider) accessToken(tok *gooidc.IDToken) bool {
+	var c struct {
+		TokenUse string `json:"token_use"`
+		ClientID string `json:"client_id"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		return false
+	}
+	return c.TokenUse == "access" && c.ClientID != "" && c.ClientID == p.cfg.ClientID
 }
 
 // principal maps verified claims to a principal.

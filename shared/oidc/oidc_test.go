@@ -339,6 +339,46 @@ func TestPrincipalClaimSub(t *testing.T) {
 	}
 }
 
+// TestCognitoAccessToken: a Cognito access token has no "aud" but names
+// the client in "client_id" with "token_use": "access"; it is accepted for
+// our client only, and an ID token still needs our audience.
+func TestCognitoAccessToken(t *testing.T) {
+	iss := oidctest.Start(t, false)
+	cfg := iss.Config("")
+	cfg.PrincipalClaim, cfg.GroupsClaim = oidc.ClaimSub, "cognito:groups"
+	p, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := func(mod func(map[string]any)) string {
+		c := map[string]any{
+			"iss": iss.Issuer(), "sub": "0f1e2d3c", "client_id": iss.ClientID, "token_use": "access",
+			"scope": "openid email", "cognito:groups": []string{oidctest.Approvers}, "exp": time.Now().Add(time.Minute).Unix(),
+		}
+		if mod != nil {
+			mod(c)
+		}
+		return iss.Sign(t, c)
+	}
+	pr, err := p.VerifyHuman(context.Background(), access(nil))
+	if err != nil {
+		t.Fatalf("our client's access token: %v", err)
+	}
+	if pr.ID != "0f1e2d3c" || !slices.Equal(pr.Roles, []vsecure.Role{vsecure.RoleApprover}) || !pr.Human {
+		t.Fatalf("principal %+v", pr)
+	}
+	for name, tok := range map[string]string{
+		"another client's access token": access(func(c map[string]any) { c["client_id"] = "another-client" }),
+		"no client_id":                  access(func(c map[string]any) { delete(c, "client_id") }),
+		"an ID token naming our client": access(func(c map[string]any) { c["token_use"] = "id" }),
+		"no token_use":                  access(func(c map[string]any) { delete(c, "token_use") }),
+	} {
+		if _, err := p.VerifyHuman(context.Background(), tok); !vsecure.IsCode(err, vsecure.EUnauthenticated) {
+			t.Errorf("%s: err %v, want unauthenticated", name, err)
+		}
+	}
+}
+
 func TestUnreachableIssuerIsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
