@@ -1,9 +1,11 @@
 package oidc_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -428,3 +430,67 @@ func unsigned(claims map[string]any) string {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestStateCookieKeyFromASource: with CookieKeys, the sign-in started by
+// one provider completes at another built from the same source (Lambda:
+// start and callback in different containers); the key is read on first
+// use, and a failed read is refused as unavailable and tried again.
+func TestStateCookieKeyFromASource(t *testing.T) {
+	key := bytes.Repeat([]byte("c"), 32)
+	var reads int
+	fail := true
+	src := func(context.Context) ([]byte, error) {
+		reads++
+		if fail {
+			return nil, errors.New("secrets manager is down")
+		}
+		return key, nil
+	}
+	iss := oidctest.Start(t, false)
+	cfg := iss.Config("http://127.0.0.1/callback")
+	cfg.CookieKeys = src
+	starter, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finisher, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 0 {
+		t.Fatalf("%d key reads at construction, want none", reads)
+	}
+	start := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		if err := starter.Start(rec, httptest.NewRequest("GET", "/start", nil), "/console"); err != nil {
+			if !vsecure.IsCode(err, vsecure.EUnavailable) {
+				t.Fatalf("start without the key: %v, want unavailable", err)
+			}
+			return nil
+		}
+		return rec
+	}
+	if start() != nil {
+		t.Fatal("a sign-in started without the cookie key")
+	}
+	fail = false
+	rec := start()
+	if rec == nil {
+		t.Fatal("the sign-in did not start once the key was readable")
+	}
+	iss.QueueUser(oidctest.User("jane@example.com", true, oidctest.Approvers))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(rec.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back := httptest.NewRequest("GET", resp.Header.Get("Location"), nil)
+	for _, c := range rec.Result().Cookies() {
+		back.AddCookie(c)
+	}
+	pr, to, err := finisher.Callback(httptest.NewRecorder(), back)
+	if err != nil || pr.ID != "jane@example.com" || to != "/console" {
+		t.Fatalf("callback at another provider: %+v %q %v", pr, to, err)
+	}
+}
