@@ -343,6 +343,11 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		{"mcp still writes secrets", "mcp", ddb("dynamodb:PutItem", "SECRET#"+sample.StagingSecret, "pk", "sk", "data"), iampolicy.Allow},
 		{"resources-put cannot write a key item", "resources-put", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x"), iampolicy.ExplicitDeny},
 		{"approvals-respond cannot delete a key item", "approvals-respond", ddb("dynamodb:DeleteItem", schema.KeyHashPrefix+"h"), iampolicy.ExplicitDeny},
+		// The console's pages run behind no authorizer: none may touch a key.
+		{"console-decide cannot write a key item", "console-decide", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.ExplicitDeny},
+		{"console-passkeys cannot write a key's hash item", "console-passkeys", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk"), iampolicy.ExplicitDeny},
+		{"console-stepup cannot update a key item", "console-stepup", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", "pk", "sk", "roles"), iampolicy.ExplicitDeny},
+		{"console-inbox cannot write the state table", "console-inbox", ddb("dynamodb:PutItem", "APPROVAL#x", "pk", "sk"), iampolicy.ImplicitDeny},
 		{"keys-create mints keys", "keys-create", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},
 		{"keys-update changes keys", "keys-update", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk", "data"), iampolicy.Allow},
 		{"admin-bootstrap mints keys", "admin-bootstrap", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},
