@@ -24,7 +24,7 @@ import (
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/oidc"
-	"github.com/vsecure/vsecure/shared/passkey"
+	"github.com/vsecure/vsecure/shared/passkey/ceremony"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -50,9 +50,18 @@ type Config struct {
 	// that did not arrive on a loopback address whatever this says.
 	DevSignIn bool
 	// Passkeys, if set, runs passkey registration and step-up.
-	Passkeys *passkey.Service
+	Passkeys Passkeys
 	Now      func() time.Time
 	Log      *slog.Logger
+}
+
+// Passkeys runs the WebAuthn ceremonies (*passkey.Service). An interface,
+// so that only the binaries that run ceremonies link the WebAuthn library.
+type Passkeys interface {
+	BeginRegistration(ctx context.Context, c vsecure.Call) (ceremony.Begun, error)
+	FinishRegistration(ctx context.Context, c vsecure.Call, ceremonyID, name string, body []byte) (vsecure.Passkey, error)
+	BeginAssertion(ctx context.Context, c vsecure.Call) (ceremony.Begun, error)
+	FinishAssertion(ctx context.Context, c vsecure.Call, ceremonyID string, body []byte) (vsecure.StepUp, error)
 }
 
 // Console serves /console and below.

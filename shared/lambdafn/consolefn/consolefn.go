@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,7 +23,7 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/oidc"
-	"github.com/vsecure/vsecure/shared/passkey"
+	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // EnvSessionSecretARN names the secret holding the console's session key
@@ -40,10 +41,24 @@ func SessionKey(value []byte) ([]byte, error) {
 	return k[:], nil
 }
 
-// Install is the lambdafn.Extension of every console function. There is
-// no dev sign-in here: a Lambda never receives a request on loopback, and
-// the console refuses it whatever it is configured with.
-func Install(b *lambdafn.Build, p *app.Parts) {
+// Install is the lambdafn.Extension of the console functions that run no
+// passkey ceremony. There is no dev sign-in here: a Lambda never receives
+// a request on loopback, and the console refuses it whatever it is
+// configured with.
+func Install(b *lambdafn.Build, p *app.Parts) { install(b, p, nil) }
+
+// PasskeysOpener builds the passkey ceremonies for a relying party
+// (package passkeyfn).
+type PasskeysOpener func(rpID, origin string, store vsecure.Store, g *gate.Gate, log *slog.Logger) (console.Passkeys, error)
+
+// WithPasskeys is Install for the pages that run passkey ceremonies
+// (registration, step-up): only they link the WebAuthn library, through
+// the opener their main.go names.
+func WithPasskeys(open PasskeysOpener) lambdafn.Extension {
+	return func(b *lambdafn.Build, p *app.Parts) { install(b, p, open) }
+}
+
+func install(b *lambdafn.Build, p *app.Parts, openPasskeys PasskeysOpener) {
 	arn := strings.TrimSpace(os.Getenv(EnvSessionSecretARN))
 	secret := &lambdafn.Secret[[]byte]{ARN: arn, Name: "the console session secret", Parse: SessionKey}
 	keys := func(ctx context.Context) ([]byte, error) {
@@ -64,10 +79,10 @@ func Install(b *lambdafn.Build, p *app.Parts) {
 	}
 	store, public, log := p.Store, p.PublicURL, b.Log
 	p.Console = func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
-		var keysvc *passkey.Service
-		if rp, origin, ok := relyingParty(public); ok {
+		var keysvc console.Passkeys
+		if rp, origin, ok := relyingParty(public); ok && openPasskeys != nil {
 			var err error
-			if keysvc, err = passkey.New(passkey.Config{RPID: rp, RPOrigins: []string{origin}, Log: log}, store, g); err != nil {
+			if keysvc, err = openPasskeys(rp, origin, store, g, log); err != nil {
 				return nil, err
 			}
 		}
