@@ -219,7 +219,8 @@ func openAPI() ([]byte, map[string]reflect.Type, error) {
 	g := &schemas{components: map[string]any{}, types: map[string]reflect.Type{}}
 	paths := map[string]map[string]any{}
 	tags := []string{}
-	for _, rt := range Routes() {
+	// The console's pages are HTML for browsers, not the JSON API.
+	for _, rt := range apiRoutes() {
 		o, ok := operations[rt.Pattern()]
 		if !ok {
 			return nil, nil, fmt.Errorf("openapi: route %s has no entry in operations", rt.Pattern())
@@ -233,8 +234,8 @@ func openAPI() ([]byte, map[string]reflect.Type, error) {
 			tags = append(tags, o.tag)
 		}
 	}
-	if len(operations) != len(Routes()) {
-		return nil, nil, fmt.Errorf("openapi: %d operations documented for %d routes", len(operations), len(Routes()))
+	if len(operations) != len(apiRoutes()) {
+		return nil, nil, fmt.Errorf("openapi: %d operations documented for %d routes", len(operations), len(apiRoutes()))
 	}
 	if g.err != nil {
 		return nil, nil, g.err
