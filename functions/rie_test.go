@@ -21,6 +21,7 @@ import (
 	"github.com/vsecure/vsecure/internal/rie"
 	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/catalog"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
@@ -208,6 +209,7 @@ var expectations = map[string]expectation{
 	"approvals-get":      {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},
 	"approvals-respond":  {200, []string{"approvalId", "accessToken"}, map[string]string{"status": "approved", "approvedBy": "alice"}},
 	"approvals-revoke":   {200, []string{"approvalId", "revokedAt"}, map[string]string{"status": "revoked"}},
+	"approvals-cancel":   {200, []string{"approvalId", "cancelledAt"}, map[string]string{"status": "cancelled", "cancelledBy": "agent-1"}},
 	"audit-list":         {200, []string{"logs", "pagination"}, nil},
 	"keys-create":        {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
 	"keys-list":          {200, []string{"keys", "pagination"}, nil},
@@ -219,6 +221,20 @@ var expectations = map[string]expectation{
 	"audit-export":       {200, []string{"export"}, nil},
 	"slack-interactions": {200, nil, nil},
 	"mcp":                {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
+	// The console's pages, without a session: the sign-in page and the
+	// stylesheet are public, a page redirects to sign-in, a POST is 401.
+	"console-signin":   {200, nil, nil},
+	"console-inbox":    {303, nil, nil},
+	"console-approval": {303, nil, nil},
+	"console-decide":   {401, nil, nil},
+	"console-revoke":   {401, nil, nil},
+	"console-cancel":   {401, nil, nil},
+	"console-audit":    {303, nil, nil},
+	"console-keys":     {303, nil, nil},
+	"console-policies": {303, nil, nil},
+	"console-passkeys": {303, nil, nil},
+	"console-stepup":   {401, nil, nil},
+	"console-static":   {200, nil, nil},
 }
 
 // TestFunctionsUnderRIE runs every real bootstrap under aws-lambda-rie
@@ -272,6 +288,10 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				}
 				if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID {
 					t.Errorf("X-Request-Id %q, want the API Gateway request id %q", got, ev.RequestContext.RequestID)
+				}
+				if rs := httpapi.RoutesOf(fn); rs[0].Mount == httpapi.MountConsole {
+					checkPageHeaders(t, resp)
+					return
 				}
 				if emptyAnswer[fn] {
 					if resp.Body != "" {

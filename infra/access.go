@@ -177,6 +177,17 @@ var storeAccess = map[string][]grant{
 	},
 
 	"AppendAudit": {appendAudit},
+
+	// Passkeys (package passkey): a person's credentials are one
+	// partition (Query); a ceremony's challenge is a Put, taken once by a
+	// GetItem and a conditional Delete; a registration is a transaction of
+	// the credential's Puts and its audit entry; an assertion bumps the
+	// credential's sign count.
+	"ListPasskeys":        {{target{stateT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"CreatePasskey":       {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"UsePasskey":          {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}, anyItem}},
+	"PutPasskeyCeremony":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}},
+	"TakePasskeyCeremony": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:DeleteItem"}, anyItem}},
 	// The audit table has no index: the shards, the watermark and the
 	// filter segments are Queries of the table, the entries the segments
 	// name one BatchGetItem.

@@ -12,10 +12,11 @@ import (
 func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
 	return api.ApprovalView{
 		ID: a.ID, Status: a.StatusAt(now), Resource: a.Resource, Operation: a.Operation, Reason: a.Reason,
-		RequestedBy: a.RequestedBy, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
+		RequestedBy: a.RequestedBy, OnBehalfOf: a.OnBehalfOf, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
 		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, MaxUses: a.MaxUses, UsesLeft: a.UsesLeft, Approvals: a.Approvals(),
 		Decisions: a.Decisions, ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt,
 		DeniedBy: a.DeniedBy, DeniedAt: a.DeniedAt, RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt,
+		CancelledBy: a.CancelledBy, CancelledAt: a.CancelledAt,
 		ApprovalURL: g.ApprovalURL(a.ID),
 	}
 }
@@ -85,7 +86,7 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	now := g.clock().Truncate(time.Second)
 	a := vsecure.Approval{
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,
-		RequestedBy: p.ID, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
+		RequestedBy: p.ID, OnBehalfOf: p.OnBehalfOf, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
 		Status: vsecure.StatusPending, Approvers: pol.Approvers, RequiredApprovals: pol.Quorum(),
 		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, MaxUses: maxUses, UsesLeft: maxUses, Version: 1,
 	}
@@ -187,6 +188,11 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (ap
 			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		e.Resource = a.Resource
+		if p.ID != a.RequestedBy && a.ActsForRequester(p) {
+			// The human an agent acts for, or another of their agents,
+			// is the requester as far as separation of duties goes.
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ESelfApproval, "%s cannot decide a request made by or for %s", p.ID, vsecure.RequesterLabel(a.RequestedBy, a.OnBehalfOf)))
+		}
 		now := g.clock()
 		next, err := a.Decide(p.ID, action, r.Reason, now)
 		if err == nil {
@@ -290,6 +296,50 @@ func (g *Gate) Revoke(ctx context.Context, c Call, id string) (api.ApprovalView,
 		}
 		if err := g.workflow.Revoked(ctx, next); err != nil {
 			g.log.WarnContext(ctx, "workflow notify of revocation failed; the revocation stands", "approvalId", id, "err", err)
+		}
+		return g.view(next, now), nil
+	}
+}
+
+// Cancel withdraws a request (its requester, the human it acts for, or an
+// admin): a pending one becomes cancelled and its workflow is told as for a
+// denial; an approved one is revoked. Racing cancels have one winner; the
+// others see already_decided.
+func (g *Gate) Cancel(ctx context.Context, c Call, id string) (api.ApprovalView, error) {
+	e := g.entry(c, vsecure.AuditCancel, "")
+	e.ApprovalID = id
+	p := c.Principal
+	for attempt := 0; ; attempt++ {
+		a, err := g.store.GetApproval(ctx, id)
+		if err != nil {
+			return api.ApprovalView{}, g.fail(ctx, e, err)
+		}
+		e.Resource = a.Resource
+		if !a.CanCancel(p) {
+			if p.Scope == nil && a.CanView(p) {
+				return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "only the requester, the human it acts for, or an admin can cancel"))
+			}
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no approval %s", id))
+		}
+		now := g.clock()
+		next, err := a.Cancel(p.ID, now)
+		if err != nil {
+			return api.ApprovalView{}, g.fail(ctx, e, err)
+		}
+		e.Metadata["from"], e.Metadata["status"] = string(a.Status), string(next.Status)
+		err = g.store.UpdateApproval(ctx, next, e)
+		if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxRaceRetries {
+			continue
+		}
+		if err != nil {
+			return api.ApprovalView{}, g.stateFail(ctx, e, err)
+		}
+		notify, what := g.workflow.Decided, "cancellation"
+		if next.Status == vsecure.StatusRevoked {
+			notify = g.workflow.Revoked
+		}
+		if err := notify(ctx, next); err != nil {
+			g.log.WarnContext(ctx, "workflow notify of "+what+" failed; the cancellation stands", "approvalId", id, "err", err)
 		}
 		return g.view(next, now), nil
 	}

@@ -273,6 +273,18 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) error {
+	if err := emptyOrObject(r); err != nil {
+		return a.refuse(r, vsecure.AuditCancel, "", err)
+	}
+	v, err := a.Gate.Cancel(r.Context(), callOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // emptyOrObject accepts no body or "{}" for body-less POSTs.
 func emptyOrObject(r *http.Request) error {
 	b, err := io.ReadAll(r.Body)

@@ -18,6 +18,7 @@ const (
 	AuditDeny            = "deny"
 	AuditRespond         = "respond"
 	AuditRevoke          = "revoke"
+	AuditCancel          = "cancel"
 	AuditExpire          = "expire"
 	AuditGetApproval     = "get_approval"
 	AuditListApprovals   = "list_approvals"
@@ -50,7 +51,7 @@ const (
 // validating filters.
 var AuditOperations = []string{
 	AuditRead, AuditUse, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
-	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
+	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditCancel, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
 	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami, AuditKeyBootstrap,
@@ -119,8 +120,8 @@ func (f AuditFilter) Matches(e *Entry) bool {
 
 // ApprovalFilter selects approvals; zero fields do not restrict.
 type ApprovalFilter struct {
-	// Visible limits results to approvals this principal requested or may
-	// decide. Empty for admins.
+	// Visible limits results to approvals this principal requested, had
+	// requested on their behalf, or may decide. Empty for admins.
 	Visible   string
 	Status    Status
 	Resource  string
@@ -131,7 +132,7 @@ type ApprovalFilter struct {
 
 // Matches reports whether a passes f.
 func (f ApprovalFilter) Matches(a *Approval) bool {
-	if f.Visible != "" && a.RequestedBy != f.Visible && !slices.Contains(a.Approvers, f.Visible) {
+	if f.Visible != "" && !a.Requester(f.Visible) && !slices.Contains(a.Approvers, f.Visible) {
 		return false
 	}
 	if f.Status != "" && a.StatusAt(f.Now) != f.Status {

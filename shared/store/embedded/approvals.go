@@ -62,7 +62,7 @@ func (s *Store) UpdateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 			return vsecure.Errorf(vsecure.EConflict, "approval %s changed (stored version %d, update built on %d)", a.ID, old.Version, a.Version-1)
 		}
 		// The grant index is keyed by these; they never change after the request.
-		if old.RequestedBy != a.RequestedBy || old.Resource != a.Resource || old.Operation != a.Operation {
+		if old.RequestedBy != a.RequestedBy || old.OnBehalfOf != a.OnBehalfOf || old.Resource != a.Resource || old.Operation != a.Operation {
 			return vsecure.Errorf(vsecure.EInvalid, "approval %s: requester, resource and operation cannot change", a.ID)
 		}
 		if err := put(tx.Bucket(bucketApprovals), a.ID, a); err != nil {
