@@ -13,6 +13,9 @@ type ApprovalRequest struct {
 	Reason      string `json:"reason"`
 	RequestedBy string `json:"requestedBy"`
 	TTL         *int   `json:"ttl"`
+	// MaxUses asks for at most this many reads or uses (never more than
+	// the policy's maxUses).
+	MaxUses *int `json:"maxUses,omitempty"`
 }
 
 // ApprovalView is an approval as callers see it: never the token hash or
@@ -33,6 +36,8 @@ type ApprovalView struct {
 	Approvers         []string           `json:"approvers"`
 	RequiredApprovals int                `json:"requiredApprovals"`
 	StepUp            bool               `json:"stepUp,omitempty"`
+	MaxUses           int                `json:"maxUses,omitempty"`
+	UsesLeft          int                `json:"usesLeft,omitempty"`
 	Approvals         int                `json:"approvals"`
 	Decisions         []vsecure.Decision `json:"decisions,omitempty"`
 	ApprovedBy        string             `json:"approvedBy,omitempty"`

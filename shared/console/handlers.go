@@ -65,7 +65,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, p vsecure.Pri
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p vsecure.Principal, dev bool, to string) {
 	s := c.newSession(p)
 	s.Dev = dev
-	if err := c.setSession(w, s); err != nil {
+	if err := c.setSession(r.Context(), w, s); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}

@@ -13,7 +13,7 @@ func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
 	return api.ApprovalView{
 		ID: a.ID, Status: a.StatusAt(now), Resource: a.Resource, Operation: a.Operation, Reason: a.Reason,
 		RequestedBy: a.RequestedBy, OnBehalfOf: a.OnBehalfOf, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
-		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, Approvals: a.Approvals(),
+		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, MaxUses: a.MaxUses, UsesLeft: a.UsesLeft, Approvals: a.Approvals(),
 		Decisions: a.Decisions, ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt,
 		DeniedBy: a.DeniedBy, DeniedAt: a.DeniedAt, RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt,
 		CancelledBy: a.CancelledBy, CancelledAt: a.CancelledAt,
@@ -76,6 +76,10 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	if ttl < 1 || ttl > pol.EffectiveMaxTTL() {
 		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
 	}
+	maxUses, err := requestedUses(pol, op, r.MaxUses)
+	if err != nil {
+		return api.ApprovalView{}, g.fail(ctx, e, err)
+	}
 	if err := g.takeApprovalToken(ctx, p.ID); err != nil {
 		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
@@ -84,7 +88,7 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,
 		RequestedBy: p.ID, OnBehalfOf: p.OnBehalfOf, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
 		Status: vsecure.StatusPending, Approvers: pol.Approvers, RequiredApprovals: pol.Quorum(),
-		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, Version: 1,
+		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, MaxUses: maxUses, UsesLeft: maxUses, Version: 1,
 	}
 	var token string
 	if !pol.RequiresApproval || pol.AutoApproves(p.ID, now) {
@@ -103,6 +107,29 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	v := g.view(a, now)
 	v.AccessToken = token
 	return v, nil
+}
+
+// requestedUses is the use cap of a new approval for op: the request's
+// maxUses, at most the policy's, else the policy's. Only reads and uses
+// spend uses, so a write request carries none.
+func requestedUses(pol *vsecure.Policy, op vsecure.Operation, asked *int) (int, error) {
+	if op == vsecure.OpWrite {
+		if asked != nil {
+			return 0, vsecure.Errorf(vsecure.EInvalid, "maxUses counts reads and uses; a write request cannot carry it")
+		}
+		return 0, nil
+	}
+	if asked == nil {
+		return pol.MaxUses, nil
+	}
+	limit := pol.MaxUses
+	if limit == 0 {
+		limit = vsecure.MaxMaxUses
+	}
+	if *asked < 1 || *asked > limit {
+		return 0, vsecure.Errorf(vsecure.EInvalid, "maxUses must be between 1 and %d (the policy %s allows no more)", limit, pol.URI)
+	}
+	return *asked, nil
 }
 
 // NoApprovalRate in Config.ApprovalRate lets approval requests through

@@ -55,6 +55,9 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 		if a.StatusAt(now) != vsecure.StatusApproved {
 			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, a.StatusAt(now))
 		}
+		if a.Spent() {
+			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s has no use left)", a.ID)
+		}
 		if err := g.boundKeyActive(ctx, a, now); err != nil {
 			return vsecure.Principal{}, err
 		}

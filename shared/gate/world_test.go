@@ -74,6 +74,13 @@ func (f *faults) RecordRead(ctx context.Context, uri string, at time.Time, e vse
 	return f.Store.RecordRead(ctx, uri, at, e)
 }
 
+func (f *faults) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	if err := f.write(); err != nil {
+		return err
+	}
+	return f.Store.SpendUse(ctx, a, uri, at, e)
+}
+
 func (f *faults) PutSecret(ctx context.Context, h vsecure.Secret, v vsecure.SecretVersion, e vsecure.Entry) error {
 	if err := f.write(); err != nil {
 		return err

@@ -138,6 +138,19 @@ func (a *API) getResource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *API) useSecret(w http.ResponseWriter, r *http.Request) error {
+	var b api.SecretUse
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditUse, "", err)
+	}
+	s, err := a.Gate.UseSecret(r.Context(), callOf(r), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s)
+	return nil
+}
+
 func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("uri")
 	u, err := vsecure.ParseResourcePath(raw)

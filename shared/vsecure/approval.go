@@ -77,6 +77,11 @@ type Approval struct {
 	CancelledBy       string     `json:"cancelledBy,omitempty"`
 	CancelledAt       *time.Time `json:"cancelledAt,omitempty"`
 	SlackChannel      string     `json:"slackChannel,omitempty"`
+	// MaxUses is how many reads or uses the approval allows (0: no cap)
+	// and UsesLeft how many remain; the last one ends the grant and the
+	// access token as expiry would.
+	MaxUses  int `json:"maxUses,omitempty"`
+	UsesLeft int `json:"usesLeft,omitempty"`
 	// StepUp is the policy's stepUp, copied like its approvers: deciding
 	// or revoking this approval needs a fresh passkey step-up.
 	StepUp bool `json:"stepUp,omitempty"`
@@ -108,8 +113,29 @@ func (a *Approval) StatusAt(now time.Time) Status {
 // Grants reports whether the approval lets principal perform op on
 // resource at now.
 func (a *Approval) Grants(principal, resource string, op Operation, now time.Time) bool {
-	return a.StatusAt(now) == StatusApproved && a.RequestedBy == principal &&
-		a.Resource == resource && a.Operation == op
+	return a.StatusAt(now) == StatusApproved && !a.Spent() && a.RequestedBy == principal &&
+		a.Resource == resource && a.Covers(op)
+}
+
+// Covers reports whether the approval's operation includes op: itself,
+// or use under an approved read (read implies use).
+func (a *Approval) Covers(op Operation) bool { return a.Operation.Covers(op) }
+
+// Spent reports whether a capped approval has no use left.
+func (a *Approval) Spent() bool { return a.MaxUses > 0 && a.UsesLeft <= 0 }
+
+// Spend takes one use of a capped approval: the next version, which the
+// store writes conditionally, so of racing readers exactly one gets each use.
+func (a Approval) Spend() (Approval, error) {
+	if a.MaxUses == 0 {
+		return a, Errorf(EInvalid, "approval %s has no use cap", a.ID)
+	}
+	if a.Spent() {
+		return a, Errorf(EApprovalRequired, "approval %s has no use left", a.ID)
+	}
+	a.UsesLeft--
+	a.Version++
+	return a, nil
 }
 
 // Decide applies approver by's action at now and returns the next state.

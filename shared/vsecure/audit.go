@@ -8,6 +8,7 @@ import (
 // Audited operation names. Every API call records one of these.
 const (
 	AuditRead            = "read"
+	AuditUse             = "use"
 	AuditWrite           = "write"
 	AuditListResources   = "list_resources"
 	AuditGetResource     = "get_resource"
@@ -49,7 +50,7 @@ const (
 // AuditOperations lists every name an entry's operation can take, for
 // validating filters.
 var AuditOperations = []string{
-	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
+	AuditRead, AuditUse, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
 	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditCancel, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
@@ -145,3 +146,7 @@ func (f ApprovalFilter) Matches(a *Approval) bool {
 	}
 	return true
 }
+
+// CountsAccess reports whether an entry of operation op that succeeded is
+// one access to its secret (its accessCount and accessedAt).
+func CountsAccess(op string) bool { return op == AuditRead || op == AuditUse }

@@ -336,3 +336,14 @@ func (s *Store) ListApprovals(ctx context.Context, f vsecure.ApprovalFilter, cur
 func (s *Store) ListLiveApprovals(ctx context.Context) ([]vsecure.Approval, error) {
 	return queryAll[vsecure.Approval](ctx, s, "ListLiveApprovals", schema.IndexLive, schema.LivePK, livePart, 10000)
 }
+
+// SpendUse is UpdateApproval of a with e: the read's audit entry rides in
+// the approval's conditional transaction, and the indexer counts it into
+// the head's statistics as it does RecordRead's (so uri and at need no
+// write of their own).
+func (s *Store) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	if a.Resource != uri {
+		return vsecure.Errorf(vsecure.EInvalid, "approval %s is for %s, not %s", a.ID, a.Resource, uri)
+	}
+	return s.UpdateApproval(ctx, a, e)
+}
