@@ -82,6 +82,7 @@ test: vet test-deps ## every test under -race with DynamoDB Local and local-kms 
 
 bench: $(MCPB) ## benchmarks: audited secret read through the handler, cold start (bare and bundled), and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/ ./shared/slack/ ./shared/mask/
+	$(GO) test -run '^$$' -bench AuthorizerJWT -benchtime 5000x ./shared/lambdafn/
 	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
 	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/
 	.ci/bench-load.sh

@@ -16,7 +16,7 @@ import (
 
 // humanFunction is a function whose configuration names iss, with a clock
 // the test moves.
-func humanFunction(t *testing.T, iss *oidctest.Issuer) (*Function, *fakeStore, func(time.Duration)) {
+func humanFunction(t testing.TB, iss *oidctest.Issuer) (*Function, *fakeStore, func(time.Duration)) {
 	t.Helper()
 	st := &fakeStore{keys: map[string]vsecure.Key{
 		"hash-agent": {ID: "key_2", Principal: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent}},
