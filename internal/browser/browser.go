@@ -160,9 +160,24 @@ func (b *Browser) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, b.Timeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.t.Fatalf("browser: %s: %v", what, err)
+	for {
+		err := chromedp.Do(ctx, steps...)
+		if err == nil {
+			return
+		}
+		// A document replaced between finding an element and acting on it
+		// (a navigation chromedp had not seen yet) leaves a stale node id:
+		// nothing was done to it, so the steps start again on the new
+		// document, until Timeout.
+		if !staleNode(err) || ctx.Err() != nil {
+			b.t.Fatalf("browser: %s: %v", what, err)
+		}
 	}
+}
+
+// staleNode reports the CDP error of a node id from a replaced document.
+func staleNode(err error) bool {
+	return strings.Contains(err.Error(), "Could not find node with given id")
 }
 
 // Run runs one chromedp action returning a value on b's tab within one
