@@ -51,6 +51,7 @@ mcpb: $(MCPB) ## the Claude Desktop bundle dist/vsecure.mcpb: vsecure for 5 plat
 
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags aws ./cmd/vsecure/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "vet: ok"
 
@@ -75,7 +76,7 @@ $(REDOCLY): docs/openapi-lint/package-lock.json
 	@touch $@
 
 test: vet test-deps ## every test under -race with DynamoDB Local and local-kms (installed, started and stopped here), then the CDK tests and the OpenAPI lint
-	.ci/emulators.sh run $(GO) test -race -count=1 $(PKGS)
+	.ci/emulators.sh run sh -c '$(GO) test -race -count=1 $(PKGS) && $(GO) test -race -count=1 -tags aws -run "^TestBackends" ./cmd/vsecure/'
 	$(MAKE) test-infra
 	$(MAKE) --no-print-directory openapi-lint
 	@echo "test: ok"
@@ -102,6 +103,7 @@ SOAK_FLAGS     = -bin .soak/vsecure -out .soak -duration $(SOAK_DURATION) -max-r
 
 soak: ## SOAK_DURATION (60s) per run: vsecure dev SIGKILLed 3 times, then on DynamoDB Local with 20% faults; checks the invariants
 	$(GO) build -o .soak/vsecure ./cmd/vsecure
+	$(GO) build -tags aws -o .soak/vsecure-aws ./cmd/vsecure
 	$(GO) build -o .soak/vsecure-soak ./cmd/vsecure-soak
 	@rc=0; \
 	.soak/vsecure-soak $(SOAK_FLAGS) -store embedded -kills 3 || rc=$$?; \

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8s}
+CONNS=${CONNS:-8}
 . .ci/devbench.sh
 api -X POST "$base/v1/security/mcp/resources" -d '{"uri":"vsecure://secrets/prod/*","permissions":["read"],"requiresApproval":true,"approvers":["alice"]}' >/dev/null
 agent=$(api -X POST "$base/v1/security/keys" -d '{"principal":"agent-1","roles":["agent"]}' | sed -E 's/.*"key":"([^"]+)".*/\1/')
@@ -18,5 +19,5 @@ cookie=$(curl -fsS -o /dev/null -D - -X POST "$base/console/signin/dev" -d 'prin
 for page in /console "/console/approvals/$id"; do
   size=$(curl -fsS -H "Cookie: $cookie" "$base$page" | wc -c)
   echo "== $page ($size bytes)"
-  wrk -t2 -c8 -d"$DURATION" --latency -H "Cookie: $cookie" "$base$page" | grep -E "Latency|50%|99%|Requests/sec|Non-2xx"
+  wrk -t"$(( CONNS < 2 ? 1 : 2 ))" -c"$CONNS" -d"$DURATION" --latency -H "Cookie: $cookie" "$base$page" | grep -E "Latency|50%|99%|Requests/sec|Non-2xx"
 done

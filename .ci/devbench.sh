@@ -1,5 +1,5 @@
 # Sourced by the bench scripts: wrk (Debian's package when missing) and a
-# `vsecure dev` on a fresh data dir on loopback with a generated admin key,
+# `vsecure dev` on a fresh data dir ($TMPDIR; TMPDIR=/dev/shm puts it on a tmpfs) on loopback with a generated admin key,
 # stopped and removed on exit. Sets tmp, pid, base, admin and api().
 if ! command -v wrk >/dev/null; then
   echo "$(basename "$0"): installing wrk (Debian package)" >&2

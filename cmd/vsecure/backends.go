@@ -1,3 +1,5 @@
+//go:build aws
+
 package main
 
 import (
@@ -11,24 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/vsecure/vsecure/shared/auditindex"
-	"github.com/vsecure/vsecure/shared/auditlog"
 	"github.com/vsecure/vsecure/shared/crypto/kms"
 	"github.com/vsecure/vsecure/shared/crypto/local"
 	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
-	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// backend is what `vsecure dev --store` runs on: nil fields are the
-// devserver's own defaults.
-type backend struct {
-	store   vsecure.Store
-	sealer  vsecure.Sealer
-	macKeys auditlog.MACKeys
-	// indexer is the DynamoDB store's audit indexer, run by the server.
-	indexer auditindex.Indexer
-}
+// awsBuilt: this build opens DynamoDB itself (companion.go).
+const awsBuilt = true
 
 // devPool is how many audit chains `vsecure dev --store dynamodb` writes
 // at once: one per concurrent writer, up to this many epochs open.
@@ -46,12 +38,8 @@ const devPool = 8
 // wrapped by the local audit-mac.key in keysDir. The server runs the
 // store's audit indexer every second (AWS: the audit-index function).
 func backends(ctx context.Context, kind, keysDir string, env func(string) string) (backend, error) {
-	switch kind {
-	case "", "embedded":
-		return backend{}, nil
-	case "dynamodb":
-	default:
-		return backend{}, fmt.Errorf("unknown store %q (want embedded or dynamodb)", kind)
+	if b, done, err := embeddedBackend(kind); done {
+		return b, err
 	}
 	var opts []func(*config.LoadOptions) error
 	if env("AWS_REGION") == "" && env("AWS_DEFAULT_REGION") == "" {

@@ -1,9 +1,10 @@
+//go:build aws
+
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -17,29 +18,8 @@ import (
 	"github.com/vsecure/vsecure/shared/api"
 )
 
-// bootstrapOutput is the stack output naming the admin-bootstrap function
-// (infra/bootstrap.go).
-const bootstrapOutput = "AdminBootstrapFunctionName"
-
-// admin:bootstrap invokes a deployed stack's admin-bootstrap function
-// with the operator's own AWS credentials and prints the key it mints. No
-// server and no vsecure key are involved: IAM lambda:InvokeFunction is the
-// whole authorization, and CloudTrail records the Invoke.
-func setupAdminBootstrap(fs *flag.FlagSet, env func(string) string, std stdio) action {
-	stack := fs.String("stack", "", "CloudFormation stack (vsecure-<env>); the function name is its "+bootstrapOutput+" output")
-	function := fs.String("function", "", "the function's name or ARN, instead of --stack")
-	principal := fs.String("principal", "admin", "principal of the new admin key")
-	breakGlass := fs.Bool("break-glass", false, "mint even if an active admin key exists (audited as such)")
-	return func(ctx context.Context, _ []string) int {
-		return runAdminBootstrap(ctx, stack, function, principal, breakGlass, env, std)
-	}
-}
-
-func runAdminBootstrap(ctx context.Context, stack, function, principal *string, breakGlass *bool, env func(string) string, std stdio) int {
-	if (*stack == "") == (*function == "") {
-		fmt.Fprintln(std.Err, "vsecure admin:bootstrap: give exactly one of --stack and --function")
-		return exitUsage
-	}
+// adminBootstrap is admin:bootstrap with its flags checked.
+func adminBootstrap(ctx context.Context, stack, function, principal *string, breakGlass *bool, env func(string) string, std stdio) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(std.Err, "vsecure admin:bootstrap: "+format+"\n", a...)
 		return exitError

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,10 +67,30 @@ func TestAdminBootstrapInvokesUnderRIE(t *testing.T) {
 		"AWS_ENDPOINT_URL_LAMBDA": strings.TrimSuffix(r.URL(), "/2015-03-31/functions/function/invocations"),
 		"AWS_ENDPOINT_URL_STS":    stsFake.URL,
 	}
+	// The plain build runs admin:bootstrap in vsecure-aws (companion.go):
+	// the test then runs the built pair as an operator would; built with
+	// -tags aws, it runs the command in this process.
+	var pair string
+	if !awsBuilt {
+		pair = buildWithCompanion(t)
+	}
 	bootstrap := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := run(ctx, append([]string{"admin:bootstrap", "--function", "function"}, args...), func(k string) string { return env[k] }, stdio{Out: &out, Err: &errb})
-		return code, out.String(), errb.String()
+		args = append([]string{"admin:bootstrap", "--function", "function"}, args...)
+		if awsBuilt {
+			return run(ctx, args, func(k string) string { return env[k] }, stdio{Out: &out, Err: &errb}), out.String(), errb.String()
+		}
+		cmd := exec.CommandContext(ctx, filepath.Join(pair, "vsecure"), args...)
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if _, exited := err.(*exec.ExitError); err != nil && !exited {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 	}
 
 	// The sample world has an active admin key: refused.
@@ -100,4 +121,17 @@ func TestAdminBootstrapInvokesUnderRIE(t *testing.T) {
 	if err != nil || len(es) != 2 || es[0].Metadata["requestedBy"] != caller || es[0].Metadata["breakGlass"] != "true" {
 		t.Fatalf("key_bootstrap entries: %+v, %v", es, err)
 	}
+}
+
+// buildWithCompanion builds vsecure and its AWS companion into one
+// directory, as a release archive holds them.
+func buildWithCompanion(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, b := range [][]string{{"-o", filepath.Join(dir, "vsecure")}, {"-tags", "aws", "-o", filepath.Join(dir, companionName)}} {
+		if out, err := exec.Command("go", append(append([]string{"build"}, b...), ".")...).CombinedOutput(); err != nil {
+			t.Fatalf("go build %v: %v\n%s", b, err, out)
+		}
+	}
+	return dir
 }

@@ -27,6 +27,9 @@ func setupDev(fs *flag.FlagSet, env func(string) string, std stdio) action {
 	storeKind := fs.String("store", orDefault(env("VSECURE_STORE"), "embedded"), "embedded or dynamodb (env VSECURE_STORE; see backends.go for its env)")
 	issuer := fs.String("oidc-issuer", env(oidc.EnvIssuer), "OpenID Connect issuer whose JWTs the API accepts (env "+oidc.EnvIssuer+"; see VSECURE_OIDC_*)")
 	return func(ctx context.Context, _ []string) int {
+		if *storeKind == "dynamodb" && !awsBuilt {
+			return runCompanion(ctx, "dev", std)
+		}
 		// The flag wins over the environment; the rest of the OIDC
 		// configuration is read from the environment alongside it.
 		env := func(k string) string {

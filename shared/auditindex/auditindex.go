@@ -10,16 +10,27 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
 
 // Indexer runs at most one indexer pass per call.
 type Indexer interface {
-	IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexStats, error)
+	IndexAudit(ctx context.Context, now time.Time) (Stats, error)
 }
 
-var _ Indexer = (*dynamo.Store)(nil)
+// Stats describes one IndexAudit call.
+type Stats struct {
+	// Entries indexed by this call's pass (0: nothing to do, or skipped).
+	Entries int
+	// Segments written.
+	Segments int
+	// Through is the time up to which every entry is indexed afterwards.
+	Through time.Time
+	// Lag is how long the oldest entry not yet indexed has waited: now −
+	// Through after a pass, that entry's age when a small young window is
+	// left for a bigger pass, 0 when nothing settled is unindexed (a quiet
+	// table's watermark may be old: it only moves when a pass runs).
+	Lag time.Duration
+}
 
 const (
 	// Every is the pause between passes: a pass that finds too little to

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/vsecure/vsecure/internal/testclock"
-	"github.com/vsecure/vsecure/shared/store/dynamo"
 )
 
 // script is a hand-written indexer for this layer's tests: pass i answers
@@ -25,17 +24,17 @@ type script struct {
 }
 
 type pass struct {
-	st  dynamo.IndexStats
+	st  Stats
 	err error
 }
 
-func (s *script) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexStats, error) {
+func (s *script) IndexAudit(ctx context.Context, now time.Time) (Stats, error) {
 	s.nows = append(s.nows, now)
 	i := s.calls
 	s.calls++
 	if i >= len(s.passes) {
 		s.cancel()
-		return dynamo.IndexStats{}, ctx.Err()
+		return Stats{}, ctx.Err()
 	}
 	return s.passes[i].st, s.passes[i].err
 }
@@ -73,7 +72,7 @@ func run(t *testing.T, passes []pass, stop func(t0 time.Time) time.Time, opts ..
 var errThrottled = errors.New("ProvisionedThroughputExceededException")
 
 func TestFailedPassesBackOffAndASuccessResetsThePace(t *testing.T) {
-	ok := pass{st: dynamo.IndexStats{}}
+	ok := pass{st: Stats{}}
 	r, s, c, _ := run(t, []pass{{err: errThrottled}, {err: errThrottled}, {err: errThrottled}, ok, {err: errThrottled}, ok}, nil)
 	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, time.Second, time.Second, time.Second}; !slices.Equal(c.waits, want) {
 		t.Errorf("pauses %v, want %v", c.waits, want)
@@ -123,10 +122,10 @@ func TestNoPassStartsAfterStop(t *testing.T) {
 func TestPassesThatDidWorkAreLogged(t *testing.T) {
 	through := time.Date(2026, 12, 1, 11, 59, 30, 0, time.UTC)
 	r, _, _, out := run(t, []pass{
-		{st: dynamo.IndexStats{}},
-		{st: dynamo.IndexStats{Entries: 250, Segments: 12, Through: through, Lag: 30 * time.Second}},
+		{st: Stats{}},
+		{st: Stats{Entries: 250, Segments: 12, Through: through, Lag: 30 * time.Second}},
 		{err: errThrottled},
-		{st: dynamo.IndexStats{Through: through, Lag: 31 * time.Second}},
+		{st: Stats{Through: through, Lag: 31 * time.Second}},
 	}, nil)
 	var worked, failed int
 	for line := range strings.Lines(out) {
@@ -162,12 +161,12 @@ func TestPassesThatDidWorkAreLogged(t *testing.T) {
 func TestRunEndsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	calls := make(chan struct{}, 1)
-	l := &Loop{Indexer: indexerFunc(func(context.Context, time.Time) (dynamo.IndexStats, error) {
+	l := &Loop{Indexer: indexerFunc(func(context.Context, time.Time) (Stats, error) {
 		select {
 		case calls <- struct{}{}:
 		default:
 		}
-		return dynamo.IndexStats{}, nil
+		return Stats{}, nil
 	}), Every: time.Hour}
 	done := make(chan Result)
 	go func() { done <- l.Run(ctx, time.Time{}) }()
@@ -178,16 +177,16 @@ func TestRunEndsWithItsContext(t *testing.T) {
 	}
 }
 
-type indexerFunc func(context.Context, time.Time) (dynamo.IndexStats, error)
+type indexerFunc func(context.Context, time.Time) (Stats, error)
 
-func (f indexerFunc) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexStats, error) {
+func (f indexerFunc) IndexAudit(ctx context.Context, now time.Time) (Stats, error) {
 	return f(ctx, now)
 }
 
 // The scheduled run ends once it has caught up: busy passes go on a second
 // apart, the first one that indexes nothing ends it; a failure does not.
 func TestUntilIdleEndsAtTheFirstEmptyPass(t *testing.T) {
-	busy := pass{st: dynamo.IndexStats{Entries: 500, Segments: 40}}
+	busy := pass{st: Stats{Entries: 500, Segments: 40}}
 	passes := []pass{busy, {err: errThrottled}, busy, {}, busy, busy}
 	r, s, _, _ := run(t, passes, nil, func(l *Loop) { l.UntilIdle = true })
 	if s.calls != 4 || r.Passes != 4 || r.Failed != 1 || r.Entries != 1000 {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/devserver"
-	"github.com/vsecure/vsecure/shared/store/dynamo"
 	"github.com/vsecure/vsecure/shared/store/embedded"
 )
 
@@ -23,7 +23,7 @@ type passes struct {
 	calls chan struct{}
 }
 
-func (p *passes) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexStats, error) {
+func (p *passes) IndexAudit(ctx context.Context, now time.Time) (auditindex.Stats, error) {
 	p.mu.Lock()
 	p.ctxs = append(p.ctxs, ctx)
 	p.nows = append(p.nows, now)
@@ -35,9 +35,9 @@ func (p *passes) IndexAudit(ctx context.Context, now time.Time) (dynamo.IndexSta
 		p.mu.Lock()
 		p.ended = true
 		p.mu.Unlock()
-		return dynamo.IndexStats{}, ctx.Err()
+		return auditindex.Stats{}, ctx.Err()
 	}
-	return dynamo.IndexStats{}, nil
+	return auditindex.Stats{}, nil
 }
 
 // With an audit indexer the server runs a pass a second on its own clock

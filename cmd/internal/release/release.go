@@ -98,20 +98,26 @@ func release(ctx context.Context, c config) ([]string, error) {
 	var written []string
 	for _, p := range c.platforms {
 		start := time.Now()
-		exe := "vsecure"
-		if p.os == "windows" {
-			exe += ".exe"
-		}
-		bin := filepath.Join(work, p.os+"-"+p.arch, exe)
-		if err := build(ctx, c.module, p, c.version, c.commit, bin); err != nil {
-			return nil, err
-		}
-		data, err := os.ReadFile(bin)
-		if err != nil {
-			return nil, err
-		}
+		// Each archive holds vsecure and its companion vsecure-aws, the same
+		// command built with -tags aws (cmd/vsecure/companion.go).
 		base := fmt.Sprintf("vsecure-%s-%s-%s", c.version, p.os, p.arch)
-		files := []file{{name: base + "/" + exe, mode: 0o755, data: data}, {name: base + "/README.md", mode: 0o644, data: readme}}
+		files := []file{{name: base + "/README.md", mode: 0o644, data: readme}}
+		var bin string // the companion's: its modules are a superset of vsecure's
+		for _, b := range []struct{ name, tags string }{{"vsecure", ""}, {"vsecure-aws", "aws"}} {
+			exe := b.name
+			if p.os == "windows" {
+				exe += ".exe"
+			}
+			bin = filepath.Join(work, p.os+"-"+p.arch, exe)
+			if err := build(ctx, c.module, p, c.version, c.commit, b.tags, bin); err != nil {
+				return nil, err
+			}
+			data, err := os.ReadFile(bin)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, file{name: base + "/" + exe, mode: 0o755, data: data})
+		}
 		var buf bytes.Buffer
 		name := base + ".tar.gz"
 		if p.os == "windows" {
@@ -152,9 +158,13 @@ func release(ctx context.Context, c config) ([]string, error) {
 	return append(written, "SHA256SUMS"), nil
 }
 
-// build cross-compiles cmd/vsecure for p into bin.
-func build(ctx context.Context, module string, p platform, version, commit, bin string) error {
+// build cross-compiles cmd/vsecure for p into bin, with the build tags
+// given (comma-separated, or none).
+func build(ctx context.Context, module string, p platform, version, commit, tags, bin string) error {
 	args := append([]string{"build"}, buildFlags(version, commit)...)
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
 	cmd := exec.CommandContext(ctx, "go", append(args, "-o", bin, "./cmd/vsecure")...)
 	cmd.Dir = module
 	cmd.Env = buildEnv(p)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,9 +65,11 @@ func TestReleaseIsReproducible(t *testing.T) {
 	t.Logf("both builds: %s", sums[0])
 
 	base := "vsecure-" + version + "-" + host.os + "-" + host.arch
-	exe := "vsecure"
-	if host.os == "windows" {
-		exe += ".exe"
+	exe := func(name string) string {
+		if host.os == "windows" {
+			return name + ".exe"
+		}
+		return name
 	}
 	var entries []file
 	if host.os == "windows" {
@@ -74,27 +77,43 @@ func TestReleaseIsReproducible(t *testing.T) {
 	} else {
 		entries = readTarGz(t, archives[0])
 	}
-	if len(entries) != 2 || entries[0].name != base+"/README.md" || entries[1].name != base+"/"+exe {
-		t.Fatalf("entries %v, want README.md and %s under %s/, sorted", entryNames(entries), exe, base)
+	want := []string{base + "/README.md", base + "/" + exe("vsecure"), base + "/" + exe("vsecure-aws")}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.name)
 	}
-	if entries[0].mode != 0o644 || entries[1].mode != 0o755 {
-		t.Errorf("modes %v %v, want 0644 and 0755", entries[0].mode, entries[1].mode)
+	if !slices.Equal(got, want) {
+		t.Fatalf("entries %v, want %v, sorted", entryNames(entries), want)
+	}
+	if entries[0].mode != 0o644 || entries[1].mode != 0o755 || entries[2].mode != 0o755 {
+		t.Errorf("modes %v %v %v, want 0644, 0755 and 0755", entries[0].mode, entries[1].mode, entries[2].mode)
 	}
 
-	bin := filepath.Join(t.TempDir(), exe)
-	if err := os.WriteFile(bin, entries[1].data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	got, err := exec.Command(bin, "version", "--json").Output()
-	if err != nil {
-		t.Fatalf("%s version: %v", bin, err)
-	}
-	var info struct{ Version, Commit, Go string }
-	if err := json.Unmarshal(got, &info); err != nil {
-		t.Fatalf("%s: %v", got, err)
-	}
-	if info.Version != version || info.Commit != commit || info.Go != runtime.Version() {
-		t.Errorf("vsecure version of the released binary: %s; want version %s, commit %s, %s", got, version, commit, runtime.Version())
+	// Both binaries report the version the release stamped; only the
+	// companion links the AWS SDK.
+	for i, name := range []string{"vsecure", "vsecure-aws"} {
+		bin := filepath.Join(t.TempDir(), exe(name))
+		if err := os.WriteFile(bin, entries[i+1].data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		got, err := exec.Command(bin, "version", "--json").Output()
+		if err != nil {
+			t.Fatalf("%s version: %v", bin, err)
+		}
+		var info struct{ Version, Commit, Go string }
+		if err := json.Unmarshal(got, &info); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		if info.Version != version || info.Commit != commit || info.Go != runtime.Version() {
+			t.Errorf("%s version of the released binary: %s; want version %s, commit %s, %s", name, got, version, commit, runtime.Version())
+		}
+		mods, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if links := bytes.Contains(mods, []byte("github.com/aws/aws-sdk-go-v2/service/dynamodb")); links != (name == "vsecure-aws") {
+			t.Errorf("%s links the AWS SDK: %v", name, links)
+		}
 	}
 }
 

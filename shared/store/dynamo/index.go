@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/vsecure/vsecure/shared/auditindex"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
@@ -49,20 +50,10 @@ const (
 // reads into it (ListSecrets adds the reads after it).
 const attrIndexed = "indexedThrough"
 
-// IndexStats describes one IndexAudit call.
-type IndexStats struct {
-	// Entries indexed by this call's pass (0: nothing to do, or skipped).
-	Entries int
-	// Segments written.
-	Segments int
-	// Through is the time up to which every entry is indexed afterwards.
-	Through time.Time
-	// Lag is how long the oldest entry not yet indexed has waited: now −
-	// Through after a pass, that entry's age when a small young window is
-	// left for a bigger pass, 0 when nothing settled is unindexed (a quiet
-	// table's watermark may be old: it only moves when a pass runs).
-	Lag time.Duration
-}
+// IndexStats is what one pass did (auditindex.Stats, which paces them).
+type IndexStats = auditindex.Stats
+
+var _ auditindex.Indexer = (*Store)(nil)
 
 // IndexAudit runs at most one indexer pass over the audit entries not yet
 // indexed: it writes the filter index's segments of the window, adds the
