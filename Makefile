@@ -92,6 +92,10 @@ soak: ## SOAK_DURATION (60s) per run: vsecure dev SIGKILLed 3 times, then on Dyn
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh
 
+.PHONY: mutate
+mutate: ## mutation testing of shared/vsecure and shared/gate (gremlins, pinned; no emulators; MUTATE_TIMEOUT per package, default 90m); not part of test
+	.ci/mutate.sh
+
 # --- Lambda functions: build, invoke, bench-lambda ---------------------------
 # One function per functions/<name>; `make build` cross-compiles each for
 # linux/arm64 into build/<name>/bootstrap + build/<name>.zip, in parallel, and
