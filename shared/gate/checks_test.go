@@ -7,6 +7,8 @@ package gate_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -434,4 +436,111 @@ func TestPolicyViewsHideConfiguration(t *testing.T) {
 			t.Fatalf("a key demoted after it was resolved sees the configuration: %+v", v)
 		}
 	})
+}
+
+// TestLimits: each bound of a request holds at its value and refuses one
+// past it.
+func TestLimits(t *testing.T) {
+	str := func(n int) string { return strings.Repeat("x", n) }
+	meta := func(n, key, val int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("%0*d", key, i)] = str(val)
+		}
+		return m
+	}
+	write := func(w api.SecretWrite) func(w *world) error {
+		return func(wd *world) error {
+			if w.Value == nil {
+				w.Value = ptr("v")
+			}
+			_, err := wd.g.WriteSecret(wd.t.Context(), wd.as("ai-agent-123"), uri(wd.t, stagingURI), w)
+			return err
+		}
+	}
+	request := func(r api.ApprovalRequest) func(w *world) error {
+		return func(w *world) error {
+			r.Resource, r.Operation = dbURI, "read"
+			_, err := w.g.RequestApproval(w.t.Context(), w.as("ai-agent-123"), r)
+			return err
+		}
+	}
+	decide := func(reason string) func(w *world) error {
+		return func(w *world) error {
+			_, err := w.g.Decide(w.t.Context(), w.as("alice"), w.pending(dbURI), api.Respond{Action: "approve", Reason: reason})
+			return err
+		}
+	}
+	rotate := func(seconds int) func(w *world) error {
+		return func(w *world) error {
+			_, err := w.g.RotateKey(w.t.Context(), w.as("admin"), w.keys["ai-agent-123"].ID, api.RotateRequest{OverlapSeconds: ptr(seconds)})
+			return err
+		}
+	}
+	list := func(limit int) func(w *world) error {
+		return func(w *world) error {
+			_, _, err := w.g.ListKeys(w.t.Context(), w.as("admin"), "", limit)
+			return err
+		}
+	}
+	slack := func(id string) func(w *world) error {
+		return func(w *world) error {
+			_, err := w.g.CreateKey(w.t.Context(), w.as("admin"), api.KeyRequest{Principal: "slacker", Roles: []string{"approver"}, SlackUserID: id})
+			return err
+		}
+	}
+	// key makes a bootstrap key of cred and authenticates with it.
+	key := func(cred string) func(w *world) error {
+		return func(w *world) error {
+			if err := w.g.EnsureKey(w.t.Context(), cred, "boot", []vsecure.Role{vsecure.RoleAgent}); err != nil {
+				return err
+			}
+			_, err := w.g.Authenticate(w.t.Context(), cred, gate.Call{})
+			return err
+		}
+	}
+	cases := []struct {
+		name string
+		call func(w *world) error
+		code vsecure.Code
+	}{
+		{"secret_value_at_the_limit", write(api.SecretWrite{Value: ptr(str(vsecure.MaxSecretBytes))}), ""},
+		{"secret_value_past_the_limit", write(api.SecretWrite{Value: ptr(str(vsecure.MaxSecretBytes + 1))}), vsecure.ETooLarge},
+		{"secret_name_at_200", write(api.SecretWrite{Name: str(200)}), ""},
+		{"secret_name_at_201", write(api.SecretWrite{Name: str(201)}), vsecure.EInvalid},
+		{"secret_description_at_2000", write(api.SecretWrite{Description: str(2000)}), ""},
+		{"secret_description_at_2001", write(api.SecretWrite{Description: str(2001)}), vsecure.EInvalid},
+		{"32_metadata_entries", write(api.SecretWrite{Metadata: meta(32, 2, 1)}), ""},
+		{"33_metadata_entries", write(api.SecretWrite{Metadata: meta(33, 2, 1)}), vsecure.EInvalid},
+		{"metadata_key_at_64_value_at_256", write(api.SecretWrite{Metadata: meta(1, 64, 256)}), ""},
+		{"metadata_key_at_65", write(api.SecretWrite{Metadata: meta(1, 65, 1)}), vsecure.EInvalid},
+		{"metadata_value_at_257", write(api.SecretWrite{Metadata: meta(1, 1, 257)}), vsecure.EInvalid},
+		{"metadata_empty_key", write(api.SecretWrite{Metadata: map[string]string{"": "v"}}), vsecure.EInvalid},
+		{"request_reason_at_1000", request(api.ApprovalRequest{Reason: str(1000)}), ""},
+		{"request_ttl_of_one_second", request(api.ApprovalRequest{TTL: ptr(1)}), ""},
+		{"decision_reason_at_1000", decide(str(1000)), ""},
+		{"overlap_of_30_days", rotate(30 * 86400), ""},
+		{"overlap_past_30_days", rotate(30*86400 + 1), vsecure.EInvalid},
+		{"page_of_one", list(1), ""},
+		{"page_at_the_maximum", list(api.MaxLimit), ""},
+		{"page_past_the_maximum", list(api.MaxLimit + 1), vsecure.EInvalid},
+		{"negative_page", list(-1), vsecure.EInvalid},
+		{"slack_user_at_32", slack("U" + strings.Repeat("0", 31)), ""},
+		{"slack_user_at_33", slack("U" + strings.Repeat("0", 32)), vsecure.EInvalid},
+		{"slack_user_range_ends", slack("AZ09"), ""},
+		{"slack_user_lowercase", slack("u012"), vsecure.EInvalid},
+		{"slack_user_past_Z", slack("U[0"), vsecure.EInvalid},
+		{"slack_user_past_9", slack("U:0"), vsecure.EInvalid},
+		{"slack_user_before_0", slack("U/0"), vsecure.EInvalid},
+		{"slack_user_before_A", slack("@U0"), vsecure.EInvalid},
+		{"bootstrap_key_of_32_characters", key(gate.KeyPrefix + str(32)), ""},
+		{"bootstrap_key_of_31_characters", key(gate.KeyPrefix + str(31)), vsecure.EInvalid},
+		{"credential_of_256_bytes", key(gate.KeyPrefix + str(256-len(gate.KeyPrefix))), ""},
+		{"credential_of_257_bytes", key(gate.KeyPrefix + str(257-len(gate.KeyPrefix))), vsecure.EUnauthenticated},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want(t, tc.call(newWorld(t)), tc.code, tc.name)
+		})
+	}
 }
