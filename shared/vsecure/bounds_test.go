@@ -136,3 +136,36 @@ func TestStaleStepUpNamesTheMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitTake: a bucket gives Burst tokens at once, then one per
+// Every; a refusal says how long until the next one and stores nothing.
+func TestRateLimitTake(t *testing.T) {
+	l := RateLimit{Every: 30 * time.Second, Burst: 3}
+	now := t0
+	var tat time.Time // a bucket never seen
+	for i := range 3 {
+		next, ok, wait := l.Take(tat, now)
+		if !ok || wait != 0 || !next.Equal(now.Add(time.Duration(i+1)*l.Every)) {
+			t.Fatalf("take %d: next %s ok %v wait %s", i, next, ok, wait)
+		}
+		tat = next
+	}
+	next, ok, wait := l.Take(tat, now)
+	if ok || wait != l.Every || !next.Equal(tat) {
+		t.Fatalf("fourth take: next %s ok %v wait %s; want a refusal for %s", next, ok, wait, l.Every)
+	}
+	if _, ok, wait := l.Take(tat, now.Add(l.Every-time.Second)); ok || wait != time.Second {
+		t.Fatalf("a second early: ok %v wait %s", ok, wait)
+	}
+	if next, ok, _ := l.Take(tat, now.Add(l.Every)); !ok || !next.Equal(tat.Add(l.Every)) {
+		t.Fatalf("one Every later: ok %v next %s", ok, next)
+	}
+	// An idle bucket refills to Burst, never beyond.
+	later := now.Add(time.Hour)
+	if next, ok, _ := l.Take(tat, later); !ok || !next.Equal(later.Add(l.Every)) {
+		t.Fatalf("after an idle hour: ok %v next %s", ok, next)
+	}
+	if ApprovalRequestLimit.Every != 30*time.Second || ApprovalRequestLimit.Burst != 10 || ApprovalBucket("bot") != "approvals#bot" {
+		t.Fatalf("approval limit %+v, bucket %q", ApprovalRequestLimit, ApprovalBucket("bot"))
+	}
+}
