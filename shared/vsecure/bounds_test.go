@@ -169,3 +169,18 @@ func TestRateLimitTake(t *testing.T) {
 		t.Fatalf("approval limit %+v, bucket %q", ApprovalRequestLimit, ApprovalBucket("bot"))
 	}
 }
+
+// TestURIStringAllocatesOnce: String sizes its buffer exactly, so the
+// read path's URI renderings cost one allocation each.
+func TestURIStringAllocatesOnce(t *testing.T) {
+	for _, s := range []string{"vsecure://secrets/production/DATABASE_URL", "vsecure://custom/*", "vsecure://api-keys/k1"} {
+		u, err := ParseURI(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out string
+		if n := testing.AllocsPerRun(100, func() { out = u.String() }); n != 1 || out != s {
+			t.Errorf("String() of %s = %q in %.0f allocations, want 1", s, out, n)
+		}
+	}
+}
