@@ -33,6 +33,22 @@ openapi: ## regenerate docs/openapi.json from the route table and the API types 
 openapi-lint: $(REDOCLY) ## lint docs/openapi.json with the pinned @redocly/cli (recommended rules: docs/openapi-lint/redocly.yaml)
 	$(REDOCLY) lint --config docs/openapi-lint/redocly.yaml docs/openapi.json
 
+# --- mcpb: the Claude Desktop bundle (docs/mcp.md). The @anthropic-ai/mcpb CLI
+# is pinned in packaging/mcpb/package-lock.json; packaging/mcpb/build.sh does
+# the layout, validation and packing (the bundle test runs it for this platform).
+MCPB     := packaging/mcpb/node_modules/.bin/mcpb
+MCPB_OUT ?= dist/vsecure.mcpb
+.PHONY: mcpb mcpb-deps
+mcpb-deps: $(MCPB) ## install the pinned @anthropic-ai/mcpb CLI (packaging/mcpb)
+
+$(MCPB): packaging/mcpb/package-lock.json
+	npm ci --prefix packaging/mcpb --no-audit --no-fund
+	@touch $@
+
+mcpb: $(MCPB) ## the Claude Desktop bundle dist/vsecure.mcpb: vsecure for 5 platforms, validated and packed by the pinned mcpb CLI (VERSION=x.y.z)
+	VERSION=$(VERSION) packaging/mcpb/build.sh $(MCPB_OUT)
+	@ls -l $(MCPB_OUT)
+
 vet: ## go vet and gofmt check
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -41,7 +57,7 @@ vet: ## go vet and gofmt check
 include .ci/emulators.mk
 
 .PHONY: test-deps chromium
-test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) $(REDOCLY) chromium ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator, @redocly/cli) and Debian's chromium
+test-deps: $(TSCLIENT)/node_modules/.package-lock.json $(ASLV) $(REDOCLY) $(MCPB) chromium ## install the pinned npm tools tests use (MCP TypeScript SDK, asl-validator, @redocly/cli, @anthropic-ai/mcpb) and Debian's chromium
 
 chromium: ## install Debian's chromium for the browser tests (apt-get, only when missing)
 	@.ci/emulators.sh install-chromium
@@ -64,7 +80,7 @@ test: vet test-deps ## every test under -race with DynamoDB Local and local-kms 
 	$(MAKE) --no-print-directory openapi-lint
 	@echo "test: ok"
 
-bench: ## benchmarks: audited secret read through the handler, and a load run against vsecure dev
+bench: $(MCPB) ## benchmarks: audited secret read through the handler, cold start (bare and bundled), and a load run against vsecure dev
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/httpapi/ ./shared/store/embedded/ ./shared/slack/
 	$(GO) test -run '^$$' -bench 'ReadSecret|ColdStart' -benchtime 500x ./cmd/vsecure/
 	.ci/emulators.sh run $(GO) test -run '^$$' -bench . ./shared/store/dynamo/
@@ -95,6 +111,27 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 .PHONY: mutate
 mutate: ## mutation testing of shared/vsecure and shared/gate (gremlins, pinned; no emulators; MUTATE_TIMEOUT per package, default 90m); not part of test
 	.ci/mutate.sh
+
+# --- release: the CLI archives of a tag (issue 18) --------------------------
+# cmd/internal/release cross-compiles cmd/vsecure for the five platforms and
+# writes reproducible archives, one CycloneDX SBOM each (cyclonedx-gomod,
+# pinned here and installed into .bin/) and SHA256SUMS into dist/. The
+# archives' mtime is the commit's time, so a rebuild of a tag is byte-equal.
+# A .mcpb already in dist/ (make mcpb) is listed in SHA256SUMS too.
+VERSION          ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+CYCLONEDX_GOMOD  := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+CYCLONEDX_BIN    := .bin/cyclonedx-gomod-v1.10.0/cyclonedx-gomod
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+
+RELEASE_DIR      ?= dist
+
+.PHONY: release
+release: $(CYCLONEDX_BIN) ## dist/: CLI archives for darwin/linux arm64+amd64 (tar.gz) and windows-amd64 (zip), SBOMs, SHA256SUMS [VERSION=v1.2.3 RELEASE_DIR=dist]
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/internal/release -out $(RELEASE_DIR) -version $(VERSION) -sbom $(CYCLONEDX_BIN) $(addprefix -sum ,$(wildcard $(RELEASE_DIR)/*.mcpb))
+	@cd $(RELEASE_DIR) && sha256sum -c --quiet SHA256SUMS && echo "release: $(RELEASE_DIR)/SHA256SUMS verified"
+
+$(CYCLONEDX_BIN):
+	GOBIN=$(abspath $(dir $@)) $(GO) install $(CYCLONEDX_GOMOD)
 
 # --- Lambda functions: build, invoke, bench-lambda ---------------------------
 # One function per functions/<name>; `make build` cross-compiles each for

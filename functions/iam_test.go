@@ -15,6 +15,7 @@ import (
 	"github.com/vsecure/vsecure/internal/iampolicy"
 	"github.com/vsecure/vsecure/internal/rie"
 	"github.com/vsecure/vsecure/internal/sample"
+	"github.com/vsecure/vsecure/shared/lambdafn/consolefn"
 	"github.com/vsecure/vsecure/shared/store/dynamo/schema"
 )
 
@@ -28,6 +29,9 @@ const (
 // cursorSecretValue is the Secrets Manager stand-in's cursor key (the
 // stack generates 64 alphanumerics).
 const cursorSecretValue = "sampleCursorKeyForTheEmulatorsOnly0123456789abcdefghijklmnopqrst"
+
+// consoleSecretValue is the stand-in's console session secret.
+const consoleSecretValue = "sampleConsoleSessionKeyForTheEmulatorsOnly0123456789abcdefghijk"
 
 // stackName is how the dev stack names function fn.
 func stackName(fn string) string { return "vsecure-dev-" + fn }
@@ -63,6 +67,12 @@ func (w *world) record(t *testing.T, root string) {
 		}
 		secrets[f.Env["VSECURE_CURSOR_SECRET_ARN"]] = cursorSecretValue
 	}
+	// Every console function reads the one session secret.
+	f, err := tpl.Function(stackName("console-inbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets[f.Env[consolefn.EnvSessionSecretARN]] = consoleSecretValue
 	sm, stop, err := awsrec.Serve(awsrec.Secrets(secrets))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +112,9 @@ func (w *world) stackEnv(t *testing.T, fn string) []string {
 	}
 	if arn := f.Env["VSECURE_CURSOR_SECRET_ARN"]; arn != "" {
 		env = append(env, "VSECURE_CURSOR_KEY=", "VSECURE_CURSOR_SECRET_ARN="+arn)
+	}
+	if arn := f.Env[consolefn.EnvSessionSecretARN]; arn != "" {
+		env = append(env, consolefn.EnvSessionSecretARN+"="+arn)
 	}
 	return env
 }
@@ -330,6 +343,11 @@ func TestLeastPrivilegeConditions(t *testing.T) {
 		{"mcp still writes secrets", "mcp", ddb("dynamodb:PutItem", "SECRET#"+sample.StagingSecret, "pk", "sk", "data"), iampolicy.Allow},
 		{"resources-put cannot write a key item", "resources-put", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x"), iampolicy.ExplicitDeny},
 		{"approvals-respond cannot delete a key item", "approvals-respond", ddb("dynamodb:DeleteItem", schema.KeyHashPrefix+"h"), iampolicy.ExplicitDeny},
+		// The console's pages run behind no authorizer: none may touch a key.
+		{"console-decide cannot write a key item", "console-decide", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.ExplicitDeny},
+		{"console-passkeys cannot write a key's hash item", "console-passkeys", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk"), iampolicy.ExplicitDeny},
+		{"console-stepup cannot update a key item", "console-stepup", ddb("dynamodb:UpdateItem", schema.KeyPrefix+"key_x", "pk", "sk", "roles"), iampolicy.ExplicitDeny},
+		{"console-inbox cannot write the state table", "console-inbox", ddb("dynamodb:PutItem", "APPROVAL#x", "pk", "sk"), iampolicy.ImplicitDeny},
 		{"keys-create mints keys", "keys-create", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},
 		{"keys-update changes keys", "keys-update", ddb("dynamodb:PutItem", schema.KeyHashPrefix+"h", "pk", "sk", "data"), iampolicy.Allow},
 		{"admin-bootstrap mints keys", "admin-bootstrap", ddb("dynamodb:PutItem", schema.KeyPrefix+"key_x", "pk", "sk", "data"), iampolicy.Allow},

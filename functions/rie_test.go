@@ -21,6 +21,7 @@ import (
 	"github.com/vsecure/vsecure/internal/rie"
 	"github.com/vsecure/vsecure/internal/sample"
 	"github.com/vsecure/vsecure/shared/catalog"
+	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/lambdafn"
 	"github.com/vsecure/vsecure/shared/vsecure"
 	"github.com/vsecure/vsecure/shared/workflow"
@@ -201,22 +202,39 @@ var expectations = map[string]expectation{
 	"resources-get":       {200, []string{"uri", "value", "version"}, map[string]string{"uri": sample.StagingSecret, "value": sample.StagingValue}},
 	"resources-put":       {200, []string{"uri", "version"}, map[string]string{"uri": sample.StagingSecret}},
 	"secrets-list":        {200, []string{"secrets", "pagination"}, nil},
-	"approvals-request":   {201, []string{"approvalId", "approvalUrl", "expiresAt"}, map[string]string{"status": "pending"}},
-	"approvals-list":      {200, []string{"data", "pagination"}, nil},
-	"approvals-get":       {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},
-	"approvals-respond":   {200, []string{"approvalId", "accessToken"}, map[string]string{"status": "approved", "approvedBy": "alice"}},
-	"approvals-revoke":    {200, []string{"approvalId", "revokedAt"}, map[string]string{"status": "revoked"}},
-	"audit-list":          {200, []string{"logs", "pagination"}, nil},
-	"keys-create":         {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
-	"keys-list":           {200, []string{"keys", "pagination"}, nil},
-	"keys-delete":         {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
-	"keys-rotate":         {201, []string{"id", "key", "replaces"}, map[string]string{"principal": "dave"}},
-	"keys-update":         {200, []string{"id", "slackUserId"}, map[string]string{"id": sample.ErinKeyID, "slackUserId": "U0SAMPLEERIN"}},
-	"whoami":              {200, []string{"principal", "roles", "keyId", "credential"}, map[string]string{"principal": "agent-1", "keyId": "key_sample_agent", "credential": "api_key"}},
-	"audit-verify":        {200, []string{"digests", "entries", "findings", "sealedTo", "trustedKey"}, nil},
-	"audit-export":        {200, []string{"export"}, nil},
-	"slack-interactions":  {200, nil, nil},
-	"mcp":                 {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
+	// After resources-put's sample: the value is the rotated one.
+	"secrets-use":        {200, []string{"uri", "value", "version"}, map[string]string{"uri": sample.StagingSecret}},
+	"approvals-request":  {201, []string{"approvalId", "approvalUrl", "expiresAt"}, map[string]string{"status": "pending"}},
+	"approvals-list":     {200, []string{"data", "pagination"}, nil},
+	"approvals-get":      {200, []string{"approvalId", "status"}, map[string]string{"approvalId": sample.PendingApproval}},
+	"approvals-respond":  {200, []string{"approvalId", "accessToken"}, map[string]string{"status": "approved", "approvedBy": "alice"}},
+	"approvals-revoke":   {200, []string{"approvalId", "revokedAt"}, map[string]string{"status": "revoked"}},
+	"approvals-cancel":   {200, []string{"approvalId", "cancelledAt"}, map[string]string{"status": "cancelled", "cancelledBy": "agent-1"}},
+	"audit-list":         {200, []string{"logs", "pagination"}, nil},
+	"keys-create":        {201, []string{"id", "key", "roles"}, map[string]string{"principal": "carol"}},
+	"keys-list":          {200, []string{"keys", "pagination"}, nil},
+	"keys-delete":        {200, []string{"id", "revokedAt"}, map[string]string{"id": sample.SpareKeyID}},
+	"keys-rotate":        {201, []string{"id", "key", "replaces"}, map[string]string{"principal": "dave"}},
+	"keys-update":        {200, []string{"id", "slackUserId"}, map[string]string{"id": sample.ErinKeyID, "slackUserId": "U0SAMPLEERIN"}},
+	"whoami":             {200, []string{"principal", "roles", "keyId", "credential"}, map[string]string{"principal": "agent-1", "keyId": "key_sample_agent", "credential": "api_key"}},
+	"audit-verify":       {200, []string{"digests", "entries", "findings", "sealedTo", "trustedKey"}, nil},
+	"audit-export":       {200, []string{"export"}, nil},
+	"slack-interactions": {200, nil, nil},
+	"mcp":                {200, []string{"jsonrpc", "result"}, map[string]string{"jsonrpc": "2.0"}},
+	// The console's pages, without a session: the sign-in page and the
+	// stylesheet are public, a page redirects to sign-in, a POST is 401.
+	"console-signin":   {200, nil, nil},
+	"console-inbox":    {303, nil, nil},
+	"console-approval": {303, nil, nil},
+	"console-decide":   {401, nil, nil},
+	"console-revoke":   {401, nil, nil},
+	"console-cancel":   {401, nil, nil},
+	"console-audit":    {303, nil, nil},
+	"console-keys":     {303, nil, nil},
+	"console-policies": {303, nil, nil},
+	"console-passkeys": {303, nil, nil},
+	"console-stepup":   {401, nil, nil},
+	"console-static":   {200, nil, nil},
 }
 
 // TestFunctionsUnderRIE runs every real bootstrap under aws-lambda-rie
@@ -270,6 +288,10 @@ func TestFunctionsUnderRIE(t *testing.T) {
 				}
 				if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID {
 					t.Errorf("X-Request-Id %q, want the API Gateway request id %q", got, ev.RequestContext.RequestID)
+				}
+				if rs := httpapi.RoutesOf(fn); rs[0].Mount == httpapi.MountConsole {
+					checkPageHeaders(t, resp)
+					return
 				}
 				if emptyAnswer[fn] {
 					if resp.Body != "" {
@@ -792,16 +814,19 @@ func auditIndex(t *testing.T, ctx context.Context, w *world) {
 	// accessCount: the head now counts every successful read of the log
 	// (the indexer applied them, three of them made just now), and so does
 	// secrets-list.
+	// (secrets-use's sample is an access too: uses count like reads.)
 	yes := true
-	reads, cursor := 0, ""
-	for {
-		page, next, err := st.QueryAudit(ctx, vsecure.AuditFilter{Resource: sample.StagingSecret, Operation: vsecure.AuditRead, Success: &yes}, cursor, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reads += len(page)
-		if cursor = next; cursor == "" {
-			break
+	reads := 0
+	for _, op := range []string{vsecure.AuditRead, vsecure.AuditUse} {
+		for cursor := ""; ; {
+			page, next, err := st.QueryAudit(ctx, vsecure.AuditFilter{Resource: sample.StagingSecret, Operation: op, Success: &yes}, cursor, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads += len(page)
+			if cursor = next; cursor == "" {
+				break
+			}
 		}
 	}
 	after := headCount()

@@ -56,6 +56,8 @@ const (
 	policySetVersion itemScope = "policySetVersion"
 	// rateBuckets: the rate buckets (schema.RatePrefix) only.
 	rateBuckets itemScope = "rateBuckets"
+	// approvalItems: an approval's items (schema.ApprovalPrefixes) only.
+	approvalItems itemScope = "approvalItems"
 )
 
 // The state table's attributes IndexAudit's Update touches (besides the
@@ -97,6 +99,12 @@ func (s itemScope) conditions() map[string]any {
 		return leadingKeys(schema.PolicySetPK)
 	case rateBuckets:
 		return leadingKeys(schema.RatePrefix + "*")
+	case approvalItems:
+		var ps []string
+		for _, p := range schema.ApprovalPrefixes {
+			ps = append(ps, p+"*")
+		}
+		return leadingKeys(ps...)
 	}
 	return nil
 }
@@ -140,6 +148,9 @@ var storeAccess = map[string][]grant{
 	"LoadAccess": {{target{stateT, ""}, []string{"dynamodb:BatchGetItem"}, anyItem}},
 	// An audited read's only write is its entry; the indexer counts it.
 	"RecordRead": {appendAudit},
+	// SpendUse is UpdateApproval of the capped approval (its GetItem when
+	// this container has not just read it) with the read's entry.
+	"SpendUse": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, approvalItems}, appendAudit},
 	// PutSecret: one transaction of an Update of the head (version,
 	// accessCount kept) and Puts of the latest and the version items.
 	"PutSecret": {{target{stateT, ""}, []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}, anyItem}, appendAudit},
@@ -166,6 +177,17 @@ var storeAccess = map[string][]grant{
 	},
 
 	"AppendAudit": {appendAudit},
+
+	// Passkeys (package passkey): a person's credentials are one
+	// partition (Query); a ceremony's challenge is a Put, taken once by a
+	// GetItem and a conditional Delete; a registration is a transaction of
+	// the credential's Puts and its audit entry; an assertion bumps the
+	// credential's sign count.
+	"ListPasskeys":        {{target{stateT, ""}, []string{"dynamodb:Query"}, anyItem}},
+	"CreatePasskey":       {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}, appendAudit},
+	"UsePasskey":          {{target{stateT, ""}, []string{"dynamodb:UpdateItem"}, anyItem}},
+	"PutPasskeyCeremony":  {{target{stateT, ""}, []string{"dynamodb:PutItem"}, anyItem}},
+	"TakePasskeyCeremony": {{target{stateT, ""}, []string{"dynamodb:GetItem", "dynamodb:DeleteItem"}, anyItem}},
 	// The audit table has no index: the shards, the watermark and the
 	// filter segments are Queries of the table, the entries the segments
 	// name one BatchGetItem.

@@ -34,6 +34,12 @@ type functionSpec struct {
 	// Digest is the function's use of the audit signing key (an
 	// asymmetric KMS key of its own, not the data key).
 	Digest digestUse
+	// Console functions serve the console's pages and read the secret
+	// their session cookies are sealed with (package consolefn).
+	Console bool
+	// SignIn is the console's sign-in: it gets the VSECURE_OIDC_*
+	// environment and the callback URL of the code flow.
+	SignIn bool
 }
 
 // digestUse is a function's use of the audit digest signing key.
@@ -109,8 +115,12 @@ var functionSpecs = map[string]functionSpec{
 
 	"resources-list":      {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"ListPolicies", "AppendAudit"}, liveKey)},
 	"resources-configure": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight, Store: with([]string{"PutPolicy", "AppendAudit"}, liveKey)},
+	// A read or use under an approval with maxUses spends one of its uses
+	// (SpendUse) instead of RecordRead's bare entry.
 	"resources-get": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
-		Store: []string{"LoadAccess", "RecordRead", "AppendAudit"}, Sealer: sealOpen},
+		Store: []string{"LoadAccess", "RecordRead", "SpendUse", "AppendAudit"}, Sealer: sealOpen},
+	"secrets-use": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
+		Store: []string{"LoadAccess", "RecordRead", "SpendUse", "AppendAudit"}, Sealer: sealOpen},
 	"resources-put": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyHot,
 		Store: with([]string{"LoadAccess", "PutSecret", "AppendAudit"}, idempotent), Sealer: sealSeal},
 	"secrets-list": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
@@ -130,6 +140,12 @@ var functionSpecs = map[string]functionSpec{
 		Slack: true}, // rewrites the approval's Slack message with the outcome
 	"approvals-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
 		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, liveKey), Workflow: []string{"StopExecution"},
+		Slack: true}, // rewrites the approval's Slack message with the outcome
+	// approvals-cancel ends a pending request's wait (SendTaskSuccess, as
+	// a denial does) or an approved one's execution (StopExecution, as a
+	// revocation does).
+	"approvals-cancel": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: with([]string{"GetApproval", "UpdateApproval", "AppendAudit"}, liveKey), Workflow: []string{"SendTaskSuccess", "StopExecution"},
 		Slack: true}, // rewrites the approval's Slack message with the outcome
 
 	// audit-list Queries the audit table and appends the entry recording
@@ -205,9 +221,46 @@ var functionSpecs = map[string]functionSpec{
 	// like approvals-request's.
 	"mcp": {MemoryMB: 256, TimeoutSeconds: 25,
 		Why: "256 MB: every tool call runs the API in-process (KMS, BatchGet, TransactWrite) plus MCP JSON; 25 s: a tool may wait up to 20 s for a decision (remotemcp.MaxWait), under API Gateway's 30 s limit",
-		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "PutSecret",
+		Store: with([]string{"KeyByHash", "ApprovalByToken", "GetKey", "ListPolicies", "ListSecrets", "LoadAccess", "RecordRead", "SpendUse", "PutSecret",
 			"TakeToken", "CreateApproval", "GetApproval", "ListApprovals", "QueryAudit", "AppendAudit"}, liveKey),
 		Sealer: sealBoth, Cursor: true, Workflow: []string{"StartExecution"}},
+
+	// The console's pages (one function per page route; consolefn), as
+	// the signed-in person, through the same gate methods as the API's
+	// functions above. They run behind no authorizer, so no GetKey: the
+	// identity is the sealed session cookie.
+	"console-signin": {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: renders the sign-in page and runs the OIDC code flow (one token exchange); 10 s covers a slow issuer",
+		Store: []string{"AppendAudit"}, Console: true, SignIn: true}, // the audited refusal of an unclean path, as in every function
+	"console-inbox": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"ListApprovals", "AppendAudit"}, Console: true},
+	"console-approval": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "AppendAudit"}, Console: true},
+	"console-decide": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"SendTaskSuccess"},
+		Slack: true, Console: true}, // rewrites the approval's Slack message with the outcome
+	"console-revoke": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"StopExecution"},
+		Slack: true, Console: true},
+	// The owner's cancel of their agent's request, as approvals-cancel.
+	"console-cancel": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"GetApproval", "UpdateApproval", "AppendAudit"}, Workflow: []string{"SendTaskSuccess", "StopExecution"},
+		Slack: true, Console: true},
+	// The audit page is audit-list's query and audit-verify's check of the
+	// last 24 hours, with the same grants.
+	"console-audit": {MemoryMB: 512, TimeoutSeconds: 29, Why: "512 MB / 29 s: a page of the log and the verification of the last 24 hours (as audit-verify); under API Gateway's 30 s limit",
+		Store: []string{"QueryAudit", "AuditRange", "DigestBefore", "Digests", "AppendAudit"}, Digest: digestVerify, Cursor: true, Console: true},
+	"console-keys": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,
+		Store: []string{"ListKeys", "AppendAudit"}, Console: true},
+	"console-policies": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"ListPolicies", "AppendAudit"}, Console: true},
+	// Registration: the ceremony's challenge is kept, taken once, and the
+	// verified passkey stored with its audit entry (gate.RegisterPasskey).
+	"console-passkeys": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"ListPasskeys", "PutPasskeyCeremony", "TakePasskeyCeremony", "CreatePasskey", "AppendAudit"}, Console: true},
+	// Step-up: the assertion's ceremony, and the credential's sign count.
+	"console-stepup": {MemoryMB: 128, TimeoutSeconds: 10, Why: whyLight,
+		Store: []string{"ListPasskeys", "PutPasskeyCeremony", "TakePasskeyCeremony", "UsePasskey", "AppendAudit"}, Console: true},
+	"console-static": {MemoryMB: 128, TimeoutSeconds: 3, Why: "128 MB / 3 s: returns the embedded stylesheet and script"},
 
 	// The workflow tasks read and conditionally update one approval (the
 	// update carries its audit entry). Notify stores the task token and,

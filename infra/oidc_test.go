@@ -53,10 +53,23 @@ func (s *synthesized) oidcEnvs(t *testing.T) map[string]map[string]any {
 func checkOIDCFunctions(t *testing.T, s *synthesized, want map[string]any) {
 	t.Helper()
 	got := s.oidcEnvs(t)
-	if names := slices.Collect(maps.Keys(got)); !sameSet(names, verifiesPeople()) {
-		t.Errorf("functions with VSECURE_OIDC_*: %v, want %v", names, verifiesPeople())
+	// The console's sign-in runs the code flow back to the callback under
+	// the API: the same issuer, and the redirect URL.
+	fns := append(verifiesPeople(), "console-signin")
+	if names := slices.Collect(maps.Keys(got)); !sameSet(names, fns) {
+		t.Errorf("functions with VSECURE_OIDC_*: %v, want %v", names, fns)
 	}
+	api := firstID(s.ofType("AWS::ApiGatewayV2::Api"))
+	signIn := maps.Clone(want)
+	signIn["VSECURE_OIDC_REDIRECT_URL"] = map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{api, "ApiEndpoint"}}, "/console/oidc/callback"}}}
 	for name, env := range got {
+		if want := want; name == "console-signin" {
+			want = signIn
+			if !reflect.DeepEqual(env, want) {
+				t.Errorf("%s: OIDC env %s, want %s", name, mustJSON(t, env), mustJSON(t, want))
+			}
+			continue
+		}
 		if !reflect.DeepEqual(env, want) {
 			t.Errorf("%s: OIDC env %s, want %s", name, mustJSON(t, env), mustJSON(t, want))
 		}

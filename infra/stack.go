@@ -46,6 +46,8 @@ type Vsecure struct {
 	AlarmTopic    awssns.Topic
 	SlackSecret   awssecretsmanager.Secret
 	CursorSecret  awssecretsmanager.Secret
+	// ConsoleSecret seals the console's session cookies (generated).
+	ConsoleSecret awssecretsmanager.Secret
 	Workflow      *ApprovalWorkflow
 	// oidcEnv is the VSECURE_OIDC_* environment of the functions that
 	// verify people's tokens (humanFunction); nil with OIDC off.
@@ -300,6 +302,18 @@ func (v *Vsecure) secrets() {
 		Id:     jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("The cursor key only authenticates pagination cursors (it protects no data); rotating it merely invalidates cursors in flight, so it is rotated by hand (README) rather than by a rotation Lambda."),
 	}}, nil)
+	v.ConsoleSecret = awssecretsmanager.NewSecret(v.Stack, jsii.String("ConsoleSessionKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("vsecure " + v.Config.Env + ": Console session key, sealing the session and sign-in cookies"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: v.removal(),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(v.ConsoleSecret, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("Rotating the console's session key signs every person out once containers recycle, so it is rotated by hand (docs/console.md) rather than by a rotation Lambda."),
+	}}, nil)
 }
 
 // stage is the $default stage: throttled and access-logged.
@@ -404,6 +418,10 @@ func (v *Vsecure) routes() error {
 			why = "Public by design: the health check and the OpenAPI document are constants and touch no data."
 		case httpapi.AuthSlack:
 			why = "Slack cannot send an API key; the function verifies X-Slack-Signature (HMAC-SHA256, 5-minute window) before doing anything."
+		case httpapi.AuthSession:
+			// The HTTP API's JWT authorizer reads headers, query and
+			// context only, never a cookie.
+			why = "A console page: a browser sends its session as a cookie, which no gateway authorizer reads; the function opens the sealed session cookie itself and refuses without one."
 		default:
 			return fmt.Errorf("route %s %s: unknown auth kind %d", r.Method, r.Path, r.Auth)
 		}
@@ -505,6 +523,10 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	if humanFunction(name) {
 		maps.Copy(env, v.oidcEnv)
 	}
+	if spec.SignIn && v.oidcEnv != nil {
+		maps.Copy(env, v.oidcEnv)
+		env["VSECURE_OIDC_REDIRECT_URL"] = jsii.String(*v.API.ApiEndpoint() + consoleCallbackPath)
+	}
 	if len(spec.Store) == 0 {
 		return env
 	}
@@ -517,6 +539,9 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	}
 	if spec.Cursor {
 		env["VSECURE_CURSOR_SECRET_ARN"] = v.CursorSecret.SecretArn()
+	}
+	if spec.Console {
+		env["VSECURE_CONSOLE_SESSION_SECRET_ARN"] = v.ConsoleSecret.SecretArn()
 	}
 	if spec.Slack {
 		env["VSECURE_SLACK_SECRET_ARN"] = v.SlackSecret.SecretArn()
@@ -653,6 +678,9 @@ func (v *Vsecure) functionPolicy(spec functionSpec, logs awslogs.LogGroup) ([]aw
 	}
 	if spec.Slack {
 		secrets = append(secrets, v.SlackSecret.SecretArn())
+	}
+	if spec.Console {
+		secrets = append(secrets, v.ConsoleSecret.SecretArn())
 	}
 	if len(secrets) > 0 {
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -163,10 +163,48 @@ func TestEveryRouteReachesItsOwnFunction(t *testing.T) {
 		if integ.Properties["PayloadFormatVersion"] != "2.0" {
 			t.Errorf("route %s: payload format %v, want 2.0", key, integ.Properties["PayloadFormatVersion"])
 		}
-		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE"}[want.Auth]
+		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE", httpapi.AuthSession: "NONE"}[want.Auth]
 		if got := r.Properties["AuthorizationType"]; got != wantAuth {
 			t.Errorf("route %s: authorization %v, want %s", key, got, wantAuth)
 		}
+	}
+}
+
+// TestConsolePagesArePublicAtTheGateway: a console page's session is a
+// cookie, which no gateway authorizer reads, so its route has none and its
+// function checks the cookie (and gets the session secret to); every
+// AuthKey route keeps the Lambda authorizer.
+func TestConsolePagesArePublicAtTheGateway(t *testing.T) {
+	s := synth(t, "dev", 30)
+	routes := map[string]resource{}
+	for _, r := range s.ofType("AWS::ApiGatewayV2::Route") {
+		routes[r.Properties["RouteKey"].(string)] = r
+	}
+	var authorizer string
+	for id := range s.ofType("AWS::ApiGatewayV2::Authorizer") {
+		authorizer = id
+	}
+	pages := 0
+	for _, rt := range httpapi.Routes() {
+		r := routes[rt.Method+" "+rt.APIGatewayPath()]
+		auth, id := r.Properties["AuthorizationType"], getAtt(r.Properties["AuthorizerId"])
+		switch rt.Auth {
+		case httpapi.AuthSession:
+			pages++
+			if auth != "NONE" || r.Properties["AuthorizerId"] != nil {
+				t.Errorf("console page %s: authorization %v, authorizer %v; want none", rt.Pattern(), auth, id)
+			}
+			if !functionSpecs[rt.Function].Console {
+				t.Errorf("console page %s: its function %s does not read the session secret", rt.Pattern(), rt.Function)
+			}
+		case httpapi.AuthKey:
+			if auth != "CUSTOM" || id != authorizer {
+				t.Errorf("%s: authorization %v by %q, want CUSTOM by the key authorizer %s", rt.Pattern(), auth, id, authorizer)
+			}
+		}
+	}
+	if pages == 0 {
+		t.Fatal("no console page in the route table")
 	}
 }
 
@@ -355,6 +393,7 @@ var wantPolicies = func() map[string][]string {
 		machine    = "states:stateMachine:vsecure-dev-approvals"
 		epoch      = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["vsecure:audit-epoch"]},"Null":{"kms:EncryptionContextKeys":"false"}}`
 		mac        = "Allow kms:GenerateDataKey on mac-key" + epoch
+		spend      = `Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["APPR#*","VIS#*","GRANT#*","TOKEN#*"]}}`
 		context    = ` if {"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["uri","version"]},"Null":{"kms:EncryptionContextKeys":"false"},"StringLike":{"kms:EncryptionContext:uri":"vsecure://*"}}`
 	)
 	m := map[string][]string{
@@ -366,7 +405,10 @@ var wantPolicies = func() map[string][]string {
 		"resources-list": {logs, xray, audit, "Allow dynamodb:Query on " + gsi},
 		"resources-configure": {logs, xray, audit, "Allow dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			`Allow dynamodb:UpdateItem on table:vsecure if {"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["POLICYSET"]}}`},
-		"resources-get": {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", "Allow kms:Decrypt on key" + context},
+		// GetItem, PutItem, DeleteItem on an approval's items only: the
+		// spend of a capped approval's use (SpendUse).
+		"resources-get": {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", spend, "Allow kms:Decrypt on key" + context},
+		"secrets-use":   {logs, xray, audit, "Allow dynamodb:BatchGetItem on table:vsecure", spend, "Allow kms:Decrypt on key" + context},
 		// UpdateItem: the head's update inside the write's transaction.
 		"resources-put":     {logs, xray, "Allow dynamodb:BatchGetItem,dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem on table:vsecure", audit, "Allow kms:GenerateDataKey on key" + context},
 		"secrets-list":      {logs, xray, audit, "Allow dynamodb:Query on table:vsecure-audit," + gsi, cursor},
@@ -377,6 +419,7 @@ var wantPolicies = func() map[string][]string {
 		"approvals-get":     {logs, xray, audit, "Allow dynamodb:GetItem on table:vsecure"},
 		"approvals-respond": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"approvals-revoke":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
+		"approvals-cancel":  {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"audit-list":        {logs, xray, audit, auditFetch, cursor},
 		"keys-create":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
 		"keys-rotate":       {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"},
@@ -386,7 +429,7 @@ var wantPolicies = func() map[string][]string {
 		"whoami":            {logs, xray, audit},
 		"slack-interactions": {logs, xray, audit, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure",
 			"Allow dynamodb:Query on " + gsi, slack},
-		"mcp": {logs, xray, audit, auditFetch, cursor,
+		"mcp": {logs, xray, audit, auditFetch, cursor, spend,
 			"Allow dynamodb:BatchGetItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure",
 			"Allow dynamodb:Query on table:vsecure/index/gsi1,table:vsecure/index/live",
 			"Allow kms:Decrypt,kms:GenerateDataKey on key" + context, "Allow states:StartExecution on " + machine},
@@ -430,7 +473,7 @@ var wantPolicies = func() map[string][]string {
 	// denied writing a key's items (dynamodb:LeadingKeys), mcp included.
 	// (The indexer's state-table grant is itself limited to secret heads.)
 	// (resources-get writes only its audit entry since the indexer counts reads.)
-	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke",
+	for _, fn := range []string{"resources-configure", "resources-put", "approvals-request", "approvals-respond", "approvals-revoke", "approvals-cancel",
 		"slack-interactions", "mcp", "workflow-notify", "workflow-expire", "workflow-revoke", "workflow-reconcile"} {
 		m[fn] = append(m[fn], `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`)
 	}
@@ -458,9 +501,46 @@ var wantPolicies = func() map[string][]string {
 	m["approvals-respond"] = append(m["approvals-respond"], "Allow states:SendTaskSuccess on "+machine)
 	m["slack-interactions"] = append(m["slack-interactions"], "Allow states:SendTaskSuccess on "+machine)
 	m["approvals-revoke"] = append(m["approvals-revoke"], "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
-	// Both rewrite the approval's Slack message with the outcome.
+	// A cancel ends a pending request's wait as a denial does, an approved
+	// one's execution as a revocation does.
+	m["approvals-cancel"] = append(m["approvals-cancel"], "Allow states:SendTaskSuccess on "+machine,
+		"Allow states:StopExecution on states:execution:vsecure-dev-approvals:*")
+	// All rewrite the approval's Slack message with the outcome.
 	m["approvals-respond"] = append(m["approvals-respond"], slack)
 	m["approvals-revoke"] = append(m["approvals-revoke"], slack)
+	m["approvals-cancel"] = append(m["approvals-cancel"], slack)
+	// The console's pages: as the API function of the same gate method,
+	// without the caller's key (no authorizer: the identity is the sealed
+	// session cookie), plus the session secret.
+	const (
+		session = "Allow secretsmanager:GetSecretValue on secret:Console"
+		decides = "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem on table:vsecure"
+		noKeys  = `Deny dynamodb:PutItem,dynamodb:UpdateItem,dynamodb:DeleteItem,dynamodb:ConditionCheckItem,dynamodb:BatchWriteItem on table:vsecure if {"ForAnyValue:StringLike":{"dynamodb:LeadingKeys":["KEY#*","KEYHASH#*"]}}`
+	)
+	for fn, p := range map[string][]string{
+		// Its only store call: an unclean path's audited refusal.
+		"console-signin":   {session},
+		"console-inbox":    {session, "Allow dynamodb:Query on table:vsecure,table:vsecure/index/gsi1,table:vsecure/index/live"},
+		"console-approval": {session, "Allow dynamodb:GetItem on table:vsecure"},
+		"console-decide": {"Allow secretsmanager:GetSecretValue on secret:Slack,secret:Console", decides, noKeys,
+			"Allow states:SendTaskSuccess on " + machine},
+		"console-revoke": {"Allow secretsmanager:GetSecretValue on secret:Slack,secret:Console", decides, noKeys,
+			"Allow states:StopExecution on states:execution:vsecure-dev-approvals:*"},
+		"console-cancel": {"Allow secretsmanager:GetSecretValue on secret:Slack,secret:Console", decides, noKeys,
+			"Allow states:SendTaskSuccess on " + machine, "Allow states:StopExecution on states:execution:vsecure-dev-approvals:*"},
+		"console-keys":     {session, "Allow dynamodb:Query on " + gsi},
+		"console-policies": {session, "Allow dynamodb:Query on " + gsi},
+		"console-passkeys": {session, noKeys, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query on table:vsecure"},
+		"console-stepup":   {session, noKeys, "Allow dynamodb:DeleteItem,dynamodb:GetItem,dynamodb:PutItem,dynamodb:Query,dynamodb:UpdateItem on table:vsecure"},
+	} {
+		m[fn] = append(p, logs, xray, audit, mac)
+	}
+	// The audit page: audit-list's query and audit-verify's check.
+	m["console-audit"] = []string{logs, xray, audit, auditFetch, "Allow secretsmanager:GetSecretValue on secret:HMAC,secret:Console",
+		"Allow kms:GetPublicKey on signing-key", "Allow kms:Decrypt,kms:GenerateDataKey on mac-key" + epoch,
+		"Allow s3:GetObject on witness-bucket/digests/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"digests/*"}}`,
+		"Allow s3:GetObject on witness-bucket/archive/*", `Allow s3:ListBucket on witness-bucket if {"StringLike":{"s3:prefix":"archive/*"}}`}
+	m["console-static"] = []string{logs, xray}
 	for _, v := range m {
 		sort.Strings(v)
 	}
@@ -501,7 +581,7 @@ func TestAuditTableIsAppendOnly(t *testing.T) {
 			// step, which re-reads windows to seal them.
 			// The secret listing reads the reads not yet counted into the
 			// heads (the indexer's tail).
-			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-export", "audit-digest", "secrets-list"}, name) && strings.Contains(l, "Query") {
+			if !slices.Contains([]string{"audit-list", "mcp", "audit-verify", "audit-export", "audit-digest", "secrets-list", "console-audit"}, name) && strings.Contains(l, "Query") {
 				t.Errorf("%s may read the audit table: %s", name, l)
 			}
 		}
@@ -565,7 +645,7 @@ func TestOnlySecretFunctionsUseTheKeyForDataKeys(t *testing.T) {
 	s := synth(t, "dev", 30)
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
-			if strings.Contains(l, "on key") && name != "resources-get" && name != "resources-put" && name != "mcp" {
+			if strings.Contains(l, "on key") && name != "resources-get" && name != "secrets-use" && name != "resources-put" && name != "mcp" {
 				t.Errorf("%s uses the data key: %s", name, l)
 			}
 		}
@@ -579,7 +659,8 @@ func TestOnlyTheDigestStepSignsAuditDigests(t *testing.T) {
 	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{
 		"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
 	})
-	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key", "audit-export": "Allow kms:GetPublicKey on signing-key"}
+	want := map[string]string{"audit-digest": "Allow kms:Sign on signing-key", "audit-verify": "Allow kms:GetPublicKey on signing-key", "audit-export": "Allow kms:GetPublicKey on signing-key",
+		"console-audit": "Allow kms:GetPublicKey on signing-key"} // the audit page's verify status
 	for name, id := range s.functionIDs(t) {
 		for _, l := range s.policyLines(t, id) {
 			if strings.Contains(l, "signing-key") && l != want[name] {
@@ -1156,9 +1237,10 @@ func TestAuditWitnessBucketAndMACKey(t *testing.T) {
 			env := s.resources[id].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
 			_, mac := env["VSECURE_AUDIT_MAC_KEY_ID"]
 			_, bucket := env["VSECURE_WITNESS_BUCKET"]
-			checker := name == "audit-digest" || name == "audit-verify"
-			// The indexer writes no entry: no MAC key either.
-			if mac != (name != "health" && name != indexFunction) || bucket != checker {
+			checker := name == "audit-digest" || name == "audit-verify" || name == "console-audit"
+			// The indexer writes no entry: no MAC key either, nor the
+			// functions that use no store.
+			if mac != (name != "health" && name != "console-static" && name != indexFunction) || bucket != checker {
 				t.Errorf("%s: VSECURE_AUDIT_MAC_KEY_ID set %v, VSECURE_WITNESS_BUCKET set %v", name, mac, bucket)
 			}
 			for _, l := range s.policyLines(t, id) {

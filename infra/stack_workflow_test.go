@@ -119,7 +119,7 @@ func TestStackRunsTheApprovalWorkflow(t *testing.T) {
 		}
 	}
 	slices.Sort(callers)
-	if want := []string{"approvals-request", "approvals-respond", "approvals-revoke", "mcp", "slack-interactions", "workflow-notify", "workflow-reconcile"}; !slices.Equal(callers, want) {
+	if want := []string{"approvals-cancel", "approvals-request", "approvals-respond", "approvals-revoke", "console-cancel", "console-decide", "console-revoke", "mcp", "slack-interactions", "workflow-notify", "workflow-reconcile"}; !slices.Equal(callers, want) {
 		t.Errorf("functions calling Step Functions: %v, want %v", callers, want)
 	}
 	var topic string

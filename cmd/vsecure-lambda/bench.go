@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/internal/rie"
@@ -45,6 +46,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cold := fs.Int("cold", 11, "cold starts per function")
 	warm := fs.Int("warm", 200, "warm invokes per function")
 	artefacts := fs.String("build", "build", "directory of `make build` output")
+	only := fs.String("fn", "", "comma-separated functions to measure (default: all); hello-world always runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +77,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !slices.Contains(names, r.Function) {
 			names = append(names, r.Function)
 		}
+	}
+	if *only != "" {
+		names = slices.DeleteFunc(names, func(n string) bool { return n != hello && !slices.Contains(strings.Split(*only, ","), n) })
 	}
 	var results []result
 	for _, name := range names {

@@ -59,4 +59,31 @@ func TestCLIAgainstLocalServer(t *testing.T) {
 	if code, out, _ := vs(env.AdminKey, "", "keys:create", "--principal", "agent-2", "--role", "agent"); code != 0 || !strings.Contains(out, "vsk_") {
 		t.Fatalf("keys:create: %d %q", code, out)
 	}
+
+	// An agent acting for alice: she is shown beside it, cannot approve
+	// its request, and cancels it.
+	code, out, errs = vs(env.AdminKey, "", "keys:create", "--principal", "ai-agent-123", "--role", "agent", "--on-behalf-of", "alice", "--json")
+	var bot struct {
+		Key        string `json:"key"`
+		OnBehalfOf string `json:"onBehalfOf"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &bot) != nil || bot.OnBehalfOf != "alice" {
+		t.Fatalf("keys:create --on-behalf-of: %d %q %q", code, out, errs)
+	}
+	code, out, errs = vs(bot.Key, "", "mcp:approve", "--resource", "production/DATABASE_URL", "--reason", "migrate", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &ap) != nil || ap.Status != "pending" {
+		t.Fatalf("approve for alice: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := vs(env.ApproverKey, "", "mcp:approval", ap.ApprovalID); code != 0 || !strings.Contains(out, "Requested by: ai-agent-123 for alice") {
+		t.Fatalf("approval show: %d %q", code, out)
+	}
+	if code, _, errs := vs(env.ApproverKey, "", "mcp:respond", ap.ApprovalID, "--approve"); code != 1 || !strings.Contains(errs, "self_approval_forbidden") {
+		t.Fatalf("alice approving her agent's request: %d %q", code, errs)
+	}
+	if code, out, errs := vs(env.ApproverKey, "", "mcp:cancel", ap.ApprovalID); code != 0 || !strings.Contains(out, "cancelled by alice") {
+		t.Fatalf("cancel: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := vs(env.ApproverKey, "", "mcp:approvals", "--status", "cancelled"); code != 0 || !strings.Contains(out, "ai-agent-123 for alice") {
+		t.Fatalf("approvals --status cancelled: %d %q", code, out)
+	}
 }

@@ -23,6 +23,8 @@ type cannedAPI struct {
 
 const (
 	approvalJSON = `{"approvalId":"appr_01","status":"pending","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","reason":"debug","requestedBy":"agent-1","requestedAt":"2024-03-15T10:30:00Z","expiresAt":"2024-03-15T11:30:00Z","ttl":3600,"approvers":["alice","bob"],"requiredApprovals":1,"approvals":0,"approvalUrl":"http://127.0.0.1:8080/v1/security/mcp/approvals/appr_01"}`
+	// An agent's request made for alice, cancelled by her.
+	oboJSON      = `{"approvalId":"appr_02","status":"cancelled","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","reason":"migrate","requestedBy":"ai-agent-123","onBehalfOf":"alice","requestedAt":"2024-03-15T10:30:00Z","expiresAt":"2024-03-15T11:30:00Z","ttl":3600,"approvers":["alice","bob"],"requiredApprovals":1,"approvals":0,"cancelledBy":"alice","cancelledAt":"2024-03-15T10:31:00Z","approvalUrl":"http://127.0.0.1:8080/v1/security/mcp/approvals/appr_02"}`
 	approvedJSON = `{"approvalId":"appr_01","status":"approved","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","requestedBy":"agent-1","requestedAt":"2024-03-15T10:30:00Z","expiresAt":"2024-03-15T11:30:00Z","ttl":3600,"approvers":["alice"],"requiredApprovals":1,"approvals":1,"approvedBy":"alice","approvedAt":"2024-03-15T10:32:00Z","accessToken":"mcp_at_canned","approvalUrl":"http://127.0.0.1:8080/v1/security/mcp/approvals/appr_01"}`
 )
 
@@ -57,6 +59,10 @@ func (c *cannedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 		ok(approvalJSON)
 	case "GET /v1/security/mcp/approvals":
+		if q.Get("status") == "cancelled" {
+			ok(`{"data":[` + oboJSON + `],"pagination":{"cursor":"","hasMore":false}}`)
+			return
+		}
 		if q.Get("cursor") == "" {
 			ok(`{"data":[` + approvalJSON + `],"pagination":{"cursor":"page2","hasMore":true}}`)
 		} else {
@@ -64,10 +70,16 @@ func (c *cannedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "POST /v1/security/mcp/approvals/appr_01/respond":
 		ok(approvedJSON)
+	case "GET /v1/security/mcp/approvals/appr_02", "POST /v1/security/mcp/approvals/appr_02/cancel":
+		ok(oboJSON)
 	case "GET /v1/security/mcp/audit":
 		ok(`{"logs":[{"id":"log_2","timestamp":"2024-03-15T10:32:15Z","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","actor":"agent-1","approvalId":"appr_01","success":true,"metadata":{}},{"id":"log_1","timestamp":"2024-03-15T10:30:00Z","resource":"vsecure://secrets/production/DATABASE_URL","operation":"read","actor":"agent-1","success":false,"error":"approval_required","metadata":{}}],"pagination":{"cursor":"","hasMore":false}}`)
 	case "POST /v1/security/keys":
 		w.WriteHeader(201)
+		if strings.Contains(string(body), `"onBehalfOf":"alice"`) {
+			ok(`{"id":"key_02","principal":"ai-agent-123","roles":["agent"],"onBehalfOf":"alice","createdAt":"2024-03-15T10:30:00Z","key":"vsk_canned_secret"}`)
+			return
+		}
 		ok(`{"id":"key_01","principal":"agent-1","roles":["agent"],"createdAt":"2024-03-15T10:30:00Z","key":"vsk_canned_secret"}`)
 	case "GET /v1/security/whoami":
 		if r.Header.Get("Authorization") == "Bearer mcp_at_canned" {
@@ -110,6 +122,10 @@ func TestCLIGolden(t *testing.T) {
 		{"secrets_get_approval_required", []string{"secrets:get", "production/DATABASE_URL"}, "", false},
 		{"secrets_put_stdin", []string{"secrets:put", "staging/API_TOKEN", "--meta", "service=api"}, "s3cr3t\n", false},
 		{"keys_create", []string{"keys:create", "--principal", "agent-1", "--role", "agent"}, "", false},
+		{"keys_create_on_behalf_of", []string{"keys:create", "--principal", "ai-agent-123", "--role", "agent", "--on-behalf-of", "alice"}, "", false},
+		{"approvals_on_behalf_of", []string{"mcp:approvals", "--status", "cancelled"}, "", false},
+		{"approval_show_on_behalf_of", []string{"mcp:approval", "appr_02"}, "", false},
+		{"cancel", []string{"mcp:cancel", "appr_02"}, "", false},
 		{"keys_slack", []string{"keys:slack", "key_01", "--slack-user", "U012AB3CD"}, "", false},
 		{"keys_slack_needs_user", []string{"keys:slack", "key_01"}, "", false},
 		{"whoami", []string{"whoami"}, "", false},

@@ -42,6 +42,17 @@ func commands() []command {
 			setup:    setupMCPServe,
 		},
 		{
+			name: "mcp config", summary: "print or write the vsecure entry of an MCP client's config",
+			synopsis: "mcp config --client claude-desktop|claude-code|cursor|vscode [--write [--force] [--config PATH]] [--url URL]",
+			about: "Prints the configuration entry that starts `vsecure mcp serve` from that client; --write merges it\n" +
+				"into the client's file (default: claude-desktop its per-OS file, claude-code ./.mcp.json, cursor\n" +
+				"~/.cursor/mcp.json, vscode ./.vscode/mcp.json), keeping the old file as FILE.bak-TIMESTAMP.\n" +
+				"The entry keeps the key out of the file where the client allows it: ${VSECURE_API_KEY} (Claude Code),\n" +
+				"${env:VSECURE_API_KEY} (Cursor), a password input (VS Code). For Claude Desktop, install the bundle.",
+			env:   mcpConfigEnv,
+			setup: setupMCPConfig,
+		},
+		{
 			name: "mcp:resources", summary: "list resource policies",
 			synopsis: "mcp:resources [--json]",
 			about:    "Lists the resource policies: which vsecure:// URIs exist, what they permit and whether approval is required.",
@@ -161,14 +172,14 @@ func commands() []command {
 			about:    "Lists the approval requests you may see, newest first.",
 			setup: apiCall[listing[api.ApprovalView]]{
 				flags: func(fs *apiFlags) callFunc[listing[api.ApprovalView]] {
-					status := fs.String("status", "", "pending, approved, denied, expired or revoked")
+					status := fs.String("status", "", "pending, approved, denied, expired, revoked or cancelled")
 					resource := fs.String("resource", "", "a concrete resource URI (short form production/DB works)")
 					return paged(fs, func(ctx context.Context, c *client.Client, limit int, cursor string) ([]api.ApprovalView, api.Pagination, error) {
 						return c.ListApprovals(ctx, api.ApprovalsQuery{Status: *status, Resource: expand(*resource), Limit: limit, Cursor: cursor})
 					})
 				},
 				out: columns("data", []string{"ID", "STATUS", "OP", "RESOURCE", "REQUESTED BY", "EXPIRES", "REASON"}, func(a api.ApprovalView) []string {
-					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.RequestedBy, ts(a.ExpiresAt), dash(a.Reason)}
+					return []string{a.ID, string(a.Status), string(a.Operation), a.Resource, a.Requester(), ts(a.ExpiresAt), dash(a.Reason)}
 				}),
 			}.setup,
 		},
@@ -221,6 +232,47 @@ func commands() []command {
 				},
 				out: text(func(w io.Writer, a api.ApprovalView) {
 					fmt.Fprintf(w, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:approval", summary: "show one approval request",
+			synopsis: "mcp:approval <approval-id> [--json]",
+			about:    "Shows one approval request (its requester, the human it acts for, its approvers, or an admin).",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(*apiFlags) callFunc[api.ApprovalView] {
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						return c.GetApproval(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					fmt.Fprintf(w, "Approval %s: %s %s is %s (expires %s)\n", a.ID, a.Operation, a.Resource, a.Status, ts(a.ExpiresAt))
+					fmt.Fprintf(w, "Requested by: %s\nReason: %s\n", a.Requester(), dash(a.Reason))
+					fmt.Fprintf(w, "Approvers: %s (%d of %d approvals)\n", dash(strings.Join(a.Approvers, ", ")), a.Approvals, a.RequiredApprovals)
+					if a.Status == vsecure.StatusPending {
+						fmt.Fprintf(w, "Decide at: %s\n", a.ApprovalURL)
+					}
+				}),
+			}.setup,
+		},
+		{
+			name: "mcp:cancel", summary: "cancel an approval request",
+			synopsis: "mcp:cancel <approval-id> [--json]",
+			about:    "Withdraws a request (its requester, the human it acts for, or an admin): a pending\nrequest becomes cancelled, an approved one's access ends at once.",
+			args:     1,
+			setup: apiCall[api.ApprovalView]{
+				flags: func(*apiFlags) callFunc[api.ApprovalView] {
+					return func(ctx context.Context, c *client.Client, pos []string) (api.ApprovalView, error) {
+						return c.CancelApproval(ctx, pos[0])
+					}
+				},
+				out: text(func(w io.Writer, a api.ApprovalView) {
+					if a.Status == vsecure.StatusRevoked {
+						fmt.Fprintf(w, "Approval %s: revoked by %s at %s\n", a.ID, a.RevokedBy, tsp(a.RevokedAt))
+						return
+					}
+					fmt.Fprintf(w, "Approval %s: cancelled by %s at %s\n", a.ID, a.CancelledBy, tsp(a.CancelledAt))
 				}),
 			}.setup,
 		},
@@ -338,14 +390,15 @@ func commands() []command {
 		},
 		{
 			name: "keys:create", summary: "create an API key for a principal",
-			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--json]",
-			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again.",
+			synopsis: "keys:create --principal ID --role ROLE[,ROLE] [--slack-user U123] [--on-behalf-of HUMAN] [--json]",
+			about:    "Creates an API key (admin). Roles: admin, approver, auditor, agent. The key is\nprinted once and cannot be shown again. --on-behalf-of names the human an agent\nkey acts for: they count as the requester of its approvals and cannot decide them.",
 			setup: apiCall[api.CreatedKey]{
 				flags: func(fs *apiFlags) callFunc[api.CreatedKey] {
 					principal := fs.String("principal", "", "principal id the key acts as (required)")
 					var roles stringList
 					fs.Var(&roles, "role", "role (repeatable or comma-separated; required)")
 					slack := fs.String("slack-user", "", "Slack user id of an approver")
+					onBehalfOf := fs.String("on-behalf-of", "", "human principal the key acts for (fixed for the key's life)")
 					fs.check(func([]string) error {
 						if *principal == "" || len(roles) == 0 {
 							return badFlags("--principal and --role are required")
@@ -353,11 +406,11 @@ func commands() []command {
 						return nil
 					})
 					return func(ctx context.Context, c *client.Client, _ []string) (api.CreatedKey, error) {
-						return c.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack})
+						return c.CreateKey(ctx, api.KeyRequest{Principal: *principal, Roles: roles, SlackUserID: *slack, OnBehalfOf: *onBehalfOf})
 					}
 				},
 				out: text(func(w io.Writer, k api.CreatedKey) {
-					fmt.Fprintf(w, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, k.Principal, roleList(k.Roles, ", "), k.Secret)
+					fmt.Fprintf(w, "created %s for %s (%s)\nAPI key (shown once): %s\n", k.ID, vsecure.RequesterLabel(k.Principal, k.OnBehalfOf), roleList(k.Roles, ", "), k.Secret)
 				}),
 			}.setup,
 		},
@@ -508,6 +561,14 @@ func commands() []command {
 				"concurrent bootstraps exactly one mints), unless --break-glass. The key is printed once on stdout; it is stored only as a hash.",
 			env:   "Environment: the AWS SDK's (AWS_PROFILE, AWS_REGION, ...); AWS_ENDPOINT_URL_CLOUDFORMATION, _STS and _LAMBDA\n  override those services' endpoints",
 			setup: setupAdminBootstrap,
+		},
+		{
+			name: "version", summary: "print the version, commit and Go version of this binary",
+			synopsis: "version [--json]   (also vsecure --version)",
+			about: "Prints the release version (stamped by the release build; otherwise the module version\n" +
+				"go install recorded, or devel), the commit it was built from and the Go toolchain.",
+			env:   "Environment: none; everything printed was recorded in the binary when it was built",
+			setup: setupVersion,
 		},
 	}
 }

@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, env func(string) string, std stdio)
 		return exitOK
 	}
 	name, args := args[0], args[1:]
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
 	if name == "mcp" {
 		// `vsecure mcp` alone is a group: its help lists mcp serve and the
 		// mcp:* commands.

@@ -44,6 +44,9 @@ const (
 	// SlackApproval is approved by alice's button press in
 	// events/slack-interactions.json.
 	SlackApproval = "appr_sample_slack"
+	// CancelApproval is cancelled by its requester in
+	// events/approvals-cancel.json.
+	CancelApproval = "appr_sample_cancel"
 	// AliceSlackUser is the Slack user id on alice's key.
 	AliceSlackUser   = "U0SAMPLEALICE"
 	StagingSecret    = "vsecure://secrets/staging/API_TOKEN"
@@ -111,7 +114,7 @@ func Seed(ctx context.Context, g *gate.Gate, now time.Time) error {
 			return fmt.Errorf("seed secret %s: %w", uri, err)
 		}
 	}
-	for i, id := range []string{PendingApproval, GrantedApproval, SlackApproval} {
+	for i, id := range []string{PendingApproval, GrantedApproval, SlackApproval, CancelApproval} {
 		a := vsecure.Approval{
 			ID: id, Resource: ProductionSecret, Operation: vsecure.OpRead, Reason: "sample request",
 			RequestedBy: "agent-1", RequestedByKey: AgentKeyID, RequestedAt: now, ExpiresAt: now.Add(time.Hour), TTL: 3600,

@@ -42,7 +42,7 @@ type Identity struct {
 	Principal string         `json:"principal"`
 	Roles     []vsecure.Role `json:"roles"`
 	KeyID     string         `json:"keyId,omitempty"`
-	// OnBehalfOf is the human a key acts for; no key does yet.
+	// OnBehalfOf is the human the key acts for (Key.OnBehalfOf).
 	OnBehalfOf string `json:"onBehalfOf,omitempty"`
 	// Credential is api_key, access_token or oidc.
 	Credential string `json:"credential"`

@@ -13,6 +13,9 @@ type ApprovalRequest struct {
 	Reason      string `json:"reason"`
 	RequestedBy string `json:"requestedBy"`
 	TTL         *int   `json:"ttl"`
+	// MaxUses asks for at most this many reads or uses (never more than
+	// the policy's maxUses).
+	MaxUses *int `json:"maxUses,omitempty"`
 }
 
 // ApprovalView is an approval as callers see it: never the token hash or
@@ -26,12 +29,15 @@ type ApprovalView struct {
 	Operation         vsecure.Operation  `json:"operation"`
 	Reason            string             `json:"reason,omitempty"`
 	RequestedBy       string             `json:"requestedBy"`
+	OnBehalfOf        string             `json:"onBehalfOf,omitempty"`
 	RequestedAt       time.Time          `json:"requestedAt"`
 	ExpiresAt         time.Time          `json:"expiresAt"`
 	TTL               int                `json:"ttl"`
 	Approvers         []string           `json:"approvers"`
 	RequiredApprovals int                `json:"requiredApprovals"`
 	StepUp            bool               `json:"stepUp,omitempty"`
+	MaxUses           int                `json:"maxUses,omitempty"`
+	UsesLeft          int                `json:"usesLeft,omitempty"`
 	Approvals         int                `json:"approvals"`
 	Decisions         []vsecure.Decision `json:"decisions,omitempty"`
 	ApprovedBy        string             `json:"approvedBy,omitempty"`
@@ -40,9 +46,15 @@ type ApprovalView struct {
 	DeniedAt          *time.Time         `json:"deniedAt,omitempty"`
 	RevokedBy         string             `json:"revokedBy,omitempty"`
 	RevokedAt         *time.Time         `json:"revokedAt,omitempty"`
+	CancelledBy       string             `json:"cancelledBy,omitempty"`
+	CancelledAt       *time.Time         `json:"cancelledAt,omitempty"`
 	AccessToken       string             `json:"accessToken,omitempty"`
 	ApprovalURL       string             `json:"approvalUrl"`
 }
+
+// Requester is how a request's origin reads to humans: the requesting
+// principal, and the human it acts for ("ai-agent-123 for alice").
+func (v ApprovalView) Requester() string { return vsecure.RequesterLabel(v.RequestedBy, v.OnBehalfOf) }
 
 // Respond is the body of POST /v1/security/mcp/approvals/:id/respond.
 type Respond struct {
@@ -59,7 +71,7 @@ type ApprovalList struct {
 
 // ApprovalsQuery filters GET /v1/security/mcp/approvals.
 type ApprovalsQuery struct {
-	Status   string // pending, approved, denied, expired, revoked
+	Status   string // pending, approved, denied, expired, revoked, cancelled
 	Resource string // exact resource URI
 	Limit    int
 	Cursor   string

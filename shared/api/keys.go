@@ -7,6 +7,9 @@ type KeyRequest struct {
 	Principal   string   `json:"principal"`
 	Roles       []string `json:"roles"`
 	SlackUserID string   `json:"slackUserId"`
+	// OnBehalfOf names the human principal an agent key acts for; it
+	// cannot be changed later (rotation keeps it).
+	OnBehalfOf string `json:"onBehalfOf,omitempty"`
 }
 
 // CreatedKey is shown once: Key is never retrievable again.

@@ -18,6 +18,7 @@ type ResourceView struct {
 	Approvers         []string             `json:"approvers,omitempty"`
 	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
 	MaxTTL            int                  `json:"maxTtl,omitempty"`
+	MaxUses           int                  `json:"maxUses,omitempty"`
 	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
 	SlackChannel      string               `json:"slackChannel,omitempty"`
 	UpdatedAt         *time.Time           `json:"updatedAt,omitempty"`
@@ -39,6 +40,7 @@ type ResourceConfig struct {
 	Approvers         []string             `json:"approvers,omitempty"`
 	RequiredApprovals int                  `json:"requiredApprovals,omitempty"`
 	MaxTTL            int                  `json:"maxTtl,omitempty"`
+	MaxUses           int                  `json:"maxUses,omitempty"`
 	AutoApprove       *vsecure.AutoApprove `json:"autoApprove,omitempty"`
 	SlackChannel      string               `json:"slackChannel,omitempty"`
 	Metadata          map[string]string    `json:"metadata,omitempty"`
@@ -49,7 +51,7 @@ func (c ResourceConfig) Policy() vsecure.Policy {
 	return vsecure.Policy{
 		URI: c.URI, Name: c.Name, Description: c.Description, Permissions: c.Permissions,
 		RequiresApproval: c.RequiresApproval, StepUp: c.StepUp, Approvers: c.Approvers, RequiredApprovals: c.RequiredApprovals,
-		MaxTTL: c.MaxTTL, AutoApprove: c.AutoApprove, SlackChannel: c.SlackChannel, Metadata: c.Metadata,
+		MaxTTL: c.MaxTTL, MaxUses: c.MaxUses, AutoApprove: c.AutoApprove, SlackChannel: c.SlackChannel, Metadata: c.Metadata,
 	}
 }
 

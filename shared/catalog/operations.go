@@ -32,6 +32,9 @@ func Operations() []Operation {
 			Client: []string{"GetSecret", "GetPolicy"}, CLI: []string{"secrets:get"}},
 		{Function: "resources-put", Audit: []string{vsecure.AuditWrite}, Gate: []string{"WriteSecret"},
 			Client: []string{"PutSecret"}, CLI: []string{"secrets:put"}},
+		// A use returns the value for injection, audited with argv[0] and host.
+		{Function: "secrets-use", Audit: []string{vsecure.AuditUse}, Gate: []string{"UseSecret"},
+			Client: []string{"UseSecret"}},
 		{Function: "secrets-list", Audit: []string{vsecure.AuditListSecrets}, Gate: []string{"ListSecrets"},
 			Client: []string{"ListSecrets", "AllSecrets"}, CLI: []string{"secrets:list"}},
 		{Function: "approvals-request", Audit: []string{vsecure.AuditRequestApproval}, Gate: []string{"RequestApproval"},
@@ -39,11 +42,13 @@ func Operations() []Operation {
 		{Function: "approvals-list", Audit: []string{vsecure.AuditListApprovals}, Gate: []string{"ListApprovals"},
 			Client: []string{"ListApprovals", "AllApprovals"}, CLI: []string{"mcp:approvals"}},
 		{Function: "approvals-get", Audit: []string{vsecure.AuditGetApproval}, Gate: []string{"GetApproval"},
-			Client: []string{"GetApproval"}},
+			Client: []string{"GetApproval"}, CLI: []string{"mcp:approval"}},
 		{Function: "approvals-respond", Audit: []string{vsecure.AuditApprove, vsecure.AuditDeny, vsecure.AuditRespond}, Gate: []string{"Decide"},
 			Client: []string{"Respond"}, CLI: []string{"mcp:respond"}},
 		{Function: "approvals-revoke", Audit: []string{vsecure.AuditRevoke}, Gate: []string{"Revoke"},
 			Client: []string{"Revoke"}, CLI: []string{"mcp:revoke"}},
+		{Function: "approvals-cancel", Audit: []string{vsecure.AuditCancel}, Gate: []string{"Cancel"},
+			Client: []string{"CancelApproval"}, CLI: []string{"mcp:cancel"}},
 		{Function: "audit-list", Audit: []string{vsecure.AuditQuery}, Gate: []string{"QueryAudit"},
 			Client: []string{"Audit", "AllAudit"}, CLI: []string{"mcp:audit"}},
 		{Function: "audit-verify", Audit: []string{vsecure.AuditVerify}, Gate: []string{"VerifyAudit"},
@@ -69,6 +74,21 @@ func Operations() []Operation {
 		// Remote MCP's tools call the routes above in-process, as the
 		// caller: their entries are those routes' operations.
 		{Function: "mcp", Gate: []string{"Authenticate"}},
+		// The console's pages call the same gate methods as the routes
+		// above, as the session's person; sign-in, the stylesheet and the
+		// step-up ceremonies audit nothing of their own.
+		{Function: "console-signin"},
+		{Function: "console-inbox", Audit: []string{vsecure.AuditListApprovals}, Gate: []string{"ListApprovals"}},
+		{Function: "console-approval", Audit: []string{vsecure.AuditGetApproval}, Gate: []string{"GetApproval"}},
+		{Function: "console-decide", Audit: []string{vsecure.AuditApprove, vsecure.AuditDeny}, Gate: []string{"Decide"}},
+		{Function: "console-revoke", Audit: []string{vsecure.AuditRevoke}, Gate: []string{"Revoke"}},
+		{Function: "console-cancel", Audit: []string{vsecure.AuditCancel}, Gate: []string{"Cancel"}},
+		{Function: "console-audit", Audit: []string{vsecure.AuditQuery, vsecure.AuditVerify}, Gate: []string{"QueryAudit", "VerifyAudit"}},
+		{Function: "console-keys", Audit: []string{vsecure.AuditKeyList}, Gate: []string{"ListKeys"}},
+		{Function: "console-policies", Audit: []string{vsecure.AuditListResources}, Gate: []string{"ListResources"}},
+		{Function: "console-passkeys", Audit: []string{vsecure.AuditPasskeyRegister}, Gate: []string{"RegisterPasskey"}},
+		{Function: "console-stepup"},
+		{Function: "console-static"},
 		{Function: Bootstrap, Audit: []string{vsecure.AuditKeyBootstrap}, Gate: []string{"Bootstrap"}, CLI: []string{"admin:bootstrap"}},
 	}
 }

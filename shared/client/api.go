@@ -138,6 +138,14 @@ func (c *Client) Revoke(ctx context.Context, id string) (api.ApprovalView, error
 	return out, err
 }
 
+// CancelApproval withdraws a request (its requester, the human it acts
+// for, or an admin): pending becomes cancelled, approved is revoked.
+func (c *Client) CancelApproval(ctx context.Context, id string) (api.ApprovalView, error) {
+	var out api.ApprovalView
+	err := c.do(ctx, http.MethodPost, "/v1/security/mcp/approvals/"+url.PathEscape(id)+"/cancel", nil, struct{}{}, &out)
+	return out, err
+}
+
 // Audit returns one page of audit entries, newest first (admin, auditor).
 func (c *Client) Audit(ctx context.Context, q api.AuditQuery) ([]vsecure.Entry, api.Pagination, error) {
 	v := url.Values{}

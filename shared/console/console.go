@@ -7,21 +7,24 @@
 package console
 
 import (
+	"context"
 	"crypto/subtle"
 	"embed"
 	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/oidc"
-	"github.com/vsecure/vsecure/shared/passkey"
+	"github.com/vsecure/vsecure/shared/passkey/ceremony"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -35,8 +38,11 @@ const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 's
 // Config builds a Console.
 type Config struct {
 	Gate *gate.Gate
-	// SessionKey seals session cookies (32 bytes).
-	SessionKey []byte
+	// SessionKey seals session cookies (32 bytes). SessionKeys supplies
+	// it on first use instead (a Lambda reads it from Secrets Manager
+	// then, not at init); until it is had, no session opens.
+	SessionKey  []byte
+	SessionKeys func(context.Context) ([]byte, error)
 	// OIDC, if set, is the sign-in; its redirect URL must be
 	// <public>/console/oidc/callback.
 	OIDC *oidc.Provider
@@ -44,17 +50,29 @@ type Config struct {
 	// that did not arrive on a loopback address whatever this says.
 	DevSignIn bool
 	// Passkeys, if set, runs passkey registration and step-up.
-	Passkeys *passkey.Service
+	Passkeys Passkeys
 	Now      func() time.Time
 	Log      *slog.Logger
+}
+
+// Passkeys runs the WebAuthn ceremonies (*passkey.Service). An interface,
+// so that only the binaries that run ceremonies link the WebAuthn library.
+type Passkeys interface {
+	BeginRegistration(ctx context.Context, c vsecure.Call) (ceremony.Begun, error)
+	FinishRegistration(ctx context.Context, c vsecure.Call, ceremonyID, name string, body []byte) (vsecure.Passkey, error)
+	BeginAssertion(ctx context.Context, c vsecure.Call) (ceremony.Begun, error)
+	FinishAssertion(ctx context.Context, c vsecure.Call, ceremonyID string, body []byte) (vsecure.StepUp, error)
 }
 
 // Console serves /console and below.
 type Console struct {
 	cfg    Config
-	sealer sealer
+	sealer lazySealer
 	pages  map[string]*template.Template
-	mux    *http.ServeMux
+	// handlers are the console's routes by pattern; mux serves them when
+	// the console is served on its own (tests) or behind the API's mux.
+	handlers map[string]http.Handler
+	mux      *http.ServeMux
 }
 
 // New builds the console.
@@ -62,9 +80,12 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Gate == nil {
 		return nil, errors.New("console: a gate is required")
 	}
-	s, err := newSealer(cfg.SessionKey)
-	if err != nil {
-		return nil, err
+	keys := cfg.SessionKeys
+	if keys == nil {
+		if _, err := newSealer(cfg.SessionKey); err != nil {
+			return nil, err
+		}
+		keys = func(context.Context) ([]byte, error) { return cfg.SessionKey, nil }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -72,7 +93,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, sealer: s, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	c := &Console{cfg: cfg, sealer: lazySealer{keys: keys}, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
@@ -85,30 +106,56 @@ func New(cfg Config) (*Console, error) {
 		c.pages[name] = t
 	}
 	static, _ := fs.Sub(web, "web/static")
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
-	c.mux.HandleFunc("GET /console/signin", c.signInPage)
-	c.mux.HandleFunc("POST /console/signin/dev", c.devSignIn)
-	c.mux.HandleFunc("POST /console/signout", c.signOut)
-	if cfg.OIDC != nil {
-		c.mux.Handle("GET /console/oidc/start", cfg.OIDC.StartHandler())
-		c.mux.Handle("GET /console/oidc/callback", cfg.OIDC.CallbackHandler(c.signedIn))
+	// The one list of the console's handlers, keyed by the route table's
+	// patterns (httpapi.Routes, Mount: MountConsole): in AWS each page
+	// route is a Lambda function of its own, and TestHandlersAreTheRouteTable
+	// keeps the two lists equal.
+	c.handlers = map[string]http.Handler{
+		"GET /console/static/{file...}":       http.StripPrefix("/console/static/", http.FileServerFS(static)),
+		"GET /console/signin":                 http.HandlerFunc(c.signInPage),
+		"POST /console/signin/dev":            http.HandlerFunc(c.devSignIn),
+		"POST /console/signout":               http.HandlerFunc(c.signOut),
+		"GET /console/oidc/start":             c.notConfigured(),
+		"GET /console/oidc/callback":          c.notConfigured(),
+		"GET /console":                        c.signedInOnly(c.inbox),
+		"GET /console/approvals/{id}":         c.signedInOnly(c.approval),
+		"POST /console/approvals/{id}/decide": c.signedInOnly(c.decide),
+		"POST /console/approvals/{id}/revoke": c.signedInOnly(c.revoke),
+		"POST /console/approvals/{id}/cancel": c.signedInOnly(c.cancel),
+		"GET /console/audit":                  c.signedInOnly(c.audit),
+		"GET /console/keys":                   c.signedInOnly(c.keys),
+		"GET /console/policies":               c.signedInOnly(c.policies),
+		"GET /console/passkeys":               c.signedInOnly(c.passkeysPage),
+		"POST /console/passkeys/begin":        c.signedInOnly(c.registerBegin),
+		"POST /console/passkeys/finish":       c.signedInOnly(c.registerFinish),
+		"POST /console/stepup/begin":          c.signedInOnly(c.stepUpBegin),
+		"POST /console/stepup/finish":         c.signedInOnly(c.stepUpFinish),
 	}
-	c.mux.HandleFunc("GET /console", c.signedInOnly(c.inbox))
-	c.mux.HandleFunc("GET /console/approvals/{id}", c.signedInOnly(c.approval))
-	c.mux.HandleFunc("POST /console/approvals/{id}/decide", c.signedInOnly(c.decide))
-	c.mux.HandleFunc("POST /console/approvals/{id}/revoke", c.signedInOnly(c.revoke))
-	c.mux.HandleFunc("GET /console/audit", c.signedInOnly(c.audit))
-	c.mux.HandleFunc("GET /console/keys", c.signedInOnly(c.keys))
-	c.mux.HandleFunc("GET /console/policies", c.signedInOnly(c.policies))
-	c.mux.HandleFunc("GET /console/passkeys", c.signedInOnly(c.passkeysPage))
-	c.mux.HandleFunc("POST /console/passkeys/begin", c.signedInOnly(c.registerBegin))
-	c.mux.HandleFunc("POST /console/passkeys/finish", c.signedInOnly(c.registerFinish))
-	c.mux.HandleFunc("POST /console/stepup/begin", c.signedInOnly(c.stepUpBegin))
-	c.mux.HandleFunc("POST /console/stepup/finish", c.signedInOnly(c.stepUpFinish))
+	if cfg.OIDC != nil {
+		c.handlers["GET /console/oidc/start"] = cfg.OIDC.StartHandler()
+		c.handlers["GET /console/oidc/callback"] = cfg.OIDC.CallbackHandler(c.signedIn)
+	}
+	for pattern, h := range c.handlers {
+		c.mux.Handle(pattern, h)
+	}
 	return c, nil
 }
 
 func (c *Console) now() time.Time { return c.cfg.Now() }
+
+// Patterns are the net/http patterns the console serves, those of the
+// route table's MountConsole routes.
+func (c *Console) Patterns() []string {
+	return slices.Sorted(maps.Keys(c.handlers))
+}
+
+// notConfigured answers the sign-in routes of a console without an
+// identity provider.
+func (c *Console) notConfigured() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, nil, vsecure.Errorf(vsecure.ENotFound, "sign-in with an identity provider is not configured on this server"))
+	})
+}
 
 // ServeHTTP sets the headers every console answer carries.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +215,7 @@ func (c *Console) signedInOnly(h sessionHandler) http.HandlerFunc {
 			c.fail(w, r, &s, vsecure.Errorf(vsecure.EForbidden, "the form's CSRF token is missing or wrong; reload the page and try again"))
 			return
 		}
-		if err := c.setSession(w, s); err != nil {
+		if err := c.setSession(r.Context(), w, s); err != nil {
 			c.fail(w, r, &s, err)
 			return
 		}

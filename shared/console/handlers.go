@@ -65,7 +65,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, p vsecure.Pri
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p vsecure.Principal, dev bool, to string) {
 	s := c.newSession(p)
 	s.Dev = dev
-	if err := c.setSession(w, s); err != nil {
+	if err := c.setSession(r.Context(), w, s); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
@@ -93,11 +93,15 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *Session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	var pending, recent []api.ApprovalView
+	var pending, mine, recent []api.ApprovalView
 	for _, a := range all {
 		switch {
 		case a.Status == vsecure.StatusPending && canDecide(s, a):
 			pending = append(pending, a)
+		case a.Status == vsecure.StatusPending && a.OnBehalfOf == s.principal().ID:
+			// Requests the person's agents made for them: theirs to
+			// follow or cancel, never to decide.
+			mine = append(mine, a)
 		case a.Status != vsecure.StatusPending:
 			recent = append(recent, a)
 		}
@@ -105,14 +109,14 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *Session) {
 	if len(recent) > 20 {
 		recent = recent[:20]
 	}
-	c.render(w, r, http.StatusOK, "inbox", page{Title: "Inbox", Session: s, Data: map[string]any{"Pending": pending, "Recent": recent}})
+	c.render(w, r, http.StatusOK, "inbox", page{Title: "Inbox", Session: s, Data: map[string]any{"Pending": pending, "Mine": mine, "Recent": recent}})
 }
 
 // canDecide mirrors the gate's rule for showing the buttons; the gate
-// decides regardless.
+// decides regardless. The human an agent acts for counts as its requester.
 func canDecide(s *Session, a api.ApprovalView) bool {
 	p := s.principal()
-	if a.RequestedBy == p.ID {
+	if a.RequestedBy == p.ID || a.OnBehalfOf == p.ID {
 		return false
 	}
 	return p.HasAny(vsecure.RoleApprover, vsecure.RoleAdmin) && slices.Contains(a.Approvers, p.ID)
@@ -122,6 +126,7 @@ type approvalPage struct {
 	A         api.ApprovalView
 	CanDecide bool
 	CanRevoke bool
+	CanCancel bool // the requester or the human it acts for (or an admin)
 	Pending   bool
 	StepUp    string // what the session's step-up lacks, "" when fresh
 	Result    string
@@ -141,6 +146,8 @@ func (c *Console) showApproval(w http.ResponseWriter, r *http.Request, s *Sessio
 	d := approvalPage{A: a, Pending: a.Status == vsecure.StatusPending, Result: result}
 	d.CanDecide = d.Pending && canDecide(s, a)
 	d.CanRevoke = a.Status == vsecure.StatusApproved && (p.Has(vsecure.RoleAdmin) || (p.Has(vsecure.RoleApprover) && slices.Contains(a.Approvers, p.ID)))
+	live := a.Status == vsecure.StatusPending || a.Status == vsecure.StatusApproved
+	d.CanCancel = live && (p.Has(vsecure.RoleAdmin) || a.RequestedBy == p.ID || a.OnBehalfOf != "" && a.OnBehalfOf == p.ID)
 	if a.StepUp {
 		d.StepUp = vsecure.StaleStepUp(s.StepUp, c.now())
 	}
@@ -167,6 +174,17 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s *Session) {
 		return
 	}
 	http.Redirect(w, r, "/console/approvals/"+url.PathEscape(v.ID)+"?done=revoked", http.StatusSeeOther)
+}
+
+// cancel goes through gate.Cancel, the API's path: a pending request
+// becomes cancelled, an approved one is revoked.
+func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s *Session) {
+	v, err := c.cfg.Gate.Cancel(r.Context(), c.call(r, s), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/console/approvals/"+url.PathEscape(v.ID)+"?done="+url.QueryEscape(string(v.Status)), http.StatusSeeOther)
 }
 
 // audit shows the log with the API's filters and the digests' status.

@@ -5,7 +5,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/vsecure/vsecure/shared/passkey"
+	"github.com/vsecure/vsecure/shared/passkey/ceremony"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -23,17 +23,17 @@ func (c *Console) passkeysPage(w http.ResponseWriter, r *http.Request, s *Sessio
 	}})
 }
 
-func (c *Console) service() (*passkey.Service, error) {
+func (c *Console) service() (Passkeys, error) {
 	if c.cfg.Passkeys == nil {
 		return nil, vsecure.Errorf(vsecure.ENotFound, "passkeys are not configured on this server")
 	}
 	return c.cfg.Passkeys, nil
 }
 
-func (c *Console) begin(w http.ResponseWriter, r *http.Request, s *Session, start func(*passkey.Service) (passkey.Begun, error)) {
+func (c *Console) begin(w http.ResponseWriter, r *http.Request, s *Session, start func(Passkeys) (ceremony.Begun, error)) {
 	svc, err := c.service()
 	if err == nil {
-		var b passkey.Begun
+		var b ceremony.Begun
 		if b, err = start(svc); err == nil {
 			writeJSON(w, begun{CeremonyID: b.CeremonyID, Options: b.Options})
 			return
@@ -43,13 +43,13 @@ func (c *Console) begin(w http.ResponseWriter, r *http.Request, s *Session, star
 }
 
 func (c *Console) registerBegin(w http.ResponseWriter, r *http.Request, s *Session) {
-	c.begin(w, r, s, func(svc *passkey.Service) (passkey.Begun, error) {
+	c.begin(w, r, s, func(svc Passkeys) (ceremony.Begun, error) {
 		return svc.BeginRegistration(r.Context(), c.call(r, s))
 	})
 }
 
 func (c *Console) stepUpBegin(w http.ResponseWriter, r *http.Request, s *Session) {
-	c.begin(w, r, s, func(svc *passkey.Service) (passkey.Begun, error) {
+	c.begin(w, r, s, func(svc Passkeys) (ceremony.Begun, error) {
 		return svc.BeginAssertion(r.Context(), c.call(r, s))
 	})
 }
@@ -85,7 +85,7 @@ func (c *Console) stepUpFinish(w http.ResponseWriter, r *http.Request, s *Sessio
 	}
 	if err == nil {
 		s.StepUp = &su
-		err = c.setSession(w, *s)
+		err = c.setSession(r.Context(), w, *s)
 	}
 	if err != nil {
 		c.fail(w, r, s, err)
@@ -95,8 +95,8 @@ func (c *Console) stepUpFinish(w http.ResponseWriter, r *http.Request, s *Sessio
 }
 
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, passkey.MaxResponse+1))
-	if err != nil || len(b) > passkey.MaxResponse {
+	b, err := io.ReadAll(io.LimitReader(r.Body, ceremony.MaxResponse+1))
+	if err != nil || len(b) > ceremony.MaxResponse {
 		return nil, vsecure.Errorf(vsecure.EInvalid, "the authenticator's response is missing or too large")
 	}
 	return b, nil

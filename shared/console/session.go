@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -64,6 +66,44 @@ func newSealer(key []byte) (sealer, error) {
 	return sealer{g}, nil
 }
 
+// lazySealer builds the sealer from the first key it gets; a failed read
+// is not kept, so the next request tries again.
+type lazySealer struct {
+	keys func(context.Context) ([]byte, error)
+
+	mu sync.Mutex
+	s  *sealer
+}
+
+func (l *lazySealer) get(ctx context.Context) (sealer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s != nil {
+		return *l.s, nil
+	}
+	key, err := l.keys(ctx)
+	if err != nil {
+		return sealer{}, vsecure.Wrap(vsecure.EUnavailable, err, "the console's session key is unavailable; try again")
+	}
+	s, err := newSealer(key)
+	if err != nil {
+		return sealer{}, err
+	}
+	l.s = &s
+	return s, nil
+}
+
+// SealSession seals s as the value of SessionCookie under key: what the
+// console sets after a sign-in. Tests and operators use it to hand a
+// session to a console they do not sign in to.
+func SealSession(key []byte, s Session) (string, error) {
+	sl, err := newSealer(key)
+	if err != nil {
+		return "", err
+	}
+	return sl.seal(s)
+}
+
 func (s sealer) seal(v Session) (string, error) {
 	plain, err := json.Marshal(v)
 	if err != nil {
@@ -98,7 +138,13 @@ func (c *Console) session(r *http.Request) (Session, bool) {
 	if err != nil {
 		return Session{}, false
 	}
-	s, err := c.sealer.open(k.Value)
+	sl, err := c.sealer.get(r.Context())
+	if err != nil {
+		// Fails closed: without the key no session is live.
+		c.cfg.Log.ErrorContext(r.Context(), "console session key unavailable", "err", err)
+		return Session{}, false
+	}
+	s, err := sl.open(k.Value)
 	if err != nil || s.Principal == "" || s.CSRF == "" {
 		return Session{}, false
 	}
@@ -111,9 +157,13 @@ func (c *Console) session(r *http.Request) (Session, bool) {
 
 // setSession writes s back with LastSeen now: every request a person makes
 // keeps their session alive up to AbsoluteTimeout.
-func (c *Console) setSession(w http.ResponseWriter, s Session) error {
+func (c *Console) setSession(ctx context.Context, w http.ResponseWriter, s Session) error {
 	s.LastSeen = c.now()
-	v, err := c.sealer.seal(s)
+	sl, err := c.sealer.get(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := sl.seal(s)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ type site struct {
 	clock *testclock.Clock
 }
 
-func newSite(t *testing.T, open stores.Opener) *site {
+func newSite(t *testing.T, open stores.Opener, tweak ...func(*console.Config)) *site {
 	t.Helper()
 	sealer, err := local.New(bytes.Repeat([]byte("m"), 32))
 	if err != nil {
@@ -39,7 +41,11 @@ func newSite(t *testing.T, open stores.Opener) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Gate: g, SessionKey: bytes.Repeat([]byte("s"), 32), DevSignIn: true, Now: clk.Now})
+	cfg := console.Config{Gate: g, SessionKey: bytes.Repeat([]byte("s"), 32), DevSignIn: true, Now: clk.Now}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	c, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +250,35 @@ func TestPageWeight(t *testing.T) {
 		}
 		if total > 50<<10 {
 			t.Fatalf("pages and assets weigh %d bytes, over 50 KB", total)
+		}
+	})
+}
+
+// TestSessionKeyFromASource: a console whose key is read on first use (a
+// Lambda's Secrets Manager secret) opens no session and starts none while
+// the read fails, and works once it succeeds; the key is never read at
+// construction.
+func TestSessionKeyFromASource(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		var reads atomic.Int32
+		var up atomic.Bool
+		src := func(context.Context) ([]byte, error) {
+			reads.Add(1)
+			if !up.Load() {
+				return nil, errors.New("secrets manager is down")
+			}
+			return bytes.Repeat([]byte("k"), 32), nil
+		}
+		s := newSite(t, open, func(c *console.Config) { c.SessionKey, c.SessionKeys = nil, src })
+		if n := reads.Load(); n != 0 {
+			t.Fatalf("%d key reads at construction, want none", n)
+		}
+		if status, _, c := s.do("POST", "/console/signin/dev", "", url.Values{"principal": {"alice"}}); status != http.StatusServiceUnavailable || c != nil {
+			t.Fatalf("sign-in without the key: %d, cookie %v; want 503 and none", status, c)
+		}
+		up.Store(true)
+		if ok, _ := s.signedIn(s.signIn("alice")); !ok {
+			t.Fatal("the session did not open once the key was readable")
 		}
 	})
 }

@@ -152,11 +152,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Console: func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
 			// The dev sign-in is offered here and refused by the console
 			// itself on any request that did not come in on loopback.
-			var keys *passkey.Service
+			var keys console.Passkeys // nil, not a nil *passkey.Service: none
 			if rp, origin, ok := relyingParty(cfg.PublicURL); ok {
-				if keys, err = passkey.New(passkey.Config{RPID: rp, RPOrigins: []string{origin}, Now: cfg.Now, Log: cfg.Logger}, store, g); err != nil {
+				svc, err := passkey.New(passkey.Config{RPID: rp, RPOrigins: []string{origin}, Now: cfg.Now, Log: cfg.Logger}, store, g)
+				if err != nil {
 					return nil, err
 				}
+				keys = svc
 			}
 			return console.New(console.Config{Gate: g, SessionKey: sessionKey, OIDC: humans, Passkeys: keys, DevSignIn: true, Now: cfg.Now, Log: cfg.Logger})
 		},

@@ -12,10 +12,11 @@ import (
 func (g *Gate) view(a vsecure.Approval, now time.Time) api.ApprovalView {
 	return api.ApprovalView{
 		ID: a.ID, Status: a.StatusAt(now), Resource: a.Resource, Operation: a.Operation, Reason: a.Reason,
-		RequestedBy: a.RequestedBy, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
-		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, Approvals: a.Approvals(),
+		RequestedBy: a.RequestedBy, OnBehalfOf: a.OnBehalfOf, RequestedAt: a.RequestedAt, ExpiresAt: a.ExpiresAt, TTL: a.TTL,
+		Approvers: a.Approvers, RequiredApprovals: a.RequiredApprovals, StepUp: a.StepUp, MaxUses: a.MaxUses, UsesLeft: a.UsesLeft, Approvals: a.Approvals(),
 		Decisions: a.Decisions, ApprovedBy: a.ApprovedBy, ApprovedAt: a.ApprovedAt,
 		DeniedBy: a.DeniedBy, DeniedAt: a.DeniedAt, RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt,
+		CancelledBy: a.CancelledBy, CancelledAt: a.CancelledAt,
 		ApprovalURL: g.ApprovalURL(a.ID),
 	}
 }
@@ -75,15 +76,19 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	if ttl < 1 || ttl > pol.EffectiveMaxTTL() {
 		return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "ttl must be between 1 and %d seconds", pol.EffectiveMaxTTL()))
 	}
+	maxUses, err := requestedUses(pol, op, r.MaxUses)
+	if err != nil {
+		return api.ApprovalView{}, g.fail(ctx, e, err)
+	}
 	if err := g.takeApprovalToken(ctx, p.ID); err != nil {
 		return api.ApprovalView{}, g.fail(ctx, e, err)
 	}
 	now := g.clock().Truncate(time.Second)
 	a := vsecure.Approval{
 		ID: g.newID("appr_", g.now()), Resource: u.String(), Operation: op, Reason: r.Reason,
-		RequestedBy: p.ID, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
+		RequestedBy: p.ID, OnBehalfOf: p.OnBehalfOf, RequestedByKey: p.KeyID, RequestedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second), TTL: ttl,
 		Status: vsecure.StatusPending, Approvers: pol.Approvers, RequiredApprovals: pol.Quorum(),
-		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, Version: 1,
+		SlackChannel: pol.SlackChannel, StepUp: pol.StepUp, MaxUses: maxUses, UsesLeft: maxUses, Version: 1,
 	}
 	var token string
 	if !pol.RequiresApproval || pol.AutoApproves(p.ID, now) {
@@ -102,6 +107,29 @@ func (g *Gate) RequestApproval(ctx context.Context, c Call, r api.ApprovalReques
 	v := g.view(a, now)
 	v.AccessToken = token
 	return v, nil
+}
+
+// requestedUses is the use cap of a new approval for op: the request's
+// maxUses, at most the policy's, else the policy's. Only reads and uses
+// spend uses, so a write request carries none.
+func requestedUses(pol *vsecure.Policy, op vsecure.Operation, asked *int) (int, error) {
+	if op == vsecure.OpWrite {
+		if asked != nil {
+			return 0, vsecure.Errorf(vsecure.EInvalid, "maxUses counts reads and uses; a write request cannot carry it")
+		}
+		return 0, nil
+	}
+	if asked == nil {
+		return pol.MaxUses, nil
+	}
+	limit := pol.MaxUses
+	if limit == 0 {
+		limit = vsecure.MaxMaxUses
+	}
+	if *asked < 1 || *asked > limit {
+		return 0, vsecure.Errorf(vsecure.EInvalid, "maxUses must be between 1 and %d (the policy %s allows no more)", limit, pol.URI)
+	}
+	return *asked, nil
 }
 
 // NoApprovalRate in Config.ApprovalRate lets approval requests through
@@ -160,6 +188,11 @@ func (g *Gate) Decide(ctx context.Context, c Call, id string, r api.Respond) (ap
 			return api.ApprovalView{}, g.fail(ctx, e, err)
 		}
 		e.Resource = a.Resource
+		if p.ID != a.RequestedBy && a.ActsForRequester(p) {
+			// The human an agent acts for, or another of their agents,
+			// is the requester as far as separation of duties goes.
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ESelfApproval, "%s cannot decide a request made by or for %s", p.ID, vsecure.RequesterLabel(a.RequestedBy, a.OnBehalfOf)))
+		}
 		now := g.clock()
 		next, err := a.Decide(p.ID, action, r.Reason, now)
 		if err == nil {
@@ -263,6 +296,50 @@ func (g *Gate) Revoke(ctx context.Context, c Call, id string) (api.ApprovalView,
 		}
 		if err := g.workflow.Revoked(ctx, next); err != nil {
 			g.log.WarnContext(ctx, "workflow notify of revocation failed; the revocation stands", "approvalId", id, "err", err)
+		}
+		return g.view(next, now), nil
+	}
+}
+
+// Cancel withdraws a request (its requester, the human it acts for, or an
+// admin): a pending one becomes cancelled and its workflow is told as for a
+// denial; an approved one is revoked. Racing cancels have one winner; the
+// others see already_decided.
+func (g *Gate) Cancel(ctx context.Context, c Call, id string) (api.ApprovalView, error) {
+	e := g.entry(c, vsecure.AuditCancel, "")
+	e.ApprovalID = id
+	p := c.Principal
+	for attempt := 0; ; attempt++ {
+		a, err := g.store.GetApproval(ctx, id)
+		if err != nil {
+			return api.ApprovalView{}, g.fail(ctx, e, err)
+		}
+		e.Resource = a.Resource
+		if !a.CanCancel(p) {
+			if p.Scope == nil && a.CanView(p) {
+				return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EForbidden, "only the requester, the human it acts for, or an admin can cancel"))
+			}
+			return api.ApprovalView{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no approval %s", id))
+		}
+		now := g.clock()
+		next, err := a.Cancel(p.ID, now)
+		if err != nil {
+			return api.ApprovalView{}, g.fail(ctx, e, err)
+		}
+		e.Metadata["from"], e.Metadata["status"] = string(a.Status), string(next.Status)
+		err = g.store.UpdateApproval(ctx, next, e)
+		if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxRaceRetries {
+			continue
+		}
+		if err != nil {
+			return api.ApprovalView{}, g.stateFail(ctx, e, err)
+		}
+		notify, what := g.workflow.Decided, "cancellation"
+		if next.Status == vsecure.StatusRevoked {
+			notify = g.workflow.Revoked
+		}
+		if err := notify(ctx, next); err != nil {
+			g.log.WarnContext(ctx, "workflow notify of "+what+" failed; the cancellation stands", "approvalId", id, "err", err)
 		}
 		return g.view(next, now), nil
 	}

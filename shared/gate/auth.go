@@ -43,7 +43,7 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the API key has been revoked or has expired")
 		}
 		g.markUsed(ctx, k, now)
-		return vsecure.Principal{ID: k.Principal, Roles: k.Roles, KeyID: k.ID}, nil
+		return vsecure.Principal{ID: k.Principal, Roles: k.Roles, KeyID: k.ID, OnBehalfOf: k.OnBehalfOf}, nil
 	case strings.HasPrefix(cred, TokenPrefix):
 		a, err := g.store.ApprovalByToken(ctx, HashCredential(cred))
 		if vsecure.IsCode(err, vsecure.ENotFound) {
@@ -55,10 +55,13 @@ func (g *Gate) resolve(ctx context.Context, cred string) (vsecure.Principal, err
 		if a.StatusAt(now) != vsecure.StatusApproved {
 			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, a.StatusAt(now))
 		}
+		if a.Spent() {
+			return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s has no use left)", a.ID)
+		}
 		if err := g.boundKeyActive(ctx, a, now); err != nil {
 			return vsecure.Principal{}, err
 		}
-		return vsecure.Principal{ID: a.RequestedBy, KeyID: a.RequestedByKey, Scope: &vsecure.Scope{
+		return vsecure.Principal{ID: a.RequestedBy, KeyID: a.RequestedByKey, OnBehalfOf: a.OnBehalfOf, Scope: &vsecure.Scope{
 			ApprovalID: a.ID, Resource: a.Resource, Operation: a.Operation, ExpiresAt: a.ExpiresAt,
 		}}, nil
 	}
@@ -97,7 +100,7 @@ func judgeKey(p vsecure.Principal, k *vsecure.Key, now time.Time) (vsecure.Princ
 	if p.KeyID == "" || k == nil || k.Principal != p.ID || !k.Active(now) {
 		return vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the API key behind this credential is revoked or has expired")
 	}
-	return vsecure.Principal{ID: p.ID, Roles: k.Roles, KeyID: p.KeyID}, nil
+	return vsecure.Principal{ID: p.ID, Roles: k.Roles, KeyID: p.KeyID, OnBehalfOf: k.OnBehalfOf}, nil
 }
 
 // LivePrincipal re-reads p's key (one strongly consistent read) and

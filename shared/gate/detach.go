@@ -47,6 +47,12 @@ func (s detachedStore) RecordRead(ctx context.Context, uri string, at time.Time,
 	return s.Store.RecordRead(ctx, uri, at, e)
 }
 
+func (s detachedStore) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	return s.Store.SpendUse(ctx, a, uri, at, e)
+}
+
 func (s detachedStore) PutSecret(ctx context.Context, h vsecure.Secret, v vsecure.SecretVersion, e vsecure.Entry) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()

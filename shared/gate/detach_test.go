@@ -27,6 +27,9 @@ func (p *ctxProbe) PutPolicy(ctx context.Context, _ vsecure.Policy, _ vsecure.En
 func (p *ctxProbe) RecordRead(ctx context.Context, _ string, _ time.Time, _ vsecure.Entry) error {
 	return p.saw(ctx)
 }
+func (p *ctxProbe) SpendUse(ctx context.Context, _ vsecure.Approval, _ string, _ time.Time, _ vsecure.Entry) error {
+	return p.saw(ctx)
+}
 func (p *ctxProbe) PutSecret(ctx context.Context, _ vsecure.Secret, _ vsecure.SecretVersion, _ vsecure.Entry) error {
 	return p.saw(ctx)
 }

@@ -175,6 +175,12 @@ func (g *Gate) entry(c Call, op, resource string) vsecure.Entry {
 	if c.Principal.Human {
 		md["credential"] = api.CredentialOIDC
 	}
+	// Only the credential says whom an agent acts for ("ai-agent-123 for
+	// alice"), never an adapter's metadata.
+	delete(md, "onBehalfOf")
+	if c.Principal.OnBehalfOf != "" {
+		md["onBehalfOf"] = c.Principal.OnBehalfOf
+	}
 	return vsecure.Entry{
 		ID: g.newID("log_", now), Timestamp: now.UTC().Truncate(time.Second),
 		Resource: resource, Operation: op, Actor: c.Actor(), Success: true, Metadata: md,

@@ -26,7 +26,16 @@ func (g *Gate) CreateKey(ctx context.Context, c Call, r api.KeyRequest) (api.Cre
 	if err := ValidateSlackUserID(r.SlackUserID); err != nil {
 		return api.CreatedKey{}, g.fail(ctx, e, err)
 	}
-	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID})
+	if r.OnBehalfOf != "" {
+		if err := vsecure.ValidatePrincipal(r.OnBehalfOf); err != nil {
+			return api.CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "onBehalfOf: %v", err))
+		}
+		if r.OnBehalfOf == r.Principal {
+			return api.CreatedKey{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "onBehalfOf must name a principal other than the key's own"))
+		}
+		e.Metadata["keyOnBehalfOf"] = r.OnBehalfOf
+	}
+	k := g.newKey(c, e, vsecure.Key{Principal: r.Principal, Roles: roles, SlackUserID: r.SlackUserID, OnBehalfOf: r.OnBehalfOf})
 	if err := g.store.CreateKey(ctx, k.Key, e); err != nil {
 		return api.CreatedKey{}, g.stateFail(ctx, e, err)
 	}
@@ -139,7 +148,7 @@ func (g *Gate) RotateKey(ctx context.Context, c Call, id string, r api.RotateReq
 		if nk.ID == "" {
 			nk = g.newKey(c, e, vsecure.Key{})
 		}
-		nk.Principal, nk.Roles, nk.SlackUserID, nk.RotatedFrom = old.Principal, old.Roles, old.SlackUserID, old.ID
+		nk.Principal, nk.Roles, nk.SlackUserID, nk.OnBehalfOf, nk.RotatedFrom = old.Principal, old.Roles, old.SlackUserID, old.OnBehalfOf, old.ID
 		e.Metadata["principal"] = old.Principal
 		// The old key ends after the overlap, or sooner if it was due to.
 		if end := now.Add(overlap); old.ExpiresAt == nil || end.Before(*old.ExpiresAt) {

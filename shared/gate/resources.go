@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vsecure/vsecure/shared/api"
@@ -16,7 +17,7 @@ func viewPolicy(p vsecure.Policy, admin bool) api.ResourceView {
 	v := api.ResourceView{
 		URI: p.URI, Name: p.Name, Description: p.Description, Type: u.Type(),
 		Permissions: p.Permissions, RequiresApproval: p.RequiresApproval, StepUp: p.StepUp, Approvers: p.Approvers,
-		RequiredApprovals: p.Quorum(), MaxTTL: p.EffectiveMaxTTL(),
+		RequiredApprovals: p.Quorum(), MaxTTL: p.EffectiveMaxTTL(), MaxUses: p.MaxUses,
 	}
 	if admin {
 		// Who is trusted to skip approval, and where notices go, is
@@ -91,11 +92,11 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 		return "", err
 	}
 	if s := p.Scope; s != nil {
-		if s.Resource != u.String() || s.Operation != op {
+		if s.Resource != u.String() || !s.Operation.Covers(op) {
 			return "", vsecure.Errorf(vsecure.EForbidden, "this access token is limited to %s on %s", s.Operation, s.Resource)
 		}
 		a := view.Approval
-		if a == nil || a.RequestedByKey != p.KeyID || a.RequestedBy != p.ID || a.Resource != u.String() || a.Operation != op {
+		if a == nil || a.RequestedByKey != p.KeyID || a.RequestedBy != p.ID || a.Resource != u.String() || !a.Covers(op) {
 			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid")
 		}
 		switch st := a.StatusAt(now); st {
@@ -104,6 +105,9 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 			return "", vsecure.Errorf(vsecure.EExpired, "the access token expired at %s", a.ExpiresAt.Format(time.RFC3339))
 		default:
 			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s is %s)", a.ID, st)
+		}
+		if a.Spent() {
+			return "", vsecure.Errorf(vsecure.EUnauthenticated, "the access token is no longer valid (approval %s has no use left)", a.ID)
 		}
 		if !live.HasAny(vsecure.RoleAgent, vsecure.RoleAdmin) {
 			return "", vsecure.Errorf(vsecure.EForbidden, "the key that requested this access no longer has the agent or admin role")
@@ -116,6 +120,9 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 	pol := vsecure.Governing(view.Policies, u)
 	if pol == nil {
 		return "", vsecure.Errorf(vsecure.EForbidden, "no policy covers %s", u)
+	}
+	if op == vsecure.OpRead && !pol.Permits(op) && pol.Permits(vsecure.OpUse) {
+		return "", vsecure.Errorf(vsecure.EOperationNotAllowed, UseOnlyMessage, pol.URI)
 	}
 	if !pol.Permits(op) {
 		return "", vsecure.Errorf(vsecure.EOperationNotAllowed, "the policy %s does not permit %s", pol.URI, op)
@@ -135,6 +142,11 @@ func (g *Gate) authorize(c Call, u vsecure.URI, op vsecure.Operation, view vsecu
 		Err: ApprovalNeeded{Resource: u.String(), Operation: op}}
 }
 
+// UseOnlyMessage is the refusal of a read under a policy that permits only
+// use (a format naming the policy). Clients (the MCP server) show it as is,
+// so its wording is kept stable.
+const UseOnlyMessage = "the policy %s permits use, not read: the value is never returned; use it via `vsecure run` or the MCP tool run_with_secrets instead"
+
 // ApprovalNeeded is the typed detail of an approval_required refusal: the
 // approval that would allow the operation. The gate knows what to request,
 // not where: the HTTP layer renders it as a hint naming its route.
@@ -150,69 +162,175 @@ func (n ApprovalNeeded) Error() string {
 // ReadSecret returns the value of a concrete secret (version 0 = latest)
 // if policy and approvals allow it, counting the access.
 func (g *Gate) ReadSecret(ctx context.Context, c Call, u vsecure.URI, version int) (api.SecretRead, error) {
-	e := g.entry(c, vsecure.AuditRead, u.String())
+	return g.access(ctx, c, g.entry(c, vsecure.AuditRead, u.String()), u, vsecure.OpRead, version)
+}
+
+// Bounds of a use's command (argv[0]) and host as audited.
+const (
+	maxCommand = 256
+	maxHost    = 255
+)
+
+// UseSecret returns a secret's value for the caller to inject into a
+// process: the use permission (read implies it), the same approvals and
+// counting as a read, audited as use with the command and host. Command
+// is argv[0] as the CLI sends it; the arguments never reach the server.
+func (g *Gate) UseSecret(ctx context.Context, c Call, r api.SecretUse) (api.SecretRead, error) {
+	e := g.entry(c, vsecure.AuditUse, truncateResource(r.URI))
+	u, err := vsecure.ParseURI(r.URI)
+	if err != nil {
+		return api.SecretRead{}, g.fail(ctx, e, err)
+	}
+	e.Resource = u.String()
+	if err := validateUse(u, r); err != nil {
+		return api.SecretRead{}, g.fail(ctx, e, err)
+	}
+	e.Metadata["command"], e.Metadata["host"] = r.Command, r.Host
+	return g.access(ctx, c, e, u, vsecure.OpUse, r.Version)
+}
+
+func truncateResource(s string) string {
+	if len(s) > 512 {
+		return s[:512]
+	}
+	return s
+}
+
+func validateUse(u vsecure.URI, r api.SecretUse) error {
+	switch {
+	case u.IsPattern():
+		return vsecure.Errorf(vsecure.EInvalid, "a use names one secret, not a pattern")
+	case r.Command == "" || len(r.Command) > maxCommand || strings.ContainsAny(r.Command, "\x00\r\n"):
+		return vsecure.Errorf(vsecure.EInvalid, "command must be the program's argv[0]: 1-%d bytes, no NUL or newline", maxCommand)
+	case len(r.Host) > maxHost || strings.ContainsAny(r.Host, "\x00\r\n"):
+		return vsecure.Errorf(vsecure.EInvalid, "host may have at most %d bytes and no NUL or newline", maxHost)
+	}
+	return nil
+}
+
+// maxSpendRetries bounds re-reads after losing a use of a capped approval
+// to a concurrent reader: each round has a winner, so only a crowd larger
+// than this can exhaust it.
+const maxSpendRetries = 32
+
+// access is a read or a use of u: the caller's authority judged as stored
+// now, the value opened, and the access counted with e in one write (which
+// also spends a use of a capped approval).
+func (g *Gate) access(ctx context.Context, c Call, e vsecure.Entry, u vsecure.URI, op vsecure.Operation, version int) (api.SecretRead, error) {
 	if version < 0 {
 		return api.SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EInvalid, "version must be a positive integer"))
 	}
-	q := accessQuery(c, u, vsecure.OpRead, version)
+	for attempt := 0; ; attempt++ {
+		view, now, apID, err := g.loadAccess(ctx, c, u, op, version)
+		e.ApprovalID = apID
+		if err != nil {
+			return api.SecretRead{}, g.fail(ctx, e, err)
+		}
+		if view.Secret == nil || view.Value == nil {
+			return api.SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
+		}
+		v := view.Value
+		// The value is opened for the place it was read from, not the place
+		// its record claims: a record moved to another version or URI (a
+		// rollback by someone with table access) fails to open.
+		want := version
+		if want == 0 {
+			want = view.Secret.Version
+		}
+		if v.URI != u.String() || v.Version != want {
+			return api.SecretRead{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EInternal,
+				fmt.Errorf("stored value of %s claims %s version %d, read as version %d", u, v.URI, v.Version, want), "secret could not be decrypted"))
+		}
+		pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: want})
+		if err != nil {
+			return api.SecretRead{}, g.fail(ctx, e, err)
+		}
+		e.Metadata["version"] = itoa(v.Version)
+		at := now.Truncate(time.Second)
+		if capped := cappedApproval(c, apID, view); capped != nil {
+			next, err := capped.Spend()
+			if err == nil {
+				e.Metadata["usesLeft"] = itoa(next.UsesLeft)
+				err = g.store.SpendUse(ctx, next, u.String(), at, e)
+			}
+			if err != nil {
+				clear(pt)
+				if vsecure.IsCode(err, vsecure.EConflict) && attempt < maxSpendRetries {
+					delete(e.Metadata, "usesLeft")
+					delete(e.Metadata, "version")
+					continue // another reader took that use: judge the approval again
+				}
+				return api.SecretRead{}, g.stateFail(ctx, e, err)
+			}
+		} else if err := g.store.RecordRead(ctx, u.String(), at, e); err != nil {
+			clear(pt)
+			return api.SecretRead{}, g.stateFail(ctx, e, err)
+		}
+		// The counts shown are this read's view: exact unless other reads of
+		// the same secret overlapped it, in which case the stored count is
+		// higher (and still exact).
+		head := *view.Secret
+		head.AccessCount++
+		head.AccessedAt = &at
+		md := head.Metadata
+		if md == nil {
+			md = map[string]string{}
+		}
+		return api.SecretRead{
+			URI: u.String(), Name: head.Name, Description: head.Description, Type: u.Type(),
+			Value: string(pt), Version: v.Version, Metadata: md,
+			AccessedAt: head.AccessedAt, AccessCount: head.AccessCount, ApprovalID: apID,
+		}, nil
+	}
+}
+
+// loadAccess reads what an access decision needs and makes it. A use may
+// rest on a read approval (read implies use), which the store indexes
+// under read: it is looked up only when no use approval grants.
+func (g *Gate) loadAccess(ctx context.Context, c Call, u vsecure.URI, op vsecure.Operation, version int) (vsecure.AccessView, time.Time, string, error) {
+	q := accessQuery(c, u, op, version)
 	view, err := g.store.LoadAccess(ctx, q)
 	if err != nil {
-		return api.SecretRead{}, g.fail(ctx, e, err)
+		return view, time.Time{}, "", err
 	}
 	if version == 0 && view.Secret != nil && view.Value != nil && view.Value.Version != view.Secret.Version {
 		// A store without snapshot reads (DynamoDB's BatchGetItem) can
 		// see a head and its latest value from either side of a
 		// concurrent write: look once more before calling it tampering.
 		if view, err = g.store.LoadAccess(ctx, q); err != nil {
-			return api.SecretRead{}, g.fail(ctx, e, err)
+			return view, time.Time{}, "", err
 		}
 	}
 	now := g.clock()
-	apID, err := g.authorize(c, u, vsecure.OpRead, view, now)
-	e.ApprovalID = apID
-	if err != nil {
-		return api.SecretRead{}, g.fail(ctx, e, err)
+	apID, err := g.authorize(c, u, op, view, now)
+	if op == vsecure.OpUse && vsecure.IsCode(err, vsecure.EApprovalRequired) {
+		q.Operation = vsecure.OpRead
+		byRead, rerr := g.store.LoadAccess(ctx, q)
+		if rerr != nil {
+			return view, now, "", rerr
+		}
+		if byRead.Grant != nil && byRead.Grant.Grants(c.Principal.ID, u.String(), op, now) {
+			view.Grant = byRead.Grant
+			apID, err = g.authorize(c, u, op, view, now)
+		}
 	}
-	if view.Secret == nil || view.Value == nil {
-		return api.SecretRead{}, g.fail(ctx, e, vsecure.Errorf(vsecure.ENotFound, "no secret at %s", u))
+	return view, now, apID, err
+}
+
+// cappedApproval is the approval with a use cap that allowed an access, if
+// any: the access token's, or the requester's grant.
+func cappedApproval(c Call, apID string, view vsecure.AccessView) *vsecure.Approval {
+	if apID == "" {
+		return nil
 	}
-	v := view.Value
-	// The value is opened for the place it was read from, not the place
-	// its record claims: a record moved to another version or URI (a
-	// rollback by someone with table access) fails to open.
-	want := version
-	if want == 0 {
-		want = view.Secret.Version
+	a := view.Grant
+	if c.Principal.Scope != nil {
+		a = view.Approval
 	}
-	if v.URI != u.String() || v.Version != want {
-		return api.SecretRead{}, g.fail(ctx, e, vsecure.Wrap(vsecure.EInternal,
-			fmt.Errorf("stored value of %s claims %s version %d, read as version %d", u, v.URI, v.Version, want), "secret could not be decrypted"))
+	if a == nil || a.ID != apID || a.MaxUses == 0 {
+		return nil
 	}
-	pt, err := g.sealer.Open(ctx, v.Sealed, vsecure.SealContext{URI: u.String(), Version: want})
-	if err != nil {
-		return api.SecretRead{}, g.fail(ctx, e, err)
-	}
-	e.Metadata["version"] = itoa(v.Version)
-	at := now.Truncate(time.Second)
-	if err := g.store.RecordRead(ctx, u.String(), at, e); err != nil {
-		clear(pt)
-		return api.SecretRead{}, g.stateFail(ctx, e, err)
-	}
-	// The counts shown are this read's view: exact unless other reads of
-	// the same secret overlapped it, in which case the stored count is
-	// higher (and still exact).
-	head := *view.Secret
-	head.AccessCount++
-	head.AccessedAt = &at
-	md := head.Metadata
-	if md == nil {
-		md = map[string]string{}
-	}
-	return api.SecretRead{
-		URI: u.String(), Name: head.Name, Description: head.Description, Type: u.Type(),
-		Value: string(pt), Version: v.Version, Metadata: md,
-		AccessedAt: head.AccessedAt, AccessCount: head.AccessCount, ApprovalID: apID,
-	}, nil
+	return a
 }
 
 // GetPattern returns the policy configured exactly at pattern u.

@@ -15,7 +15,7 @@ func (g *Gate) Whoami(ctx context.Context, c Call) (api.Identity, error) {
 	if p.ID == "" {
 		return api.Identity{}, g.fail(ctx, e, vsecure.Errorf(vsecure.EUnauthenticated, "a valid API key is required"))
 	}
-	id := api.Identity{Principal: p.ID, Roles: []vsecure.Role{}, KeyID: p.KeyID, Credential: api.CredentialAPIKey}
+	id := api.Identity{Principal: p.ID, Roles: []vsecure.Role{}, KeyID: p.KeyID, OnBehalfOf: p.OnBehalfOf, Credential: api.CredentialAPIKey}
 	if p.Human {
 		id.Credential = api.CredentialOIDC
 	}

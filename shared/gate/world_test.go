@@ -74,6 +74,13 @@ func (f *faults) RecordRead(ctx context.Context, uri string, at time.Time, e vse
 	return f.Store.RecordRead(ctx, uri, at, e)
 }
 
+func (f *faults) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	if err := f.write(); err != nil {
+		return err
+	}
+	return f.Store.SpendUse(ctx, a, uri, at, e)
+}
+
 func (f *faults) PutSecret(ctx context.Context, h vsecure.Secret, v vsecure.SecretVersion, e vsecure.Entry) error {
 	if err := f.write(); err != nil {
 		return err
@@ -139,12 +146,18 @@ var start = time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, at ...time.Time) *world {
 	t.Helper()
-	ctx := t.Context()
 	db, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newWorldOn(t, db, at...)
+}
+
+// newWorldOn is newWorld on a store of the caller's (stores.Both).
+func newWorldOn(t *testing.T, db vsecure.Store, at ...time.Time) *world {
+	t.Helper()
+	ctx := t.Context()
 	sealer, err := local.New(bytes.Repeat([]byte("m"), 32))
 	if err != nil {
 		t.Fatal(err)

@@ -68,14 +68,7 @@ const MaxBody = 64 << 10
 
 // Handler mounts every route of the table; a mounted route without its
 // mount is an error here rather than a 404 at request time.
-// With Mounts.Console set it mounts the console's pages too (local server).
-func (a *API) Handler() (http.Handler, error) {
-	rs := Routes()
-	if a.Mounts.Console != nil {
-		rs = append(rs, ConsoleRoutes()...)
-	}
-	return a.mount(rs)
-}
+func (a *API) Handler() (http.Handler, error) { return a.mount(Routes()) }
 
 // OwnHandler mounts the routes the API serves itself, none of the mounted
 // ones: remote MCP calls these in-process, and is itself a mount.

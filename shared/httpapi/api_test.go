@@ -352,6 +352,32 @@ func TestApprovalRules(t *testing.T) {
 		}
 		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/revoke", e.admin, `{"x":1}`), 400, "invalid_request")
 	})
+	t.Run("agent_for_a_human", func(t *testing.T) {
+		k := e.must(e.do("POST", "/v1/security/keys", e.admin, map[string]any{"principal": "helper-bot", "roles": []string{"agent"}, "onBehalfOf": "alice"}), 201)
+		if k.str("onBehalfOf") != "alice" {
+			t.Fatalf("created key %s", k.Raw)
+		}
+		bot := k.str("key")
+		// Fixed for the key's life: no PATCH field changes it.
+		e.wantErr(e.do("PATCH", "/v1/security/keys/"+k.str("id"), e.admin, map[string]any{"onBehalfOf": "bob"}), 400, "invalid_request")
+		r := e.must(request(bot, map[string]any{"resource": dbURI, "operation": "read"}), 201)
+		id := r.str("approvalId")
+		if r.str("onBehalfOf") != "alice" || r.str("requestedBy") != "helper-bot" {
+			t.Fatalf("approval %s", r.Raw)
+		}
+		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/respond", alice, map[string]any{"action": "approve"}), 403, "self_approval_forbidden")
+		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/cancel", e.key("ai-agent-999", "agent"), nil), 404, "not_found")
+		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/cancel", alice, `{"x":1}`), 400, "invalid_request")
+		c := e.must(e.do("POST", "/v1/security/mcp/approvals/"+id+"/cancel", alice, nil), 200)
+		if c.str("status") != "cancelled" || c.str("cancelledBy") != "alice" {
+			t.Fatalf("cancel answered %s", c.Raw)
+		}
+		e.wantErr(e.do("POST", "/v1/security/mcp/approvals/"+id+"/cancel", bot, nil), 409, "already_decided")
+		l := e.must(e.do("GET", "/v1/security/mcp/approvals?status=cancelled", alice, nil), 200)
+		if !strings.Contains(string(l.Raw), id) {
+			t.Fatalf("alice's list of cancelled requests: %s", l.Raw)
+		}
+	})
 }
 
 func TestListApprovals(t *testing.T) {

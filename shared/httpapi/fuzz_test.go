@@ -23,6 +23,7 @@ func FuzzRequestBodies(f *testing.F) {
 		{"POST", "/v1/security/mcp/approve"},
 		{"POST", "/v1/security/mcp/approvals/appr_x/respond"},
 		{"POST", "/v1/security/mcp/approvals/appr_x/revoke"},
+		{"POST", "/v1/security/mcp/approvals/appr_x/cancel"},
 		{"POST", "/v1/security/keys"},
 	}
 	for i := range routes {

@@ -138,6 +138,19 @@ func (a *API) getResource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *API) useSecret(w http.ResponseWriter, r *http.Request) error {
+	var b api.SecretUse
+	if err := decode(r, &b); err != nil {
+		return a.refuse(r, vsecure.AuditUse, "", err)
+	}
+	s, err := a.Gate.UseSecret(r.Context(), callOf(r), b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s)
+	return nil
+}
+
 func (a *API) putSecret(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("uri")
 	u, err := vsecure.ParseResourcePath(raw)
@@ -253,6 +266,18 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) error {
 		return a.refuse(r, vsecure.AuditRevoke, "", err)
 	}
 	v, err := a.Gate.Revoke(r.Context(), callOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) error {
+	if err := emptyOrObject(r); err != nil {
+		return a.refuse(r, vsecure.AuditCancel, "", err)
+	}
+	v, err := a.Gate.Cancel(r.Context(), callOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

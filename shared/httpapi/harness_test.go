@@ -125,7 +125,7 @@ func newEnv(t testing.TB, opts ...func(*gate.Config)) *env {
 	if err := g.EnsureKey(t.Context(), adminKey, "admin", []vsecure.Role{vsecure.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
-	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger, Mounts: httpapi.Mounts{MCP: httpapi.Disabled, Slack: httpapi.Disabled}}
+	api := &httpapi.API{Gate: g, Auth: httpapi.HeaderAuth{Gate: g}, Log: logger, Mounts: httpapi.Mounts{MCP: httpapi.Disabled, Slack: httpapi.Disabled, Console: httpapi.Disabled}}
 	e := &env{t: t, api: api, clock: clk, store: fs, gate: g, logs: logs, admin: adminKey}
 	e.srv = httptest.NewServer(e.handler())
 	t.Cleanup(e.srv.Close)

@@ -14,7 +14,7 @@ import (
 func TestMissingMountFailsAtConstruction(t *testing.T) {
 	e := newEnv(t)
 	api := *e.api
-	api.Mounts = httpapi.Mounts{Slack: httpapi.Disabled}
+	api.Mounts = httpapi.Mounts{Slack: httpapi.Disabled, Console: httpapi.Disabled}
 	if _, err := api.Handler(); err == nil || !strings.Contains(err.Error(), "Mounts.MCP") {
 		t.Fatalf("Handler without Mounts.MCP: err %v, want one naming Mounts.MCP", err)
 	}

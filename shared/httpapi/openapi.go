@@ -79,6 +79,9 @@ var operations = map[string]op{
 	"PUT /v1/security/mcp/resources/{uri...}": {summary: "Write a secret (a new version)", tag: "resources",
 		req: api.SecretWrite{}, reqRequired: []string{"value"}, resp: api.SecretInfo{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.EApprovalRequired, vsecure.EOperationNotAllowed, vsecure.ENotFound}},
+	"POST /v1/security/mcp/secrets/use": {summary: "Use a secret: its value for injection into a process (argv[0] and host audited)", tag: "resources",
+		req: api.SecretUse{}, reqRequired: []string{"uri", "command"}, resp: api.SecretRead{}, status: http.StatusOK,
+		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ETooLarge, vsecure.EApprovalRequired, vsecure.EOperationNotAllowed, vsecure.ENotFound, vsecure.EExpired}},
 	"GET /v1/security/mcp/secrets": {summary: "List secrets a policy covers (never values)", tag: "resources",
 		resp: api.SecretList{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: []queryParam{{"pattern", "Only secrets under this URI pattern (`vsecure://secrets/production/*`).", str}, pageLimit, pageCursor}},
@@ -98,6 +101,9 @@ var operations = map[string]op{
 	"POST /v1/security/mcp/approvals/{id}/revoke": {summary: "Revoke an approval (ends its access at once)", tag: "approvals",
 		req: struct{}{}, reqOptional: true, resp: api.ApprovalView{}, status: http.StatusOK,
 		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ENotFound, vsecure.ENotApprover, vsecure.EStepUpRequired, vsecure.EAlreadyDecided, vsecure.EExpired}},
+	"POST /v1/security/mcp/approvals/{id}/cancel": {summary: "Cancel a request (its requester or the human it acts for): pending becomes cancelled, approved is revoked", tag: "approvals",
+		req: struct{}{}, reqOptional: true, resp: api.ApprovalView{}, status: http.StatusOK,
+		errs: []vsecure.Code{vsecure.EInvalid, vsecure.ENotFound, vsecure.EForbidden, vsecure.EAlreadyDecided, vsecure.EExpired}},
 	"GET /v1/security/mcp/audit": {summary: "Query the audit log, newest first", tag: "audit",
 		resp: api.AuditLog{}, status: http.StatusOK, errs: []vsecure.Code{vsecure.EInvalid},
 		query: append([]queryParam{
@@ -157,8 +163,8 @@ var publicCodes = []vsecure.Code{
 
 // enums are the values of the domain's string types.
 var enums = map[reflect.Type][]string{
-	reflect.TypeFor[vsecure.Status]():    {"pending", "approved", "denied", "expired", "revoked"},
-	reflect.TypeFor[vsecure.Operation](): {string(vsecure.OpRead), string(vsecure.OpWrite)},
+	reflect.TypeFor[vsecure.Status]():    {"pending", "approved", "denied", "expired", "revoked", "cancelled"},
+	reflect.TypeFor[vsecure.Operation](): {string(vsecure.OpRead), string(vsecure.OpWrite), string(vsecure.OpUse)},
 	reflect.TypeFor[vsecure.Action]():    {string(vsecure.ActionApprove), string(vsecure.ActionDeny)},
 	reflect.TypeFor[vsecure.Role]():      {string(vsecure.RoleAdmin), string(vsecure.RoleApprover), string(vsecure.RoleAuditor), string(vsecure.RoleAgent)},
 	reflect.TypeFor[vsecure.Code]():      codeStrings(publicCodes),
@@ -216,7 +222,8 @@ func openAPI() ([]byte, map[string]reflect.Type, error) {
 	g := &schemas{components: map[string]any{}, types: map[string]reflect.Type{}}
 	paths := map[string]map[string]any{}
 	tags := []string{}
-	for _, rt := range Routes() {
+	// The console's pages are HTML for browsers, not the JSON API.
+	for _, rt := range apiRoutes() {
 		o, ok := operations[rt.Pattern()]
 		if !ok {
 			return nil, nil, fmt.Errorf("openapi: route %s has no entry in operations", rt.Pattern())
@@ -230,8 +237,8 @@ func openAPI() ([]byte, map[string]reflect.Type, error) {
 			tags = append(tags, o.tag)
 		}
 	}
-	if len(operations) != len(Routes()) {
-		return nil, nil, fmt.Errorf("openapi: %d operations documented for %d routes", len(operations), len(Routes()))
+	if len(operations) != len(apiRoutes()) {
+		return nil, nil, fmt.Errorf("openapi: %d operations documented for %d routes", len(operations), len(apiRoutes()))
 	}
 	if g.err != nil {
 		return nil, nil, g.err

@@ -87,8 +87,7 @@ type Mounts struct {
 	MCP http.Handler
 	// Slack serves Slack's interactivity webhook (package slack).
 	Slack http.Handler
-	// Console serves the people's web console (package console); only the
-	// local server mounts it this round (ConsoleRoutes).
+	// Console serves the people's web console (package console).
 	Console http.Handler
 }
 
@@ -142,8 +141,11 @@ func RoutesOf(function string) []Route {
 	return rs
 }
 
-// Routes returns the route table.
-func Routes() []Route {
+// Routes returns the route table: the JSON API's routes, then the
+// console's pages.
+func Routes() []Route { return append(apiRoutes(), consoleRoutes()...) }
+
+func apiRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/healthz", Function: "health", Auth: AuthNone, handle: (*API).health},
 		// The API's OpenAPI document, a constant like the health check,
@@ -153,12 +155,14 @@ func Routes() []Route {
 		{Method: "POST", Path: "/v1/security/mcp/resources", Function: "resources-configure", Auth: AuthKey, handle: (*API).configure},
 		{Method: "GET", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-get", Auth: AuthKey, JudgesKey: true, handle: (*API).getResource},
 		{Method: "PUT", Path: "/v1/security/mcp/resources/{uri...}", Function: "resources-put", Auth: AuthKey, Idempotent: true, JudgesKey: true, handle: (*API).putSecret},
+		{Method: "POST", Path: "/v1/security/mcp/secrets/use", Function: "secrets-use", Auth: AuthKey, JudgesKey: true, handle: (*API).useSecret},
 		{Method: "GET", Path: "/v1/security/mcp/secrets", Function: "secrets-list", Auth: AuthKey, handle: (*API).listSecrets},
 		{Method: "POST", Path: "/v1/security/mcp/approve", Function: "approvals-request", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).requestApproval},
 		{Method: "GET", Path: "/v1/security/mcp/approvals", Function: "approvals-list", Auth: AuthKey, handle: (*API).listApprovals},
 		{Method: "GET", Path: "/v1/security/mcp/approvals/{id}", Function: "approvals-get", Auth: AuthKey, handle: (*API).getApproval},
 		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/respond", Function: "approvals-respond", Auth: AuthKey, Idempotent: true, OneTime: []string{"accessToken"}, handle: (*API).respond},
 		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/revoke", Function: "approvals-revoke", Auth: AuthKey, handle: (*API).revoke},
+		{Method: "POST", Path: "/v1/security/mcp/approvals/{id}/cancel", Function: "approvals-cancel", Auth: AuthKey, handle: (*API).cancel},
 		{Method: "GET", Path: "/v1/security/mcp/audit", Function: "audit-list", Auth: AuthKey, handle: (*API).audit},
 		{Method: "GET", Path: "/v1/security/mcp/audit/verify", Function: "audit-verify", Auth: AuthKey, handle: (*API).verifyAudit},
 		{Method: "GET", Path: "/v1/security/mcp/audit/export", Function: "audit-export", Auth: AuthKey, handle: (*API).exportAudit},
@@ -181,19 +185,36 @@ func Routes() []Route {
 	}
 }
 
-// ConsoleRoutes are the console's pages, served by Mounts.Console. They
-// are kept out of Routes() because they have no Lambda function yet: the
-// stack, catalog and OpenAPI document are built from Routes(), and the
-// console is served by the local server only (API.Handler with
-// Mounts.Console set).
-func ConsoleRoutes() []Route {
-	page := func(method, path string) Route {
-		return Route{Method: method, Path: path, Auth: AuthSession, Mount: MountConsole}
+// consoleRoutes are the console's pages (package console), served by
+// Mounts.Console: one Lambda function per page, with the page's own form
+// posts only where they are its steps (sign-in, passkeys, step-up). The
+// gateway lets them through unauthenticated (its JWT authorizer cannot
+// read a cookie); AuthSession makes the console check its sealed session
+// cookie itself, failing closed. The stylesheet and script are public.
+func consoleRoutes() []Route {
+	page := func(method, path, function string) Route {
+		return Route{Method: method, Path: path, Function: function, Auth: AuthSession, Mount: MountConsole}
 	}
 	return []Route{
-		page("GET", "/console"),
-		page("GET", "/console/{rest...}"),
-		page("POST", "/console/{rest...}"),
+		page("GET", "/console/signin", "console-signin"),
+		page("POST", "/console/signin/dev", "console-signin"),
+		page("POST", "/console/signout", "console-signin"),
+		page("GET", "/console/oidc/start", "console-signin"),
+		page("GET", "/console/oidc/callback", "console-signin"),
+		page("GET", "/console", "console-inbox"),
+		page("GET", "/console/approvals/{id}", "console-approval"),
+		page("POST", "/console/approvals/{id}/decide", "console-decide"),
+		page("POST", "/console/approvals/{id}/revoke", "console-revoke"),
+		page("POST", "/console/approvals/{id}/cancel", "console-cancel"),
+		page("GET", "/console/audit", "console-audit"),
+		page("GET", "/console/keys", "console-keys"),
+		page("GET", "/console/policies", "console-policies"),
+		page("GET", "/console/passkeys", "console-passkeys"),
+		page("POST", "/console/passkeys/begin", "console-passkeys"),
+		page("POST", "/console/passkeys/finish", "console-passkeys"),
+		page("POST", "/console/stepup/begin", "console-stepup"),
+		page("POST", "/console/stepup/finish", "console-stepup"),
+		{Method: "GET", Path: "/console/static/{file...}", Function: "console-static", Auth: AuthNone, Mount: MountConsole},
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	ctxOperation  = "operation"
 	ctxExpiresAt  = "expiresAt"
 	ctxHuman      = "human"
+	ctxOnBehalfOf = "onBehalfOf"
 )
 
 // EncodePrincipal renders p as an authorizer context: string values only
@@ -42,6 +43,9 @@ func EncodePrincipal(p vsecure.Principal) map[string]any {
 	}
 	if p.Human {
 		m[ctxHuman] = "true"
+	}
+	if p.OnBehalfOf != "" {
+		m[ctxOnBehalfOf] = p.OnBehalfOf
 	}
 	if s := p.Scope; s != nil {
 		m[ctxApprovalID] = s.ApprovalID
@@ -91,6 +95,14 @@ func DecodePrincipal(m map[string]any) (vsecure.Principal, error) {
 	}
 	if p.KeyID, err = str(ctxKeyID); err != nil {
 		return vsecure.Principal{}, err
+	}
+	if p.OnBehalfOf, err = str(ctxOnBehalfOf); err != nil {
+		return vsecure.Principal{}, err
+	}
+	if p.OnBehalfOf != "" {
+		if err := vsecure.ValidatePrincipal(p.OnBehalfOf); err != nil {
+			return vsecure.Principal{}, fmt.Errorf("authorizer context: %w", err)
+		}
 	}
 	human, err := str(ctxHuman)
 	if err != nil {

@@ -111,8 +111,11 @@ func newTestFunction(t *testing.T, logs *bytes.Buffer) (*Function, *fakeStore) {
 func TestPrincipalRoundTrip(t *testing.T) {
 	exp := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 	for name, p := range map[string]vsecure.Principal{
-		"api_key":      {ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent, vsecure.RoleApprover}, KeyID: "key_1"},
-		"access_token": {ID: "agent-1", Scope: &vsecure.Scope{ApprovalID: "appr_1", Resource: "vsecure://secrets/p/DB", Operation: vsecure.OpRead, ExpiresAt: exp}},
+		"api_key":                    {ID: "agent-1", Roles: []vsecure.Role{vsecure.RoleAgent, vsecure.RoleApprover}, KeyID: "key_1"},
+		"access_token":               {ID: "agent-1", Scope: &vsecure.Scope{ApprovalID: "appr_1", Resource: "vsecure://secrets/p/DB", Operation: vsecure.OpRead, ExpiresAt: exp}},
+		"agent_on_behalf_of_a_human": {ID: "ai-agent-123", Roles: []vsecure.Role{vsecure.RoleAgent}, KeyID: "key_2", OnBehalfOf: "alice"},
+		"access_token_on_behalf_of_a_human": {ID: "ai-agent-123", KeyID: "key_2", OnBehalfOf: "alice",
+			Scope: &vsecure.Scope{ApprovalID: "appr_1", Resource: "vsecure://secrets/p/DB", Operation: vsecure.OpRead, ExpiresAt: exp}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// Through JSON, as API Gateway carries it.
@@ -140,6 +143,7 @@ func TestDecodePrincipalRefusesMalformedContexts(t *testing.T) {
 		"unknown_role":       {"principal": "a", "roles": "root"},
 		"scope_without_uri":  {"principal": "a", "approvalId": "appr_1", "operation": "read", "expiresAt": "2026-11-25T13:00:00Z"},
 		"scope_bad_op":       {"principal": "a", "approvalId": "appr_1", "resource": "vsecure://secrets/a/b", "operation": "delete", "expiresAt": "2026-11-25T13:00:00Z"},
+		"bad_on_behalf_of":   {"principal": "a", "roles": "agent", "onBehalfOf": "alice smith"},
 		"scope_bad_deadline": {"principal": "a", "approvalId": "appr_1", "resource": "vsecure://secrets/a/b", "operation": "read", "expiresAt": "soon"},
 	} {
 		if _, err := DecodePrincipal(m); err == nil {

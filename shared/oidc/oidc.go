@@ -64,7 +64,10 @@ type Config struct {
 	Audiences []string
 	// CookieKey (≥ 32 bytes) seals the sign-in cookie. Every process that
 	// may receive a callback must share it; nil draws one per process.
-	CookieKey []byte
+	// CookieKeys supplies it on first use instead (a Lambda reads it from
+	// Secrets Manager then, not at init); it wins over CookieKey.
+	CookieKey  []byte
+	CookieKeys func(context.Context) ([]byte, error)
 	// HTTPClient talks to the issuer (nil: a client with a 10 s timeout).
 	HTTPClient *http.Client
 	// Now is the clock for token expiry (nil: time.Now).
@@ -97,11 +100,11 @@ func (c Config) Validate() error {
 
 // Provider is one configured issuer. It is safe for concurrent use.
 type Provider struct {
-	cfg    Config
-	cookie cookieSealer
+	cfg Config
 
-	mu   sync.Mutex
-	disc *discovered
+	mu     sync.Mutex
+	disc   *discovered
+	cookie *cookieSealer
 }
 
 // discovered is what the issuer's discovery document yields.
@@ -138,11 +141,38 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	cs, err := newCookieSealer(cfg.CookieKey)
-	if err != nil {
-		return nil, err
+	p := &Provider{cfg: cfg}
+	if cfg.CookieKeys == nil {
+		cs, err := newCookieSealer(cfg.CookieKey)
+		if err != nil {
+			return nil, err
+		}
+		p.cookie = &cs
 	}
-	return &Provider{cfg: cfg, cookie: cs}, nil
+	return p, nil
+}
+
+// cookieSealer returns the state cookie's sealer, built from CookieKeys on
+// first use; a failed read is not kept, so the next sign-in tries again.
+func (p *Provider) cookieSealer(ctx context.Context) (cookieSealer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cookie != nil {
+		return *p.cookie, nil
+	}
+	key, err := p.cfg.CookieKeys(ctx)
+	if err == nil && len(key) < 32 {
+		err = errors.New("oidc: the cookie key must be at least 32 bytes")
+	}
+	if err != nil {
+		return cookieSealer{}, vsecure.Wrap(vsecure.EUnavailable, err, "the sign-in cookie key is unavailable; try again")
+	}
+	cs, err := newCookieSealer(key)
+	if err != nil {
+		return cookieSealer{}, err
+	}
+	p.cookie = &cs
+	return cs, nil
 }
 
 // discover reads the discovery document once; a failure is not kept, so
@@ -192,7 +222,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*gooidc.IDToken, vse
 		p.cfg.Log.InfoContext(ctx, "oidc token refused", "err", err)
 		return nil, vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the identity-provider token is not valid (issuer, signature or expiry)")
 	}
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(p.cfg.Audiences, a) }) {
+	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(p.cfg.Audiences, a) }) && !p.accessToken(tok) {
 		return nil, vsecure.Principal{}, vsecure.Errorf(vsecure.EUnauthenticated, "the identity-provider token is not meant for this server (audience)")
 	}
 	pr, err := p.principal(tok)
@@ -200,6 +230,21 @@ func (p *Provider) verify(ctx context.Context, raw string) (*gooidc.IDToken, vse
 		return nil, vsecure.Principal{}, err
 	}
 	return tok, pr, nil
+}
+
+// accessToken reports whether tok is a Cognito access token issued to our
+// client: Cognito puts no "aud" in access tokens but names the client in
+// "client_id" and says "token_use": "access". A token for another client,
+// or an ID token without our audience, is not one.
+func (p *Provider) accessToken(tok *gooidc.IDToken) bool {
+	var c struct {
+		TokenUse string `json:"token_use"`
+		ClientID string `json:"client_id"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		return false
+	}
+	return c.TokenUse == "access" && c.ClientID != "" && c.ClientID == p.cfg.ClientID
 }
 
 // principal maps verified claims to a principal.

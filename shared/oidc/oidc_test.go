@@ -1,9 +1,11 @@
 package oidc_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -339,6 +341,46 @@ func TestPrincipalClaimSub(t *testing.T) {
 	}
 }
 
+// TestCognitoAccessToken: a Cognito access token has no "aud" but names
+// the client in "client_id" with "token_use": "access"; it is accepted for
+// our client only, and an ID token still needs our audience.
+func TestCognitoAccessToken(t *testing.T) {
+	iss := oidctest.Start(t, false)
+	cfg := iss.Config("")
+	cfg.PrincipalClaim, cfg.GroupsClaim = oidc.ClaimSub, "cognito:groups"
+	p, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := func(mod func(map[string]any)) string {
+		c := map[string]any{
+			"iss": iss.Issuer(), "sub": "0f1e2d3c", "client_id": iss.ClientID, "token_use": "access",
+			"scope": "openid email", "cognito:groups": []string{oidctest.Approvers}, "exp": time.Now().Add(time.Minute).Unix(),
+		}
+		if mod != nil {
+			mod(c)
+		}
+		return iss.Sign(t, c)
+	}
+	pr, err := p.VerifyHuman(context.Background(), access(nil))
+	if err != nil {
+		t.Fatalf("our client's access token: %v", err)
+	}
+	if pr.ID != "0f1e2d3c" || !slices.Equal(pr.Roles, []vsecure.Role{vsecure.RoleApprover}) || !pr.Human {
+		t.Fatalf("principal %+v", pr)
+	}
+	for name, tok := range map[string]string{
+		"another client's access token": access(func(c map[string]any) { c["client_id"] = "another-client" }),
+		"no client_id":                  access(func(c map[string]any) { delete(c, "client_id") }),
+		"an ID token naming our client": access(func(c map[string]any) { c["token_use"] = "id" }),
+		"no token_use":                  access(func(c map[string]any) { delete(c, "token_use") }),
+	} {
+		if _, err := p.VerifyHuman(context.Background(), tok); !vsecure.IsCode(err, vsecure.EUnauthenticated) {
+			t.Errorf("%s: err %v, want unauthenticated", name, err)
+		}
+	}
+}
+
 func TestUnreachableIssuerIsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
@@ -388,3 +430,67 @@ func unsigned(claims map[string]any) string {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestStateCookieKeyFromASource: with CookieKeys, the sign-in started by
+// one provider completes at another built from the same source (Lambda:
+// start and callback in different containers); the key is read on first
+// use, and a failed read is refused as unavailable and tried again.
+func TestStateCookieKeyFromASource(t *testing.T) {
+	key := bytes.Repeat([]byte("c"), 32)
+	var reads int
+	fail := true
+	src := func(context.Context) ([]byte, error) {
+		reads++
+		if fail {
+			return nil, errors.New("secrets manager is down")
+		}
+		return key, nil
+	}
+	iss := oidctest.Start(t, false)
+	cfg := iss.Config("http://127.0.0.1/callback")
+	cfg.CookieKeys = src
+	starter, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finisher, err := oidc.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 0 {
+		t.Fatalf("%d key reads at construction, want none", reads)
+	}
+	start := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		if err := starter.Start(rec, httptest.NewRequest("GET", "/start", nil), "/console"); err != nil {
+			if !vsecure.IsCode(err, vsecure.EUnavailable) {
+				t.Fatalf("start without the key: %v, want unavailable", err)
+			}
+			return nil
+		}
+		return rec
+	}
+	if start() != nil {
+		t.Fatal("a sign-in started without the cookie key")
+	}
+	fail = false
+	rec := start()
+	if rec == nil {
+		t.Fatal("the sign-in did not start once the key was readable")
+	}
+	iss.QueueUser(oidctest.User("jane@example.com", true, oidctest.Approvers))
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(rec.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back := httptest.NewRequest("GET", resp.Header.Get("Location"), nil)
+	for _, c := range rec.Result().Cookies() {
+		back.AddCookie(c)
+	}
+	pr, to, err := finisher.Callback(httptest.NewRecorder(), back)
+	if err != nil || pr.ID != "jane@example.com" || to != "/console" {
+		t.Fatalf("callback at another provider: %+v %q %v", pr, to, err)
+	}
+}

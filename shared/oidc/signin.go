@@ -61,7 +61,11 @@ func (p *Provider) Start(w http.ResponseWriter, r *http.Request, returnTo string
 		State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), ReturnTo: returnTo,
 		Expires: p.cfg.Now().Add(signInTTL).Unix(),
 	}
-	sealed, err := p.cookie.seal(f)
+	cs, err := p.cookieSealer(r.Context())
+	if err != nil {
+		return err
+	}
+	sealed, err := cs.seal(f)
 	if err != nil {
 		return err
 	}
@@ -89,8 +93,12 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (vsecure.Pri
 	if err != nil {
 		return refused("no sign-in is in progress in this browser (start again)")
 	}
+	cs, err := p.cookieSealer(r.Context())
+	if err != nil {
+		return vsecure.Principal{}, "", err
+	}
 	var f flight
-	if err := p.cookie.open(c.Value, &f); err != nil {
+	if err := cs.open(c.Value, &f); err != nil {
 		return refused("the sign-in cookie is not valid (start again)")
 	}
 	if p.cfg.Now().Unix() > f.Expires {

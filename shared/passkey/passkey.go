@@ -25,6 +25,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/vsecure/vsecure/shared/passkey/ceremony"
 	"log/slog"
 	"time"
 
@@ -40,7 +41,7 @@ import (
 const DefaultCeremonyTTL = 5 * time.Minute
 
 // MaxResponse bounds the authenticator response a Finish accepts.
-const MaxResponse = 64 << 10
+const MaxResponse = ceremony.MaxResponse
 
 // Store is what the ceremonies need of vsecure.PasskeyStore.
 type Store interface {
@@ -119,13 +120,8 @@ func New(cfg Config, store Store, reg Registrar) (*Service, error) {
 	return &Service{wa: wa, store: store, reg: reg, ttl: cfg.CeremonyTTL, now: cfg.Now, log: cfg.Log}, nil
 }
 
-// Begun is a ceremony's start: the id to finish it with, and the options
-// for navigator.credentials.create or .get (JSON with the binary fields in
-// base64url, as the WebAuthn JSON serialization has them).
-type Begun struct {
-	CeremonyID string
-	Options    json.RawMessage
-}
+// Begun is a ceremony's start (package ceremony).
+type Begun = ceremony.Begun
 
 // BeginRegistration starts registering a passkey for the caller. Passkeys
 // the caller holds already are excluded, so an authenticator is not

@@ -27,6 +27,8 @@ const (
 // card is what the message shows: the parts of an approval a human needs,
 // never a secret value, token or task token.
 type card struct {
+	// RequestedBy reads "ai-agent-123 for alice" for an agent acting for
+	// a human (vsecure.RequesterLabel).
 	ID, Resource, Operation, Reason, RequestedBy string
 	ExpiresAt                                    time.Time
 	Status                                       vsecure.Status
@@ -34,6 +36,8 @@ type card struct {
 	Decisions                                    []vsecure.Decision
 	RevokedBy                                    string
 	RevokedAt                                    *time.Time
+	CancelledBy                                  string
+	CancelledAt                                  *time.Time
 	URL                                          string
 	// StepUp: deciding needs a passkey step-up, which only the console
 	// takes, so the card links there instead of offering buttons.
@@ -46,18 +50,18 @@ type card struct {
 func cardOf(a vsecure.Approval, now time.Time, url string) card {
 	return card{
 		ID: a.ID, Resource: a.Resource, Operation: string(a.Operation), Reason: a.Reason,
-		RequestedBy: a.RequestedBy, ExpiresAt: a.ExpiresAt, Status: a.StatusAt(now),
+		RequestedBy: vsecure.RequesterLabel(a.RequestedBy, a.OnBehalfOf), ExpiresAt: a.ExpiresAt, Status: a.StatusAt(now),
 		Approvals: a.Approvals(), Required: a.RequiredApprovals, Decisions: a.Decisions,
-		RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt, URL: url, StepUp: a.StepUp,
+		RevokedBy: a.RevokedBy, RevokedAt: a.RevokedAt, CancelledBy: a.CancelledBy, CancelledAt: a.CancelledAt, URL: url, StepUp: a.StepUp,
 	}
 }
 
 func cardOfView(v api.ApprovalView) card {
 	return card{
 		ID: v.ID, Resource: v.Resource, Operation: string(v.Operation), Reason: v.Reason,
-		RequestedBy: v.RequestedBy, ExpiresAt: v.ExpiresAt, Status: v.Status,
+		RequestedBy: v.Requester(), ExpiresAt: v.ExpiresAt, Status: v.Status,
 		Approvals: v.Approvals, Required: v.RequiredApprovals, Decisions: v.Decisions,
-		RevokedBy: v.RevokedBy, RevokedAt: v.RevokedAt, URL: v.ApprovalURL, StepUp: v.StepUp,
+		RevokedBy: v.RevokedBy, RevokedAt: v.RevokedAt, CancelledBy: v.CancelledBy, CancelledAt: v.CancelledAt, URL: v.ApprovalURL, StepUp: v.StepUp,
 	}
 }
 
@@ -146,6 +150,8 @@ func statusLabel(s vsecure.Status) string {
 		return ":alarm_clock: Expired"
 	case vsecure.StatusRevoked:
 		return ":lock: Revoked"
+	case vsecure.StatusCancelled:
+		return ":leftwards_arrow_with_hook: Cancelled"
 	}
 	return string(s)
 }
@@ -188,7 +194,7 @@ func (c card) blocks() []slack.Block {
 	if c.Reason != "" {
 		bs = append(bs, slack.NewSectionBlock(field("Reason", c.Reason), nil, nil))
 	}
-	if len(c.Decisions) > 0 || c.RevokedBy != "" {
+	if len(c.Decisions) > 0 || c.RevokedBy != "" || c.CancelledBy != "" {
 		var lines []string
 		for _, d := range c.Decisions {
 			verb := "approved"
@@ -199,6 +205,9 @@ func (c card) blocks() []slack.Block {
 		}
 		if c.RevokedBy != "" && c.RevokedAt != nil {
 			lines = append(lines, fmt.Sprintf("• revoked by %s at %s", oneLine(c.RevokedBy), stamp(*c.RevokedAt)))
+		}
+		if c.CancelledBy != "" && c.CancelledAt != nil {
+			lines = append(lines, fmt.Sprintf("• cancelled by %s at %s", oneLine(c.CancelledBy), stamp(*c.CancelledAt)))
 		}
 		bs = append(bs, slack.NewSectionBlock(plain(strings.Join(lines, "\n")), nil, nil))
 	}

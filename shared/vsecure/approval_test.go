@@ -15,6 +15,13 @@ func pending(quorum int) Approval {
 	}
 }
 
+// forAlice is pending(1) requested by an agent key acting for alice.
+func forAlice() Approval {
+	a := pending(1)
+	a.OnBehalfOf = "alice"
+	return a
+}
+
 func TestDecide(t *testing.T) {
 	now := t0.Add(time.Minute)
 	cases := []struct {
@@ -33,6 +40,9 @@ func TestDecide(t *testing.T) {
 		{"expired_request_gives_expired", pending(1), "alice", ActionApprove, t0.Add(time.Hour), EExpired, ""},
 		{"quorum_of_two_stays_pending_after_one", pending(2), "alice", ActionApprove, now, "", StatusPending},
 		{"unknown_action", pending(1), "alice", Action("maybe"), now, EInvalid, ""},
+		{"human_an_agent_acts_for_cannot_approve", forAlice(), "alice", ActionApprove, now, ESelfApproval, ""},
+		{"human_an_agent_acts_for_cannot_deny", forAlice(), "alice", ActionDeny, now, ESelfApproval, ""},
+		{"another_approver_decides_for_the_agent", forAlice(), "bob", ActionApprove, now, "", StatusApproved},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -123,5 +133,45 @@ func TestRevokeAndExpire(t *testing.T) {
 	}
 	if _, err := r.Expire(t0.Add(time.Hour)); ErrorCode(err) != EAlreadyDecided {
 		t.Fatalf("expire revoked: %v", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	now := t0.Add(time.Minute)
+	c, err := forAlice().Cancel("alice", now)
+	if err != nil || c.Status != StatusCancelled || c.CancelledBy != "alice" || c.CancelledAt == nil || c.Version != 2 {
+		t.Fatalf("cancel pending: %+v %v", c, err)
+	}
+	if _, err := c.Cancel("agent", now); ErrorCode(err) != EAlreadyDecided {
+		t.Fatalf("second cancel: %v", err)
+	}
+	if _, err := c.Decide("bob", ActionApprove, "", now); ErrorCode(err) != EAlreadyDecided {
+		t.Fatalf("approve after cancel: %v", err)
+	}
+	a, _ := forAlice().Decide("bob", ActionApprove, "", now)
+	r, err := a.Cancel("alice", now)
+	if err != nil || r.Status != StatusRevoked || r.RevokedBy != "alice" || r.Grants("agent", a.Resource, OpRead, now) {
+		t.Fatalf("cancel approved: %+v %v", r, err)
+	}
+	if _, err := forAlice().Cancel("alice", t0.Add(time.Hour)); ErrorCode(err) != EExpired {
+		t.Fatalf("cancel expired: %v", err)
+	}
+	for _, tc := range []struct {
+		p    Principal
+		want bool
+	}{
+		{Principal{ID: "agent", Roles: []Role{RoleAgent}}, true},
+		{Principal{ID: "alice", Roles: []Role{RoleAuditor}}, true},
+		{Principal{ID: "root", Roles: []Role{RoleAdmin}}, true},
+		{Principal{ID: "bob", Roles: []Role{RoleApprover}}, false},
+		{Principal{ID: "agent", Scope: &Scope{ApprovalID: "appr_1"}}, false},
+	} {
+		a := forAlice()
+		if got := a.CanCancel(tc.p); got != tc.want {
+			t.Errorf("CanCancel(%s) = %v, want %v", tc.p.ID, got, tc.want)
+		}
+	}
+	if got := RequesterLabel("ai-agent-123", "alice"); got != "ai-agent-123 for alice" {
+		t.Errorf("label %q", got)
 	}
 }

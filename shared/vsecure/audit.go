@@ -8,6 +8,7 @@ import (
 // Audited operation names. Every API call records one of these.
 const (
 	AuditRead            = "read"
+	AuditUse             = "use"
 	AuditWrite           = "write"
 	AuditListResources   = "list_resources"
 	AuditGetResource     = "get_resource"
@@ -17,6 +18,7 @@ const (
 	AuditDeny            = "deny"
 	AuditRespond         = "respond"
 	AuditRevoke          = "revoke"
+	AuditCancel          = "cancel"
 	AuditExpire          = "expire"
 	AuditGetApproval     = "get_approval"
 	AuditListApprovals   = "list_approvals"
@@ -48,8 +50,8 @@ const (
 // AuditOperations lists every name an entry's operation can take, for
 // validating filters.
 var AuditOperations = []string{
-	AuditRead, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
-	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditExpire,
+	AuditRead, AuditUse, AuditWrite, AuditListResources, AuditGetResource, AuditConfigure,
+	AuditRequestApproval, AuditApprove, AuditDeny, AuditRespond, AuditRevoke, AuditCancel, AuditExpire,
 	AuditGetApproval, AuditListApprovals, AuditQuery, AuditKeyCreate, AuditKeyList,
 	AuditKeyRevoke, AuditKeyRotate, AuditReplay, AuditAuthenticate, AuditListSecrets, AuditMCP, AuditSlack, AuditVerify,
 	AuditExport, AuditKeySlack, AuditKeyUpdate, AuditWhoami, AuditKeyBootstrap,
@@ -118,8 +120,8 @@ func (f AuditFilter) Matches(e *Entry) bool {
 
 // ApprovalFilter selects approvals; zero fields do not restrict.
 type ApprovalFilter struct {
-	// Visible limits results to approvals this principal requested or may
-	// decide. Empty for admins.
+	// Visible limits results to approvals this principal requested, had
+	// requested on their behalf, or may decide. Empty for admins.
 	Visible   string
 	Status    Status
 	Resource  string
@@ -130,7 +132,7 @@ type ApprovalFilter struct {
 
 // Matches reports whether a passes f.
 func (f ApprovalFilter) Matches(a *Approval) bool {
-	if f.Visible != "" && a.RequestedBy != f.Visible && !slices.Contains(a.Approvers, f.Visible) {
+	if f.Visible != "" && !a.Requester(f.Visible) && !slices.Contains(a.Approvers, f.Visible) {
 		return false
 	}
 	if f.Status != "" && a.StatusAt(f.Now) != f.Status {
@@ -144,3 +146,7 @@ func (f ApprovalFilter) Matches(a *Approval) bool {
 	}
 	return true
 }
+
+// CountsAccess reports whether an entry of operation op that succeeded is
+// one access to its secret (its accessCount and accessedAt).
+func CountsAccess(op string) bool { return op == AuditRead || op == AuditUse }

@@ -34,6 +34,8 @@ type Principal struct {
 	// Scope is set when the caller presented an access token: it may then
 	// perform exactly one operation on one resource until the scope ends.
 	Scope *Scope
+	// OnBehalfOf is the human the key acts for (Key.OnBehalfOf).
+	OnBehalfOf string
 	// Human is set for a person signed in at an identity provider (an
 	// OIDC sign-in or its JWT): such a principal holds no key.
 	Human bool
@@ -79,15 +81,19 @@ func ValidatePrincipal(id string) error {
 
 // Key is a stored API key. Only the SHA-256 of the secret part is kept.
 type Key struct {
-	ID          string     `json:"id"`
-	Principal   string     `json:"principal"`
-	Roles       []Role     `json:"roles"`
-	Hash        string     `json:"-"`
-	SlackUserID string     `json:"slackUserId,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	CreatedBy   string     `json:"createdBy,omitempty"`
-	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	ID          string `json:"id"`
+	Principal   string `json:"principal"`
+	Roles       []Role `json:"roles"`
+	Hash        string `json:"-"`
+	SlackUserID string `json:"slackUserId,omitempty"`
+	// OnBehalfOf is the human principal an agent key acts for, set by an
+	// admin at creation and kept by rotation: that human counts as the
+	// requester of the key's approvals, so they cannot decide them.
+	OnBehalfOf string     `json:"onBehalfOf,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	CreatedBy  string     `json:"createdBy,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	// LastUsedAt is when the key last authenticated, to within
 	// KeyUseInterval: recording every use would add a write to every
 	// request.

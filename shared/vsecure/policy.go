@@ -15,15 +15,25 @@ type Operation string
 const (
 	OpRead  Operation = "read"
 	OpWrite Operation = "write"
+	// OpUse lets the value be injected into a process (vsecure run, the
+	// MCP tool run_with_secrets) but never returned to the caller.
+	OpUse Operation = "use"
 )
+
+// MaxMaxUses bounds maxUses: past it a cap is not "one-time access" but a
+// counter nobody audits by hand.
+const MaxMaxUses = 1000
+
+// Covers reports whether a grant of o allows op: read implies use.
+func (o Operation) Covers(op Operation) bool { return o == op || (o == OpRead && op == OpUse) }
 
 // ParseOperation validates a policy operation.
 func ParseOperation(s string) (Operation, error) {
 	switch Operation(s) {
-	case OpRead, OpWrite:
+	case OpRead, OpWrite, OpUse:
 		return Operation(s), nil
 	}
-	return "", Errorf(EInvalid, "unknown operation %q (want read or write)", s)
+	return "", Errorf(EInvalid, "unknown operation %q (want read, write or use)", s)
 }
 
 // Policy bounds access to every resource its URI covers. StepUp: deciding
@@ -32,20 +42,23 @@ func ParseOperation(s string) (Operation, error) {
 // altogether is the policy author's choice, and step-up guards humans'
 // decisions, not the rule.
 type Policy struct {
-	URI               string            `json:"uri"`
-	Name              string            `json:"name,omitempty"`
-	Description       string            `json:"description,omitempty"`
-	Permissions       []Operation       `json:"permissions"`
-	RequiresApproval  bool              `json:"requiresApproval"`
-	StepUp            bool              `json:"stepUp,omitempty"`
-	Approvers         []string          `json:"approvers,omitempty"`
-	RequiredApprovals int               `json:"requiredApprovals,omitempty"`
-	MaxTTL            int               `json:"maxTtl,omitempty"`
-	AutoApprove       *AutoApprove      `json:"autoApprove,omitempty"`
-	SlackChannel      string            `json:"slackChannel,omitempty"`
-	Metadata          map[string]string `json:"metadata,omitempty"`
-	UpdatedBy         string            `json:"updatedBy,omitempty"`
-	UpdatedAt         time.Time         `json:"updatedAt"`
+	URI               string      `json:"uri"`
+	Name              string      `json:"name,omitempty"`
+	Description       string      `json:"description,omitempty"`
+	Permissions       []Operation `json:"permissions"`
+	RequiresApproval  bool        `json:"requiresApproval"`
+	StepUp            bool        `json:"stepUp,omitempty"`
+	Approvers         []string    `json:"approvers,omitempty"`
+	RequiredApprovals int         `json:"requiredApprovals,omitempty"`
+	MaxTTL            int         `json:"maxTtl,omitempty"`
+	// MaxUses caps the reads and uses one approval under this policy
+	// allows (0: no cap); a request may ask for fewer.
+	MaxUses      int               `json:"maxUses,omitempty"`
+	AutoApprove  *AutoApprove      `json:"autoApprove,omitempty"`
+	SlackChannel string            `json:"slackChannel,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	UpdatedBy    string            `json:"updatedBy,omitempty"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
 }
 
 // AutoApprove grants requests at once when every set condition holds.
@@ -83,8 +96,11 @@ func (p *Policy) Quorum() int {
 	return 1
 }
 
-// Permits reports whether op is among the policy's permissions.
-func (p *Policy) Permits(op Operation) bool { return slices.Contains(p.Permissions, op) }
+// Permits reports whether the policy's permissions allow op: listed, or
+// use under read (a caller allowed to see a value may as well inject it).
+func (p *Policy) Permits(op Operation) bool {
+	return slices.Contains(p.Permissions, op) || (op == OpUse && slices.Contains(p.Permissions, OpRead))
+}
 
 // Validate checks a policy as configured by an admin and normalises it.
 func (p *Policy) Validate() error {
@@ -97,12 +113,12 @@ func (p *Policy) Validate() error {
 		return Errorf(EInvalid, "name or description too long")
 	}
 	if len(p.Permissions) == 0 {
-		return Errorf(EInvalid, "permissions must list at least one of read, write")
+		return Errorf(EInvalid, "permissions must list at least one of read, write, use")
 	}
 	seen := map[Operation]bool{}
 	for _, op := range p.Permissions {
 		if _, err := ParseOperation(string(op)); err != nil {
-			return Errorf(EInvalid, "unknown permission %q (want read or write)", op)
+			return Errorf(EInvalid, "unknown permission %q (want read, write or use)", op)
 		}
 		if seen[op] {
 			return Errorf(EInvalid, "permission %q listed twice", op)
@@ -138,6 +154,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.MaxTTL < 0 || p.MaxTTL > 30*86400 {
 		return Errorf(EInvalid, "maxTtl must be between 1 and %d seconds", 30*86400)
+	}
+	if p.MaxUses < 0 || p.MaxUses > MaxMaxUses {
+		return Errorf(EInvalid, "maxUses must be between 1 and %d", MaxMaxUses)
 	}
 	if p.AutoApprove != nil {
 		if tw := p.AutoApprove.Conditions.TimeWindow; tw != "" {

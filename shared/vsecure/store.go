@@ -27,6 +27,12 @@ type Store interface {
 	// head), so concurrent reads in any number of processes never conflict
 	// and the count is exact.
 	RecordRead(ctx context.Context, uri string, at time.Time, e Entry) error
+	// SpendUse is RecordRead under a capped approval: it stores a (one
+	// use fewer, see Approval.Spend) as UpdateApproval does, conditional on
+	// the stored version being a.Version-1 (else EConflict), in the same
+	// atomic write as the read and e. Of racing readers exactly one spends
+	// each use.
+	SpendUse(ctx context.Context, a Approval, uri string, at time.Time, e Entry) error
 	// PutSecret writes head and its new version v (v.Version must be
 	// head's previous version + 1, else EConflict) together with e.
 	PutSecret(ctx context.Context, head Secret, v SecretVersion, e Entry) error

@@ -33,9 +33,13 @@ func visKey(p, id string) item       { return key(visPrefix+p, id) }
 func live(s vsecure.Status) bool     { return s == vsecure.StatusPending || s == vsecure.StatusApproved }
 func ttlOf(a vsecure.Approval) int64 { return a.ExpiresAt.Add(indexGrace).Unix() }
 
-// participants are the principals who see a in their ListApprovals.
+// participants are the principals who see a in their ListApprovals: the
+// requester, the human it acts for, and the approvers.
 func participants(a vsecure.Approval) []string {
 	out := []string{a.RequestedBy}
+	if a.OnBehalfOf != "" && a.OnBehalfOf != a.RequestedBy {
+		out = append(out, a.OnBehalfOf)
+	}
 	for _, p := range a.Approvers {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -187,7 +191,7 @@ func (s *Store) UpdateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 	if old.Version != a.Version-1 {
 		return vsecure.Errorf(vsecure.EConflict, "approval %s changed (stored version %d, update built on %d)", a.ID, old.Version, a.Version-1)
 	}
-	if old.RequestedBy != a.RequestedBy || old.Resource != a.Resource || old.Operation != a.Operation {
+	if old.RequestedBy != a.RequestedBy || old.OnBehalfOf != a.OnBehalfOf || old.Resource != a.Resource || old.Operation != a.Operation {
 		return vsecure.Errorf(vsecure.EInvalid, "approval %s: requester, resource and operation cannot change", a.ID)
 	}
 	wasApproved, isApproved := old.Status == vsecure.StatusApproved, a.Status == vsecure.StatusApproved
@@ -331,4 +335,15 @@ func (s *Store) ListApprovals(ctx context.Context, f vsecure.ApprovalFilter, cur
 // ListLiveApprovals reads the sparse live index to its end.
 func (s *Store) ListLiveApprovals(ctx context.Context) ([]vsecure.Approval, error) {
 	return queryAll[vsecure.Approval](ctx, s, "ListLiveApprovals", schema.IndexLive, schema.LivePK, livePart, 10000)
+}
+
+// SpendUse is UpdateApproval of a with e: the read's audit entry rides in
+// the approval's conditional transaction, and the indexer counts it into
+// the head's statistics as it does RecordRead's (so uri and at need no
+// write of their own).
+func (s *Store) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	if a.Resource != uri {
+		return vsecure.Errorf(vsecure.EInvalid, "approval %s is for %s, not %s", a.ID, a.Resource, uri)
+	}
+	return s.UpdateApproval(ctx, a, e)
 }

@@ -580,7 +580,7 @@ func (s *Store) tailReads(ctx context.Context, op, through string) (map[string][
 		if err := decodeData(it, &e); err != nil {
 			return nil, err
 		}
-		if e.Operation == vsecure.AuditRead && e.Success && e.Resource != "" {
+		if vsecure.CountsAccess(e.Operation) && e.Success && e.Resource != "" {
 			reads[e.Resource] = append(reads[e.Resource], getS(it, schema.AuditSK))
 		}
 	}

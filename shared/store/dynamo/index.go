@@ -275,7 +275,7 @@ func (s *Store) segments(end string, entries []item) ([]item, map[string]passRea
 		for _, k := range indexKeys(e) {
 			refs[k] = append(refs[k], sk)
 		}
-		if e.Operation == vsecure.AuditRead && e.Success && e.Resource != "" {
+		if vsecure.CountsAccess(e.Operation) && e.Success && e.Resource != "" {
 			r := reads[e.Resource]
 			if r.n == 0 {
 				r.last = e.Timestamp.UTC().Truncate(time.Second)

@@ -19,3 +19,11 @@ func TestTokenDiesWithApproval(t *testing.T) {
 func TestStaleRolesRefused(t *testing.T) {
 	gatetest.StaleRolesRefused(t, newStore(t, client(t)))
 }
+
+func TestOneUseGrantReadOnce(t *testing.T) {
+	gatetest.OneUseGrantReadOnce(t, newStore(t, client(t)))
+}
+
+func TestUsesSpentByReadAndUse(t *testing.T) {
+	gatetest.UsesSpentByReadAndUse(t, newStore(t, client(t)))
+}

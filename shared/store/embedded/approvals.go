@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -61,7 +62,7 @@ func (s *Store) UpdateApproval(ctx context.Context, a vsecure.Approval, e vsecur
 			return vsecure.Errorf(vsecure.EConflict, "approval %s changed (stored version %d, update built on %d)", a.ID, old.Version, a.Version-1)
 		}
 		// The grant index is keyed by these; they never change after the request.
-		if old.RequestedBy != a.RequestedBy || old.Resource != a.Resource || old.Operation != a.Operation {
+		if old.RequestedBy != a.RequestedBy || old.OnBehalfOf != a.OnBehalfOf || old.Resource != a.Resource || old.Operation != a.Operation {
 			return vsecure.Errorf(vsecure.EInvalid, "approval %s: requester, resource and operation cannot change", a.ID)
 		}
 		if err := put(tx.Bucket(bucketApprovals), a.ID, a); err != nil {
@@ -151,4 +152,48 @@ func (s *Store) ListLiveApprovals(ctx context.Context) ([]vsecure.Approval, erro
 		})
 	})
 	return out, err
+}
+
+// SpendUse stores a over its predecessor, bumps the read statistics of
+// uri and appends e in one shared transaction. A lost race is an expected
+// refusal (24 readers of a one-use grant), so it is reported without
+// failing the transaction the other readers share.
+func (s *Store) SpendUse(ctx context.Context, a vsecure.Approval, uri string, at time.Time, e vsecure.Entry) error {
+	var refused error
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		refused = nil
+		var old vsecure.Approval
+		if refused = getApproval(tx, a.ID, &old); refused != nil {
+			return nil
+		}
+		switch {
+		case old.Version != a.Version-1:
+			refused = vsecure.Errorf(vsecure.EConflict, "approval %s changed (stored version %d, update built on %d)", a.ID, old.Version, a.Version-1)
+		case old.RequestedBy != a.RequestedBy || old.Resource != a.Resource || old.Operation != a.Operation:
+			refused = vsecure.Errorf(vsecure.EInvalid, "approval %s: requester, resource and operation cannot change", a.ID)
+		case tx.Bucket(bucketSecrets).Get([]byte(uri)) == nil:
+			refused = vsecure.Errorf(vsecure.ENotFound, "secret %s not found", uri)
+		default:
+			refused = entryFree(tx, e.ID)
+		}
+		if refused != nil {
+			return nil
+		}
+		if err := put(tx.Bucket(bucketApprovals), a.ID, a); err != nil {
+			return err
+		}
+		if err := index(tx, &old, a); err != nil {
+			return err
+		}
+		stats := tx.Bucket(bucketStats)
+		count, _ := decodeStats(stats.Get([]byte(uri)))
+		if err := stats.Put([]byte(uri), encodeStats(count+1, at)); err != nil {
+			return err
+		}
+		return s.putEntry(tx, e)
+	})
+	if err == nil {
+		err = refused
+	}
+	return err
 }

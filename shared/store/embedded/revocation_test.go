@@ -20,3 +20,11 @@ func TestTokenDiesWithApproval(t *testing.T) {
 func TestStaleRolesRefused(t *testing.T) {
 	gatetest.StaleRolesRefused(t, open(t, filepath.Join(t.TempDir(), "vsecure.db")))
 }
+
+func TestOneUseGrantReadOnce(t *testing.T) {
+	gatetest.OneUseGrantReadOnce(t, open(t, filepath.Join(t.TempDir(), "vsecure.db")))
+}
+
+func TestUsesSpentByReadAndUse(t *testing.T) {
+	gatetest.UsesSpentByReadAndUse(t, open(t, filepath.Join(t.TempDir(), "vsecure.db")))
+}

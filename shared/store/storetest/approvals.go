@@ -215,8 +215,9 @@ func testTokenRevoked(e *env) {
 	}
 }
 
-// approvalSet stores seven requests, A (oldest) to G (newest), and returns
-// them by letter with the instant to evaluate filters at.
+// approvalSet stores eight requests, A (oldest) to H (newest), and returns
+// them by letter with the instant to evaluate filters at. H was made by an
+// agent acting for dana and cancelled.
 func (e *env) approvalSet() (map[string]vsecure.Approval, time.Time) {
 	e.t.Helper()
 	const (
@@ -225,25 +226,27 @@ func (e *env) approvalSet() (map[string]vsecure.Approval, time.Time) {
 		custom = "vsecure://custom/db/x"
 	)
 	specs := []struct {
-		letter, requester, resource string
-		op                          vsecure.Operation
-		approvers                   []string
-		status                      vsecure.Status
-		lapsed                      bool // expiresAt passes before the filters run
+		letter, requester, onBehalfOf, resource string
+		op                                      vsecure.Operation
+		approvers                               []string
+		status                                  vsecure.Status
+		lapsed                                  bool // expiresAt passes before the filters run
 	}{
-		{"A", "agent-1", prodDB, vsecure.OpRead, []string{"alice", "bob"}, vsecure.StatusPending, false},
-		{"B", "agent-1", prodDB, vsecure.OpWrite, []string{"alice"}, vsecure.StatusApproved, false},
-		{"C", "agent-2", prodDB, vsecure.OpRead, []string{"bob", "carol"}, vsecure.StatusPending, true},
-		{"D", "agent-2", stgAPI, vsecure.OpRead, []string{"carol"}, vsecure.StatusDenied, false},
-		{"E", "agent-1", stgAPI, vsecure.OpRead, []string{"bob"}, vsecure.StatusRevoked, false},
-		{"F", "agent-2", custom, vsecure.OpWrite, []string{"alice", "carol"}, vsecure.StatusApproved, true},
-		{"G", "agent-3", prodDB, vsecure.OpRead, []string{"alice"}, vsecure.StatusExpired, true},
+		{"A", "agent-1", "", prodDB, vsecure.OpRead, []string{"alice", "bob"}, vsecure.StatusPending, false},
+		{"B", "agent-1", "", prodDB, vsecure.OpWrite, []string{"alice"}, vsecure.StatusApproved, false},
+		{"C", "agent-2", "", prodDB, vsecure.OpRead, []string{"bob", "carol"}, vsecure.StatusPending, true},
+		{"D", "agent-2", "", stgAPI, vsecure.OpRead, []string{"carol"}, vsecure.StatusDenied, false},
+		{"E", "agent-1", "", stgAPI, vsecure.OpRead, []string{"bob"}, vsecure.StatusRevoked, false},
+		{"F", "agent-2", "", custom, vsecure.OpWrite, []string{"alice", "carol"}, vsecure.StatusApproved, true},
+		{"G", "agent-3", "", prodDB, vsecure.OpRead, []string{"alice"}, vsecure.StatusExpired, true},
+		{"H", "agent-4", "dana", stgAPI, vsecure.OpRead, []string{"erin"}, vsecure.StatusCancelled, false},
 	}
 	set := map[string]vsecure.Approval{}
 	for _, sp := range specs {
 		a := e.approval(sp.requester, sp.resource, sp.op)
 		a.Approvers = sp.approvers
 		a.Status = sp.status
+		a.OnBehalfOf = sp.onBehalfOf
 		if sp.lapsed {
 			a.ExpiresAt = a.RequestedAt.Add(time.Second)
 		}
@@ -263,11 +266,14 @@ func approvalFilters(now time.Time) []struct {
 		f    vsecure.ApprovalFilter
 		want string
 	}{
-		{"all", vsecure.ApprovalFilter{Now: now}, "GFEDCBA"},
+		{"all", vsecure.ApprovalFilter{Now: now}, "HGFEDCBA"},
 		{"visible_to_requester", vsecure.ApprovalFilter{Visible: "agent-1", Now: now}, "EBA"},
 		{"visible_to_approver", vsecure.ApprovalFilter{Visible: "alice", Now: now}, "GFBA"},
 		{"visible_to_requester_or_approver", vsecure.ApprovalFilter{Visible: "carol", Now: now}, "FDC"},
 		{"visible_to_stranger", vsecure.ApprovalFilter{Visible: "mallory", Now: now}, ""},
+		{"visible_to_human_an_agent_acts_for", vsecure.ApprovalFilter{Visible: "dana", Now: now}, "H"},
+		{"status_cancelled", vsecure.ApprovalFilter{Status: vsecure.StatusCancelled, Now: now}, "H"},
+		{"human_an_agent_acts_for_with_status", vsecure.ApprovalFilter{Visible: "dana", Status: vsecure.StatusCancelled, Now: now}, "H"},
 		{"status_pending_excludes_lapsed", vsecure.ApprovalFilter{Status: vsecure.StatusPending, Now: now}, "A"},
 		{"status_expired_includes_lapsed", vsecure.ApprovalFilter{Status: vsecure.StatusExpired, Now: now}, "GFC"},
 		{"status_approved", vsecure.ApprovalFilter{Status: vsecure.StatusApproved, Now: now}, "B"},

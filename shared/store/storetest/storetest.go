@@ -61,6 +61,10 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 		"missing_secret_is_not_created":         testRecordReadMissing,
 		"listing_counts_reads_not_yet_indexed":  testRecordReadListing,
 	})
+	su.group(t, "SpendUse", map[string]func(*env){
+		"spends_counts_and_audits_together": testSpendUse,
+		"last_use_ends_the_grant":           testSpendUseLast,
+	})
 	su.group(t, "CreateApproval", map[string]func(*env){
 		"round_trip":                    testCreateApprovalRoundTrip,
 		"duplicate_id_conflicts":        testCreateApprovalDuplicate,
@@ -167,6 +171,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vsecure.Store) {
 	su.group(t, "Concurrency", map[string]func(*env){
 		"one_decision_wins":             testConcurrentDecisions,
 		"record_read_counts_every_read": testConcurrentRecordRead,
+		"one_use_spent_once":            testConcurrentSpendUse,
 	})
 }
 

@@ -100,6 +100,11 @@ const (
 	RatePrefix = "RATE#"
 )
 
+// ApprovalPrefixes start the partition keys of an approval's items (the
+// approval, its visibility copies, its grant, its token): all that a read
+// spending a use of a capped approval may write.
+var ApprovalPrefixes = []string{"APPR#", "VIS#", "GRANT#", "TOKEN#"}
+
 // AuditShards is the number of partitions audit entries spread over: an
 // entry lives under AuditEntryPK(id). 16 partitions × 1,000 writes/s each
 // take 16,000 entries/s before any partition is hot.
