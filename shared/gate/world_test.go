@@ -38,18 +38,28 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 // faults breaks the store on demand. audit fails every audit append;
 // writes fails every state write, each of which carries its audit entry
 // in the same atomic write. An audit log that cannot be written at all is
-// both.
+// both. The next lose state writes lose their conditional check, as to a
+// concurrent writer; lost counts them.
 type faults struct {
 	vsecure.Store
 	audit, writes atomic.Bool
+	lose, lost    atomic.Int32
 }
 
-var errDown = vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+var (
+	errDown = vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+	errLost = vsecure.Errorf(vsecure.EConflict, "a concurrent writer got there first")
+)
 
 func (f *faults) write() error {
 	if f.writes.Load() {
 		return errDown
 	}
+	if f.lose.Add(-1) >= 0 {
+		f.lost.Add(1)
+		return errLost
+	}
+	f.lose.Store(0)
 	return nil
 }
 
