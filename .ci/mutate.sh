@@ -50,8 +50,11 @@ for pkg in $PKGS; do
   name="$(basename "$pkg")"
   log "$pkg: $WORKERS workers, at most $TIMEOUT; log in $OUT/$name.log"
   set +e
-  TMPDIR="$work" VSECURE_TEST_STORES=embedded timeout "$TIMEOUT" nice "$BIN" unleash \
-    --workers "$WORKERS" --test-cpu 1 --timeout-coefficient 10 \
+  # One CPU per test run, through GOFLAGS: gremlins v0.6.0's --test-cpu
+  # hands go test "-cpu 1" as one argument, a setup failure that it then
+  # reports as every mutant KILLED.
+  TMPDIR="$work" GOFLAGS="${GOFLAGS:+$GOFLAGS }-cpu=1" VSECURE_TEST_STORES=embedded timeout "$TIMEOUT" nice "$BIN" unleash \
+    --workers "$WORKERS" --timeout-coefficient 10 \
     --threshold-efficacy "$THRESHOLD" -o "$OUT/$name.json" "$pkg" 2>&1 | tee "$OUT/$name.log"
   status=${PIPESTATUS[0]}
   set -e
