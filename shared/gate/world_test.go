@@ -149,6 +149,21 @@ type world struct {
 	st    *faults
 	clock *testclock.Clock
 	keys  map[string]api.CreatedKey
+	// config built g (gateWith builds others like it).
+	config gate.Config
+}
+
+// gateWith is a second gate over the world's store, sealer and clock, its
+// config changed by change. Calls of the world (w.as) work on it too.
+func (w *world) gateWith(change func(c *gate.Config)) *gate.Gate {
+	w.t.Helper()
+	c := w.config
+	change(&c)
+	g, err := gate.New(c)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return g
 }
 
 // start is the fixture clock's first reading (a Friday, 10:30 UTC).
@@ -177,10 +192,11 @@ func newWorldOn(t *testing.T, db vsecure.Store, at ...time.Time) *world {
 		clk.Set(at[0])
 	}
 	w := &world{t: t, st: &faults{Store: db}, clock: clk, keys: map[string]api.CreatedKey{}}
-	w.g, err = gate.New(gate.Config{
+	w.config = gate.Config{
 		Store: w.st, Sealer: sealer, ApprovalURL: func(id string) string { return "https://vsecure.example/v1/security/mcp/approvals/" + id },
 		CursorKey: bytes.Repeat([]byte("k"), 32), Now: clk.Now,
-	})
+	}
+	w.g, err = gate.New(w.config)
 	if err != nil {
 		t.Fatal(err)
 	}
