@@ -39,11 +39,20 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 // writes fails every state write, each of which carries its audit entry
 // in the same atomic write. An audit log that cannot be written at all is
 // both. The next lose state writes lose their conditional check, as to a
-// concurrent writer; lost counts them.
+// concurrent writer; lost counts them. marks counts the key-use writes
+// (MarkKeyUsed), which fail while marksDown.
 type faults struct {
 	vsecure.Store
-	audit, writes atomic.Bool
-	lose, lost    atomic.Int32
+	audit, writes, marksDown atomic.Bool
+	lose, lost, marks        atomic.Int32
+}
+
+func (f *faults) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
+	f.marks.Add(1)
+	if f.marksDown.Load() {
+		return errDown
+	}
+	return f.Store.MarkKeyUsed(ctx, k, at, since)
 }
 
 var (
