@@ -37,6 +37,9 @@ func TestPolicyBounds(t *testing.T) {
 		{"max_ttl_30_days", func(p *Policy) { p.MaxTTL = 30 * 86400 }, true},
 		{"max_ttl_past_30_days", func(p *Policy) { p.MaxTTL = 30*86400 + 1 }, false},
 		{"max_ttl_negative", func(p *Policy) { p.MaxTTL = -1 }, false},
+		{"max_uses_at_the_bound", func(p *Policy) { p.MaxUses = MaxMaxUses }, true},
+		{"max_uses_past_the_bound", func(p *Policy) { p.MaxUses = MaxMaxUses + 1 }, false},
+		{"max_uses_negative", func(p *Policy) { p.MaxUses = -1 }, false},
 		{"slack_channel_at_80", func(p *Policy) { p.SlackChannel = strings.Repeat("c", 80) }, true},
 		{"slack_channel_at_81", func(p *Policy) { p.SlackChannel = strings.Repeat("c", 81) }, false},
 		{"bad_auto_approve_requester", func(p *Policy) {
@@ -181,6 +184,36 @@ func TestURIStringAllocatesOnce(t *testing.T) {
 		var out string
 		if n := testing.AllocsPerRun(100, func() { out = u.String() }); n != 1 || out != s {
 			t.Errorf("String() of %s = %q in %.0f allocations, want 1", s, out, n)
+		}
+	}
+}
+
+// TestOperationCovers: a grant covers its own operation, and a read grant
+// covers use too; nothing else covers anything else.
+func TestOperationCovers(t *testing.T) {
+	ops := []Operation{OpRead, OpWrite, OpUse}
+	for _, o := range ops {
+		for _, op := range ops {
+			want := o == op || o == OpRead && op == OpUse
+			if got := o.Covers(op); got != want {
+				t.Errorf("%s.Covers(%s) = %v, want %v", o, op, got, want)
+			}
+			if got := (&Approval{Operation: o}).Covers(op); got != want {
+				t.Errorf("an approval of %s covers %s: %v, want %v", o, op, got, want)
+			}
+		}
+	}
+}
+
+// TestSpent: an approval with a cap is spent at no use left; one without
+// a cap never is.
+func TestSpent(t *testing.T) {
+	for _, c := range []struct {
+		maxUses, left int
+		spent         bool
+	}{{0, 0, false}, {3, 3, false}, {3, 1, false}, {3, 0, true}, {1, -1, true}} {
+		if got := (&Approval{MaxUses: c.maxUses, UsesLeft: c.left}).Spent(); got != c.spent {
+			t.Errorf("maxUses %d, usesLeft %d: spent %v, want %v", c.maxUses, c.left, got, c.spent)
 		}
 	}
 }
