@@ -43,8 +43,22 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 // (MarkKeyUsed), which fail while marksDown.
 type faults struct {
 	vsecure.Store
-	audit, writes, marksDown atomic.Bool
-	lose, lost, marks        atomic.Int32
+	audit, writes, marksDown, tornOnce atomic.Bool
+	lose, lost, marks, loads           atomic.Int32
+}
+
+// LoadAccess shows, while tornOnce, the next view of the latest version
+// with a head one version behind its value, as a store without snapshot
+// reads can in a concurrent write; loads counts the reads.
+func (f *faults) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
+	f.loads.Add(1)
+	v, err := f.Store.LoadAccess(ctx, q)
+	if err == nil && q.Version == 0 && v.Secret != nil && f.tornOnce.CompareAndSwap(true, false) {
+		head := *v.Secret
+		head.Version--
+		v.Secret = &head
+	}
+	return v, err
 }
 
 func (f *faults) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
