@@ -114,6 +114,10 @@ soak: ## SOAK_DURATION (60s) per run: vsecure dev SIGKILLed 3 times, then on Dyn
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	.ci/fuzz.sh
 
+.PHONY: mutate
+mutate: ## mutation testing of shared/vsecure and shared/gate (gremlins, pinned; no emulators; MUTATE_TIMEOUT per package, default 90m); not part of test
+	.ci/mutate.sh
+
 # --- release: the CLI archives of a tag (issue 18) --------------------------
 # cmd/internal/release cross-compiles cmd/vsecure for the five platforms and
 # writes reproducible archives, one CycloneDX SBOM each (cyclonedx-gomod,

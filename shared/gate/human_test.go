@@ -13,6 +13,14 @@ func TestLooksLikeJWT(t *testing.T) {
 		"a..c":                       false,
 		"a.b.":                       false, // alg "none": no signature
 		"a.b+/.c":                    false,
+		"+a.b.c":                     false,
+		"AZ.az.09-_":                 true,
+		"@.b.c":                      false, // the neighbours of each range
+		"[.b.c":                      false,
+		"`.b.c":                      false,
+		"{.b.c":                      false,
+		"/.b.c":                      false,
+		":.b.c":                      false,
 		"vsk_0123456789abcdefghijkl": false,
 		"":                           false,
 	} {

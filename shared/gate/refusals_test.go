@@ -345,3 +345,55 @@ func TestRefusalAggregationConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalWindowsCloseOnTime: each source's window is summarised by
+// the first flush after it closes, whichever source opened first, except
+// that a flush looks again no sooner than a tenth of a window after the
+// last one that took windows; a window holding only its first (written)
+// refusal leaves no summary.
+func TestRefusalWindowsCloseOnTime(t *testing.T) {
+	stores.Both(t, func(t *testing.T, open stores.Opener) {
+		f := newFixture(t, open(t))
+		ctx := t.Context()
+		const a, b, c = "198.51.100.10", "198.51.100.11", "198.51.100.12"
+		per := func() map[string]int {
+			n := map[string]int{} // every entry of the log, by source
+			es, _, err := f.store.Store.QueryAudit(ctx, vsecure.AuditFilter{}, "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				n[e.Metadata["ipAddress"]]++
+			}
+			return n
+		}
+		t0 := f.clock.Now()
+		flushAt := func(at time.Duration, want map[string]int) {
+			t.Helper()
+			f.clock.Set(t0.Add(at))
+			if err := f.gate.FlushRefusals(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := per(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("entries per source at +%s: %v, want %v", at, got, want)
+			}
+		}
+		f.authenticate(a, badKey)
+		f.authenticate(a, badKey)
+		f.authenticate(c, badKey) // alone in its window
+		f.clock.Advance(time.Millisecond)
+		f.authenticate(b, badKey)
+		f.authenticate(b, badKey)
+		w := gate.DefaultRefusalWindow
+		flushAt(w-time.Millisecond, map[string]int{a: 1, b: 1, c: 1})
+		flushAt(w, map[string]int{a: 2, b: 1, c: 1})                    // a's window closed, b's not yet
+		flushAt(w+2*time.Millisecond, map[string]int{a: 2, b: 1, c: 1}) // b's closed, but within a tenth of a window
+		flushAt(w+w/10, map[string]int{a: 2, b: 2, c: 1})
+		if err := f.gate.CloseRefusals(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := per(); fmt.Sprint(got) != fmt.Sprint(map[string]int{a: 2, b: 2, c: 1}) {
+			t.Fatalf("entries per source after close: %v", got)
+		}
+	})
+}

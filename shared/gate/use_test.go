@@ -180,7 +180,9 @@ func TestMaxUses(t *testing.T) {
 		{"no_cap_anywhere", dbURI, "read", 0, nil, "", 0},
 		{"policy_cap_applies", dbURI, "read", 3, nil, "", 3},
 		{"request_may_ask_fewer", dbURI, "read", 3, ptr(2), "", 2},
+		{"request_may_ask_the_policy_cap", dbURI, "read", 3, ptr(3), "", 3},
 		{"request_may_not_ask_more", dbURI, "read", 3, ptr(4), vsecure.EInvalid, 0},
+		{"request_at_the_bound", dbURI, "read", 0, ptr(vsecure.MaxMaxUses), "", vsecure.MaxMaxUses},
 		{"request_without_policy_cap", dbURI, "use", 0, ptr(1), "", 1},
 		{"request_zero_refused", dbURI, "read", 0, ptr(0), vsecure.EInvalid, 0},
 		{"request_above_bound_refused", dbURI, "read", 0, ptr(vsecure.MaxMaxUses + 1), vsecure.EInvalid, 0},
@@ -199,7 +201,7 @@ func TestMaxUses(t *testing.T) {
 			if a.MaxUses != tc.maxUses || a.UsesLeft != tc.maxUses {
 				t.Fatalf("approval maxUses %d usesLeft %d, want %d", a.MaxUses, a.UsesLeft, tc.maxUses)
 			}
-			if tc.maxUses == 0 {
+			if tc.maxUses == 0 || tc.maxUses > 3 { // spending a thousand uses shows nothing three do not
 				return
 			}
 			d, err := w.decide("alice", a.ID, "approve")

@@ -38,18 +38,51 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 // faults breaks the store on demand. audit fails every audit append;
 // writes fails every state write, each of which carries its audit entry
 // in the same atomic write. An audit log that cannot be written at all is
-// both.
+// both. The next lose state writes lose their conditional check, as to a
+// concurrent writer; lost counts them. marks counts the key-use writes
+// (MarkKeyUsed), which fail while marksDown.
 type faults struct {
 	vsecure.Store
-	audit, writes atomic.Bool
+	audit, writes, marksDown, tornOnce atomic.Bool
+	lose, lost, marks, loads           atomic.Int32
 }
 
-var errDown = vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+// LoadAccess shows, while tornOnce, the next view of the latest version
+// with a head one version behind its value, as a store without snapshot
+// reads can in a concurrent write; loads counts the reads.
+func (f *faults) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
+	f.loads.Add(1)
+	v, err := f.Store.LoadAccess(ctx, q)
+	if err == nil && q.Version == 0 && v.Secret != nil && f.tornOnce.CompareAndSwap(true, false) {
+		head := *v.Secret
+		head.Version--
+		v.Secret = &head
+	}
+	return v, err
+}
+
+func (f *faults) MarkKeyUsed(ctx context.Context, k vsecure.Key, at, since time.Time) error {
+	f.marks.Add(1)
+	if f.marksDown.Load() {
+		return errDown
+	}
+	return f.Store.MarkKeyUsed(ctx, k, at, since)
+}
+
+var (
+	errDown = vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+	errLost = vsecure.Errorf(vsecure.EConflict, "a concurrent writer got there first")
+)
 
 func (f *faults) write() error {
 	if f.writes.Load() {
 		return errDown
 	}
+	if f.lose.Add(-1) >= 0 {
+		f.lost.Add(1)
+		return errLost
+	}
+	f.lose.Store(0)
 	return nil
 }
 
@@ -139,6 +172,21 @@ type world struct {
 	st    *faults
 	clock *testclock.Clock
 	keys  map[string]api.CreatedKey
+	// config built g (gateWith builds others like it).
+	config gate.Config
+}
+
+// gateWith is a second gate over the world's store, sealer and clock, its
+// config changed by change. Calls of the world (w.as) work on it too.
+func (w *world) gateWith(change func(c *gate.Config)) *gate.Gate {
+	w.t.Helper()
+	c := w.config
+	change(&c)
+	g, err := gate.New(c)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return g
 }
 
 // start is the fixture clock's first reading (a Friday, 10:30 UTC).
@@ -167,10 +215,11 @@ func newWorldOn(t *testing.T, db vsecure.Store, at ...time.Time) *world {
 		clk.Set(at[0])
 	}
 	w := &world{t: t, st: &faults{Store: db}, clock: clk, keys: map[string]api.CreatedKey{}}
-	w.g, err = gate.New(gate.Config{
+	w.config = gate.Config{
 		Store: w.st, Sealer: sealer, ApprovalURL: func(id string) string { return "https://vsecure.example/v1/security/mcp/approvals/" + id },
 		CursorKey: bytes.Repeat([]byte("k"), 32), Now: clk.Now,
-	})
+	}
+	w.g, err = gate.New(w.config)
 	if err != nil {
 		t.Fatal(err)
 	}

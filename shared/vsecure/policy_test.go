@@ -102,6 +102,24 @@ func TestTimeWindow(t *testing.T) {
 		{"22:00-06:00 UTC", time.Date(2024, 1, 10, 6, 0, 0, 0, time.UTC), false},
 		{"22:00-06:00 UTC", time.Date(2024, 1, 10, 12, 0, 0, 0, time.UTC), false},
 		{"00:00-24:00 Europe/Berlin", time.Date(2024, 1, 10, 12, 0, 0, 0, time.UTC), true},
+		// Minutes count: a window is minute-exact at both ends.
+		{"09:30-17:45 UTC", time.Date(2024, 1, 10, 9, 29, 59, 0, time.UTC), false},
+		{"09:30-17:45 UTC", time.Date(2024, 1, 10, 9, 30, 0, 0, time.UTC), true},
+		{"09:30-17:45 UTC", time.Date(2024, 1, 10, 17, 44, 59, 0, time.UTC), true},
+		{"09:30-17:45 UTC", time.Date(2024, 1, 10, 17, 45, 0, 0, time.UTC), false},
+		{"09:59-10:01 UTC", time.Date(2024, 1, 10, 10, 0, 0, 0, time.UTC), true},
+		{"09:59-10:01 UTC", time.Date(2024, 1, 10, 10, 1, 0, 0, time.UTC), false},
+		// 24:00 is the end of the day, the last minute of which is inside.
+		{"00:00-24:00 UTC", time.Date(2024, 1, 10, 23, 59, 59, 0, time.UTC), true},
+		{"00:00-24:00 UTC", time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC), true},
+		{"12:00-24:00 UTC", time.Date(2024, 1, 10, 11, 59, 0, 0, time.UTC), false},
+		// An overnight window starts at its start minute, not the hour.
+		{"22:30-06:15 UTC", time.Date(2024, 1, 10, 22, 29, 59, 0, time.UTC), false},
+		{"22:30-06:15 UTC", time.Date(2024, 1, 10, 22, 30, 0, 0, time.UTC), true},
+		{"22:30-06:15 UTC", time.Date(2024, 1, 10, 6, 14, 59, 0, time.UTC), true},
+		{"22:30-06:15 UTC", time.Date(2024, 1, 10, 6, 15, 0, 0, time.UTC), false},
+		{"23:59-00:01 UTC", time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC), true},
+		{"23:59-00:01 UTC", time.Date(2024, 1, 10, 23, 58, 0, 0, time.UTC), false},
 	}
 	for _, c := range cases {
 		t.Run(c.window+"@"+c.at.Format(time.RFC3339), func(t *testing.T) {
@@ -114,9 +132,24 @@ func TestTimeWindow(t *testing.T) {
 			}
 		})
 	}
-	for _, s := range []string{"", "09:00-17:00", "9:00-17:00 UTC", "09:00-09:00 UTC", "25:00-26:00 UTC", "09:60-10:00 UTC", "09:00_17:00 UTC", "09:00-17:00 Local", "09:00-17:00 ../etc/passwd"} {
+	for _, s := range []string{
+		"", "09:00-17:00", "9:00-17:00 UTC", "09:00-09:00 UTC", "25:00-26:00 UTC", "09:60-10:00 UTC", "09:00_17:00 UTC", "09:00-17:00 Local", "09:00-17:00 ../etc/passwd",
+		"24:01-02:00 UTC", "00:00-24:30 UTC", "09:00-10:60 UTC", "09:0-10:00 UTC", "09:000-10:00 UTC", "0900-1000 UTC", // out of range or misshapen
+		"0a:00-10:00 UTC", "09:xx-10:00 UTC", "09:00-1O:00 UTC", "09:00-10:0x UTC", // non-numeric parts
+		"09:00-17:00  ", "09:00-17:00 Nowhere/Zone",
+	} {
 		if _, err := ParseTimeWindow(s); ErrorCode(err) != EInvalid {
 			t.Errorf("ParseTimeWindow(%q) = %v, want invalid_request", s, err)
+		}
+	}
+	// The extremes of each part parse, to the minute they name.
+	for s, want := range map[string][2]int{
+		"00:00-24:00 UTC": {0, 1440}, "00:59-23:59 UTC": {59, 23*60 + 59}, "23:00-00:01 UTC": {23 * 60, 1},
+		"09:30-17:45 UTC": {9*60 + 30, 17*60 + 45}, " 10:00-11:00 UTC ": {600, 660},
+	} {
+		w, err := ParseTimeWindow(s)
+		if err != nil || w.Start != want[0] || w.End != want[1] || w.Loc != time.UTC {
+			t.Errorf("ParseTimeWindow(%q) = %+v, %v; want minutes %v in UTC", s, w, err, want)
 		}
 	}
 }
