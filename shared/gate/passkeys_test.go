@@ -57,6 +57,7 @@ func TestRegisterPasskey(t *testing.T) {
 		{"agent_is_refused", "ai-agent-123", verified("cred-1", "laptop"), vsecure.EForbidden},
 		{"auditor_is_refused", "auditor-1", verified("cred-1", "laptop"), vsecure.EForbidden},
 		{"empty_name", "alice", verified("cred-1", ""), vsecure.EInvalid},
+		{"longest_name", "alice", verified("cred-1", strings.Repeat("ñ", 64)), ""}, // 64 characters, 128 bytes
 		{"long_name", "alice", verified("cred-1", strings.Repeat("n", 65)), vsecure.EInvalid},
 		{"control_character_in_name", "alice", verified("cred-1", "lap\ntop"), vsecure.EInvalid},
 		{"no_public_key", "alice", vsecure.Passkey{ID: "cred-1", Name: "laptop"}, vsecure.EInvalid},
