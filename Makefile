@@ -13,8 +13,10 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-install: ## install the vsecure CLI into GOBIN, default GOPATH/bin (without a clone: go install github.com/vsecure/vsecure/cmd/vsecure@latest)
+install: ## install vsecure and its AWS companion vsecure-aws into GOBIN, default GOPATH/bin (README "Install")
 	$(GO) install ./cmd/vsecure
+	bin=$$($(GO) env GOBIN); bin=$${bin:-$$($(GO) env GOPATH)/bin}; \
+	  $(GO) build -tags aws -o "$$bin/vsecure-aws$$($(GO) env GOEXE)" ./cmd/vsecure
 
 run: ## run the local server on its embedded store (127.0.0.1:8080, data in ./.vsecure)
 	@echo "make run: compiling vsecure (a minute or two on a cold Go cache), then serving on 127.0.0.1:8080" >&2

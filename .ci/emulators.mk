@@ -13,7 +13,7 @@ GO ?= go
 .PHONY: run-dynamodb emulators-start emulators-stop emulators-env
 
 run-dynamodb: ## run the local server on DynamoDB Local + local-kms (tables created; audit indexer every second; emulators stop on exit)
-	.ci/emulators.sh run env VSECURE_CREATE_TABLES=true $(GO) run ./cmd/vsecure dev --store dynamodb
+	.ci/emulators.sh run env VSECURE_CREATE_TABLES=true $(GO) run -tags aws ./cmd/vsecure dev --store dynamodb
 
 emulators-start: ## start DynamoDB Local and local-kms in the background (see emulators-env)
 	.ci/emulators.sh start
