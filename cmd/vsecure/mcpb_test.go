@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -140,11 +141,12 @@ func TestMCPBundle(t *testing.T) {
 	tmp := t.TempDir()
 	bundle := filepath.Join(tmp, "vsecure.mcpb")
 	build := exec.Command(filepath.Join(mcpbDir, "build.sh"), bundle, runtime.GOOS+"/"+runtime.GOARCH)
-	build.Env = append(os.Environ(), "VERSION=0.0.0-test")
+	epoch := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	build.Env = append(os.Environ(), "VERSION=0.0.0-test", fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch.Unix()))
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build.sh: %v\n%s", err, out)
 	}
-	checkBundleLayout(t, bundle)
+	checkBundleLayout(t, bundle, epoch)
 
 	env := devtest.Start(t)
 	unpacked := filepath.Join(tmp, "unpacked")
@@ -196,8 +198,10 @@ func TestMCPBundle(t *testing.T) {
 }
 
 // checkBundleLayout: the zip holds the manifest, the launcher and this
-// platform's binary, both executable (Claude Desktop restores zip modes).
-func checkBundleLayout(t *testing.T, bundle string) {
+// platform's binary, both executable (Claude Desktop restores zip modes),
+// every entry at the release's time mtime rather than the time it was
+// packed (the rest of reproducibility: cmd/internal/release TestRestampZip).
+func checkBundleLayout(t *testing.T, bundle string, mtime time.Time) {
 	t.Helper()
 	zr, err := zip.OpenReader(bundle)
 	if err != nil {
@@ -207,6 +211,9 @@ func checkBundleLayout(t *testing.T, bundle string) {
 	modes := map[string]os.FileMode{}
 	for _, f := range zr.File {
 		modes[f.Name] = f.Mode()
+		if !f.Modified.Equal(mtime) {
+			t.Errorf("%s in the bundle: modified %v, want the release time %v", f.Name, f.Modified, mtime)
+		}
 	}
 	for _, name := range []string{"server/vsecure", "server/vsecure-" + runtime.GOOS + "-" + runtime.GOARCH} {
 		if m, ok := modes[name]; !ok || m.Perm()&0o111 == 0 {

@@ -5,7 +5,9 @@
 # (npm ci in this directory first). Without platforms it builds the five the
 # release ships; the tests pass only their own, so the layout they unpack is
 # the release's layout. VERSION (default 0.0.0-dev; a leading v is dropped)
-# is the bundle's version; LDFLAGS are added to the go build -ldflags.
+# is the bundle's version; LDFLAGS are added to the go build -ldflags. The
+# bundle is reproducible: its bytes depend on the commit, not on when or
+# where it was built.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$(dirname "$1")"
@@ -44,3 +46,7 @@ fs.writeFileSync(dst, JSON.stringify(m, null, 2) + "\n");
 "$mcpb" validate "$stage/manifest.json"
 rm -f "$out"
 "$mcpb" pack "$stage" "$out" >&2
+# mcpb stamps every entry with the time it packs; the release tool sets
+# them to the commit's time (SOURCE_DATE_EPOCH if set), as in the CLI
+# archives, so that a rebuild of a tag is byte-equal.
+${GO:-go} run ./cmd/internal/release -restamp "$out"

@@ -79,3 +79,55 @@ func writeZip(w io.Writer, files []file, mtime time.Time) error {
 	}
 	return zw.Close()
 }
+
+// restampZip copies the zip archive in r to w with every entry's time set
+// to mtime, entries sorted by name and modes reduced to 0755 or 0644. Each
+// entry's compressed bytes, CRC and sizes are copied as they are, so the
+// result is what the packer made, less the time it ran (the mcpb CLI
+// stamps every entry with the time of packing).
+func restampZip(r io.ReaderAt, size int64, w io.Writer, mtime time.Time) error {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return err
+	}
+	entries := append([]*zip.File(nil), zr.File...)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	date, clock := msDosTime(mtime)
+	zw := zip.NewWriter(w)
+	for _, f := range entries {
+		perm := fs.FileMode(0o644)
+		if f.Mode().Perm()&0o111 != 0 {
+			perm = 0o755
+		}
+		h := &zip.FileHeader{
+			Name: f.Name, Method: f.Method, Flags: f.Flags &^ 0x8, // sizes in the local header, no data descriptor
+			CRC32: f.CRC32, CompressedSize64: f.CompressedSize64, UncompressedSize64: f.UncompressedSize64,
+			ReaderVersion: f.ReaderVersion,
+			// CreateRaw takes the MS-DOS fields as they are (only
+			// CreateHeader derives them from Modified).
+			ModifiedDate: date, ModifiedTime: clock,
+		}
+		h.SetMode(perm)
+		raw, err := f.OpenRaw()
+		if err != nil {
+			return err
+		}
+		fw, err := zw.CreateRaw(h)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(fw, raw); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// msDosTime is t (UTC, to the even second) as a zip entry's MS-DOS date
+// and time, which have no zone.
+func msDosTime(t time.Time) (date, clock uint16) {
+	t = t.UTC()
+	date = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
+	clock = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
+	return date, clock
+}

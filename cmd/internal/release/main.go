@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +48,16 @@ func run(ctx context.Context, args []string) error {
 	sbom := fs.String("sbom", "", "path of cyclonedx-gomod; empty writes no SBOMs")
 	var extra stringList
 	fs.Var(&extra, "sum", "another file for SHA256SUMS, e.g. dist/vsecure.mcpb (repeatable)")
+	restamp := fs.String("restamp", "", "only rewrite this zip (the .mcpb) with every entry at the release mtime, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *restamp != "" {
+		epoch, err := sourceDateEpoch(ctx, os.Getenv("SOURCE_DATE_EPOCH"))
+		if err != nil {
+			return err
+		}
+		return restampFile(*restamp, epoch)
 	}
 	if *version == "" {
 		return errors.New("-version is required")
@@ -96,6 +106,36 @@ func sourceDateEpoch(ctx context.Context, env string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: %w", env, err)
 	}
 	return time.Unix(s, 0).UTC(), nil
+}
+
+// restampFile rewrites the zip at path with restampZip, through a
+// temporary file next to it, so that a failure leaves it as it was.
+func restampFile(path string, mtime time.Time) error {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".restamp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := restampZip(bytes.NewReader(in), int64(len(in)), tmp, mtime); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // headCommit is the commit being released.

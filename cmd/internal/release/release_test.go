@@ -217,3 +217,69 @@ func readZip(t *testing.T, b []byte) []file {
 	}
 	return out
 }
+
+// A bundle restamped is a function of its entries: two packs of the same
+// files at other times, in another order, with other modes of the same
+// kind, come out byte-equal, at the release's time, with each entry's
+// compressed bytes as the packer made them.
+func TestRestampZip(t *testing.T) {
+	pack := func(at time.Time, order []int) []byte {
+		t.Helper()
+		entries := []struct {
+			name string
+			mode os.FileMode
+			data []byte
+		}{
+			{"server/vsecure-linux-amd64", 0o700, bytes.Repeat([]byte("binary"), 5000)},
+			{"manifest.json", 0o664, []byte(`{"name":"vsecure"}`)},
+			{"server/vsecure", 0o775, []byte("#!/bin/sh\n")},
+		}
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for _, i := range order {
+			e := entries[i]
+			h := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: at}
+			h.SetMode(e.mode)
+			w, err := zw.CreateHeader(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(e.data)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	restamp := func(in []byte) []byte {
+		t.Helper()
+		var out bytes.Buffer
+		if err := restampZip(bytes.NewReader(in), int64(len(in)), &out, testEpoch); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	first := pack(time.Date(2026, 12, 2, 9, 15, 4, 0, time.UTC), []int{0, 1, 2})
+	a, b := restamp(first), restamp(pack(time.Date(2027, 1, 5, 23, 59, 58, 0, time.UTC), []int{2, 0, 1}))
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same entries packed at another time, in another order, give other bytes")
+	}
+	got := readZip(t, a) // checks every entry's time
+	if names := entryNames(got); !slices.Equal(names, []string{"manifest.json -rw-r--r--", "server/vsecure -rwxr-xr-x", "server/vsecure-linux-amd64 -rwxr-xr-x"}) {
+		t.Fatalf("entries %v", names)
+	}
+	if !bytes.Equal(got[2].data, bytes.Repeat([]byte("binary"), 5000)) {
+		t.Fatal("content changed")
+	}
+	src, _ := zip.NewReader(bytes.NewReader(first), int64(len(first)))
+	dst, _ := zip.NewReader(bytes.NewReader(a), int64(len(a)))
+	for _, f := range dst.File {
+		i := slices.IndexFunc(src.File, func(s *zip.File) bool { return s.Name == f.Name })
+		if s := src.File[i]; f.Method != s.Method || f.CRC32 != s.CRC32 || f.CompressedSize64 != s.CompressedSize64 {
+			t.Errorf("%s: method %d crc %x %d bytes, packed as %d %x %d", f.Name, f.Method, f.CRC32, f.CompressedSize64, s.Method, s.CRC32, s.CompressedSize64)
+		}
+	}
+	if err := restampZip(bytes.NewReader([]byte("not a zip")), 9, io.Discard, testEpoch); err == nil {
+		t.Fatal("restamped something that is not a zip")
+	}
+}
