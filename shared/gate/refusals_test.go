@@ -355,7 +355,7 @@ func TestRefusalWindowsCloseOnTime(t *testing.T) {
 	stores.Both(t, func(t *testing.T, open stores.Opener) {
 		f := newFixture(t, open(t))
 		ctx := t.Context()
-		const a, b, c = "198.51.100.10", "198.51.100.11", "198.51.100.12"
+		const a, b, c, d = "198.51.100.10", "198.51.100.11", "198.51.100.12", "198.51.100.13"
 		per := func() map[string]int {
 			n := map[string]int{} // every entry of the log, by source
 			es, _, err := f.store.Store.QueryAudit(ctx, vsecure.AuditFilter{}, "", 100)
@@ -385,14 +385,19 @@ func TestRefusalWindowsCloseOnTime(t *testing.T) {
 		f.authenticate(b, badKey)
 		f.authenticate(b, badKey)
 		w := gate.DefaultRefusalWindow
-		flushAt(w-time.Millisecond, map[string]int{a: 1, b: 1, c: 1})
-		flushAt(w, map[string]int{a: 2, b: 1, c: 1})                    // a's window closed, b's not yet
-		flushAt(w+2*time.Millisecond, map[string]int{a: 2, b: 1, c: 1}) // b's closed, but within a tenth of a window
-		flushAt(w+w/10, map[string]int{a: 2, b: 2, c: 1})
+		f.clock.Set(t0.Add(w / 2)) // d's window closes last: the next flush is b's, the earliest left
+		f.authenticate(d, badKey)
+		f.authenticate(d, badKey)
+		flushAt(w-time.Millisecond, map[string]int{a: 1, b: 1, c: 1, d: 1})
+		flushAt(w, map[string]int{a: 2, b: 1, c: 1, d: 1})                    // a's window closed, b's not yet
+		flushAt(w+2*time.Millisecond, map[string]int{a: 2, b: 1, c: 1, d: 1}) // b's closed, but within a tenth of a window
+		flushAt(w+w/10, map[string]int{a: 2, b: 2, c: 1, d: 1})
+		flushAt(w+w/2-time.Millisecond, map[string]int{a: 2, b: 2, c: 1, d: 1})
+		flushAt(w+w/2, map[string]int{a: 2, b: 2, c: 1, d: 2})
 		if err := f.gate.CloseRefusals(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := per(); fmt.Sprint(got) != fmt.Sprint(map[string]int{a: 2, b: 2, c: 1}) {
+		if got := per(); fmt.Sprint(got) != fmt.Sprint(map[string]int{a: 2, b: 2, c: 1, d: 2}) {
 			t.Fatalf("entries per source after close: %v", got)
 		}
 	})

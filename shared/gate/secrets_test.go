@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vsecure/vsecure/shared/api"
+	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
 // TestSecretFields: a write that leaves out the name, description or
@@ -75,5 +76,15 @@ func TestTornLatestRead(t *testing.T) {
 	w.st.loads.Store(0)
 	if _, err := w.read(admin, stagingURI); err != nil || w.st.loads.Load() != 1 {
 		t.Fatalf("a consistent read: %v, %d loads, want 1", err, w.st.loads.Load())
+	}
+
+	// The second look failing fails the read, audited, with no value.
+	w.st.loads.Store(0)
+	w.st.tornOnce.Store(true)
+	w.st.failLoad.Store(2)
+	r, err = w.read(admin, stagingURI)
+	want(t, err, vsecure.EUnavailable, "a torn read whose second look fails")
+	if r.Value != "" {
+		t.Fatalf("returned %q with the error", r.Value)
 	}
 }

@@ -44,14 +44,17 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 type faults struct {
 	vsecure.Store
 	audit, writes, marksDown, tornOnce atomic.Bool
-	lose, lost, marks, loads           atomic.Int32
+	lose, lost, marks, loads, failLoad atomic.Int32
 }
 
 // LoadAccess shows, while tornOnce, the next view of the latest version
 // with a head one version behind its value, as a store without snapshot
-// reads can in a concurrent write; loads counts the reads.
+// reads can in a concurrent write; loads counts the reads, and the read
+// whose number is failLoad fails.
 func (f *faults) LoadAccess(ctx context.Context, q vsecure.AccessQuery) (vsecure.AccessView, error) {
-	f.loads.Add(1)
+	if f.loads.Add(1) == f.failLoad.Load() {
+		return vsecure.AccessView{}, errDown
+	}
 	v, err := f.Store.LoadAccess(ctx, q)
 	if err == nil && q.Version == 0 && v.Secret != nil && f.tornOnce.CompareAndSwap(true, false) {
 		head := *v.Secret
