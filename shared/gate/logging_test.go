@@ -15,7 +15,14 @@ import (
 // to the world's store.
 type broken struct {
 	vsecure.Store
-	listKeys, complete, release bool
+	listKeys, complete, release, slack bool
+}
+
+func (b broken) KeysBySlackUser(ctx context.Context, id string) ([]vsecure.Key, error) {
+	if b.slack {
+		return nil, errDown
+	}
+	return b.Store.KeysBySlackUser(ctx, id)
 }
 
 func (b broken) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecure.Key, string, error) {
