@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
@@ -16,6 +17,15 @@ import (
 type broken struct {
 	vsecure.Store
 	listKeys, complete, release, slack bool
+	// digestDown fails the digest lookups of the times it is true for.
+	digestDown func(t time.Time) bool
+}
+
+func (b broken) DigestBefore(ctx context.Context, t time.Time) (vsecure.Digest, error) {
+	if b.digestDown != nil && b.digestDown(t) {
+		return vsecure.Digest{}, errDown
+	}
+	return b.Store.DigestBefore(ctx, t)
 }
 
 func (b broken) KeysBySlackUser(ctx context.Context, id string) ([]vsecure.Key, error) {

@@ -402,3 +402,77 @@ func TestRefusalWindowsCloseOnTime(t *testing.T) {
 		}
 	})
 }
+
+// summaryFails fails the first refusal summary it is asked to append,
+// after running during: what happens between the flush taking a window and
+// putting it back.
+type summaryFails struct {
+	vsecure.Store
+	armed  atomic.Bool
+	during func()
+}
+
+func (s *summaryFails) AppendAudit(ctx context.Context, e vsecure.Entry) error {
+	if _, summary := e.Metadata["count"]; summary && s.armed.CompareAndSwap(true, false) {
+		s.during()
+		return vsecure.Wrap(vsecure.EUnavailable, io.ErrUnexpectedEOF, "store unavailable")
+	}
+	return s.Store.AppendAudit(ctx, e)
+}
+
+// TestUnwrittenSummaryMergesIntoANewWindow: a summary that cannot be
+// written goes back; when the source has opened a new window meanwhile
+// (its refusal written, and maybe more counted), the counts merge into it
+// and the one summary spans the earliest and the latest refusal of both.
+func TestUnwrittenSummaryMergesIntoANewWindow(t *testing.T) {
+	const ip = "198.51.100.20"
+	for _, tc := range []struct {
+		name             string
+		countedMeanwhile int
+		count            string
+		first, last      time.Duration // after the window's first refusal
+	}{
+		{"new_window_counted_nothing", 0, "2", time.Second, 2 * time.Second},
+		{"new_window_counted_one", 1, "3", time.Second, 13 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stores.Both(t, func(t *testing.T, open stores.Opener) {
+				s := &summaryFails{Store: open(t)}
+				f := newFixture(t, s)
+				t0 := f.clock.Now()
+				w := gate.DefaultRefusalWindow
+				f.authenticate(ip, badKey) // written; the window opens
+				f.clock.Set(t0.Add(time.Second))
+				f.authenticate(ip, badKey) // counted
+				f.clock.Set(t0.Add(2 * time.Second))
+				f.authenticate(ip, badKey) // counted
+				s.during = func() {
+					f.authenticate(ip, badKey) // written: a new window
+					for range tc.countedMeanwhile {
+						f.clock.Set(t0.Add(13 * time.Second))
+						f.authenticate(ip, badKey)
+					}
+				}
+				s.armed.Store(true)
+				f.clock.Set(t0.Add(w))
+				if err := f.gate.FlushRefusals(t.Context()); err == nil {
+					t.Fatal("a summary that could not be written flushed without an error")
+				}
+				f.clock.Set(t0.Add(2*w + 5*time.Second))
+				if err := f.gate.FlushRefusals(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				var summaries []map[string]string
+				for _, e := range f.entries(vsecure.AuditAuthenticate) {
+					if _, ok := e.Metadata["count"]; ok {
+						summaries = append(summaries, e.Metadata)
+					}
+				}
+				at := func(d time.Duration) string { return t0.Add(d).UTC().Format(time.RFC3339) }
+				if len(summaries) != 1 || summaries[0]["count"] != tc.count || summaries[0]["firstAt"] != at(tc.first) || summaries[0]["lastAt"] != at(tc.last) {
+					t.Fatalf("summaries %v, want one of count %s from %s to %s", summaries, tc.count, at(tc.first), at(tc.last))
+				}
+			})
+		})
+	}
+}
