@@ -88,14 +88,32 @@ func TestAuditFilterMatches(t *testing.T) {
 	}
 }
 
-// TestApprovalFilterVisible: a non-admin sees the approvals they (or
-// their agents, for them) requested and those they may decide.
-func TestApprovalFilterVisible(t *testing.T) {
-	a := forAlice() // approvers alice, bob, agent
+// TestApprovalFilterMatches: a non-admin sees the approvals they (or
+// their agents, for them) requested and those they may decide; status
+// (judged at Now), resource and operation each restrict.
+func TestApprovalFilterMatches(t *testing.T) {
+	a := forAlice()
 	a.Approvers = []string{"bob"}
 	for who, want := range map[string]bool{"": true, "agent": true, "alice": true, "bob": true, "carol": false} {
 		if got := (ApprovalFilter{Visible: who, Now: t0}).Matches(&a); got != want {
 			t.Errorf("visible to %q: %v, want %v", who, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    ApprovalFilter
+		want bool
+	}{
+		{"pending", ApprovalFilter{Status: StatusPending, Now: t0}, true},
+		{"approved", ApprovalFilter{Status: StatusApproved, Now: t0}, false},
+		{"expired_by_now", ApprovalFilter{Status: StatusExpired, Now: a.ExpiresAt}, true},
+		{"resource", ApprovalFilter{Resource: a.Resource, Now: t0}, true},
+		{"other_resource", ApprovalFilter{Resource: "vsecure://secrets/production/OTHER", Now: t0}, false},
+		{"operation", ApprovalFilter{Operation: OpRead, Now: t0}, true},
+		{"other_operation", ApprovalFilter{Operation: OpWrite, Now: t0}, false},
+	} {
+		if got := tc.f.Matches(&a); got != tc.want {
+			t.Errorf("%s: Matches = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
