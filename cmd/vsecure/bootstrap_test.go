@@ -128,10 +128,7 @@ func TestAdminBootstrapInvokesUnderRIE(t *testing.T) {
 func buildWithCompanion(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, b := range [][]string{{"-o", filepath.Join(dir, "vsecure")}, {"-tags", "aws", "-o", filepath.Join(dir, companionName)}} {
-		if out, err := exec.Command("go", append(append([]string{"build"}, b...), ".")...).CombinedOutput(); err != nil {
-			t.Fatalf("go build %v: %v\n%s", b, err, out)
-		}
-	}
+	goBuild(t, filepath.Join(dir, "vsecure"))
+	goBuild(t, filepath.Join(dir, companionName), "-tags", "aws")
 	return dir
 }

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -45,7 +46,9 @@ func TestCatalogNamesAreUniqueAndCoverTheRouteTable(t *testing.T) {
 func cli(t *testing.T) func(cmd string) error {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vsecure")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/vsecure").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/vsecure") // as the other tests build it (cmd/vsecure goBuild)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/vsecure: %v\n%s", err, out)
 	}
 	return func(cmd string) error {
