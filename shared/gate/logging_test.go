@@ -2,67 +2,20 @@ package gate_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
-// broken fails the listed store calls with errDown; the rest pass through
-// to the world's store.
-type broken struct {
-	vsecure.Store
-	listKeys, complete, release, slack bool
-	// digestDown fails the digest lookups of the times it is true for.
-	digestDown func(t time.Time) bool
-}
-
-func (b broken) DigestBefore(ctx context.Context, t time.Time) (vsecure.Digest, error) {
-	if b.digestDown != nil && b.digestDown(t) {
-		return vsecure.Digest{}, errDown
-	}
-	return b.Store.DigestBefore(ctx, t)
-}
-
-func (b broken) KeysBySlackUser(ctx context.Context, id string) ([]vsecure.Key, error) {
-	if b.slack {
-		return nil, errDown
-	}
-	return b.Store.KeysBySlackUser(ctx, id)
-}
-
-func (b broken) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecure.Key, string, error) {
-	if b.listKeys {
-		return nil, "", errDown
-	}
-	return b.Store.ListKeys(ctx, cursor, limit)
-}
-
-func (b broken) CompleteIdempotency(ctx context.Context, r vsecure.IdempotencyRecord) error {
-	if b.complete {
-		return errDown
-	}
-	return b.Store.CompleteIdempotency(ctx, r)
-}
-
-func (b broken) ReleaseIdempotency(ctx context.Context, principal, key, token string) error {
-	if b.release {
-		return errDown
-	}
-	return b.Store.ReleaseIdempotency(ctx, principal, key, token)
-}
-
-// logged is a gate over the world's store wrapped as b, logging at Info
-// and above into the buffer it returns.
-func (w *world) logged(b broken) (*gate.Gate, *bytes.Buffer) {
+// logged is a gate over the world's store (and its faults), logging at
+// Info and above into the buffer it returns.
+func (w *world) logged() (*gate.Gate, *bytes.Buffer) {
 	var logs bytes.Buffer
-	b.Store = w.st
 	return w.gateWith(func(c *gate.Config) {
-		c.Store = b
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}), &logs
 }
@@ -72,7 +25,8 @@ func (w *world) logged(b broken) (*gate.Gate, *bytes.Buffer) {
 // error, for the operator's alarm.
 func TestFailuresAreLoggedAsErrors(t *testing.T) {
 	w := newWorld(t)
-	g, logs := w.logged(broken{listKeys: true})
+	w.st.listKeysDown.Store(true)
+	g, logs := w.logged()
 	ctx := t.Context()
 
 	_, _, err := g.ListKeys(ctx, w.as("ai-agent-123"), "", 0)
@@ -97,19 +51,19 @@ func TestIdempotencyWriteFailuresAreLogged(t *testing.T) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name   string
-		b      broken
+		down   func(f *faults) *atomic.Bool
 		finish func(g *gate.Gate, res gate.Reservation)
 		msg    string
 	}{
-		{"complete", broken{complete: true}, func(g *gate.Gate, res gate.Reservation) {
+		{"complete", func(f *faults) *atomic.Bool { return &f.completeDown }, func(g *gate.Gate, res gate.Reservation) {
 			g.CompleteIdempotent(ctx, res, gate.Response{Status: 200, Body: []byte("{}")})
 		}, "idempotency record not stored"},
-		{"release", broken{release: true}, func(g *gate.Gate, res gate.Reservation) { g.ReleaseIdempotent(ctx, res) }, "idempotency release failed"},
+		{"release", func(f *faults) *atomic.Bool { return &f.releaseDown }, func(g *gate.Gate, res gate.Reservation) { g.ReleaseIdempotent(ctx, res) }, "idempotency release failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
 			agent := w.as("ai-agent-123")
-			g, logs := w.logged(broken{})
+			g, logs := w.logged()
 			res, err := g.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-ok", "fp")
 			want(t, err, "", "reserve")
 			tc.finish(g, res)
@@ -117,7 +71,7 @@ func TestIdempotencyWriteFailuresAreLogged(t *testing.T) {
 				t.Fatalf("a stored %s logged %q", tc.name, logs.String())
 			}
 
-			g, logs = w.logged(tc.b)
+			tc.down(w.st).Store(true)
 			res, err = g.BeginIdempotent(ctx, agent, vsecure.AuditRequestApproval, "key-down", "fp")
 			want(t, err, "", "reserve")
 			tc.finish(g, res)

@@ -47,7 +47,7 @@ func TestSlackPrincipal(t *testing.T) {
 		}
 	}
 
-	g, _ := w.logged(broken{slack: true})
-	_, err = g.SlackPrincipal(ctx, "U0ALICE1")
+	w.st.slackDown.Store(true)
+	_, err = w.g.SlackPrincipal(ctx, "U0ALICE1")
 	want(t, err, vsecure.EUnavailable, "Slack user with the store down")
 }

@@ -40,11 +40,50 @@ const rulesAdminKey = "vsk_rules-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 // in the same atomic write. An audit log that cannot be written at all is
 // both. The next lose state writes lose their conditional check, as to a
 // concurrent writer; lost counts them. marks counts the key-use writes
-// (MarkKeyUsed), which fail while marksDown.
+// (MarkKeyUsed), which fail while marksDown. listKeysDown, slackDown,
+// completeDown and releaseDown fail those reads and idempotency writes;
+// digestDownAt fails the digest lookup of that one time.
 type faults struct {
 	vsecure.Store
-	audit, writes, marksDown, tornOnce atomic.Bool
-	lose, lost, marks, loads, failLoad atomic.Int32
+	audit, writes, marksDown, tornOnce                 atomic.Bool
+	listKeysDown, slackDown, completeDown, releaseDown atomic.Bool
+	digestDownAt                                       atomic.Pointer[time.Time]
+	lose, lost, marks, loads, failLoad                 atomic.Int32
+}
+
+func (f *faults) ListKeys(ctx context.Context, cursor string, limit int) ([]vsecure.Key, string, error) {
+	if f.listKeysDown.Load() {
+		return nil, "", errDown
+	}
+	return f.Store.ListKeys(ctx, cursor, limit)
+}
+
+func (f *faults) KeysBySlackUser(ctx context.Context, id string) ([]vsecure.Key, error) {
+	if f.slackDown.Load() {
+		return nil, errDown
+	}
+	return f.Store.KeysBySlackUser(ctx, id)
+}
+
+func (f *faults) CompleteIdempotency(ctx context.Context, r vsecure.IdempotencyRecord) error {
+	if f.completeDown.Load() {
+		return errDown
+	}
+	return f.Store.CompleteIdempotency(ctx, r)
+}
+
+func (f *faults) ReleaseIdempotency(ctx context.Context, principal, key, token string) error {
+	if f.releaseDown.Load() {
+		return errDown
+	}
+	return f.Store.ReleaseIdempotency(ctx, principal, key, token)
+}
+
+func (f *faults) DigestBefore(ctx context.Context, t time.Time) (vsecure.Digest, error) {
+	if at := f.digestDownAt.Load(); at != nil && at.Equal(t) {
+		return vsecure.Digest{}, errDown
+	}
+	return f.Store.DigestBefore(ctx, t)
 }
 
 // LoadAccess shows, while tornOnce, the next view of the latest version
