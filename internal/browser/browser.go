@@ -220,10 +220,13 @@ func (b *Browser) Location() string {
 }
 
 // Fill replaces the value of the input matching the CSS selector by typing
-// value into it, key by key as a user would.
+// value into it, key by key as a user would: focus, then key events to the
+// focused element. Not chromedp.SendKeys: in v0.23.0 it reads the node's
+// attribute slice before taking the node's lock, a data race with the DOM
+// events that update it (the race detector caught it in make test).
 func (b *Browser) Fill(sel, value string) {
 	b.t.Helper()
-	b.Do("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	b.Do("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(value))
 }
 
 // Click clicks the element matching the CSS selector once it is visible.
