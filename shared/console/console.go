@@ -51,8 +51,15 @@ type Config struct {
 	DevSignIn bool
 	// Passkeys, if set, runs passkey registration and step-up.
 	Passkeys Passkeys
-	Now      func() time.Time
-	Log      *slog.Logger
+	// GatewaySubject, if set, says the signed-in pages sit behind a
+	// gateway's JWT authorizer that an edge feeds from IDTokenCookie (the
+	// stack's console edge, infra/edge.go): it returns the subject the
+	// gateway verified for r, false if none. An OIDC sign-in then keeps
+	// its ID token in IDTokenCookie, sign-out clears it, and a signed-in
+	// page whose gateway subject is not the session's is refused.
+	GatewaySubject func(r *http.Request) (string, bool)
+	Now            func() time.Time
+	Log            *slog.Logger
 }
 
 // Passkeys runs the WebAuthn ceremonies (*passkey.Service). An interface,
@@ -210,6 +217,16 @@ func (c *Console) signedInOnly(h sessionHandler) http.HandlerFunc {
 			}
 			c.fail(w, r, nil, vsecure.Errorf(vsecure.EUnauthenticated, "sign in first"))
 			return
+		}
+		if c.cfg.GatewaySubject != nil {
+			// The gateway let the request through for the ID token the
+			// edge presented; the page is for that person only.
+			if sub, ok := c.cfg.GatewaySubject(r); !ok || sub == "" || sub != s.Sub {
+				c.cfg.Log.WarnContext(r.Context(), "console session and gateway identity differ", "principal", s.Principal, "gatewayIdentity", ok)
+				clearSession(w)
+				c.fail(w, r, nil, vsecure.Errorf(vsecure.EUnauthenticated, "this browser's sign-in and its session name different people: sign in again"))
+				return
+			}
 		}
 		if r.Method == http.MethodPost && !c.csrfOK(r, s) {
 			c.fail(w, r, &s, vsecure.Errorf(vsecure.EForbidden, "the form's CSRF token is missing or wrong; reload the page and try again"))

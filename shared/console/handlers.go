@@ -54,17 +54,25 @@ func (c *Console) devSignIn(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.cfg.Log.InfoContext(r.Context(), "console dev sign-in", "principal", id)
-	c.startSession(w, r, p, true, returnTo(r))
+	c.startSession(w, r, p, "", true, returnTo(r))
 }
 
-// signedIn starts the session of an OIDC sign-in (oidc.SignedIn).
-func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, p vsecure.Principal, to string) {
-	c.startSession(w, r, p, false, to)
+// signedIn starts the session of an OIDC sign-in (oidc.SignedIn), and
+// behind a gateway's JWT authorizer keeps the ID token for the edge.
+func (c *Console) signedIn(w http.ResponseWriter, r *http.Request, si oidc.SignIn) {
+	if c.cfg.GatewaySubject != nil {
+		if err := setIDToken(w, si); err != nil {
+			c.cfg.Log.WarnContext(r.Context(), "console sign-in refused", "principal", si.Principal.ID, "err", err)
+			c.fail(w, r, nil, err)
+			return
+		}
+	}
+	c.startSession(w, r, si.Principal, si.Subject, false, si.ReturnTo)
 }
 
-func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p vsecure.Principal, dev bool, to string) {
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, p vsecure.Principal, sub string, dev bool, to string) {
 	s := c.newSession(p)
-	s.Dev = dev
+	s.Dev, s.Sub = dev, sub
 	if err := c.setSession(r.Context(), w, s); err != nil {
 		c.fail(w, r, nil, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vsecure/vsecure/shared/oidc"
 	"github.com/vsecure/vsecure/shared/vsecure"
 )
 
@@ -33,7 +34,10 @@ type Session struct {
 	Roles     []vsecure.Role `json:"r,omitempty"`
 	Human     bool           `json:"h,omitempty"`
 	// Dev marks a session from the DEV sign-in (no identity provider).
-	Dev      bool      `json:"d,omitempty"`
+	Dev bool `json:"d,omitempty"`
+	// Sub is the ID token's subject of an OIDC sign-in: what the
+	// gateway's JWT authorizer knows the person as (Config.GatewaySubject).
+	Sub      string    `json:"u,omitempty"`
 	IssuedAt time.Time `json:"i"`
 	LastSeen time.Time `json:"l"`
 	// CSRF is the token every POST form carries back.
@@ -174,7 +178,32 @@ func (c *Console) setSession(ctx context.Context, w http.ResponseWriter, s Sessi
 }
 
 func clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	for _, name := range []string{SessionCookie, IDTokenCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// IDTokenCookie holds the ID token of an OIDC sign-in where the console
+// sits behind a gateway's JWT authorizer (Config.GatewaySubject): the edge
+// in front of the gateway presents it as the Authorization header, since
+// a browser sends no header of its own on a click. HttpOnly, so no script
+// reads it; it expires with the token.
+const IDTokenCookie = "__Host-vsecure-idt"
+
+// maxIDToken is the longest ID token IDTokenCookie holds: browsers keep
+// cookies up to 4096 bytes, name and attributes included, and drop larger
+// ones silently (which would send the person round the sign-in forever).
+const maxIDToken = 3800
+
+// setIDToken keeps si's ID token for the edge, or says why it cannot.
+func setIDToken(w http.ResponseWriter, si oidc.SignIn) error {
+	if len(si.IDToken) > maxIDToken {
+		return vsecure.Errorf(vsecure.EInvalid, "the identity provider's ID token is %d bytes, more than a browser keeps in a cookie (%d): have it send fewer claims (groups) in the ID token", len(si.IDToken), maxIDToken)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: IDTokenCookie, Value: si.IDToken, Path: "/", Expires: si.Expiry, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode,
+	})
+	return nil
 }
 
 // newSession starts a session for p now, with a fresh CSRF token.

@@ -19,8 +19,14 @@ const (
 	// AuthSlack routes verify Slack's request signature themselves.
 	AuthSlack
 	// AuthSession routes are the console's pages: Mounts.Console checks
-	// its own sealed session cookie (package console).
+	// its own sealed session cookie (package console). In AWS, with
+	// people signing in, the gateway's JWT authorizer checks the ID token
+	// the console edge presents first (infra/edge.go).
 	AuthSession
+	// AuthSignIn routes are the console's sign-in steps, which come
+	// before any session or token: public at the gateway, like the
+	// stylesheet.
+	AuthSignIn
 )
 
 // Route is one entry of THE route table: the local server mounts every
@@ -187,20 +193,24 @@ func apiRoutes() []Route {
 
 // consoleRoutes are the console's pages (package console), served by
 // Mounts.Console: one Lambda function per page, with the page's own form
-// posts only where they are its steps (sign-in, passkeys, step-up). The
-// gateway lets them through unauthenticated (its JWT authorizer cannot
-// read a cookie); AuthSession makes the console check its sealed session
-// cookie itself, failing closed. The stylesheet and script are public.
+// posts only where they are its steps (sign-in, passkeys, step-up).
+// AuthSession makes the console check its sealed session cookie itself,
+// failing closed; in AWS the gateway's JWT authorizer checks the person's
+// ID token before that (infra/edge.go). The sign-in steps, the stylesheet
+// and the script are public.
 func consoleRoutes() []Route {
 	page := func(method, path, function string) Route {
 		return Route{Method: method, Path: path, Function: function, Auth: AuthSession, Mount: MountConsole}
 	}
+	signIn := func(method, path string) Route {
+		return Route{Method: method, Path: path, Function: "console-signin", Auth: AuthSignIn, Mount: MountConsole}
+	}
 	return []Route{
-		page("GET", "/console/signin", "console-signin"),
-		page("POST", "/console/signin/dev", "console-signin"),
-		page("POST", "/console/signout", "console-signin"),
-		page("GET", "/console/oidc/start", "console-signin"),
-		page("GET", "/console/oidc/callback", "console-signin"),
+		signIn("GET", "/console/signin"),
+		signIn("POST", "/console/signin/dev"),
+		signIn("POST", "/console/signout"),
+		signIn("GET", "/console/oidc/start"),
+		signIn("GET", "/console/oidc/callback"),
 		page("GET", "/console", "console-inbox"),
 		page("GET", "/console/approvals/{id}", "console-approval"),
 		page("POST", "/console/approvals/{id}/decide", "console-decide"),

@@ -47,8 +47,12 @@ func TestRouteFactsAgree(t *testing.T) {
 	// The console checks its own session: a page on another mount, or an
 	// AuthSession route the console does not serve, would be unguarded.
 	for _, rt := range Routes() {
-		if (rt.Auth == AuthSession) != (rt.Mount == MountConsole && rt.Function != "console-static") {
+		page := rt.Mount == MountConsole && rt.Function != "console-static" && rt.Function != "console-signin"
+		if (rt.Auth == AuthSession) != page {
 			t.Errorf("%s: every console page and nothing else is AuthSession on Mounts.Console: %+v", rt.Pattern(), rt)
+		}
+		if (rt.Auth == AuthSignIn) != (rt.Mount == MountConsole && rt.Function == "console-signin") {
+			t.Errorf("%s: the sign-in steps and nothing else are AuthSignIn: %+v", rt.Pattern(), rt)
 		}
 	}
 }

@@ -38,6 +38,9 @@ type signedIn struct {
 	Roles    []vsecure.Role `json:"roles"`
 	Human    bool           `json:"human"`
 	ReturnTo string         `json:"returnTo"`
+	Subject  string         `json:"sub"`
+	IDToken  string         `json:"idToken"`
+	Expiry   time.Time      `json:"exp"`
 }
 
 func newSite(t *testing.T, tweak func(*oidc.Config)) *site {
@@ -55,8 +58,9 @@ func newSite(t *testing.T, tweak func(*oidc.Config)) *site {
 		t.Fatal(err)
 	}
 	mux.Handle("/start", s.prov.StartHandler())
-	mux.Handle("/callback", s.prov.CallbackHandler(func(w http.ResponseWriter, r *http.Request, p vsecure.Principal, returnTo string) {
-		_ = json.NewEncoder(w).Encode(signedIn{ID: p.ID, Roles: p.Roles, Human: p.Human, ReturnTo: returnTo})
+	mux.Handle("/callback", s.prov.CallbackHandler(func(w http.ResponseWriter, r *http.Request, si oidc.SignIn) {
+		p := si.Principal
+		_ = json.NewEncoder(w).Encode(signedIn{ID: p.ID, Roles: p.Roles, Human: p.Human, ReturnTo: si.ReturnTo, Subject: si.Subject, IDToken: si.IDToken, Expiry: si.Expiry})
 	}))
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -121,6 +125,22 @@ func TestSignInCodeFlowWithPKCE(t *testing.T) {
 	want := signedIn{ID: "jane@example.com", Roles: []vsecure.Role{vsecure.RoleAdmin, vsecure.RoleApprover}, Human: true, ReturnTo: "/approvals/apr_1?tab=history"}
 	if got.ID != want.ID || !slices.Equal(got.Roles, want.Roles) || !got.Human || got.ReturnTo != want.ReturnTo {
 		t.Fatalf("signed in as %+v, want %+v", got, want)
+	}
+	// The sign-in hands over the verified ID token itself (a gateway's JWT
+	// authorizer verifies it again) with its subject and expiry.
+	if pr, err := s.prov.VerifyHuman(t.Context(), got.IDToken); err != nil || pr.ID != want.ID {
+		t.Fatalf("the sign-in's ID token verifies as %+v, %v", pr, err)
+	}
+	var claims struct {
+		Sub string `json:"sub"`
+		Exp int64  `json:"exp"`
+	}
+	parts := strings.Split(got.IDToken, ".")
+	if raw, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(raw, &claims) != nil {
+		t.Fatalf("ID token payload: %v", err)
+	}
+	if got.Subject == "" || got.Subject != claims.Sub || got.Expiry.Unix() != claims.Exp || !got.Expiry.After(time.Now()) {
+		t.Fatalf("subject %q, expiry %v; the token says %q, %d", got.Subject, got.Expiry, claims.Sub, claims.Exp)
 	}
 	auth := s.iss.Authorized()
 	if len(auth) != 1 {
@@ -489,8 +509,8 @@ func TestStateCookieKeyFromASource(t *testing.T) {
 	for _, c := range rec.Result().Cookies() {
 		back.AddCookie(c)
 	}
-	pr, to, err := finisher.Callback(httptest.NewRecorder(), back)
-	if err != nil || pr.ID != "jane@example.com" || to != "/console" {
-		t.Fatalf("callback at another provider: %+v %q %v", pr, to, err)
+	si, err := finisher.Callback(httptest.NewRecorder(), back)
+	if err != nil || si.Principal.ID != "jane@example.com" || si.ReturnTo != "/console" {
+		t.Fatalf("callback at another provider: %+v %v", si, err)
 	}
 }

@@ -81,11 +81,11 @@ func (p *Provider) Start(w http.ResponseWriter, r *http.Request, returnTo string
 // Callback completes a sign-in at the redirect URL: the state must match
 // the cookie's, the code is exchanged with the PKCE verifier, and the ID
 // token must verify (issuer, audience, expiry) and carry the cookie's
-// nonce. It returns the principal and where to send them. The state
+// nonce. It returns who signed in and where to send them. The state
 // cookie is cleared whatever the outcome: a sign-in is used once.
-func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (vsecure.Principal, string, error) {
-	refused := func(msg string) (vsecure.Principal, string, error) {
-		return vsecure.Principal{}, "", vsecure.Errorf(vsecure.EUnauthenticated, "sign-in refused: %s", msg)
+func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (SignIn, error) {
+	refused := func(msg string) (SignIn, error) {
+		return SignIn{}, vsecure.Errorf(vsecure.EUnauthenticated, "sign-in refused: %s", msg)
 	}
 	c, err := r.Cookie(StateCookie)
 	http.SetCookie(w, &http.Cookie{Name: StateCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
@@ -95,7 +95,7 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (vsecure.Pri
 	}
 	cs, err := p.cookieSealer(r.Context())
 	if err != nil {
-		return vsecure.Principal{}, "", err
+		return SignIn{}, err
 	}
 	var f flight
 	if err := cs.open(c.Value, &f); err != nil {
@@ -117,7 +117,7 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (vsecure.Pri
 	}
 	d, err := p.discover(r.Context())
 	if err != nil {
-		return vsecure.Principal{}, "", err
+		return SignIn{}, err
 	}
 	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, p.cfg.HTTPClient)
 	tok, err := d.oauth.Exchange(ctx, code, oauth2.VerifierOption(f.Verifier))
@@ -131,12 +131,27 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (vsecure.Pri
 	}
 	idt, pr, err := p.verify(r.Context(), raw)
 	if err != nil {
-		return vsecure.Principal{}, "", err
+		return SignIn{}, err
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(f.Nonce)) != 1 {
 		return refused("the ID token was not issued for this sign-in (nonce)")
 	}
-	return pr, f.ReturnTo, nil
+	return SignIn{Principal: pr, ReturnTo: f.ReturnTo, Subject: idt.Subject, IDToken: raw, Expiry: idt.Expiry}, nil
+}
+
+// SignIn is a completed sign-in.
+type SignIn struct {
+	Principal vsecure.Principal
+	// ReturnTo is where the person was going (a path on this site).
+	ReturnTo string
+	// Subject is the ID token's "sub": what a gateway that verified the
+	// same token knows the person as.
+	Subject string
+	// IDToken is the verified ID token as the issuer sent it, and Expiry
+	// its "exp" (a gateway's JWT authorizer can carry it; the console
+	// lifts it into a cookie for that, never into a page).
+	IDToken string
+	Expiry  time.Time
 }
 
 // SafeReturnTo reports whether s is a path on this origin: it starts with
@@ -153,9 +168,9 @@ func SafeReturnTo(s string) bool {
 	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }
 
-// SignedIn receives a principal that signed in (the console sets its
-// session and redirects to returnTo).
-type SignedIn func(w http.ResponseWriter, r *http.Request, p vsecure.Principal, returnTo string)
+// SignedIn receives a completed sign-in (the console sets its session and
+// redirects to its ReturnTo).
+type SignedIn func(w http.ResponseWriter, r *http.Request, s SignIn)
 
 // StartHandler serves the sign-in start: GET ?returnTo=/path.
 func (p *Provider) StartHandler() http.Handler {
@@ -170,14 +185,14 @@ func (p *Provider) StartHandler() http.Handler {
 // to done.
 func (p *Provider) CallbackHandler(done SignedIn) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pr, returnTo, err := p.Callback(w, r)
+		s, err := p.Callback(w, r)
 		if err != nil {
 			p.cfg.Log.InfoContext(r.Context(), "oidc sign-in refused", "code", string(vsecure.ErrorCode(err)))
 			writeError(w, err)
 			return
 		}
-		p.cfg.Log.InfoContext(r.Context(), "oidc sign-in", "principal", pr.ID)
-		done(w, r, pr, returnTo)
+		p.cfg.Log.InfoContext(r.Context(), "oidc sign-in", "principal", s.Principal.ID)
+		done(w, r, s)
 	})
 }
 

@@ -1,10 +1,11 @@
 // Package consolefn serves the people's console (package console) on
-// Lambda: one function per page route of the route table. The gateway lets
-// the pages through without an authorizer (its JWT authorizer cannot read
-// a cookie), so the console checks its sealed session cookie itself and
-// fails closed. The session key comes from a Secrets Manager secret read
-// on first use, never at init. Naming Install in a function's main.go
-// links the templates into that bootstrap only.
+// Lambda: one function per page route of the route table. With people
+// signing in, the gateway's JWT authorizer checks the ID token the console
+// edge lifts from its cookie (infra/edge.go) before a page function runs,
+// and the console then checks its sealed session cookie, for the same
+// subject, and fails closed. The session key comes from a Secrets Manager
+// secret read on first use, never at init. Naming Install in a function's
+// main.go links the templates into that bootstrap only.
 package consolefn
 
 import (
@@ -18,6 +19,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
 	"github.com/vsecure/vsecure/shared/app"
 	"github.com/vsecure/vsecure/shared/console"
 	"github.com/vsecure/vsecure/shared/gate"
@@ -29,6 +32,23 @@ import (
 // EnvSessionSecretARN names the secret holding the console's session key
 // (the stack generates 64 alphanumerics).
 const EnvSessionSecretARN = "VSECURE_CONSOLE_SESSION_SECRET_ARN"
+
+// EnvGatewayJWT ("1") says the page routes sit behind the gateway's JWT
+// authorizer: the console keeps the ID token for the edge and serves a
+// page only to the subject the authorizer verified (GatewaySubject).
+const EnvGatewayJWT = "VSECURE_CONSOLE_GATEWAY_JWT"
+
+// GatewaySubject is the "sub" claim API Gateway's JWT authorizer verified
+// for r, from the event's request context; false on a request it did not
+// authorize (a public route, a direct invoke).
+func GatewaySubject(r *http.Request) (string, bool) {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+		return "", false
+	}
+	sub := rc.Authorizer.JWT.Claims["sub"]
+	return sub, sub != ""
+}
 
 // SessionKey is the 32-byte key sealing session cookies, derived from the
 // secret's value (at least 32 bytes); the OIDC sign-in cookie derives its
@@ -78,6 +98,10 @@ func install(b *lambdafn.Build, p *app.Parts, openPasskeys PasskeysOpener) {
 		p.OIDC = &o
 	}
 	store, public, log := p.Store, p.PublicURL, b.Log
+	var gatewaySubject func(*http.Request) (string, bool)
+	if os.Getenv(EnvGatewayJWT) == "1" {
+		gatewaySubject = GatewaySubject
+	}
 	p.Console = func(g *gate.Gate, humans *oidc.Provider) (http.Handler, error) {
 		var keysvc console.Passkeys
 		if rp, origin, ok := relyingParty(public); ok && openPasskeys != nil {
@@ -86,7 +110,7 @@ func install(b *lambdafn.Build, p *app.Parts, openPasskeys PasskeysOpener) {
 				return nil, err
 			}
 		}
-		return console.New(console.Config{Gate: g, SessionKeys: keys, OIDC: humans, Passkeys: keysvc, Log: log})
+		return console.New(console.Config{Gate: g, SessionKeys: keys, OIDC: humans, Passkeys: keysvc, GatewaySubject: gatewaySubject, Log: log})
 	}
 }
 
