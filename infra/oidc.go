@@ -136,6 +136,7 @@ func (v *Vsecure) oidcIssuer() {
 	if !o.On() {
 		return
 	}
+	v.consoleEdge()
 	env := map[string]*string{
 		"VSECURE_OIDC_PRINCIPAL_CLAIM": jsii.String(or(o.PrincipalClaim, "email")),
 		"VSECURE_OIDC_ROLE_MAP":        jsii.String(or(o.RoleMap, defaultRoleMap())),
@@ -159,7 +160,7 @@ func (v *Vsecure) oidcIssuer() {
 	}
 	out("OidcIssuer", env["VSECURE_OIDC_ISSUER"], "OIDC issuer people sign in with")
 	out("OidcClientId", env["VSECURE_OIDC_CLIENT_ID"], "OIDC client of the console")
-	out("OidcCallbackUrl", jsii.String(*v.API.ApiEndpoint()+consoleCallbackPath), "Redirect URL to register at the issuer")
+	out("OidcCallbackUrl", jsii.String(*v.publicURL()+consoleCallbackPath), "Redirect URL to register at the issuer")
 }
 
 func or(s, def string) string {
@@ -208,7 +209,7 @@ func (v *Vsecure) userPool() (awscognito.UserPool, awscognito.UserPoolClient) {
 	pool.AddDomain(jsii.String("SignIn"), &awscognito.UserPoolDomainOptions{
 		CognitoDomain: &awscognito.CognitoDomainOptions{DomainPrefix: jsii.String("vsecure-" + v.Config.Env + "-" + *s.Account())},
 	})
-	api := *v.API.ApiEndpoint()
+	console := *v.publicURL()
 	client := pool.AddClient(jsii.String("Console"), &awscognito.UserPoolClientOptions{
 		UserPoolClientName: jsii.String("vsecure-" + v.Config.Env + "-console"),
 		// A public client: the console proves the code exchange with PKCE
@@ -219,8 +220,8 @@ func (v *Vsecure) userPool() (awscognito.UserPool, awscognito.UserPoolClient) {
 		OAuth: &awscognito.OAuthSettings{
 			Flows:        &awscognito.OAuthFlows{AuthorizationCodeGrant: jsii.Bool(true)},
 			Scopes:       &[]awscognito.OAuthScope{awscognito.OAuthScope_OPENID(), awscognito.OAuthScope_EMAIL(), awscognito.OAuthScope_PROFILE()},
-			CallbackUrls: jsii.Strings(api + consoleCallbackPath),
-			LogoutUrls:   jsii.Strings(api + "/console"),
+			CallbackUrls: jsii.Strings(console + consoleCallbackPath),
+			LogoutUrls:   jsii.Strings(console + "/console"),
 		},
 		SupportedIdentityProviders: &[]awscognito.UserPoolClientIdentityProvider{awscognito.UserPoolClientIdentityProvider_COGNITO()},
 		PreventUserExistenceErrors: jsii.Bool(true),

@@ -59,9 +59,8 @@ func checkOIDCFunctions(t *testing.T, s *synthesized, want map[string]any) {
 	if names := slices.Collect(maps.Keys(got)); !sameSet(names, fns) {
 		t.Errorf("functions with VSECURE_OIDC_*: %v, want %v", names, fns)
 	}
-	api := firstID(s.ofType("AWS::ApiGatewayV2::Api"))
 	signIn := maps.Clone(want)
-	signIn["VSECURE_OIDC_REDIRECT_URL"] = map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{api, "ApiEndpoint"}}, "/console/oidc/callback"}}}
+	signIn["VSECURE_OIDC_REDIRECT_URL"] = edgeURL(t, s, "/console/oidc/callback")
 	for name, env := range got {
 		if want := want; name == "console-signin" {
 			want = signIn
@@ -146,10 +145,12 @@ func TestCognitoCreatesThePoolAndItsClient(t *testing.T) {
 					t.Errorf("client %s: %v, want %v", what, got[0], got[1])
 				}
 			}
-			api := firstID(s.ofType("AWS::ApiGatewayV2::Api"))
-			callback := map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{api, "ApiEndpoint"}}, "/console/oidc/callback"}}}
+			callback := edgeURL(t, s, "/console/oidc/callback")
 			if got := c["CallbackURLs"].([]any)[0]; !reflect.DeepEqual(got, callback) {
-				t.Errorf("callback URL %s, want the API endpoint's /console/oidc/callback", mustJSON(t, got))
+				t.Errorf("callback URL %s, want the console edge's /console/oidc/callback", mustJSON(t, got))
+			}
+			if got, want := c["LogoutURLs"].([]any)[0], edgeURL(t, s, "/console"); !reflect.DeepEqual(got, want) {
+				t.Errorf("logout URL %s, want the console edge's /console", mustJSON(t, got))
 			}
 
 			checkOIDCFunctions(t, s, map[string]any{
@@ -195,11 +196,13 @@ func TestExternalIssuerCreatesNoPool(t *testing.T) {
 	checkNag(t, s)
 }
 
-// TestOIDCAddsOnlyTheIssuer: without OIDC the template has no trace of it,
-// and each OIDC mode's template is the API-keys-only template plus its
-// Cognito resources, its Oidc* outputs and the VSECURE_OIDC_* variables:
-// nothing else (IAM included) changes.
-func TestOIDCAddsOnlyTheIssuer(t *testing.T) {
+// TestOIDCAddsOnlyTheIssuerAndTheEdge: without OIDC the template has no
+// trace of it, and each OIDC mode's template is the API-keys-only template
+// plus its Cognito resources, its Oidc* outputs, the VSECURE_OIDC_*
+// variables and the console edge (edge.go: the distribution, its function,
+// the JWT authorizer on the signed-in pages, the public URL and the
+// ConsoleUrl output): nothing else (IAM included) changes.
+func TestOIDCAddsOnlyTheIssuerAndTheEdge(t *testing.T) {
 	plain := synth(t, "dev", 30)
 	if envs := plain.oidcEnvs(t); len(envs) != 0 {
 		t.Errorf("no OIDC, yet functions have VSECURE_OIDC_*: %v", envs)
@@ -210,30 +213,75 @@ func TestOIDCAddsOnlyTheIssuer(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := doc["Resources"].(map[string]any)
-		for id, r := range res {
-			r := r.(map[string]any)
-			if strings.HasPrefix(r["Type"].(string), "AWS::Cognito::") {
-				delete(res, id)
-				continue
-			}
-			if r["Type"] == "AWS::Lambda::Function" {
-				vars := r["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
-				maps.DeleteFunc(vars, func(k string, _ any) bool { return strings.HasPrefix(k, "VSECURE_OIDC_") })
+		pages := map[string]bool{}
+		for _, rt := range httpapi.Routes() {
+			if rt.Auth == httpapi.AuthSession {
+				pages[rt.Method+" "+rt.APIGatewayPath()] = true
 			}
 		}
-		maps.DeleteFunc(doc["Outputs"].(map[string]any), func(k string, _ any) bool { return strings.HasPrefix(k, "Oidc") })
+		for id, r := range res {
+			r := r.(map[string]any)
+			typ, _ := r["Type"].(string)
+			props, _ := r["Properties"].(map[string]any)
+			switch {
+			case strings.HasPrefix(typ, "AWS::Cognito::") || strings.HasPrefix(typ, "AWS::CloudFront::"):
+				delete(res, id)
+			case typ == "AWS::ApiGatewayV2::Authorizer" && props["AuthorizerType"] == "JWT":
+				delete(res, id)
+			case typ == "AWS::ApiGatewayV2::Route" && pages[props["RouteKey"].(string)]:
+				// The page's authorizer (or, without one, why not, for
+				// nag on the route and its integration's parts).
+				delete(props, "AuthorizationType")
+				delete(props, "AuthorizerId")
+				delete(r, "Metadata")
+			case typ == "AWS::ApiGatewayV2::Integration" || typ == "AWS::Lambda::Permission":
+				delete(r, "Metadata")
+			case typ == "AWS::Lambda::Function":
+				vars := props["Environment"].(map[string]any)["Variables"].(map[string]any)
+				maps.DeleteFunc(vars, func(k string, _ any) bool {
+					return strings.HasPrefix(k, "VSECURE_OIDC_") || k == "VSECURE_PUBLIC_URL" || k == "VSECURE_CONSOLE_GATEWAY_JWT"
+				})
+			}
+		}
+		for _, r := range res {
+			// The stage deploys after every route and authorizer.
+			if deps, ok := r.(map[string]any)["DependsOn"].([]any); ok {
+				r.(map[string]any)["DependsOn"] = slices.DeleteFunc(deps, func(d any) bool { _, kept := res[d.(string)]; return !kept })
+			}
+		}
+		maps.DeleteFunc(doc["Outputs"].(map[string]any), func(k string, _ any) bool { return strings.HasPrefix(k, "Oidc") || k == "ConsoleUrl" })
 		return doc
 	}
-	want := stripped(plain)
-	if !reflect.DeepEqual(want, plain.raw) {
-		t.Fatal("the API-keys-only template has Cognito resources or Oidc outputs")
+	for id, r := range plain.resources {
+		if strings.HasPrefix(r.Type, "AWS::Cognito::") || strings.HasPrefix(r.Type, "AWS::CloudFront::") || r.Properties["AuthorizerType"] == "JWT" {
+			t.Errorf("the API-keys-only template has %s %s", r.Type, id)
+		}
 	}
+	for k := range plain.raw["Outputs"].(map[string]any) {
+		if strings.HasPrefix(k, "Oidc") || k == "ConsoleUrl" {
+			t.Errorf("the API-keys-only template has output %s", k)
+		}
+	}
+	want := stripped(plain)
 	for mode, o := range map[string]OIDCConfig{"cognito": cognitoOIDC, "external": externalOIDC} {
 		s := synthConfig(t, Config{Env: "dev", AuthCacheSeconds: 30, OIDC: o})
 		if got := stripped(s); !reflect.DeepEqual(got, want) {
 			for _, part := range []string{"Resources", "Outputs", "Parameters", "Conditions", "Rules"} {
 				if !reflect.DeepEqual(got[part], want[part]) {
-					t.Errorf("%s: the template's %s differ from API keys only beyond OIDC's additions", mode, part)
+					g, w := got[part].(map[string]any), want[part].(map[string]any)
+					var diff []string
+					for k := range g {
+						if !reflect.DeepEqual(g[k], w[k]) {
+							diff = append(diff, k)
+						}
+					}
+					for k := range w {
+						if _, ok := g[k]; !ok {
+							diff = append(diff, k)
+						}
+					}
+					slices.Sort(diff)
+					t.Errorf("%s: the template's %s differ from API keys only beyond OIDC's additions: %v", mode, part, diff)
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -49,6 +50,9 @@ type Vsecure struct {
 	// ConsoleSecret seals the console's session cookies (generated).
 	ConsoleSecret awssecretsmanager.Secret
 	Workflow      *ApprovalWorkflow
+	// Edge is the console's CloudFront distribution (edge.go); nil
+	// without OIDC.
+	Edge awscloudfront.Distribution
 	// oidcEnv is the VSECURE_OIDC_* environment of the functions that
 	// verify people's tokens (humanFunction); nil with OIDC off.
 	oidcEnv map[string]*string
@@ -366,6 +370,7 @@ func (v *Vsecure) routes() error {
 		return err
 	}
 	auth := v.authorizer(authFn)
+	pages := v.consoleAuthorizer()
 	// A function may serve several routes (mcp takes POST, GET and DELETE
 	// on one path); it is declared once and its routes share an integration.
 	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
@@ -399,9 +404,14 @@ func (v *Vsecure) routes() error {
 		case httpapi.AuthSlack:
 			why = "Slack cannot send an API key; the function verifies X-Slack-Signature (HMAC-SHA256, 5-minute window) before doing anything."
 		case httpapi.AuthSession:
-			// The HTTP API's JWT authorizer reads headers, query and
-			// context only, never a cookie.
-			why = "A console page: a browser sends its session as a cookie, which no gateway authorizer reads; the function opens the sealed session cookie itself and refuses without one."
+			if pages != nil {
+				// The edge presents the ID token cookie (edge.go).
+				opts.Authorizer = pages
+			} else {
+				why = "A console page with nobody able to sign in (no OIDC issuer): no session can exist, and the function refuses every request without one."
+			}
+		case httpapi.AuthSignIn:
+			why = "A console sign-in step: it comes before any session or token (it is how a person gets one); the OIDC state cookie, PKCE and nonce guard it."
 		default:
 			return fmt.Errorf("route %s %s: unknown auth kind %d", r.Method, r.Path, r.Auth)
 		}
@@ -505,7 +515,7 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	}
 	if spec.SignIn && v.oidcEnv != nil {
 		maps.Copy(env, v.oidcEnv)
-		env["VSECURE_OIDC_REDIRECT_URL"] = jsii.String(*v.API.ApiEndpoint() + consoleCallbackPath)
+		env["VSECURE_OIDC_REDIRECT_URL"] = jsii.String(*v.publicURL() + consoleCallbackPath)
 	}
 	if len(spec.Store) == 0 {
 		return env
@@ -513,7 +523,7 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	for tn, t := range v.Tables {
 		env[tableEnv(tn)] = t.TableName()
 	}
-	env["VSECURE_PUBLIC_URL"] = v.API.ApiEndpoint()
+	env["VSECURE_PUBLIC_URL"] = v.publicURL()
 	if spec.Sealer != sealNone {
 		env["VSECURE_KMS_KEY_ARN"] = v.Key.KeyArn()
 	}
@@ -522,6 +532,9 @@ func (v *Vsecure) environment(name string, spec functionSpec) map[string]*string
 	}
 	if spec.Console {
 		env["VSECURE_CONSOLE_SESSION_SECRET_ARN"] = v.ConsoleSecret.SecretArn()
+		if v.Edge != nil {
+			env["VSECURE_CONSOLE_GATEWAY_JWT"] = jsii.String("1")
+		}
 	}
 	if spec.Slack {
 		env["VSECURE_SLACK_SECRET_ARN"] = v.SlackSecret.SecretArn()

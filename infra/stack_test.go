@@ -163,7 +163,7 @@ func TestEveryRouteReachesItsOwnFunction(t *testing.T) {
 		if integ.Properties["PayloadFormatVersion"] != "2.0" {
 			t.Errorf("route %s: payload format %v, want 2.0", key, integ.Properties["PayloadFormatVersion"])
 		}
-		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE", httpapi.AuthSession: "NONE"}[want.Auth]
+		wantAuth := map[httpapi.Auth]string{httpapi.AuthKey: "CUSTOM", httpapi.AuthNone: "NONE", httpapi.AuthSlack: "NONE", httpapi.AuthSession: "NONE", httpapi.AuthSignIn: "NONE"}[want.Auth]
 		if got := r.Properties["AuthorizationType"]; got != wantAuth {
 			t.Errorf("route %s: authorization %v, want %s", key, got, wantAuth)
 		}

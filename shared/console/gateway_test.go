@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -201,5 +202,19 @@ func TestGatewayRefusesAnIDTokenTooLargeForACookie(t *testing.T) {
 	}
 	if set[console.SessionCookie] != nil || set[console.IDTokenCookie] != nil {
 		t.Fatalf("the refused sign-in set cookies %v", set)
+	}
+}
+
+// TestEdgeReadsTheConsoleCookies: the stack's edge function (another
+// module, in JavaScript) names the cookies the console sets.
+func TestEdgeReadsTheConsoleCookies(t *testing.T) {
+	src, err := os.ReadFile("../../infra/edge/console-request.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{console.IDTokenCookie, console.SessionCookie} {
+		if !strings.Contains(string(src), "'"+c+"'") {
+			t.Errorf("infra/edge/console-request.js does not read cookie %s", c)
+		}
 	}
 }
