@@ -134,3 +134,53 @@ func TestConsoleUnderRIE(t *testing.T) {
 	})
 	t.Run("every_aws_call_is_allowed_by_its_functions_synthesized_policy", func(t *testing.T) { checkIAM(t, w) })
 }
+
+// TestConsoleBehindTheJWTAuthorizerUnderRIE: with people signing in the
+// stack puts the pages behind API Gateway's JWT authorizer and sets
+// VSECURE_CONSOLE_GATEWAY_JWT; the built function then serves a page
+// only to the subject the authorizer put in the event, the one the
+// session signed in as.
+func TestConsoleBehindTheJWTAuthorizerUnderRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w := newWorldOf(t, ctx, map[string]string{consolefn.EnvGatewayJWT: "1"}, "console-approval")
+	key, err := consolefn.SessionKey([]byte(consoleSecretValue))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cookie, err := console.SealSession(key, console.Session{Principal: "alice", Roles: []vsecure.Role{vsecure.RoleApprover}, Human: true,
+		Sub: "sub-alice", IssuedAt: now, LastSeen: now, CSRF: "csrf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/console/approvals/" + sample.PendingApproval
+	for name, c := range map[string]struct {
+		claims map[string]string
+		want   int
+	}{
+		"the session's subject":     {map[string]string{"sub": "sub-alice", "email": "alice@example.com"}, 200},
+		"another subject":           {map[string]string{"sub": "sub-mallory", "email": "alice@example.com"}, 401},
+		"no JWT authorizer context": {nil, 401},
+	} {
+		var ev events.APIGatewayV2HTTPRequest
+		w.readEvent(t, "console-approval", &ev)
+		ev.RawPath, ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = page, "GET", page
+		ev.Body, ev.Cookies = "", []string{console.SessionCookie + "=" + cookie}
+		ev.RequestContext.Authorizer = nil
+		if c.claims != nil {
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: c.claims},
+			}
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		w.invoke(t, ctx, "console-approval", ev, &resp)
+		checkPageHeaders(t, resp)
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", name, resp.StatusCode, c.want)
+		}
+		if c.want == 200 && !strings.Contains(resp.Body, sample.PendingApproval) {
+			t.Errorf("%s: the page does not show the approval", name)
+		}
+	}
+}

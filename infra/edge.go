@@ -22,7 +22,7 @@ import (
 // JWT authorizer, for the issuer's ID tokens. A browser that follows an
 // approvalUrl sends cookies, never an Authorization header, so a
 // CloudFront distribution in front of the API runs a viewer-request
-// function on /console* (edge/console-request.js): it presents the ID
+// function (edge/console-request.js): it serves /console only, presents the ID
 // token the console keeps in an HttpOnly cookie as the bearer token, and
 // sends a person without a live one to sign in and back instead of to the
 // authorizer's bare 401. The page function then checks its sealed session
@@ -85,24 +85,20 @@ func (v *Vsecure) consoleEdge() {
 		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
 		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
 	})
-	// Nothing is cached (every answer is a person's, or a live count of
-	// time left), and every header but Host reaches the API: with caching
-	// off that includes Authorization.
-	behavior := func(assoc *[]*awscloudfront.FunctionAssociation) *awscloudfront.BehaviorOptions {
-		return &awscloudfront.BehaviorOptions{
+	// One behaviour, its function answering 404 outside /console: API
+	// clients meet the gateway at ApiUrl, with their own address. Nothing
+	// is cached (every answer is a person's, or a live count of time
+	// left), and every header but Host reaches the API: with caching off
+	// that includes Authorization.
+	d := awscloudfront.NewDistribution(s, jsii.String("Console"), &awscloudfront.DistributionProps{
+		Comment: jsii.String("vsecure " + v.Config.Env + " console and approval links"),
+		DefaultBehavior: &awscloudfront.BehaviorOptions{
 			Origin:               origin,
 			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
 			AllowedMethods:       awscloudfront.AllowedMethods_ALLOW_ALL(),
 			CachePolicy:          awscloudfront.CachePolicy_CACHING_DISABLED(),
 			OriginRequestPolicy:  awscloudfront.OriginRequestPolicy_ALL_VIEWER_EXCEPT_HOST_HEADER(),
-			FunctionAssociations: assoc,
-		}
-	}
-	d := awscloudfront.NewDistribution(s, jsii.String("Console"), &awscloudfront.DistributionProps{
-		Comment:         jsii.String("vsecure " + v.Config.Env + " console and approval links"),
-		DefaultBehavior: behavior(nil),
-		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
-			"/console*": behavior(&[]*awscloudfront.FunctionAssociation{{Function: fn, EventType: awscloudfront.FunctionEventType_VIEWER_REQUEST}}),
+			FunctionAssociations: &[]*awscloudfront.FunctionAssociation{{Function: fn, EventType: awscloudfront.FunctionEventType_VIEWER_REQUEST}},
 		},
 		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
 		PriceClass:  awscloudfront.PriceClass_PRICE_CLASS_100,

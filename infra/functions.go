@@ -227,8 +227,9 @@ var functionSpecs = map[string]functionSpec{
 
 	// The console's pages (one function per page route; consolefn), as
 	// the signed-in person, through the same gate methods as the API's
-	// functions above. They run behind no authorizer, so no GetKey: the
-	// identity is the sealed session cookie.
+	// functions above. No API key reaches them, so no GetKey: the identity
+	// is the sealed session cookie, for the subject the gateway's JWT
+	// authorizer verified when people sign in (edge.go).
 	"console-signin": {MemoryMB: 128, TimeoutSeconds: 10, Why: "128 MB: renders the sign-in page and runs the OIDC code flow (one token exchange); 10 s covers a slow issuer",
 		Store: []string{"AppendAudit"}, Console: true, SignIn: true}, // the audited refusal of an unclean path, as in every function
 	"console-inbox": {MemoryMB: 256, TimeoutSeconds: 10, Why: whyList,

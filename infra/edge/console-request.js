@@ -1,5 +1,5 @@
 // vsecure console edge: a CloudFront Functions viewer-request handler
-// (runtime cloudfront-js-2.0) on the distribution's /console* behaviour
+// (runtime cloudfront-js-2.0) on the console's distribution
 // (infra/edge.go).
 //
 // The console's signed-in pages sit behind the HTTP API's JWT authorizer,
@@ -68,6 +68,17 @@ function here(request) {
 
 function handler(event) {
     var request = event.request;
+    if (request.uri !== '/console' && request.uri.indexOf('/console/') !== 0) {
+        // The edge serves the console and nothing else: API clients call
+        // ApiUrl, where the gateway sees their own address (per-address
+        // limits, the access log), not an edge's.
+        return {
+            statusCode: 404,
+            statusDescription: 'Not Found',
+            headers: { 'content-type': { value: 'text/plain; charset=utf-8' } },
+            body: { encoding: 'text', data: 'Not found: this host serves the vsecure console; the API is at the stack\'s ApiUrl.' }
+        };
+    }
     if (isPublic(request.uri)) {
         return request;
     }
