@@ -190,6 +190,7 @@ type edgeResult struct {
 	Headers    map[string]map[string]string `json:"headers"`
 	Body       map[string]string            `json:"body"`
 	URI        string                       `json:"uri"`
+	Cookies    map[string]map[string]string `json:"cookies"`
 }
 
 // runEdge runs the synthesized edge code under Node on CloudFront's event
@@ -208,7 +209,7 @@ const fs = require('fs');
 const handler = new Function(fs.readFileSync(process.argv[1], 'utf8') + '\nreturn handler;')();
 const events = JSON.parse(fs.readFileSync(0, 'utf8'));
 process.stdout.write(JSON.stringify(events.map(e => {
-  try { const r = handler(e); return r.uri !== undefined && r.statusCode === undefined ? {uri: r.uri, headers: r.headers} : r; }
+  try { const r = handler(e); return r.uri !== undefined && r.statusCode === undefined ? {uri: r.uri, headers: r.headers, cookies: r.cookies} : r; }
   catch (err) { return {error: String(err)}; }
 })));`
 	if err := os.WriteFile(code, []byte(edgeCode()), 0o600); err != nil {
@@ -277,6 +278,9 @@ func TestConsoleEdgeFunction(t *testing.T) {
 		{"live token", viewerRequest("GET", "/console/approvals/apr_1", nil, nil, map[string]string{idt: live, sess: "s"}), func(r edgeResult) string {
 			if r.StatusCode != 0 || r.URI != "/console/approvals/apr_1" || r.Headers["authorization"]["value"] != "Bearer "+live {
 				return "want the request passed on with Authorization: Bearer <cookie>"
+			}
+			if _, ok := r.Cookies[idt]; ok || r.Cookies[sess]["value"] != "s" {
+				return "want the token sent once (its cookie dropped), the session kept"
 			}
 			return ""
 		}},

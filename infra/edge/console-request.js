@@ -88,6 +88,9 @@ function handler(event) {
         // It replaces any header the viewer sent: a page is authorized
         // for the token the console put in this browser, or not at all.
         request.headers.authorization = { value: 'Bearer ' + token };
+        // The page reads the session, not this cookie: sending the token
+        // once keeps the request under the gateway's 10 KB of headers.
+        delete request.cookies[ID_TOKEN_COOKIE];
         return request;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
