@@ -3,6 +3,7 @@ package main
 import (
 	_ "embed"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 
@@ -110,13 +111,7 @@ func (v *Vsecure) consoleEdge() {
 		"AwsSolutions-CFR4": "The distribution's default *.cloudfront.net certificate fixes the viewer TLS policy; a custom domain with its own certificate sets TLSv1.2_2021 (docs/deploy.md).",
 	}
 	var supp []*cdknag.NagPackSuppression
-	for _, id := range slices.Sorted(func(yield func(string) bool) {
-		for k := range why {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, id := range slices.Sorted(maps.Keys(why)) {
 		supp = append(supp, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(why[id])})
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(d, &supp, jsii.Bool(true))

@@ -260,6 +260,14 @@ func token(exp time.Time) string {
 	return enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc(claims) + ".c2ln"
 }
 
+// edgeCase is an event for the edge function and what its answer must be
+// (check returns what is wrong, or "").
+type edgeCase struct {
+	name  string
+	event map[string]any
+	check func(r edgeResult) string
+}
+
 // TestConsoleEdgeFunction: the edge presents the ID token cookie as the
 // bearer token, and only it; a click without a live token goes to sign in
 // and back (straight to the issuer when a session is open); a post
@@ -270,11 +278,7 @@ func TestConsoleEdgeFunction(t *testing.T) {
 	// holds the edge's source to them).
 	idt, sess := "__Host-vsecure-idt", "__Host-vsecure-session"
 	q := map[string]any{"operation": map[string]string{"value": "read"}, "resource": map[string]any{"value": "vsecure://a b", "multiValue": []any{map[string]string{"value": "vsecure://a b"}, map[string]string{"value": "x%2Fy"}}}}
-	cases := []struct {
-		name  string
-		event map[string]any
-		check func(r edgeResult) string
-	}{
+	cases := []edgeCase{
 		{"live token", viewerRequest("GET", "/console/approvals/apr_1", nil, nil, map[string]string{idt: live, sess: "s"}), func(r edgeResult) string {
 			if r.StatusCode != 0 || r.URI != "/console/approvals/apr_1" || r.Headers["authorization"]["value"] != "Bearer "+live {
 				return "want the request passed on with Authorization: Bearer <cookie>"
@@ -323,11 +327,7 @@ func TestConsoleEdgeFunction(t *testing.T) {
 		}},
 	}
 	for _, p := range []string{"/console/signin", "/console/oidc/callback", "/console/oidc/start", "/console/signout", "/console/static/console.css"} {
-		cases = append(cases, struct {
-			name  string
-			event map[string]any
-			check func(r edgeResult) string
-		}{"public " + p, viewerRequest("GET", p, nil, map[string]string{"authorization": "Bearer x"}, nil), func(r edgeResult) string {
+		cases = append(cases, edgeCase{"public " + p, viewerRequest("GET", p, nil, map[string]string{"authorization": "Bearer x"}, nil), func(r edgeResult) string {
 			if r.StatusCode != 0 || r.URI != p || r.Headers["authorization"]["value"] != "Bearer x" {
 				return "want it passed on untouched"
 			}
@@ -335,11 +335,7 @@ func TestConsoleEdgeFunction(t *testing.T) {
 		}})
 	}
 	for _, p := range []string{"/v1/secrets/db", "/consolex", "/", "/mcp"} {
-		cases = append(cases, struct {
-			name  string
-			event map[string]any
-			check func(r edgeResult) string
-		}{"not the console: " + p, viewerRequest("GET", p, nil, map[string]string{"authorization": "Bearer vsk_x"}, map[string]string{idt: live}), func(r edgeResult) string {
+		cases = append(cases, edgeCase{"not the console: " + p, viewerRequest("GET", p, nil, map[string]string{"authorization": "Bearer vsk_x"}, map[string]string{idt: live}), func(r edgeResult) string {
 			if r.StatusCode != 404 || !strings.Contains(r.Body["data"], "ApiUrl") {
 				return "want 404 pointing at ApiUrl"
 			}

@@ -7,17 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vsecure/vsecure/internal/oidctest"
 	"github.com/vsecure/vsecure/shared/console"
-	"github.com/vsecure/vsecure/shared/crypto/local"
-	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/oidc"
-	"github.com/vsecure/vsecure/shared/store/embedded"
 )
 
 // gatewaySub stands in for the gateway's JWT authorizer in front of the
@@ -45,20 +41,7 @@ func newGatewaySite(t *testing.T) *gatewaySite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := local.New(bytes.Repeat([]byte("m"), 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The gateway check lives above the store: one kind is enough.
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "vsecure.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	g, err := gate.New(gate.Config{Store: st, Sealer: sealer, CursorKey: bytes.Repeat([]byte("k"), 32), Humans: humans})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := embeddedGate(t, humans)
 	c, err := console.New(console.Config{Gate: g, SessionKey: bytes.Repeat([]byte("s"), 32), OIDC: humans,
 		GatewaySubject: func(r *http.Request) (string, bool) {
 			sub := r.Header.Get(gatewaySub)

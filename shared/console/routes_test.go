@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"bytes"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/vsecure/vsecure/shared/gate"
 	"github.com/vsecure/vsecure/shared/httpapi"
 	"github.com/vsecure/vsecure/shared/store/embedded"
-	"path/filepath"
 )
 
 // TestHandlersAreTheRouteTable: the console serves exactly the route
@@ -24,6 +24,21 @@ func TestHandlersAreTheRouteTable(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
+	g := embeddedGate(t, nil)
+	c, err := console.New(console.Config{Gate: g, SessionKey: bytes.Repeat([]byte("s"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Patterns(); !slices.Equal(got, want) {
+		t.Errorf("console patterns\n %v\nroute table's MountConsole routes\n %v", got, want)
+	}
+}
+
+// embeddedGate is a gate over a fresh bbolt store, for the tests whose
+// subject lives above the store (one kind is enough); humans verifies
+// people's tokens, or nil.
+func embeddedGate(t *testing.T, humans gate.HumanVerifier) *gate.Gate {
+	t.Helper()
 	sealer, err := local.New(bytes.Repeat([]byte("m"), 32))
 	if err != nil {
 		t.Fatal(err)
@@ -33,15 +48,9 @@ func TestHandlersAreTheRouteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	g, err := gate.New(gate.Config{Store: st, Sealer: sealer, CursorKey: bytes.Repeat([]byte("k"), 32)})
+	g, err := gate.New(gate.Config{Store: st, Sealer: sealer, CursorKey: bytes.Repeat([]byte("k"), 32), Humans: humans})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Gate: g, SessionKey: bytes.Repeat([]byte("s"), 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Patterns(); !slices.Equal(got, want) {
-		t.Errorf("console patterns\n %v\nroute table's MountConsole routes\n %v", got, want)
-	}
+	return g
 }
