@@ -343,11 +343,7 @@ func TestConsoleEdgeFunction(t *testing.T) {
 		}})
 	}
 	// A page whose path only starts like a public one is not public.
-	cases = append(cases, struct {
-		name  string
-		event map[string]any
-		check func(r edgeResult) string
-	}{"/console/signinx is a page", viewerRequest("GET", "/console/signinx", nil, nil, nil), func(r edgeResult) string {
+	cases = append(cases, edgeCase{"/console/signinx is a page", viewerRequest("GET", "/console/signinx", nil, nil, nil), func(r edgeResult) string {
 		if r.StatusCode != 302 {
 			return "want a sign-in"
 		}
